@@ -1,0 +1,63 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+
+/**
+ * Typed in-process events. A listener that throws is logged and never takes the
+ * emitter (or the agent) down with it.
+ */
+export interface Events {
+  cameraStatus: { camera: string; status: 'online' | 'offline' };
+  cameraResult: {
+    camera: string;
+    label: string;
+    score: number;
+    scores: Record<string, number>;
+    at: Date;
+  };
+  classState: { camera: string; label: string; on: boolean };
+  detectionEvent: {
+    type: 'start' | 'end';
+    id: string;
+    camera: string;
+    label: string;
+    score: number;
+    start_time: Date;
+    end_time: Date | null;
+    snapshot: Buffer | null;
+  };
+  classesChanged: { labels: string[] };
+  detectorChanged: { type: 'edgetpu' | 'cpu'; device: string; model: string; reason: string };
+}
+
+type Listener<K extends keyof Events> = (payload: Events[K]) => void | Promise<void>;
+
+export class EventBus {
+  private readonly emitter = new EventEmitter();
+
+  constructor(private readonly logger: Logger) {
+    this.emitter.setMaxListeners(100);
+  }
+
+  emit<K extends keyof Events>(event: K, payload: Events[K]): void {
+    this.emitter.emit(event, payload);
+  }
+
+  on<K extends keyof Events>(event: K, listener: Listener<K>): () => void {
+    const wrapped = (payload: Events[K]): void => {
+      try {
+        const result = listener(payload);
+        if (result instanceof Promise) {
+          result.catch((err: unknown) => this.logger.error({ err, event }, 'event listener failed'));
+        }
+      } catch (err) {
+        this.logger.error({ err, event }, 'event listener failed');
+      }
+    };
+    this.emitter.on(event, wrapped);
+    return () => this.emitter.off(event, wrapped);
+  }
+
+  removeAllListeners(): void {
+    this.emitter.removeAllListeners();
+  }
+}

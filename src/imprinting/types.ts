@@ -1,0 +1,55 @@
+/** Shapes shared by the classifier, the store, the CLI and the MQTT API. */
+
+export interface Classification {
+  /** A class label, `unknown` (something, no class matches) or `none` (a background class won). */
+  label: string;
+  /** Cosine similarity of the winning class (or of the best class when `unknown`). */
+  score: number;
+  /** Cosine similarity per class, every class included. */
+  scores: Record<string, number>;
+}
+
+export interface ClassInfo {
+  label: string;
+  shots: number;
+  background: boolean;
+  created_at: string; // ISO 8601 UTC
+  updated_at: string;
+}
+
+export interface EnrollResult {
+  label: string;
+  shots: number;
+  added: number;
+}
+
+/** One stored example: an L2-normalised embedding and where it came from. */
+export interface Shot {
+  id: number;
+  label: string;
+  embedding: Float32Array;
+  model: string; // sha256 of the model file that produced the embedding
+  thumbnail: Buffer; // small JPEG
+  source: string; // e.g. "file:cat.jpg", "mqtt", "camera:door"
+  created_at: string;
+}
+
+export interface NewShot {
+  embedding: Float32Array;
+  thumbnail: Buffer;
+  source: string;
+}
+
+/** Per class imprinting state: the float sum of normalised embeddings, and their count. */
+export interface ClassWeights {
+  label: string;
+  background: boolean;
+  sum: Float32Array;
+  count: number;
+  /** Optional extra prototypes (multi-proxy); when present, score = max over them. */
+  proxies?: Float32Array[];
+}
+
+export const RESERVED_LABELS = ['unknown', 'none'] as const;
+export const UNKNOWN = 'unknown';
+export const NONE = 'none';

@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino, { type Logger } from 'pino';
+
+/** The repository root, and the read-only shared folder beside it. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SHARED = process.env.EDGE_IMPRINT_SHARED ?? resolve(ROOT, '..', 'shared');
+export const SHARED_MODELS = join(SHARED, 'models');
+export const SHARED_IMAGES = join(SHARED, 'images');
+export const CPU_MODEL = join(SHARED_MODELS, 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite');
+export const EDGETPU_MODEL = join(
+  SHARED_MODELS,
+  'mobilenet_v1_1.0_224_quant_embedding_extractor_edgetpu.tflite',
+);
+
+export function image(name: string): string {
+  return join(SHARED_IMAGES, name);
+}
+
+/** A fresh temporary folder, removed by the returned cleanup. */
+export function tempDir(prefix = 'edge-imprint-test-'): { path: string; cleanup: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A TCP port on loopback that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** A logger for tests: silent unless EDGE_IMPRINT_TEST_LOG is set to a level. */
+export function testLogger(): Logger {
+  return pino({ level: process.env.EDGE_IMPRINT_TEST_LOG ?? 'silent' });
+}
+
+export async function waitFor<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
