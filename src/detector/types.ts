@@ -1,0 +1,29 @@
+/** The small interface every inference backend and the supervised detector share. */
+
+export interface InputSize {
+  width: number;
+  height: number;
+}
+
+export interface DetectorInfo {
+  type: 'edgetpu' | 'cpu';
+  device: string; // e.g. "usb", "pci:0", or "2 threads" for the CPU
+  model: string; // file name of the model in use
+  model_sha256: string;
+}
+
+export interface DetectorStats {
+  inference_ms: number; // moving average
+  restarts: number;
+}
+
+export interface Detector {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Model input size; frames and images are resized to this before `embed`. */
+  readonly inputSize: InputSize;
+  /** RGB bytes of exactly width*height*3 → L2-normalised float embedding. */
+  embed(rgb: Uint8Array): Promise<Float32Array>;
+  info(): DetectorInfo;
+  stats(): DetectorStats;
+}
