@@ -1,0 +1,192 @@
+import type { Logger } from 'pino';
+import type { EventBus, Events } from '../eventBus.js';
+import type { ClassInfo } from '../imprinting/types.js';
+import type { MqttTransport } from './connection.js';
+import {
+  cameraTopic,
+  classesTopic,
+  classStateTopic,
+  eventsTopic,
+  stateTopic,
+  statsTopic,
+} from './topics.js';
+
+export interface StatePayload {
+  version: string;
+  node_id: string;
+  detector: { type: 'edgetpu' | 'cpu'; device: string; model: string };
+  classes: string[];
+  cameras: Record<string, { status: 'online' | 'offline' }>;
+  started_at: string;
+}
+
+export interface StatsPayload {
+  uptime_s: number;
+  rss_mb: number;
+  detector: { type: 'edgetpu' | 'cpu'; inference_ms: number; restarts: number };
+  cameras: Record<
+    string,
+    { status: 'online' | 'offline'; camera_fps: number; process_fps: number; skipped_fps: number; reconnects: number }
+  >;
+}
+
+export interface EventPayload {
+  type: 'start' | 'end';
+  id: string;
+  camera: string;
+  label: string;
+  score: number;
+  start_time: string;
+  end_time: string | null;
+}
+
+export interface AttributesPayload {
+  label: string;
+  score: number;
+  scores: Record<string, number>;
+  at: string;
+}
+
+/** `events` payload: the bus event without its snapshot, times as ISO strings. Pure. */
+export function eventPayload(e: Events['detectionEvent']): EventPayload {
+  return {
+    type: e.type,
+    id: e.id,
+    camera: e.camera,
+    label: e.label,
+    score: round(e.score),
+    start_time: e.start_time.toISOString(),
+    end_time: e.end_time ? e.end_time.toISOString() : null,
+  };
+}
+
+export function attributesPayload(r: Events['cameraResult']): AttributesPayload {
+  const scores = Object.fromEntries(Object.entries(r.scores).map(([k, v]) => [k, round(v)]));
+  return { label: r.label, score: round(r.score), scores, at: r.at.toISOString() };
+}
+
+/** Labels that get an ON/OFF topic and a binary sensor: every non-background class. */
+export function stateLabels(classes: ClassInfo[]): string[] {
+  return classes.filter((c) => !c.background).map((c) => c.label);
+}
+
+function round(value: number): number {
+  return Math.round(value * 10_000) / 10_000;
+}
+
+export interface PublisherDeps {
+  transport: MqttTransport;
+  bus: EventBus;
+  baseTopic: string;
+  logger: Logger;
+  getState: () => StatePayload;
+  getStats: () => StatsPayload;
+  listClasses: () => ClassInfo[];
+  cameras: () => string[];
+  /** Seconds between `stats` messages (`mqtt.stats_interval`); 0 disables them. */
+  statsIntervalS: number;
+  /** Minimum milliseconds between two `attributes` messages of a camera whose label did not change. */
+  attributesIntervalMs?: number;
+  now?: () => number;
+}
+
+/** Turns bus events into the contract's topics, with the contract's retain flags. */
+export class MqttPublisher {
+  private readonly offs: Array<() => void> = [];
+  private statsTimer: NodeJS.Timeout | null = null;
+  private readonly lastLabel = new Map<string, string>();
+  private readonly lastAttributesAt = new Map<string, number>();
+  private labels = new Set<string>();
+
+  constructor(private readonly deps: PublisherDeps) {}
+
+  async start(): Promise<void> {
+    const { bus } = this.deps;
+    this.offs.push(
+      bus.on('cameraStatus', (e) => this.onCameraStatus(e)),
+      bus.on('cameraResult', (e) => this.onResult(e)),
+      bus.on('classState', (e) => this.retain(classStateTopic(this.deps.baseTopic, e.camera, e.label), e.on ? 'ON' : 'OFF')),
+      bus.on('detectionEvent', (e) => this.onDetection(e)),
+      bus.on('classesChanged', () => this.onClassesChanged()),
+      bus.on('detectorChanged', () => this.publishState()),
+    );
+    this.publishState();
+    for (const [camera, { status }] of Object.entries(this.deps.getState().cameras)) {
+      this.retain(cameraTopic(this.deps.baseTopic, camera, 'status'), status);
+    }
+    this.onClassesChanged();
+    if (this.deps.statsIntervalS > 0) {
+      this.publishStats();
+      this.statsTimer = setInterval(() => this.publishStats(), this.deps.statsIntervalS * 1000);
+      this.statsTimer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const off of this.offs.splice(0)) off();
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.statsTimer = null;
+  }
+
+  publishState(): void {
+    this.retain(stateTopic(this.deps.baseTopic), JSON.stringify(this.deps.getState()));
+  }
+
+  publishStats(): void {
+    try {
+      void this.deps.transport.publish(statsTopic(this.deps.baseTopic), JSON.stringify(this.deps.getStats()), {
+        qos: 0,
+      });
+    } catch (err) {
+      this.deps.logger.error({ err }, 'cannot build the stats payload');
+    }
+  }
+
+  private onCameraStatus(e: Events['cameraStatus']): void {
+    this.retain(cameraTopic(this.deps.baseTopic, e.camera, 'status'), e.status);
+    this.publishState();
+  }
+
+  private onResult(e: Events['cameraResult']): void {
+    const { baseTopic } = this.deps;
+    const now = (this.deps.now ?? Date.now)();
+    const changed = this.lastLabel.get(e.camera) !== e.label;
+    const last = this.lastAttributesAt.get(e.camera) ?? -Infinity;
+    if (changed) {
+      this.lastLabel.set(e.camera, e.label);
+      this.retain(cameraTopic(baseTopic, e.camera, 'label'), e.label);
+    }
+    if (changed || now - last >= (this.deps.attributesIntervalMs ?? 1000)) {
+      this.lastAttributesAt.set(e.camera, now);
+      this.retain(cameraTopic(baseTopic, e.camera, 'attributes'), JSON.stringify(attributesPayload(e)));
+    }
+  }
+
+  private onDetection(e: Events['detectionEvent']): void {
+    const { transport, baseTopic } = this.deps;
+    if (e.type === 'start' && e.snapshot) this.retain(cameraTopic(baseTopic, e.camera, 'snapshot'), e.snapshot);
+    void transport.publish(eventsTopic(baseTopic), JSON.stringify(eventPayload(e)), { qos: 1 });
+  }
+
+  /** New classes start OFF; a removed class's ON/OFF topics are cleared (empty retained). */
+  private onClassesChanged(): void {
+    const { baseTopic } = this.deps;
+    const classes = this.deps.listClasses();
+    this.retain(classesTopic(baseTopic), JSON.stringify(classes));
+    this.publishState();
+    const next = new Set(stateLabels(classes));
+    for (const camera of this.deps.cameras()) {
+      for (const label of this.labels) {
+        if (!next.has(label)) this.retain(classStateTopic(baseTopic, camera, label), '');
+      }
+      for (const label of next) {
+        if (!this.labels.has(label)) this.retain(classStateTopic(baseTopic, camera, label), 'OFF');
+      }
+    }
+    this.labels = next;
+  }
+
+  private retain(topic: string, payload: string | Buffer): void {
+    void this.deps.transport.publish(topic, payload, { retain: true, qos: 1 });
+  }
+}

@@ -1,0 +1,125 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { AppError } from '../errors.js';
+
+/** JSON request payloads, per command. Label rules are checked after, by validateLabel. */
+
+export interface EnrollRequest {
+  label: string;
+  images?: string[];
+  background?: boolean;
+  camera?: string;
+  frames?: number;
+  interval_ms?: number;
+  transaction?: unknown;
+}
+export interface LabelRequest {
+  label: string;
+  transaction?: unknown;
+}
+export interface RenameRequest {
+  label: string;
+  to: string;
+  transaction?: unknown;
+}
+export interface ClassifyRequest {
+  image: string;
+  transaction?: unknown;
+}
+export interface DetectRequest {
+  camera: string;
+  enabled: boolean;
+  transaction?: unknown;
+}
+
+const transaction = {} as const; // any JSON value, echoed back as is
+
+const schemas = {
+  'class/enroll': {
+    type: 'object',
+    required: ['label'],
+    additionalProperties: false,
+    properties: {
+      label: { type: 'string' },
+      images: { type: 'array', minItems: 1, maxItems: 50, items: { type: 'string', minLength: 1 } },
+      background: { type: 'boolean' },
+      camera: { type: 'string', minLength: 1 },
+      frames: { type: 'integer', minimum: 1, maximum: 50 },
+      interval_ms: { type: 'integer', minimum: 0, maximum: 10_000 },
+      transaction,
+    },
+  },
+  'class/remove': labelOnly(),
+  'class/undo': labelOnly(),
+  'class/rename': {
+    type: 'object',
+    required: ['label', 'to'],
+    additionalProperties: false,
+    properties: { label: { type: 'string' }, to: { type: 'string' }, transaction },
+  },
+  'class/list': { type: 'object', additionalProperties: false, properties: { transaction } },
+  classify: {
+    type: 'object',
+    required: ['image'],
+    additionalProperties: false,
+    properties: { image: { type: 'string', minLength: 1 }, transaction },
+  },
+  'camera/detect': {
+    type: 'object',
+    required: ['camera', 'enabled'],
+    additionalProperties: false,
+    properties: { camera: { type: 'string', minLength: 1 }, enabled: { type: 'boolean' }, transaction },
+  },
+} as const;
+
+function labelOnly() {
+  return {
+    type: 'object',
+    required: ['label'],
+    additionalProperties: false,
+    properties: { label: { type: 'string' }, transaction },
+  } as const;
+}
+
+export type JsonCommand = keyof typeof schemas;
+
+/** One line naming every field at fault, e.g. `label: must be string; foo: unknown field`. */
+export function formatErrors(errors: ErrorObject[] | null | undefined): string {
+  return (errors ?? [])
+    .map((e) => {
+      const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
+      if (e.keyword === 'additionalProperties') {
+        const extra = (e.params as { additionalProperty?: string }).additionalProperty ?? '?';
+        return `${path ? `${path}.` : ''}${extra}: unknown field`;
+      }
+      if (e.keyword === 'required') {
+        const missing = (e.params as { missingProperty?: string }).missingProperty ?? '?';
+        return `${path ? `${path}.` : ''}${missing}: is required`;
+      }
+      return `${path || 'payload'}: ${e.message ?? 'is invalid'}`;
+    })
+    .join('; ');
+}
+
+/** The request validators, compiled once per process part that owns them. */
+export class RequestSchemas {
+  private readonly validators: Map<string, ValidateFunction>;
+
+  constructor() {
+    const ajv = new Ajv({ allErrors: true, strict: true });
+    this.validators = new Map(
+      Object.entries(schemas).map(([command, schema]) => [command, ajv.compile(schema)]),
+    );
+  }
+
+  has(command: string): command is JsonCommand {
+    return this.validators.has(command);
+  }
+
+  /** Returns the payload typed for its command, or throws `bad_request` naming the fields. */
+  validate<T>(command: JsonCommand, payload: unknown): T {
+    const validator = this.validators.get(command);
+    if (!validator) throw new AppError('bad_request', `unknown command "${command}"`);
+    if (!validator(payload)) throw new AppError('bad_request', formatErrors(validator.errors));
+    return payload as T;
+  }
+}

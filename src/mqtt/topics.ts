@@ -1,0 +1,67 @@
+/**
+ * Every MQTT topic the agent uses, built in one place so the contract's topic table and
+ * the code cannot drift apart. Pure functions of the base topic (and discovery prefix).
+ */
+
+export type CameraLeaf = 'status' | 'label' | 'attributes' | 'snapshot';
+
+/** Sub-topics under `<base>/<camera>/` that a class label must not shadow. */
+export const CAMERA_LEAVES: readonly CameraLeaf[] = ['status', 'label', 'attributes', 'snapshot'];
+
+export const availableTopic = (base: string): string => `${base}/available`;
+export const stateTopic = (base: string): string => `${base}/state`;
+export const statsTopic = (base: string): string => `${base}/stats`;
+export const classesTopic = (base: string): string => `${base}/classes`;
+export const eventsTopic = (base: string): string => `${base}/events`;
+
+export const cameraTopic = (base: string, camera: string, leaf: CameraLeaf): string =>
+  `${base}/${camera}/${leaf}`;
+
+/** `<base>/<camera>/<label>`: `ON` / `OFF` for one non-background class. */
+export const classStateTopic = (base: string, camera: string, label: string): string =>
+  `${base}/${camera}/${label}`;
+
+export const requestTopic = (base: string, command: string): string => `${base}/request/${command}`;
+export const responseTopic = (base: string, command: string): string => `${base}/response/${command}`;
+export const requestFilter = (base: string): string => `${base}/request/#`;
+
+/** The command part of a request topic, or null when the topic is not a request. */
+export function commandOf(base: string, topic: string): string | null {
+  const prefix = `${base}/request/`;
+  return topic.startsWith(prefix) ? topic.slice(prefix.length) : null;
+}
+
+/** Topics of the Home Assistant no-code enrollment form (state held by the agent). */
+export const formTopics = (base: string) => ({
+  labelState: `${base}/enroll_form/label`,
+  labelSet: `${base}/enroll_form/label/set`,
+  cameraState: `${base}/enroll_form/camera`,
+  cameraSet: `${base}/enroll_form/camera/set`,
+  enrollPress: `${base}/enroll_form/enroll`,
+});
+
+export const haStatusTopic = (prefix: string): string => `${prefix}/status`;
+
+export const discoveryTopic = (
+  prefix: string,
+  component: string,
+  nodeId: string,
+  objectId: string,
+): string => `${prefix}/${component}/${nodeId}/${objectId}/config`;
+
+/** Every discovery config topic of one node, to find stale retained configs. */
+export const discoveryFilter = (prefix: string, nodeId: string): string =>
+  `${prefix}/+/${nodeId}/+/config`;
+
+/** MQTT wildcard match of a topic against a subscription filter. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    const part = f[i];
+    if (part === '#') return true;
+    if (i >= t.length) return false;
+    if (part !== '+' && part !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
