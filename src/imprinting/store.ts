@@ -1,0 +1,349 @@
+/**
+ * Durable class store: SQLite (better-sqlite3, WAL) at `<dataDir>/edge-imprint.db`.
+ *
+ * The CLI and a running agent open the same file at the same time. Every write runs in one
+ * IMMEDIATE transaction, so a kill -9 at any moment leaves each class either with all shots
+ * of an `addShots` call or with none of them, and the class's sum/count always match its
+ * shots. Commits are fsynced (synchronous=FULL): an enrollment the user saw succeed survives
+ * a power cut too, at the cost of one fsync per write, which is rare here.
+ *
+ * Labels are validated by the service, not here; the store only binds them as parameters
+ * (no string can change the SQL) and refuses strings with unpaired surrogates, which UTF-8
+ * cannot represent (they would silently alias other labels).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3, { type Database } from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { AppError, errorMessage, isAppError } from '../errors.js';
+import { allFinite, decodeFloat32, encodeFloat32, isWellFormedText, isoTime, sumFloat32 } from './storeCodec.js';
+import { migrate } from './storeMigrations.js';
+import type { ClassInfo, ClassWeights, EnrollResult, NewShot, Shot } from './types.js';
+
+export const STORE_FILE = 'edge-imprint.db';
+/** How long a writer waits for the other process (CLI or agent) to release the lock. */
+const BUSY_TIMEOUT_MS = 5000;
+
+export interface ClassStoreOptions {
+  dataDir: string;
+  logger: Logger;
+  /** Injected for tests; defaults to the system clock. */
+  clock?: () => Date;
+}
+
+interface ClassRow {
+  id: number;
+  label: string;
+  background: number;
+  sum: Buffer;
+  count: number;
+  created_at: string;
+  updated_at: string;
+}
+
+interface ShotRow {
+  id: number;
+  label: string;
+  embedding: Buffer;
+  model: string;
+  thumbnail: Buffer;
+  source: string;
+  created_at: string;
+}
+
+/** Statements prepared once per connection. */
+function prepareAll(db: Database) {
+  return {
+    classByLabel: db.prepare<[string], ClassRow>('SELECT * FROM classes WHERE label = ?'),
+    insertClass: db.prepare<[string, number, Buffer, string, string], unknown>(
+      'INSERT INTO classes (label, background, sum, count, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)',
+    ),
+    updateClassSum: db.prepare<[Buffer, number, number, string, number], unknown>(
+      'UPDATE classes SET sum = ?, count = ?, background = ?, updated_at = ? WHERE id = ?',
+    ),
+    insertShot: db.prepare<[number, Buffer, string, Buffer, string, string], unknown>(
+      'INSERT INTO shots (class_id, embedding, model, thumbnail, source, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    listClasses: db.prepare<[], ClassRow>('SELECT * FROM classes ORDER BY label'),
+    deleteShotsOfClass: db.prepare<[number], unknown>('DELETE FROM shots WHERE class_id = ?'),
+    deleteClass: db.prepare<[number], unknown>('DELETE FROM classes WHERE id = ?'),
+    renameClass: db.prepare<[string, string, number], unknown>(
+      'UPDATE classes SET label = ?, updated_at = ? WHERE id = ?',
+    ),
+    latestShotId: db.prepare<[number], { id: number }>(
+      'SELECT id FROM shots WHERE class_id = ? ORDER BY id DESC LIMIT 1',
+    ),
+    deleteShot: db.prepare<[number], unknown>('DELETE FROM shots WHERE id = ?'),
+    embeddingsOfClass: db.prepare<[number], { embedding: Buffer }>(
+      'SELECT embedding FROM shots WHERE class_id = ? ORDER BY id',
+    ),
+    allShots: db.prepare<[], ShotRow>(
+      'SELECT s.*, c.label FROM shots s JOIN classes c ON c.id = s.class_id ORDER BY c.label, s.id',
+    ),
+    shotsOfLabel: db.prepare<[string], ShotRow>(
+      'SELECT s.*, c.label FROM shots s JOIN classes c ON c.id = s.class_id WHERE c.label = ? ORDER BY s.id',
+    ),
+    models: db.prepare<[], { model: string }>('SELECT DISTINCT model FROM shots ORDER BY model'),
+  };
+}
+
+type Statements = ReturnType<typeof prepareAll>;
+
+export class ClassStore {
+  private db: Database | undefined;
+  private stmts: Statements | undefined;
+  private readonly logger: Logger;
+  private readonly clock: () => Date;
+  readonly path: string;
+
+  constructor(private readonly opts: ClassStoreOptions) {
+    this.logger = opts.logger.child({ component: 'store' });
+    this.clock = opts.clock ?? (() => new Date());
+    this.path = join(opts.dataDir, STORE_FILE);
+  }
+
+  /** Creates the data dir if needed, opens the database in WAL mode and migrates it. */
+  async start(): Promise<void> {
+    if (this.db) return;
+    try {
+      mkdirSync(this.opts.dataDir, { recursive: true });
+    } catch (err) {
+      throw new AppError('storage', `data_dir: cannot create ${this.opts.dataDir}: ${errorMessage(err)}`);
+    }
+    const db = this.guard(() => new BetterSqlite3(this.path));
+    try {
+      this.guard(() => this.configure(db));
+      const { from, to } = this.guard(() => migrate(db, this.logger));
+      this.stmts = prepareAll(db);
+      this.db = db;
+      this.logger.info({ path: this.path, schema: to, migrated_from: from }, 'class store open');
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** Closes the database; safe to call at any time, also before start or twice. */
+  async stop(): Promise<void> {
+    const db = this.db;
+    this.db = undefined;
+    this.stmts = undefined;
+    if (db?.open) db.close();
+  }
+
+  /**
+   * Adds `shots` to class `label` in ONE transaction: creates the class if it is new, inserts
+   * every shot and rewrites the class's sum and count. Either all of it is stored or nothing.
+   * `background` sets the class's flag when given; when omitted a new class is not background
+   * and an existing class keeps the flag it has.
+   */
+  addShots(
+    label: string,
+    shots: NewShot[],
+    opts: { background?: boolean; model: string },
+  ): EnrollResult {
+    checkText('label', label, 'bad_label');
+    checkText('model', opts.model);
+    const dim = checkShots(shots);
+    const s = this.statements();
+    const now = isoTime(this.clock());
+    const write = () => {
+      let row = s.classByLabel.get(label);
+      if (!row) {
+        s.insertClass.run(label, opts.background ? 1 : 0, encodeFloat32(new Float32Array(dim)), now, now);
+        row = s.classByLabel.get(label)!;
+      }
+      const current = this.decode(row.sum, `sum of class "${label}"`);
+      if (row.count > 0 && current.length !== dim) {
+        throw new AppError(
+          'bad_request',
+          `shots: embedding length ${dim} differs from class "${label}" (${current.length}); was the model changed?`,
+        );
+      }
+      for (const shot of shots) {
+        s.insertShot.run(row.id, encodeFloat32(shot.embedding), opts.model, shot.thumbnail, shot.source, now);
+      }
+      const sum = sumFloat32(
+        shots.map((x) => x.embedding),
+        dim,
+        row.count > 0 ? current : undefined,
+      );
+      const background = opts.background === undefined ? row.background : opts.background ? 1 : 0;
+      const count = row.count + shots.length;
+      s.updateClassSum.run(encodeFloat32(sum), count, background, now, row.id);
+      return { label, shots: count, added: shots.length };
+    };
+    return this.guard(() => this.db!.transaction(write).immediate());
+  }
+
+  /** Every class, ordered by label (byte order of its UTF-8). */
+  listClasses(): ClassInfo[] {
+    const s = this.statements();
+    return this.guard(() => s.listClasses.all()).map((r) => ({
+      label: r.label,
+      shots: r.count,
+      background: r.background === 1,
+      created_at: r.created_at,
+      updated_at: r.updated_at,
+    }));
+  }
+
+  /** Deletes a class and all its shots. AppError('not_found') when there is no such class. */
+  removeClass(label: string): void {
+    checkText('label', label, 'bad_label');
+    const s = this.statements();
+    const remove = () => {
+      const row = this.existing(label);
+      s.deleteShotsOfClass.run(row.id);
+      s.deleteClass.run(row.id);
+    };
+    this.guard(() => this.db!.transaction(remove).immediate());
+  }
+
+  /**
+   * Renames a class, keeping its shots. AppError('not_found') when `label` does not exist,
+   * AppError('conflict') when `to` is another existing class. Renaming to itself is a no-op.
+   */
+  renameClass(label: string, to: string): void {
+    checkText('label', label, 'bad_label');
+    checkText('to', to, 'bad_label');
+    const s = this.statements();
+    const rename = () => {
+      const row = this.existing(label);
+      if (label === to) return;
+      if (s.classByLabel.get(to)) throw new AppError('conflict', `to: class "${to}" already exists`);
+      s.renameClass.run(to, isoTime(this.clock()), row.id);
+    };
+    this.guard(() => this.db!.transaction(rename).immediate());
+  }
+
+  /**
+   * Removes the latest shot of a class and recomputes the class sum from the shots that
+   * remain (so repeated add/undo cannot accumulate float error). When the last shot goes, the
+   * class itself is removed and `shots: 0` is returned. AppError('not_found') when absent.
+   */
+  undoShot(label: string): { label: string; shots: number } {
+    checkText('label', label, 'bad_label');
+    const s = this.statements();
+    const undo = () => {
+      const row = this.existing(label);
+      const latest = s.latestShotId.get(row.id);
+      if (latest) s.deleteShot.run(latest.id);
+      const rest = s.embeddingsOfClass.all(row.id).map((r) => this.decode(r.embedding, `shot of "${label}"`));
+      if (rest.length === 0) {
+        s.deleteClass.run(row.id);
+        return { label, shots: 0 };
+      }
+      const sum = sumFloat32(rest, rest[0]!.length);
+      s.updateClassSum.run(encodeFloat32(sum), rest.length, row.background, isoTime(this.clock()), row.id);
+      return { label, shots: rest.length };
+    };
+    return this.guard(() => this.db!.transaction(undo).immediate());
+  }
+
+  /** Sum and count per class, ordered by label: what the classifier needs. */
+  loadWeights(): ClassWeights[] {
+    const s = this.statements();
+    return this.guard(() => s.listClasses.all()).map((r) => ({
+      label: r.label,
+      background: r.background === 1,
+      sum: this.decode(r.sum, `sum of class "${r.label}"`),
+      count: r.count,
+    }));
+  }
+
+  /** Stored shots, of one class or of all (ordered by label, then oldest first). */
+  shots(label?: string): Shot[] {
+    const s = this.statements();
+    if (label !== undefined) checkText('label', label, 'bad_label');
+    const rows = this.guard(() => (label === undefined ? s.allShots.all() : s.shotsOfLabel.all(label)));
+    return rows.map((r) => ({
+      id: r.id,
+      label: r.label,
+      embedding: this.decode(r.embedding, `shot ${r.id}`),
+      model: r.model,
+      thumbnail: r.thumbnail,
+      source: r.source,
+      created_at: r.created_at,
+    }));
+  }
+
+  /** Distinct model sha256 values of the stored shots; more than one, or a different one, means a model change. */
+  models(): string[] {
+    const s = this.statements();
+    return this.guard(() => s.models.all()).map((r) => r.model);
+  }
+
+  /**
+   * SQLite's `PRAGMA data_version`: changes when ANOTHER connection (the CLI, another agent)
+   * committed since the last call on this connection; this connection's own commits do not
+   * change it. Cheap enough to poll every second to pick up classes changed elsewhere.
+   */
+  dataVersion(): number {
+    this.statements();
+    return this.guard(() => this.db!.pragma('data_version', { simple: true }) as number);
+  }
+
+  private configure(db: Database): void {
+    // busy_timeout first: switching to WAL itself needs a lock the other process may hold.
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    const mode = db.pragma('journal_mode = WAL', { simple: true });
+    if (mode !== 'wal') throw new AppError('storage', `database ${this.path}: cannot use WAL mode (got ${String(mode)})`);
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+  }
+
+  private statements(): Statements {
+    if (!this.stmts) throw new Error('ClassStore used before start() or after stop()');
+    return this.stmts;
+  }
+
+  private existing(label: string): ClassRow {
+    const row = this.stmts!.classByLabel.get(label);
+    if (!row) throw new AppError('not_found', `label: no class "${label}"`);
+    return row;
+  }
+
+  private decode(bytes: Buffer, what: string): Float32Array {
+    const v = decodeFloat32(bytes);
+    if (!v) throw new AppError('storage', `database ${this.path}: ${what} is corrupt (${bytes.length} bytes)`);
+    return v;
+  }
+
+  /** Runs `fn`, turning SQLite failures (locked, disk full, I/O, corrupt) into AppError('storage'). */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (isAppError(err) || !(err instanceof BetterSqlite3.SqliteError)) throw err;
+      throw new AppError('storage', `database ${this.path}: ${err.code}: ${oneLine(err.message)}`);
+    }
+  }
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}
+
+function checkText(field: string, value: string, code: 'bad_label' | 'bad_request' = 'bad_request'): void {
+  if (typeof value !== 'string' || !isWellFormedText(value)) {
+    throw new AppError(code, `${field}: not a valid Unicode string`);
+  }
+}
+
+/** Checks the shots of one enrollment and returns their common embedding length. */
+function checkShots(shots: NewShot[]): number {
+  const first = shots[0];
+  if (!first) throw new AppError('bad_request', 'shots: at least one shot is required');
+  const dim = first.embedding.length;
+  if (dim === 0) throw new AppError('bad_request', 'shots: empty embedding');
+  shots.forEach((shot, i) => {
+    if (shot.embedding.length !== dim) {
+      throw new AppError('bad_request', `shots[${i}].embedding: length ${shot.embedding.length}, expected ${dim}`);
+    }
+    if (!allFinite(shot.embedding)) throw new AppError('bad_request', `shots[${i}].embedding: not finite`);
+    if (!Buffer.isBuffer(shot.thumbnail)) throw new AppError('bad_request', `shots[${i}].thumbnail: not a Buffer`);
+    checkText(`shots[${i}].source`, shot.source);
+  });
+  return dim;
+}

@@ -1,0 +1,101 @@
+/**
+ * Versioned, forward-only schema migrations for the class store. The schema version lives in
+ * `PRAGMA user_version`. Each migration runs in its own IMMEDIATE transaction that also bumps
+ * the version, so a crash (or a failing step) leaves the database at the previous version with
+ * none of the step applied, and two processes opening a fresh database at once cannot both run
+ * the same step: the second waits for the write lock, then re-reads the version.
+ *
+ * Never edit a released migration; append a new one with the next version number.
+ */
+import type { Database } from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { AppError } from '../errors.js';
+
+export interface Migration {
+  version: number;
+  description: string;
+  up: (db: Database) => void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'classes and shots',
+    up: (db) => {
+      // `sum` is the float32 little-endian sum of the class's normalised shot embeddings and
+      // `count` their number; both are rewritten in the same transaction as the shots.
+      db.exec(`
+        CREATE TABLE classes (
+          id         INTEGER PRIMARY KEY,
+          label      TEXT    NOT NULL UNIQUE,
+          background INTEGER NOT NULL DEFAULT 0 CHECK (background IN (0, 1)),
+          sum        BLOB    NOT NULL,
+          count      INTEGER NOT NULL CHECK (count >= 0),
+          created_at TEXT    NOT NULL,
+          updated_at TEXT    NOT NULL
+        );
+        -- AUTOINCREMENT: ids never reused, so "latest shot" = highest id even after undo.
+        CREATE TABLE shots (
+          id         INTEGER PRIMARY KEY AUTOINCREMENT,
+          class_id   INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+          embedding  BLOB    NOT NULL,
+          model      TEXT    NOT NULL,
+          thumbnail  BLOB    NOT NULL,
+          source     TEXT    NOT NULL,
+          created_at TEXT    NOT NULL
+        );
+        CREATE INDEX shots_by_class ON shots (class_id, id);
+        CREATE INDEX shots_by_model ON shots (model);
+      `);
+    },
+  },
+];
+
+/** The schema version this build writes. */
+export function latestVersion(migrations: readonly Migration[] = MIGRATIONS): number {
+  return migrations.length === 0 ? 0 : migrations[migrations.length - 1]!.version;
+}
+
+function checkSequence(migrations: readonly Migration[]): void {
+  migrations.forEach((m, i) => {
+    // A gap or a duplicate is a programming error, caught by the unit tests.
+    if (m.version !== i + 1) throw new Error(`migration ${m.version} out of sequence at position ${i + 1}`);
+  });
+}
+
+function userVersion(db: Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Brings `db` up to the latest version. Refuses a database written by a newer build, since
+ * this build cannot know what the newer schema means.
+ */
+export function migrate(
+  db: Database,
+  logger: Logger,
+  migrations: readonly Migration[] = MIGRATIONS,
+): { from: number; to: number } {
+  checkSequence(migrations);
+  const latest = latestVersion(migrations);
+  const from = userVersion(db);
+  if (from > latest) {
+    throw new AppError(
+      'storage',
+      `database ${db.name} has schema version ${from}, newer than this edge-imprint (${latest}); upgrade edge-imprint`,
+    );
+  }
+  for (const m of migrations) {
+    const applied = db
+      .transaction(() => {
+        // Re-read under the write lock: another process may have migrated meanwhile.
+        if (userVersion(db) >= m.version) return false;
+        m.up(db);
+        db.pragma(`user_version = ${m.version}`);
+        return true;
+      })
+      .immediate();
+    if (applied) logger.info({ version: m.version, migration: m.description }, 'store schema migrated');
+  }
+  return { from, to: userVersion(db) };
+}
