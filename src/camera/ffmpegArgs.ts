@@ -1,0 +1,176 @@
+import type { CameraConfig, Roi } from '../config/types.js';
+import type { InputSize } from '../detector/types.js';
+
+/** Where a camera's frames come from, decided by the shape of its `url`. */
+export type InputKind = 'rtsp' | 'rtsps' | 'http' | 'file' | 'v4l2';
+
+/** File descriptor of the snapshot JPEG pipe (0-2 are stdin, stdout, stderr). */
+export const SNAPSHOT_FD = 3;
+
+export interface FfmpegPlan {
+  args: string[];
+  /** Bytes of one raw RGB frame on stdout. */
+  frameBytes: number;
+  /** Whether snapshot JPEGs are written to fd 3. */
+  snapshots: boolean;
+}
+
+export interface PlanOptions {
+  /** Detector input size; frames are scaled (stretched) to exactly this. */
+  inputSize: InputSize;
+  /** Snapshot rate; kept low because only the frame that turns a class ON is ever used. */
+  snapshotFps?: number;
+}
+
+export function inputKind(url: string): InputKind {
+  const lower = url.toLowerCase();
+  if (lower.startsWith('rtsps://')) return 'rtsps';
+  if (lower.startsWith('rtsp://')) return 'rtsp';
+  if (lower.startsWith('http://') || lower.startsWith('https://')) return 'http';
+  if (lower.startsWith('/dev/video') || lower.startsWith('v4l2://')) return 'v4l2';
+  return 'file';
+}
+
+/** Everything after the ffmpeg binary: inputs, the filter graph and one or two outputs. */
+export function buildFfmpegPlan(camera: CameraConfig, options: PlanOptions): FfmpegPlan {
+  const { width, height } = options.inputSize;
+  const snapshots = camera.snapshot.enabled;
+  const snapshotFps = Math.min(camera.fps, options.snapshotFps ?? 1);
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'warning',
+    ...camera.hwaccel_args,
+    ...inputArgs(camera),
+    '-filter_complex',
+    filterGraph(camera, options.inputSize, snapshots ? snapshotFps : 0),
+    ...rawOutputArgs(),
+    ...(snapshots ? snapshotOutputArgs(camera.snapshot.quality) : []),
+  ];
+  return { args, frameBytes: width * height * 3, snapshots };
+}
+
+/** Input options by source kind, then the user's own input args, then `-i`. */
+export function inputArgs(camera: CameraConfig): string[] {
+  const kind = inputKind(camera.url);
+  const args: string[] = [];
+  // Decoder option: must come before -i. Saves decoding every P/B frame at low fps.
+  if (camera.decode === 'keyframes') args.push('-skip_frame', 'nokey');
+  switch (kind) {
+    case 'rtsp':
+      args.push('-rtsp_transport', camera.transport, ...liveTimestampArgs());
+      break;
+    case 'rtsps':
+      // RTSP over TLS is interleaved on the TLS connection; UDP is not an option there.
+      args.push('-rtsp_transport', 'tcp', ...liveTimestampArgs());
+      break;
+    case 'http':
+      args.push(...liveTimestampArgs());
+      break;
+    case 'v4l2':
+      args.push('-f', 'v4l2');
+      break;
+    case 'file':
+      // A file is a demo or test camera: loop it forever at its native speed.
+      args.push('-stream_loop', '-1', '-re');
+      break;
+  }
+  const url = kind === 'v4l2' ? camera.url.replace(/^v4l2:\/\//i, '') : camera.url;
+  const path = kind === 'file' ? url.replace(/^file:\/\//i, '') : url;
+  return [...args, ...camera.input_args, '-i', path];
+}
+
+/**
+ * Cameras' own timestamps are often broken (jumps after a reboot, wrap-arounds);
+ * wall-clock timestamps keep the fps filter sampling evenly.
+ */
+function liveTimestampArgs(): string[] {
+  return ['-fflags', '+genpts+discardcorrupt', '-use_wallclock_as_timestamps', '1'];
+}
+
+/**
+ * fps first (so nothing else runs on frames that would be dropped), then the ROI crop and
+ * the scale to the model input, converting to RGB in the same swscale pass. The snapshot
+ * branch is split off before the crop: a snapshot shows the whole scene.
+ */
+export function filterGraph(camera: CameraConfig, size: InputSize, snapshotFps: number): string {
+  const detect = [roiCrop(camera.roi), `scale=${size.width}:${size.height}:flags=area,format=rgb24`]
+    .filter((f) => f !== '')
+    .join(',');
+  const head = `[0:v]fps=${formatNumber(camera.fps)}`;
+  if (snapshotFps <= 0) return `${head},${detect}[det]`;
+  const snapshot = `fps=${formatNumber(snapshotFps)},scale=${camera.snapshot.width}:-2:flags=bilinear,format=yuvj420p`;
+  return `${head},split=2[d][s];[d]${detect}[det];[s]${snapshot}[snap]`;
+}
+
+/**
+ * ROI in source pixels, or as fractions of the frame when every value is ≤ 1.
+ * Clamped to the frame so a ROI a little too large for the stream does not kill ffmpeg.
+ */
+export function roiCrop(roi: Roi | null): string {
+  if (!roi) return '';
+  const fractional = roi.x <= 1 && roi.y <= 1 && roi.width <= 1 && roi.height <= 1;
+  const x = fractional ? `iw*${formatNumber(roi.x)}` : String(Math.round(roi.x));
+  const y = fractional ? `ih*${formatNumber(roi.y)}` : String(Math.round(roi.y));
+  const w = fractional ? `iw*${formatNumber(roi.width)}` : String(Math.round(roi.width));
+  const h = fractional ? `ih*${formatNumber(roi.height)}` : String(Math.round(roi.height));
+  // Commas inside filter arguments must be escaped in a filter graph.
+  return `crop=w=min(${w}\\,iw-${x}):h=min(${h}\\,ih-${y}):x=${x}:y=${y}`;
+}
+
+function rawOutputArgs(): string[] {
+  return [
+    '-map',
+    '[det]',
+    '-an',
+    '-sn',
+    '-dn',
+    '-fps_mode',
+    'passthrough',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    // Without this the tail of each frame waits in ffmpeg's I/O buffer for the next one.
+    '-flush_packets',
+    '1',
+    'pipe:1',
+  ];
+}
+
+function snapshotOutputArgs(quality: number): string[] {
+  return [
+    '-map',
+    '[snap]',
+    '-an',
+    '-fps_mode',
+    'passthrough',
+    '-c:v',
+    'mjpeg',
+    '-q:v',
+    String(jpegQscale(quality)),
+    '-f',
+    'image2pipe',
+    '-flush_packets',
+    '1',
+    `pipe:${SNAPSHOT_FD}`,
+  ];
+}
+
+/** JPEG quality 1-100 (100 best, as in most tools) → ffmpeg's mjpeg qscale 2-31 (2 best). */
+export function jpegQscale(quality: number): number {
+  const q = Math.min(100, Math.max(1, quality));
+  return Math.round(2 + ((100 - q) * 29) / 99);
+}
+
+function formatNumber(n: number): string {
+  return String(Number(n.toFixed(6)));
+}
+
+/** Credentials in URLs (`scheme://user:pass@host`) and `password=` query values → `***`. */
+export function redactUrl(text: string): string {
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/]*@/gi, '$1***:***@')
+    .replace(/((?:password|passwd|pwd|pass|token|auth)=)[^&\s]+/gi, '$1***');
+}
