@@ -1,0 +1,292 @@
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { CameraConfig } from '../config/types.js';
+import type { InputSize } from '../detector/types.js';
+import { buildFfmpegPlan, redactUrl, SNAPSHOT_FD } from './ffmpegArgs.js';
+import { FrameSplitter, JpegSplitter } from './frameSplitter.js';
+
+export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+
+export type CameraStatus = 'online' | 'offline';
+
+export interface RawFrame {
+  camera: string;
+  /** width*height*3 RGB bytes at the detector input size. */
+  rgb: Uint8Array;
+  /** Arrival time (clock ms). */
+  at: number;
+  seq: number;
+  /** The newest snapshot JPEG when this frame arrived (snapshots run at a lower rate). */
+  snapshot: Buffer | null;
+}
+
+export interface CameraSourceSink {
+  frame(frame: RawFrame): void;
+  /** Called only when the status changes. */
+  status(status: CameraStatus): void;
+}
+
+export interface SupervisionOptions {
+  restartInitialMs: number;
+  restartMaxMs: number;
+  /** Restart-loop guard: more than this many restarts within `loopWindowMs` ... */
+  loopMaxRestarts: number;
+  loopWindowMs: number;
+  /** ... and the next restarts wait this long, with ffmpeg's stderr logged only once. */
+  loopDelayMs: number;
+  /** Between SIGTERM and SIGKILL. */
+  killGraceMs: number;
+  stderrLines: number;
+}
+
+export const DEFAULT_SUPERVISION: SupervisionOptions = {
+  restartInitialMs: 500,
+  restartMaxMs: 4_000,
+  loopMaxRestarts: 5,
+  loopWindowMs: 60_000,
+  loopDelayMs: 10_000,
+  killGraceMs: 2_000,
+  stderrLines: 20,
+};
+
+export interface CameraSourceDeps {
+  name: string;
+  config: CameraConfig;
+  inputSize: InputSize;
+  logger: Logger;
+  spawn: SpawnFn;
+  sink: CameraSourceSink;
+  ffmpegPath?: string;
+  clock?: () => number;
+  supervision?: Partial<SupervisionOptions>;
+}
+
+export interface CameraSourceStats {
+  status: CameraStatus;
+  reconnects: number;
+  frames: number;
+  running: boolean;
+}
+
+/** One running ffmpeg and what is known about it. */
+interface Run {
+  child: ChildProcess;
+  startedAt: number;
+  failed: boolean;
+  exited: Promise<void>;
+}
+
+/**
+ * One camera's ffmpeg, supervised: restarted with capped exponential backoff when it exits
+ * or stops delivering frames, status reported on change only.
+ */
+export class CameraSource {
+  private readonly opts: SupervisionOptions;
+  private readonly clock: () => number;
+  private readonly log: Logger;
+  private run: Run | null = null;
+  private running = false;
+  private status: CameraStatus | null = null;
+  private lastFrameAt = 0;
+  private startedAt = 0;
+  private frames = 0;
+  private reconnects = 0;
+  private failuresInRow = 0;
+  private restartTimes: number[] = [];
+  private loopWarned = false;
+  private stderr: string[] = [];
+  private snapshot: Buffer | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly deps: CameraSourceDeps) {
+    this.opts = { ...DEFAULT_SUPERVISION, ...deps.supervision };
+    this.clock = deps.clock ?? Date.now;
+    this.log = deps.logger.child({ camera: deps.name });
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.startedAt = this.clock();
+    const period = Math.max(50, Math.min(1000, this.stallMs() / 4));
+    this.watchdog = setInterval(() => this.checkStall(), period);
+    this.launch();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.watchdog) clearInterval(this.watchdog);
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.watchdog = null;
+    this.restartTimer = null;
+    const run = this.run;
+    this.run = null;
+    if (run) await this.kill(run);
+  }
+
+  stats(): CameraSourceStats {
+    return {
+      status: this.status ?? 'offline',
+      reconnects: this.reconnects,
+      frames: this.frames,
+      running: this.run !== null,
+    };
+  }
+
+  latestSnapshot(): Buffer | null {
+    return this.snapshot;
+  }
+
+  /** Process id of the current ffmpeg, for tests and benchmarks. */
+  pid(): number | null {
+    return this.run?.child.pid ?? null;
+  }
+
+  private stallMs(): number {
+    return this.deps.config.stall_timeout * 1000;
+  }
+
+  private launch(): void {
+    const plan = buildFfmpegPlan(this.deps.config, { inputSize: this.deps.inputSize });
+    const ffmpeg = this.deps.ffmpegPath ?? 'ffmpeg';
+    this.log.debug({ cmd: redactUrl([ffmpeg, ...plan.args].join(' ')) }, 'starting ffmpeg');
+    this.stderr = [];
+    const stdio: SpawnOptions['stdio'] = ['ignore', 'pipe', 'pipe'];
+    if (plan.snapshots) stdio.push('pipe');
+    const child = this.deps.spawn(ffmpeg, plan.args, { stdio });
+    let resolveExit: () => void = () => undefined;
+    const exited = new Promise<void>((resolve) => (resolveExit = resolve));
+    const run: Run = { child, startedAt: this.clock(), failed: false, exited };
+    this.run = run;
+    child.once('exit', (code, signal) => {
+      resolveExit();
+      this.fail(run, `ffmpeg exited (${signal ?? `code ${code}`})`);
+    });
+    child.once('error', (err) => {
+      // Spawn failures (ENOENT) emit 'error' and no 'exit'.
+      if (child.pid === undefined) resolveExit();
+      this.fail(run, `ffmpeg failed: ${err.message}`);
+    });
+    this.attachOutputs(run, plan.frameBytes);
+  }
+
+  private attachOutputs(run: Run, frameBytes: number): void {
+    const splitter = new FrameSplitter(frameBytes, (rgb) => this.onFrame(run, rgb));
+    run.child.stdout?.on('data', (chunk: Buffer) => splitter.push(chunk));
+    const snapshots = run.child.stdio[SNAPSHOT_FD] as Readable | null | undefined;
+    if (snapshots) {
+      const jpegs = new JpegSplitter((jpeg) => (this.snapshot = jpeg));
+      snapshots.on('data', (chunk: Buffer) => jpegs.push(chunk));
+      snapshots.on('error', () => undefined);
+    }
+    let partial = '';
+    run.child.stderr?.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString('utf8')).split(/\r?\n|\r/);
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (line.trim() !== '') this.pushStderr(line);
+    });
+  }
+
+  private pushStderr(line: string): void {
+    // Scrubbed on the way in, so nothing can log the raw line later.
+    this.stderr.push(redactUrl(line));
+    if (this.stderr.length > this.opts.stderrLines) this.stderr.shift();
+  }
+
+  private onFrame(run: Run, rgb: Buffer): void {
+    if (run !== this.run || run.failed || !this.running) return;
+    const at = this.clock();
+    this.lastFrameAt = at;
+    this.frames += 1;
+    this.failuresInRow = 0;
+    this.setStatus('online');
+    this.deps.sink.frame({ camera: this.deps.name, rgb, at, seq: this.frames, snapshot: this.snapshot });
+  }
+
+  private setStatus(status: CameraStatus): void {
+    if (this.status === status) return;
+    this.status = status;
+    this.log.info({ status }, `camera ${status}`);
+    this.deps.sink.status(status);
+  }
+
+  /** Offline after `stall_timeout` without a frame; a live ffmpeg that went quiet is killed. */
+  private checkStall(): void {
+    const now = this.clock();
+    const lastSign = Math.max(this.lastFrameAt, this.startedAt);
+    if (now - lastSign > this.stallMs()) this.setStatus('offline');
+    const run = this.run;
+    if (run && !run.failed && now - Math.max(this.lastFrameAt, run.startedAt) > this.stallMs()) {
+      this.fail(run, `no frame for ${this.deps.config.stall_timeout} s`);
+    }
+  }
+
+  private fail(run: Run, reason: string): void {
+    if (run.failed) return;
+    run.failed = true;
+    if (!this.running || run !== this.run) return;
+    this.failuresInRow += 1;
+    const delay = this.nextDelay();
+    this.logFailure(reason, delay);
+    void this.kill(run).then(() => this.scheduleRestart(run, delay));
+  }
+
+  private scheduleRestart(run: Run, delay: number): void {
+    if (!this.running || run !== this.run) return;
+    this.run = null;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (!this.running) return;
+      this.reconnects += 1;
+      this.restartTimes.push(this.clock());
+      this.launch();
+    }, delay);
+  }
+
+  private nextDelay(): number {
+    const now = this.clock();
+    this.restartTimes = this.restartTimes.filter((t) => now - t < this.opts.loopWindowMs);
+    const backoff = Math.min(
+      this.opts.restartMaxMs,
+      this.opts.restartInitialMs * 2 ** Math.max(0, this.failuresInRow - 1),
+    );
+    if (this.restartTimes.length >= this.opts.loopMaxRestarts) return Math.max(backoff, this.opts.loopDelayMs);
+    this.loopWarned = false;
+    return backoff;
+  }
+
+  private logFailure(reason: string, delay: number): void {
+    const looping = this.restartTimes.length >= this.opts.loopMaxRestarts;
+    if (looping && this.loopWarned) {
+      this.log.debug({ reason, retry_ms: delay }, 'ffmpeg failed again');
+      return;
+    }
+    if (looping) {
+      this.loopWarned = true;
+      this.log.warn(
+        { reason, retry_ms: delay, restarts: this.restartTimes.length, stderr: this.stderr },
+        `ffmpeg keeps failing (${this.restartTimes.length} restarts in ${this.opts.loopWindowMs / 1000} s); slowing down`,
+      );
+      return;
+    }
+    this.log.warn({ reason, retry_ms: delay, stderr: this.stderr }, 'ffmpeg failed; restarting');
+  }
+
+  /** SIGTERM, then SIGKILL after the grace period: a UDP reader can ignore SIGTERM. */
+  private async kill(run: Run): Promise<void> {
+    const { child } = run;
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) {
+      if (child.pid === undefined) return;
+      await run.exited;
+      return;
+    }
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }, this.opts.killGraceMs);
+    await run.exited;
+    clearTimeout(timer);
+  }
+}

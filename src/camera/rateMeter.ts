@@ -1,0 +1,37 @@
+/**
+ * Events per second over a sliding window, kept as per-second buckets so memory stays
+ * constant however high the rate.
+ */
+export class RateMeter {
+  private readonly buckets: number[];
+  private readonly stamps: number[];
+
+  constructor(
+    private readonly clock: () => number,
+    private readonly windowS = 10,
+  ) {
+    this.buckets = new Array<number>(windowS).fill(0);
+    this.stamps = new Array<number>(windowS).fill(-1);
+  }
+
+  mark(count = 1): void {
+    const second = Math.floor(this.clock() / 1000);
+    const slot = second % this.windowS;
+    if (this.stamps[slot] !== second) {
+      this.stamps[slot] = second;
+      this.buckets[slot] = 0;
+    }
+    this.buckets[slot] = (this.buckets[slot] ?? 0) + count;
+  }
+
+  /** Rate over the last complete seconds of the window (the current second is partial). */
+  rate(): number {
+    const now = Math.floor(this.clock() / 1000);
+    let total = 0;
+    for (let i = 0; i < this.windowS; i++) {
+      const stamp = this.stamps[i] ?? -1;
+      if (stamp < now && stamp >= now - this.windowS + 1) total += this.buckets[i] ?? 0;
+    }
+    return total / (this.windowS - 1);
+  }
+}
