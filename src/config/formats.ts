@@ -1,0 +1,132 @@
+/**
+ * Value formats of the configuration schema: a validator that throws a short message, and a
+ * converter that turns an environment string into the typed value. Converters never throw
+ * and return the string unchanged when it does not parse, so the validator reports it.
+ */
+
+export type FormatName = 'ei_string' | 'ei_int' | 'ei_number' | 'ei_bool' | 'ei_args' | 'ei_roi';
+
+/** One configuration key. `doc` is what config/config.example.yaml says about it. */
+export interface LeafSpec {
+  doc: string;
+  format: FormatName;
+  default: unknown;
+  /** Environment variable, filled in by the schema builder (`EDGE_IMPRINT_` + path). */
+  env?: string;
+  /** Never show the value (passwords). */
+  sensitive?: boolean;
+  /** Show the value with URL credentials replaced. */
+  redactUrl?: boolean;
+  min?: number;
+  max?: number;
+  values?: readonly (string | number)[];
+  /** For strings: allowed shape, with the words that explain it. */
+  pattern?: RegExp;
+  patternHint?: string;
+  allowEmpty?: boolean;
+  maxLength?: number;
+}
+
+function fail(message: string): never {
+  throw new Error(message);
+}
+
+function checkRange(x: number, spec: LeafSpec): void {
+  const { min, max } = spec;
+  if (min !== undefined && max !== undefined && (x < min || x > max)) fail(`must be from ${min} to ${max}`);
+  if (min !== undefined && x < min) fail(`must be at least ${min}`);
+  if (max !== undefined && x > max) fail(`must be at most ${max}`);
+}
+
+function checkValues(x: string | number, spec: LeafSpec): void {
+  if (spec.values && !spec.values.includes(x)) fail(`must be one of ${spec.values.join(', ')}`);
+}
+
+const ROI_KEYS = ['x', 'y', 'width', 'height'] as const;
+
+function validateRoi(x: unknown): void {
+  if (x === null) return;
+  const hint = 'must be empty or {x, y, width, height} in source pixels';
+  if (typeof x !== 'object' || Array.isArray(x)) fail(hint);
+  const record = x as Record<string, unknown>;
+  const unknown = Object.keys(record).filter((k) => !(ROI_KEYS as readonly string[]).includes(k));
+  if (unknown.length > 0) fail(`unknown key ${unknown.join(', ')}; ${hint}`);
+  for (const key of ROI_KEYS) {
+    const v = record[key];
+    if (!Number.isInteger(v)) fail(`${key} ${v === undefined ? 'is missing' : 'must be an integer'}; ${hint}`);
+    const min = key === 'x' || key === 'y' ? 0 : 1;
+    if ((v as number) < min) fail(`${key} must be at least ${min}`);
+  }
+}
+
+export const VALIDATORS: Record<FormatName, (x: unknown, spec: LeafSpec) => void> = {
+  ei_string(x, spec) {
+    if (typeof x !== 'string') fail('must be a string');
+    if (x === '' && !spec.allowEmpty && !spec.values) fail('must not be empty');
+    checkValues(x, spec);
+    if (spec.maxLength !== undefined && x.length > spec.maxLength) fail(`must be at most ${spec.maxLength} characters`);
+    if (spec.pattern && x !== '' && !spec.pattern.test(x)) fail(spec.patternHint ?? 'has an invalid format');
+  },
+  ei_int(x, spec) {
+    if (typeof x !== 'number' || !Number.isInteger(x)) fail('must be an integer');
+    checkValues(x, spec);
+    checkRange(x, spec);
+  },
+  ei_number(x, spec) {
+    if (typeof x !== 'number' || !Number.isFinite(x)) fail('must be a number');
+    checkRange(x, spec);
+  },
+  ei_bool(x) {
+    if (typeof x !== 'boolean') fail('must be true or false');
+  },
+  ei_args(x) {
+    if (!Array.isArray(x) || !x.every((a) => typeof a === 'string')) fail('must be a list of strings');
+  },
+  ei_roi(x) {
+    validateRoi(x);
+  },
+};
+
+const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
+const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
+
+function toNumber(s: string, integer: boolean): number | string {
+  const t = s.trim();
+  if (t === '') return s;
+  const n = Number(t);
+  if (!Number.isFinite(n) || (integer && !/^[-+]?\d+$/.test(t))) return s;
+  return n;
+}
+
+function toRoi(s: string): unknown {
+  const t = s.trim();
+  if (t === '' || t === 'null' || t === 'none') return null;
+  const parts = t.split(',').map((p) => p.trim());
+  if (parts.length === 4 && parts.every((p) => /^\d+$/.test(p))) {
+    const [x, y, width, height] = parts.map(Number);
+    return { x, y, width, height };
+  }
+  if (t.startsWith('{')) {
+    try {
+      return JSON.parse(t) as unknown;
+    } catch {
+      return s;
+    }
+  }
+  return s;
+}
+
+export const CONVERTERS: Record<FormatName, (s: string) => unknown> = {
+  ei_string: (s) => s,
+  ei_int: (s) => toNumber(s, true),
+  ei_number: (s) => toNumber(s, false),
+  ei_bool(s) {
+    const t = s.trim().toLowerCase();
+    if (TRUE_WORDS.has(t)) return true;
+    if (FALSE_WORDS.has(t)) return false;
+    return s;
+  },
+  // ffmpeg arguments from one string, split on white space (no quoting, as in Frigate).
+  ei_args: (s) => (s.trim() === '' ? [] : s.trim().split(/\s+/)),
+  ei_roi: toRoi,
+};

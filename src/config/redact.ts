@@ -1,0 +1,41 @@
+/**
+ * Hiding secrets in text that users will see (error lists, logs, /health). Pure functions.
+ */
+
+// Greedy up to the last `@` before the path, so an unescaped `@` in a password is still hidden.
+const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/)[^/\s]*@/gi;
+
+/** `rtsp://admin:pw@cam/stream` → `rtsp://***@cam/stream`; text without credentials is unchanged. */
+export function redactUrl(text: string): string {
+  return text.replace(URL_USERINFO, '$1***@');
+}
+
+/** The user name and password inside a URL's userinfo, raw and percent-decoded. */
+export function urlSecrets(url: string): string[] {
+  const found: string[] = [];
+  for (const match of url.matchAll(/[a-z][a-z0-9+.-]*:\/\/([^/\s]*)@/gi)) {
+    const userinfo = match[1] ?? '';
+    const colon = userinfo.indexOf(':');
+    const parts = colon < 0 ? [userinfo] : [userinfo.slice(0, colon), userinfo.slice(colon + 1)];
+    for (const part of parts) {
+      found.push(part);
+      try {
+        found.push(decodeURIComponent(part));
+      } catch {
+        // a malformed escape: the raw form is already listed
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * Replaces every occurrence of each secret by `***`. Very short secrets are skipped: hiding
+ * every `a` in a message would make it unreadable and protects nothing.
+ */
+export function scrubSecrets(text: string, secrets: Iterable<string>): string {
+  let out = redactUrl(text);
+  const sorted = [...new Set(secrets)].filter((s) => s.length >= 3).sort((a, b) => b.length - a.length);
+  for (const secret of sorted) out = out.split(secret).join('***');
+  return out;
+}
