@@ -1,7 +1,7 @@
 /**
  * Cuts ffmpeg's raw video byte stream into frames of exactly `frameBytes`. Pipe reads
  * arrive in arbitrary chunk sizes, so a frame can span several chunks and a chunk several
- * frames. Each emitted frame is its own buffer: consumers may keep it.
+ * frames. Each emitted frame is its own (unpooled) buffer: consumers may keep it.
  */
 export class FrameSplitter {
   private current: Buffer;
@@ -11,7 +11,7 @@ export class FrameSplitter {
     private readonly frameBytes: number,
     private readonly onFrame: (frame: Buffer) => void,
   ) {
-    this.current = Buffer.allocUnsafe(frameBytes);
+    this.current = Buffer.allocUnsafeSlow(frameBytes);
   }
 
   push(chunk: Buffer): void {
@@ -23,7 +23,7 @@ export class FrameSplitter {
       offset += n;
       if (this.filled === this.frameBytes) {
         const frame = this.current;
-        this.current = Buffer.allocUnsafe(this.frameBytes);
+        this.current = Buffer.allocUnsafeSlow(this.frameBytes);
         this.filled = 0;
         this.onFrame(frame);
       }
@@ -54,7 +54,9 @@ export class JpegSplitter {
     for (;;) {
       const start = this.pending.indexOf(SOI);
       if (start < 0) {
-        this.pending = Buffer.alloc(0);
+        // Keep a trailing 0xFF: it may be the first half of an SOI split across reads.
+        const last = this.pending[this.pending.length - 1];
+        this.pending = last === 0xff ? Buffer.from([0xff]) : Buffer.alloc(0);
         return;
       }
       const end = this.pending.indexOf(EOI, start + 2);

@@ -17,7 +17,7 @@ function after(args: string[], flag: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-test('input kinds are recognised from the url', () => {
+void test('input kinds are recognised from the url', () => {
   assert.equal(inputKind('rtsp://cam/stream'), 'rtsp');
   assert.equal(inputKind('RTSPS://cam/stream'), 'rtsps');
   assert.equal(inputKind('http://cam/mjpeg'), 'http');
@@ -27,14 +27,14 @@ test('input kinds are recognised from the url', () => {
   assert.equal(inputKind('file:///videos/demo.mp4'), 'file');
 });
 
-test('rtsp uses the configured transport, tcp by default', () => {
+void test('rtsp uses the configured transport, tcp by default', () => {
   assert.equal(after(inputArgs(cameraConfig()), '-rtsp_transport'), 'tcp');
   assert.equal(after(inputArgs(cameraConfig({ transport: 'udp' })), '-rtsp_transport'), 'udp');
   // rtsps cannot run over UDP
   assert.equal(after(inputArgs(cameraConfig({ url: 'rtsps://h/x', transport: 'udp' })), '-rtsp_transport'), 'tcp');
 });
 
-test('files loop at native speed; v4l2 devices get -f v4l2; http has no rtsp options', () => {
+void test('files loop at native speed; v4l2 devices get -f v4l2; http has no rtsp options', () => {
   const file = inputArgs(cameraConfig({ url: 'file:///a/b.mp4' }));
   assert.equal(after(file, '-stream_loop'), '-1');
   assert.ok(file.includes('-re'));
@@ -47,7 +47,7 @@ test('files loop at native speed; v4l2 devices get -f v4l2; http has no rtsp opt
   assert.equal(after(http, '-i'), 'http://cam/video.mjpg');
 });
 
-test('keyframes decoding, input args and hwaccel args come before -i, in order', () => {
+void test('keyframes decoding, input args and hwaccel args come before -i, in order', () => {
   const plan = buildFfmpegPlan(
     cameraConfig({ decode: 'keyframes', input_args: ['-analyzeduration', '1000000'], hwaccel_args: ['-hwaccel', 'vaapi'] }),
     { inputSize: INPUT_SIZE },
@@ -60,7 +60,7 @@ test('keyframes decoding, input args and hwaccel args come before -i, in order',
   assert.equal(buildFfmpegPlan(cameraConfig(), { inputSize: INPUT_SIZE }).args.includes('-skip_frame'), false);
 });
 
-test('raw output: fps, ROI crop, scale to the input size, rgb24 on stdout; snapshots on fd 3', () => {
+void test('raw output: fps, ROI crop, scale to the input size, rgb24 on stdout; snapshots on fd 3', () => {
   const plan = buildFfmpegPlan(
     cameraConfig({ fps: 2.5, roi: { x: 100, y: 50, width: 640, height: 480 }, snapshot: { enabled: true, quality: 70, width: 800 } }),
     { inputSize: INPUT_SIZE },
@@ -79,7 +79,7 @@ test('raw output: fps, ROI crop, scale to the input size, rgb24 on stdout; snaps
   assert.equal(after(plan.args, '-q:v'), String(jpegQscale(70)));
 });
 
-test('snapshots disabled: a single output and no split', () => {
+void test('snapshots disabled: a single output and no split', () => {
   const plan = buildFfmpegPlan(cameraConfig({ snapshot: { enabled: false, quality: 80, width: 640 } }), { inputSize: INPUT_SIZE });
   assert.equal(plan.snapshots, false);
   assert.equal(plan.args.includes('pipe:3'), false);
@@ -87,7 +87,7 @@ test('snapshots disabled: a single output and no split', () => {
   assert.equal(plan.args.at(-1), 'pipe:1');
 });
 
-test('fractional ROI is relative to the frame; JPEG quality maps onto qscale', () => {
+void test('fractional ROI is relative to the frame; JPEG quality maps onto qscale', () => {
   assert.equal(roiCrop(null), '');
   assert.match(roiCrop({ x: 0.5, y: 0, width: 0.5, height: 1 }), /w=min\(iw\*0\.5\\,iw-iw\*0\.5\)/);
   assert.equal(jpegQscale(100), 2);
@@ -95,7 +95,7 @@ test('fractional ROI is relative to the frame; JPEG quality maps onto qscale', (
   assert.ok(jpegQscale(80) < jpegQscale(50));
 });
 
-test('redactUrl scrubs credentials, including passwords containing @ and query secrets', () => {
+void test('redactUrl scrubs credentials, including passwords containing @ and query secrets', () => {
   assert.equal(redactUrl('rtsp://admin:s3cret@10.0.0.2:554/s'), 'rtsp://***:***@10.0.0.2:554/s');
   assert.equal(redactUrl('rtsp://admin:p@ss@cam/s'), 'rtsp://***:***@cam/s');
   assert.equal(redactUrl('[rtsp @ 0x55] rtsp://u:pw@h/x: 401 Unauthorized'), '[rtsp @ 0x55] rtsp://***:***@h/x: 401 Unauthorized');
@@ -105,7 +105,7 @@ test('redactUrl scrubs credentials, including passwords containing @ and query s
   assert.equal(text.includes('topsecret') || text.includes(':y@'), false);
 });
 
-test('the built arguments run in a real ffmpeg: ROI + scale yield exact frames', () => {
+void test('the built arguments run in a real ffmpeg: ROI + scale yield exact frames', () => {
   const cfg = cameraConfig({
     url: image('cat_720p.jpg'),
     fps: 1,
