@@ -46,16 +46,15 @@ const ROI_KEYS = ['x', 'y', 'width', 'height'] as const;
 
 function validateRoi(x: unknown): void {
   if (x === null) return;
-  const hint = 'must be empty or {x, y, width, height} in source pixels';
+  const hint = 'must be empty or {x, y, width, height} in source pixels, or all as fractions (0-1) of the frame';
   if (typeof x !== 'object' || Array.isArray(x)) fail(hint);
   const record = x as Record<string, unknown>;
   const unknown = Object.keys(record).filter((k) => !(ROI_KEYS as readonly string[]).includes(k));
   if (unknown.length > 0) fail(`unknown key ${unknown.join(', ')}; ${hint}`);
   for (const key of ROI_KEYS) {
     const v = record[key];
-    if (!Number.isInteger(v)) fail(`${key} ${v === undefined ? 'is missing' : 'must be an integer'}; ${hint}`);
-    const min = key === 'x' || key === 'y' ? 0 : 1;
-    if ((v as number) < min) fail(`${key} must be at least ${min}`);
+    if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${key} ${v === undefined ? 'is missing' : 'must be a number'}; ${hint}`);
+    if (v < 0 || ((key === 'width' || key === 'height') && v === 0)) fail(`${key} must be ${key.length === 1 ? 'at least 0' : 'above 0'}`);
   }
 }
 
@@ -102,7 +101,7 @@ function toRoi(s: string): unknown {
   const t = s.trim();
   if (t === '' || t === 'null' || t === 'none') return null;
   const parts = t.split(',').map((p) => p.trim());
-  if (parts.length === 4 && parts.every((p) => /^\d+$/.test(p))) {
+  if (parts.length === 4 && parts.every((p) => /^\d+(\.\d+)?$|^\.\d+$/.test(p))) {
     const [x, y, width, height] = parts.map(Number);
     return { x, y, width, height };
   }

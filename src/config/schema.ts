@@ -160,10 +160,10 @@ export function cameraSchema(): SchemaNode {
     url_file: str('', 'file holding the URL (it carries credentials)', { allowEmpty: true }),
     transport: str('tcp', 'RTSP transport', { values: ['tcp', 'udp'] }),
     fps: num(2, 0.01, 30, 'frames per second sent to the detector'),
-    roi: leaf('ei_roi', null, 'crop {x, y, width, height} in source pixels before resizing'),
+    roi: leaf('ei_roi', null, 'crop {x, y, width, height} in source pixels (or fractions) before resizing'),
     motion: {
       enabled: bool(false, 'skip inference while the picture does not change'),
-      threshold: num(0.02, 0.0001, 1, 'mean grey difference (fraction of full scale) that counts as motion'),
+      threshold: num(0.02, 0.0001, 1, 'fraction of the frame (grid cells) whose brightness must change to count as motion'),
       max_skip_s: num(5, 0, 3600, 'infer at least this often even without motion'),
     },
     snapshot: {
