@@ -308,7 +308,8 @@ export class MqttConnection implements MqttTransport {
 export function describeError(err: Error, code: number | undefined, username: string): string {
   const who = username ? `user "${username}"` : 'anonymous login';
   if (code === 4 || code === 134) return `the broker rejected the credentials of ${who} (bad username or password)`;
-  if (code === 5 || code === 135) return `the broker refused ${who}: not authorized`;
+  // Mosquitto answers a wrong password with "not authorized" under MQTT v5.
+  if (code === 5 || code === 135) return `the broker refused ${who}: not authorized (wrong credentials, or not allowed)`;
   const sysCode = (err as { code?: unknown }).code;
   if (sysCode === 'ECONNREFUSED') return 'the broker refused the TCP connection (is it running?)';
   if (sysCode === 'ENOTFOUND') return 'the broker host name does not resolve';

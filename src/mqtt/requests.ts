@@ -199,10 +199,11 @@ export class RequestServer {
     if (command === 'classify' && imageKind(payload)) {
       return { transaction: undefined, work: () => this.classify(payload, 'payload') };
     }
-    if (!this.schemas.has(command)) throw new AppError('bad_request', `unknown command "${command}"`);
-    const json = parseJson(payload);
+    const known = this.schemas.has(command);
+    const json = known ? parseJson(payload) : tryParseJson(payload);
     const transaction = isObject(json) ? json.transaction : undefined;
     try {
+      if (!known) throw new AppError('bad_request', `unknown command "${command}"`);
       return { transaction, work: this.handlers[command](json) };
     } catch (err) {
       throw withTransaction(err, transaction);
@@ -279,6 +280,14 @@ function parseJson(payload: Buffer): unknown {
     return JSON.parse(payload.toString('utf8'));
   } catch {
     throw new AppError('bad_request', 'payload: not valid JSON');
+  }
+}
+
+function tryParseJson(payload: Buffer): unknown {
+  try {
+    return JSON.parse(payload.toString('utf8'));
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,0 +1,212 @@
+import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { LimitsConfig } from '../../src/config/types.js';
+import { EventBus } from '../../src/eventBus.js';
+import { HomeAssistant } from '../../src/homeassistant/homeAssistant.js';
+import type { Imprinter, PixelShot } from '../../src/imprinting/imprinter.js';
+import { MqttConnection, type ConnectionOptions } from '../../src/mqtt/connection.js';
+import { MqttPublisher, type StatePayload, type StatsPayload } from '../../src/mqtt/publisher.js';
+import { RequestServer } from '../../src/mqtt/requests.js';
+import { waitFor } from '../helpers/env.js';
+
+/** The MQTT side of the agent wired as the composition root does, for tests and the bench. */
+
+export const BASE = 'edge-imprint';
+export const PREFIX = 'homeassistant';
+
+export const DEFAULT_LIMITS: LimitsConfig = {
+  max_payload_bytes: 8 * 1024 * 1024,
+  max_megapixels: 40,
+  queue_size: 16,
+};
+
+export interface AgentOptions {
+  url: string;
+  imprinter: Imprinter;
+  bus: EventBus;
+  logger: Logger;
+  cameras?: string[];
+  latestFrame?: (camera: string) => PixelShot | null | Promise<PixelShot | null>;
+  limits?: Partial<LimitsConfig>;
+  connection?: Partial<ConnectionOptions>;
+  statsIntervalS?: number;
+  discovery?: boolean;
+}
+
+export interface Agent {
+  connection: MqttConnection;
+  requests: RequestServer;
+  publisher: MqttPublisher;
+  homeAssistant: HomeAssistant | null;
+  enabled: Map<string, boolean>;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(opts: AgentOptions): Promise<Agent> {
+  const cameras = opts.cameras ?? ['door'];
+  const enabled = new Map(cameras.map((c) => [c, true]));
+  const connection = new MqttConnection(
+    {
+      url: opts.url,
+      username: '',
+      password: '',
+      clientId: `edge-imprint-test-${Math.random().toString(16).slice(2, 8)}`,
+      cleanSession: true,
+      protocolVersion: 5,
+      tls: { ca: '', cert: '', key: '' },
+      availabilityTopic: `${BASE}/available`,
+      minReconnectMs: 200,
+      maxReconnectMs: 1000,
+      ...opts.connection,
+    },
+    opts.logger.child({ part: 'mqtt' }),
+  );
+  const listClasses = () => opts.imprinter.list();
+  const state = (): StatePayload => ({
+    version: '0.1.0',
+    node_id: 'testnode',
+    detector: { type: 'cpu', device: '1 thread', model: 'test.tflite' },
+    classes: listClasses().map((c) => c.label),
+    cameras: Object.fromEntries(cameras.map((c) => [c, { status: 'online' as const }])),
+    started_at: new Date(0).toISOString(),
+  });
+  const stats = (): StatsPayload => ({
+    uptime_s: 1,
+    rss_mb: 100,
+    detector: { type: 'cpu', inference_ms: 12.5, restarts: 0 },
+    cameras: {},
+  });
+  const requests = new RequestServer({
+    transport: connection,
+    baseTopic: BASE,
+    limits: { ...DEFAULT_LIMITS, ...opts.limits },
+    imprinter: opts.imprinter,
+    cameras: () => cameras,
+    latestFrame: opts.latestFrame ?? (() => null),
+    setCameraEnabled: (camera, on) => void enabled.set(camera, on),
+    logger: opts.logger.child({ part: 'requests' }),
+  });
+  const publisher = new MqttPublisher({
+    transport: connection,
+    bus: opts.bus,
+    baseTopic: BASE,
+    logger: opts.logger,
+    getState: state,
+    getStats: stats,
+    listClasses,
+    cameras: () => cameras,
+    statsIntervalS: opts.statsIntervalS ?? 0,
+  });
+  const homeAssistant =
+    opts.discovery === false
+      ? null
+      : new HomeAssistant({
+          transport: connection,
+          bus: opts.bus,
+          baseTopic: BASE,
+          prefix: PREFIX,
+          nodeId: 'testnode',
+          version: '0.1.0',
+          cameras: () => cameras,
+          listClasses,
+          enrollFromCamera: (label, camera) => requests.enrollFromCamera(label, camera),
+          logger: opts.logger,
+        });
+  // Subscriptions are registered before connecting, so the first connect subscribes them all.
+  await requests.start();
+  await publisher.start();
+  await homeAssistant?.start();
+  await connection.start();
+  return {
+    connection,
+    requests,
+    publisher,
+    homeAssistant,
+    enabled,
+    stop: async () => {
+      await homeAssistant?.stop();
+      await publisher.stop();
+      await requests.stop();
+      await connection.stop();
+    },
+  };
+}
+
+/** A plain mqtt.js client playing the user's script or Home Assistant. */
+export class TestClient {
+  readonly messages: Array<{ topic: string; payload: Buffer; retain: boolean; properties?: unknown }> = [];
+
+  private constructor(readonly client: MqttClient) {
+    client.on('message', (topic, payload, packet) =>
+      this.messages.push({ topic, payload, retain: packet.retain, properties: packet.properties }),
+    );
+  }
+
+  static async connect(url: string, opts: mqtt.IClientOptions = {}): Promise<TestClient> {
+    const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 100, ...opts });
+    return new TestClient(client);
+  }
+
+  async subscribe(filter: string): Promise<void> {
+    await this.client.subscribeAsync(filter, { qos: 1 });
+  }
+
+  async publish(topic: string, payload: string | Buffer, opts: IClientPublishOptions = {}): Promise<void> {
+    await this.client.publishAsync(topic, payload, { qos: 1, ...opts });
+  }
+
+  count(topic: string): number {
+    return this.messages.filter((m) => m.topic === topic).length;
+  }
+
+  /** The first message on `topic`, received after index `from`, matching `match`. */
+  async next(
+    topic: string,
+    from = 0,
+    match: (payload: Buffer) => boolean = () => true,
+    timeoutMs = 5000,
+  ): Promise<{ topic: string; payload: Buffer; retain: boolean; properties?: unknown }> {
+    return waitFor(
+      () => this.messages.slice(from).find((m) => m.topic === topic && match(m.payload)),
+      timeoutMs,
+      `a message on ${topic}`,
+    );
+  }
+
+  /** Sends one request and waits for its answer (matched on a fresh transaction when JSON). */
+  async request(
+    command: string,
+    payload: unknown,
+    opts: { raw?: boolean; responseCommand?: string; timeoutMs?: number } = {},
+  ): Promise<Record<string, unknown>> {
+    const responseTopic = `${BASE}/response/${opts.responseCommand ?? command}`;
+    await this.subscribe(responseTopic);
+    const from = this.messages.length;
+    let body: string | Buffer;
+    let tx: string | undefined;
+    if (opts.raw) {
+      body = payload as string | Buffer;
+    } else if (payload && typeof payload === 'object' && !Array.isArray(payload) && !Buffer.isBuffer(payload)) {
+      tx = `tx-${Math.random().toString(16).slice(2)}`;
+      body = JSON.stringify({ ...payload, transaction: tx });
+    } else {
+      body = JSON.stringify(payload);
+    }
+    await this.publish(`${BASE}/request/${command}`, body);
+    const msg = await this.next(
+      responseTopic,
+      from,
+      (p) => tx === undefined || (JSON.parse(p.toString()) as { transaction?: string }).transaction === tx,
+      opts.timeoutMs ?? 15_000,
+    );
+    return JSON.parse(msg.payload.toString()) as Record<string, unknown>;
+  }
+
+  async end(): Promise<void> {
+    await this.client.endAsync(true);
+  }
+}
+
+export function newBus(logger: Logger): EventBus {
+  return new EventBus(logger);
+}
