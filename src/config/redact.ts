@@ -1,6 +1,7 @@
 /**
  * Hiding secrets in text that users will see (error lists, logs, /health). Pure functions.
  */
+import type { AppConfig } from './types.js';
 
 // Greedy up to the last `@` before the path, so an unescaped `@` in a password is still hidden.
 const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/)[^/\s]*@/gi;
@@ -38,4 +39,12 @@ export function scrubSecrets(text: string, secrets: Iterable<string>): string {
   const sorted = [...new Set(secrets)].filter((s) => s.length >= 3).sort((a, b) => b.length - a.length);
   for (const secret of sorted) out = out.split(secret).join('***');
   return out;
+}
+
+/** Every secret a loaded configuration holds: the MQTT password and URL credentials. */
+export function configSecrets(config: AppConfig): string[] {
+  const out = config.mqtt.password === '' ? [] : [config.mqtt.password];
+  out.push(...urlSecrets(config.mqtt.url));
+  for (const camera of Object.values(config.cameras)) out.push(...urlSecrets(camera.url));
+  return out.filter((s) => s !== '');
 }
