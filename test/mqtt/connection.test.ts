@@ -25,7 +25,7 @@ function capturingLogger(): { logger: pino.Logger; lines: () => Array<Record<str
   return { logger, lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
-describe('MQTT connection', () => {
+void describe('MQTT connection', () => {
   const cleanups: Array<() => Promise<void>> = [];
   after(async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
@@ -39,7 +39,7 @@ describe('MQTT connection', () => {
     return x;
   };
 
-  it('connects with a password under an ACL and serves requests', async () => {
+  void it('connects with a password under an ACL and serves requests', async () => {
     const broker: Mosquitto = track(
       await startMosquitto({
         users: { agent: 'agent-pw', user: 'user-pw' },
@@ -69,7 +69,7 @@ describe('MQTT connection', () => {
     assert.equal(client.messages.filter((m) => m.topic.startsWith(`${PREFIX}/`)).length, 0);
   });
 
-  it('wrong credentials: one clear error line, no secret, retries with backoff, no crash', async () => {
+  void it('wrong credentials: one clear error line, no secret, retries with backoff, no crash', async () => {
     const broker: Mosquitto = track(await startMosquitto({ users: { agent: 'agent-pw' } }));
     const { logger, lines } = capturingLogger();
     const connection = track(
@@ -101,7 +101,7 @@ describe('MQTT connection', () => {
     assert.ok(attempts < 30, `backoff keeps it from a tight loop (${attempts} attempts)`);
   });
 
-  it('broker restart: reconnects, republishes availability, discovery and states, answers a request sent while away', async () => {
+  void it('broker restart: reconnects, republishes availability, discovery and states, answers a request sent while away', async () => {
     const broker: Mosquitto = track(await startMosquitto());
     const logger = testLogger();
     const bus = newBus(logger);
@@ -139,7 +139,7 @@ describe('MQTT connection', () => {
     await waitFor(() => observer.messages.slice(from).some((m) => m.topic.startsWith(`${PREFIX}/`) && m.topic.endsWith('/config') && !m.retain), 5000, 'discovery republished');
   });
 
-  it('last will: `offline` when the agent vanishes, `online` again on reconnect', async () => {
+  void it('last will: `offline` when the agent vanishes, `online` again on reconnect', async () => {
     const broker: Mosquitto = track(await startMosquitto());
     const logger = testLogger();
     const bus = newBus(logger);
@@ -157,7 +157,7 @@ describe('MQTT connection', () => {
     await observer.next(`${BASE}/available`, stopped - 1, (p) => p.toString() === 'offline');
   });
 
-  it('falls back to MQTT 3.1.1 with a broker that refuses v5 (the embedded aedes)', async () => {
+  void it('falls back to MQTT 3.1.1 with a broker that refuses v5 (the embedded aedes)', async () => {
     const port = await freePort();
     const embedded = track(new EmbeddedBroker({ host: '127.0.0.1', port }, testLogger()));
     await embedded.start();

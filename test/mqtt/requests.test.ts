@@ -25,7 +25,7 @@ function assertError(res: Record<string, unknown>, code: string, mentions: RegEx
   assert.equal('data' in res, false);
 }
 
-describe('MQTT requests through a real mosquitto', () => {
+void describe('MQTT requests through a real mosquitto', () => {
   let broker: Mosquitto;
   let agent: Agent;
   let client: TestClient;
@@ -57,27 +57,27 @@ describe('MQTT requests through a real mosquitto', () => {
     await broker?.cleanup();
   });
 
-  it('class/enroll with base64 images imprints them and echoes the transaction', async () => {
+  void it('class/enroll with base64 images imprints them and echoes the transaction', async () => {
     const res = await client.request('class/enroll', { label: 'cat', images: [b64(CAT), b64(CAT)] });
     assert.equal(res.status, 'ok');
     assert.deepEqual(res.data, { label: 'cat', shots: 2, added: 2 });
     assert.match(String(res.transaction), /^tx-/);
   });
 
-  it('class/enroll/<label> takes raw image bytes and answers on response/class/enroll', async () => {
+  void it('class/enroll/<label> takes raw image bytes and answers on response/class/enroll', async () => {
     const res = await client.request('class/enroll/dog', DOG, { raw: true, responseCommand: 'class/enroll' });
     assert.equal(res.status, 'ok');
     assert.deepEqual(res.data, { label: 'dog', shots: 1, added: 1 });
     assert.equal('transaction' in res, false);
   });
 
-  it('class/enroll from live camera frames takes `frames` shots', async () => {
+  void it('class/enroll from live camera frames takes `frames` shots', async () => {
     const res = await client.request('class/enroll', { label: 'door cat', camera: 'door', frames: 3, interval_ms: 10 });
     assert.equal(res.status, 'ok', JSON.stringify(res));
     assert.deepEqual(res.data, { label: 'door cat', shots: 3, added: 3 });
   });
 
-  it('class/enroll rejects bad camera requests', async () => {
+  void it('class/enroll rejects bad camera requests', async () => {
     assertError(await client.request('class/enroll', { label: 'x', camera: 'attic' }), 'not_found', /camera.*attic/);
     assertError(await client.request('class/enroll', { label: 'x', camera: 'garage' }), 'not_found', /no frame/);
     assertError(await client.request('class/enroll', { label: 'x', camera: 'door', frames: 51 }), 'bad_request', /frames/);
@@ -88,7 +88,7 @@ describe('MQTT requests through a real mosquitto', () => {
     );
   });
 
-  it('class/enroll rejects bad labels, naming the field', async () => {
+  void it('class/enroll rejects bad labels, naming the field', async () => {
     const reserved = await client.request('class/enroll', { label: 'unknown', images: [b64(CAT)] });
     assertError(reserved, 'bad_label', /label.*reserved/);
     assert.match(String(reserved.transaction), /^tx-/, 'the transaction is echoed on errors too');
@@ -103,7 +103,7 @@ describe('MQTT requests through a real mosquitto', () => {
     assert.equal(ok.status, 'ok', 'unicode letters, digits, space, _ - . are allowed');
   });
 
-  it('class/enroll rejects wrong types, unknown fields and bad JSON', async () => {
+  void it('class/enroll rejects wrong types, unknown fields and bad JSON', async () => {
     const typed = await client.request('class/enroll', { label: 42, images: 'nope' });
     assertError(typed, 'bad_request', /label: must be string/);
     assert.match(String(typed.error), /images: must be array/, 'every wrong field is listed');
@@ -113,7 +113,7 @@ describe('MQTT requests through a real mosquitto', () => {
     assertError(await client.request('class/enroll', [1, 2]), 'bad_request', /payload: must be object/);
   });
 
-  it('rejects what is not an image', async () => {
+  void it('rejects what is not an image', async () => {
     assertError(await client.request('class/enroll', { label: 'cat', images: ['***not base64***'] }), 'bad_image', /images\[0\]: not valid base64/);
     assertError(await client.request('class/enroll', { label: 'cat', images: [b64(Buffer.from('hello world'))] }), 'bad_image', /images\[0\]: not a JPEG/);
     assertError(await client.request('class/enroll/cat', 'hello', { raw: true, responseCommand: 'class/enroll' }), 'bad_image', /payload: not a JPEG/);
@@ -122,19 +122,19 @@ describe('MQTT requests through a real mosquitto', () => {
     assertError(await client.request('class/enroll/cat', truncated, { raw: true, responseCommand: 'class/enroll' }), 'bad_image', /cannot be read/);
   });
 
-  it('rejects oversized payloads and images over the megapixel limit', async () => {
+  void it('rejects oversized payloads and images over the megapixel limit', async () => {
     const big = Buffer.alloc(4 * 1024 * 1024 + 1, 0xff);
     assertError(await client.request('class/enroll/cat', big, { raw: true, responseCommand: 'class/enroll' }), 'too_large', /max_payload_bytes/);
     const huge = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#808080' } }).jpeg().toBuffer();
     assertError(await client.request('classify', huge, { raw: true }), 'too_large', /4000x3000 .* over the limit of 10/);
   });
 
-  it('answers an unknown command', async () => {
+  void it('answers an unknown command', async () => {
     assertError(await client.request('class/frobnicate', {}), 'bad_request', /unknown command "class\/frobnicate"/);
     assertError(await client.request('reboot', 'now', { raw: true }), 'bad_request', /unknown command "reboot"/);
   });
 
-  it('class/list returns the classes', async () => {
+  void it('class/list returns the classes', async () => {
     const res = await client.request('class/list', {});
     assert.equal(res.status, 'ok');
     const labels = (res.data as Array<{ label: string; shots: number; background: boolean }>).map((c) => c.label);
@@ -144,7 +144,7 @@ describe('MQTT requests through a real mosquitto', () => {
     assertError(await client.request('class/list', { verbose: true }), 'bad_request', /verbose: unknown field/);
   });
 
-  it('classify accepts base64 JSON and raw bytes', async () => {
+  void it('classify accepts base64 JSON and raw bytes', async () => {
     for (const res of [
       await client.request('classify', { image: b64(CAT) }),
       await client.request('classify', CAT, { raw: true }),
@@ -160,7 +160,7 @@ describe('MQTT requests through a real mosquitto', () => {
     assertError(await client.request('classify', 'plain text', { raw: true }), 'bad_request', /not valid JSON/);
   });
 
-  it('class/rename, class/undo and class/remove', async () => {
+  void it('class/rename, class/undo and class/remove', async () => {
     await client.request('class/enroll', { label: 'bird', images: [b64(CAT)] });
     const renamed = await client.request('class/rename', { label: 'bird', to: 'owl' });
     assert.deepEqual(renamed.data, { label: 'bird', to: 'owl' });
@@ -176,7 +176,7 @@ describe('MQTT requests through a real mosquitto', () => {
     assertError(await client.request('class/remove', { label: 7 }), 'bad_request', /label: must be string/);
   });
 
-  it('camera/detect switches detection through the provider', async () => {
+  void it('camera/detect switches detection through the provider', async () => {
     const res = await client.request('camera/detect', { camera: 'door', enabled: false });
     assert.deepEqual(res.data, { camera: 'door', enabled: false });
     assert.equal(agent.enabled.get('door'), false);
@@ -186,7 +186,7 @@ describe('MQTT requests through a real mosquitto', () => {
     assertError(await client.request('camera/detect', { camera: 'door', enabled: 'yes' }), 'bad_request', /enabled: must be boolean/);
   });
 
-  it('a flood beyond the queue gets `busy`, and every request exactly one answer', async () => {
+  void it('a flood beyond the queue gets `busy`, and every request exactly one answer', async () => {
     const topic = `${BASE}/response/classify`;
     await client.subscribe(topic);
     const from = client.messages.length;
