@@ -1,0 +1,52 @@
+/**
+ * The inference child process. It owns the native interpreter (and the Coral
+ * delegate), so a native crash or a hung device takes down only this process; the
+ * agent's SupervisedDetector restarts it or falls back to the CPU.
+ */
+import { TfliteBackend, type Backend } from './backend.js';
+import { probeLibrary } from './coralProbe.js';
+import type { BackendSpec, FromChild, ToChild } from './protocol.js';
+
+function send(message: FromChild): void {
+  process.send?.(message);
+}
+
+function createBackend(spec: BackendSpec): Backend | null {
+  if (spec.kind === 'cpu') return new TfliteBackend(spec, undefined);
+  const probe = probeLibrary(spec.library);
+  if (!probe.ok) {
+    send({ type: 'unavailable', message: probe.reason });
+    return null;
+  }
+  const options: Array<[string, string]> = spec.device ? [['device', spec.device]] : [];
+  return new TfliteBackend(spec, { path: spec.library, options });
+}
+
+let backend: Backend | null = null;
+
+function handle(message: ToChild): void {
+  if (message.type === 'init') {
+    try {
+      backend = createBackend(message.spec);
+      if (backend) send({ type: 'ready', info: backend.info, inputSize: backend.inputSize });
+    } catch (err) {
+      send({ type: 'unavailable', message: err instanceof Error ? err.message : String(err) });
+    }
+    return;
+  }
+  if (!backend) {
+    send({ type: 'failed', id: message.id, message: 'detector is not initialised' });
+    return;
+  }
+  try {
+    const started = performance.now();
+    const embedding = backend.embed(message.rgb);
+    send({ type: 'result', id: message.id, embedding, inferenceMs: performance.now() - started });
+  } catch (err) {
+    send({ type: 'failed', id: message.id, message: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+process.on('message', (message: ToChild) => handle(message));
+// The parent going away (even by kill -9) closes the IPC channel: leave with it.
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,75 @@
+import sharp, { type Metadata } from 'sharp';
+import { AppError } from '../errors.js';
+import type { InputSize } from './types.js';
+
+export interface ImageLimits {
+  maxBytes: number;
+  maxMegapixels: number;
+}
+
+export interface PreparedImage {
+  /** RGB bytes at the model's input size (stretched, as camera frames are). */
+  rgb: Buffer;
+  /** Small JPEG kept with the shot so it can be shown and re-embedded later. */
+  thumbnail: Buffer;
+  width: number;
+  height: number;
+}
+
+const ACCEPTED = new Set(['jpeg', 'png', 'webp']);
+export const THUMBNAIL_SIZE = 256;
+
+async function readMetadata(image: Buffer, limits: ImageLimits): Promise<Metadata> {
+  if (image.length === 0) throw new AppError('bad_image', 'image is empty');
+  if (image.length > limits.maxBytes) {
+    throw new AppError('too_large', `image is ${image.length} bytes, over the limit of ${limits.maxBytes}`);
+  }
+  let meta: Metadata;
+  try {
+    meta = await sharp(image).metadata();
+  } catch {
+    throw new AppError('bad_image', 'not an image (expected JPEG, PNG or WebP)');
+  }
+  if (!meta.format || !ACCEPTED.has(meta.format)) {
+    throw new AppError('bad_image', `unsupported image format ${meta.format ?? 'unknown'} (expected JPEG, PNG or WebP)`);
+  }
+  const pixels = (meta.width ?? 0) * (meta.height ?? 0);
+  if (pixels === 0) throw new AppError('bad_image', 'image has no pixels');
+  if (pixels > limits.maxMegapixels * 1e6) {
+    throw new AppError(
+      'too_large',
+      `image is ${meta.width}x${meta.height} (${(pixels / 1e6).toFixed(1)} MP), over the limit of ${limits.maxMegapixels} MP`,
+    );
+  }
+  return meta;
+}
+
+/**
+ * Decodes a JPEG/PNG/WebP (EXIF orientation applied), checks it against the limits
+ * before decoding pixels, and returns the model input and a thumbnail.
+ */
+export async function prepareImage(image: Buffer, size: InputSize, limits: ImageLimits): Promise<PreparedImage> {
+  const meta = await readMetadata(image, limits);
+  // failOn 'error' rejects truncated files instead of padding them with grey.
+  const base = sharp(image, { failOn: 'error', limitInputPixels: limits.maxMegapixels * 1e6 }).rotate();
+  try {
+    const [rgb, thumbnail] = await Promise.all([
+      base.clone().resize(size.width, size.height, { fit: 'fill' }).removeAlpha().toColourspace('srgb').raw().toBuffer(),
+      base
+        .clone()
+        .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+        .flatten({ background: '#808080' })
+        .jpeg({ quality: 80 })
+        .toBuffer(),
+    ]);
+    return { rgb, thumbnail, width: meta.width ?? 0, height: meta.height ?? 0 };
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new AppError('bad_image', `image could not be decoded (truncated or corrupt): ${reason}`);
+  }
+}
+
+/** Model input from a thumbnail or snapshot JPEG already validated (re-embedding). */
+export async function jpegToInput(jpeg: Buffer, size: InputSize): Promise<Buffer> {
+  return sharp(jpeg).resize(size.width, size.height, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+}

@@ -1,0 +1,23 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export type ModelRole = 'cpu' | 'edgetpu';
+
+export interface ModelFile {
+  role: ModelRole;
+  name: string;
+  url: string;
+  sha256: string;
+}
+
+/** models/manifest.json, found from both src/models (tsx) and dist/models (built). */
+export const MANIFEST_PATH = fileURLToPath(new URL('../../models/manifest.json', import.meta.url));
+
+export function loadManifest(path = MANIFEST_PATH): ModelFile[] {
+  const parsed = JSON.parse(readFileSync(path, 'utf8')) as { files: ModelFile[] };
+  return parsed.files;
+}
+
+export function manifestEntry(files: ModelFile[], name: string): ModelFile | undefined {
+  return files.find((f) => f.name === name);
+}

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import type { DetectorConfig } from '../../src/config/types.js';
+import { prepareImage } from '../../src/detector/imageInput.js';
+import { SupervisedDetector } from '../../src/detector/supervisedDetector.js';
+import { EventBus, type Events } from '../../src/eventBus.js';
+import { loadManifest } from '../../src/models/manifest.js';
+import { dot } from '../../src/imprinting/vector.js';
+import { image, SHARED_MODELS, tempDir } from '../helpers/env.js';
+import { buildFakeEdgetpu } from '../helpers/fakeEdgetpu.js';
+
+const LIMITS = { maxBytes: 8 << 20, maxMegapixels: 40 };
+
+function config(overrides: Partial<DetectorConfig> = {}): DetectorConfig {
+  return {
+    type: 'cpu',
+    device: '',
+    threads: 2,
+    model: {
+      cpu: 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite',
+      edgetpu: 'mobilenet_v1_1.0_224_quant_embedding_extractor_edgetpu.tflite',
+    },
+    edgetpu_library: 'libedgetpu.so.1',
+    inference_timeout_ms: 5000,
+    ...overrides,
+  };
+}
+
+/** A logger whose lines the test can read. */
+function capture(): { logger: pino.Logger; lines: string[] } {
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+  return { logger, lines };
+}
+
+async function embedFile(detector: SupervisedDetector, name: string): Promise<Float32Array> {
+  const prepared = await prepareImage(readFileSync(image(name)), detector.inputSize, LIMITS);
+  return detector.embed(prepared.rgb);
+}
+
+function makeDetector(cfg: DetectorConfig, extra: { logger: pino.Logger; bus?: EventBus }): SupervisedDetector {
+  return new SupervisedDetector({
+    config: cfg,
+    modelDir: SHARED_MODELS,
+    manifest: loadManifest(),
+    backoff: { initialMs: 50, maxMs: 500 },
+    tpuRetryMs: 60_000,
+    ...extra,
+  });
+}
+
+describe('SupervisedDetector on the CPU', () => {
+  const { logger, lines } = capture();
+  const detector = makeDetector(config(), { logger });
+  before(() => detector.start());
+  after(() => detector.stop());
+
+  it('says which backend it uses and why, in one line', () => {
+    assert.equal(detector.info().type, 'cpu');
+    assert.ok(lines.some((l) => l.includes('using the CPU (2 threads) because detector.type is cpu')));
+  });
+
+  it('returns unit-length embeddings in which same-class photos are closer', async () => {
+    const catTrain = await embedFile(detector, 'cat_train_0.jpg');
+    const catTest = await embedFile(detector, 'cat_test_0.jpg');
+    const dogTest = await embedFile(detector, 'dog_test_0.jpg');
+    assert.equal(catTrain.length, 1024);
+    assert.ok(Math.abs(dot(catTrain, catTrain) - 1) < 1e-4);
+    assert.ok(dot(catTrain, catTest) > dot(catTrain, dogTest) + 0.1);
+  });
+
+  it('survives SIGKILL of its child and keeps answering', async () => {
+    const before = await embedFile(detector, 'dog_test_0.jpg');
+    const child = (detector as unknown as { child: { pid: number } }).child;
+    process.kill(child.pid, 'SIGKILL');
+    const again = await embedFile(detector, 'dog_test_0.jpg');
+    assert.ok(dot(before, again) > 0.9999, 'same input, same embedding after the restart');
+    assert.equal(detector.stats().restarts, 1);
+  });
+
+  it('rejects input of the wrong size with a clear error', async () => {
+    await assert.rejects(detector.embed(new Uint8Array(10)), /input has 10 bytes, the model takes 150528/);
+  });
+});
+
+describe('SupervisedDetector with an Edge TPU that fails', () => {
+  const dir = tempDir();
+  let fakeLib = '';
+  before(() => {
+    fakeLib = buildFakeEdgetpu(dir.path);
+  });
+  after(() => {
+    delete process.env.FAKE_EDGETPU_MODE;
+    dir.cleanup();
+  });
+
+  async function runWithMode(mode: string, timeoutMs = 5000) {
+    process.env.FAKE_EDGETPU_MODE = mode;
+    const { logger, lines } = capture();
+    const bus = new EventBus(logger);
+    const changes: Events['detectorChanged'][] = [];
+    bus.on('detectorChanged', (e) => void changes.push(e));
+    const detector = makeDetector(
+      config({ type: 'edgetpu', edgetpu_library: fakeLib, device: 'usb', inference_timeout_ms: timeoutMs }),
+      { logger, bus },
+    );
+    return { detector, lines, changes };
+  }
+
+  it('falls back to the CPU when the library is missing, without crashing', async () => {
+    const { logger, lines } = capture();
+    const detector = makeDetector(config({ type: 'edgetpu', edgetpu_library: '/nonexistent/libedgetpu.so.1' }), {
+      logger,
+    });
+    await detector.start();
+    try {
+      assert.equal(detector.info().type, 'cpu');
+      assert.ok(lines.some((l) => l.includes('Edge TPU unavailable') && l.includes('/nonexistent/libedgetpu.so.1')));
+      assert.equal((await embedFile(detector, 'cat_test_0.jpg')).length, 1024);
+    } finally {
+      await detector.stop();
+    }
+  });
+
+  for (const mode of ['crash_on_load', 'crash_on_invoke']) {
+    it(`survives a delegate that segfaults (${mode}) and falls back to the CPU`, async () => {
+      const { detector, lines, changes } = await runWithMode(mode);
+      await detector.start();
+      try {
+        const embedding = await embedFile(detector, 'cat_test_0.jpg');
+        assert.equal(embedding.length, 1024);
+        assert.equal(detector.info().type, 'cpu');
+        assert.ok(detector.stats().restarts >= 3, `restarts: ${detector.stats().restarts}`);
+        assert.ok(lines.some((l) => l.includes('SIGSEGV')));
+        assert.ok(lines.some((l) => l.includes('falling back to the CPU')));
+        assert.equal(changes.at(-1)?.type, 'cpu');
+      } finally {
+        await detector.stop();
+      }
+    });
+  }
+
+  it('kills an inference that hangs past the timeout and falls back to the CPU', async () => {
+    const { detector, lines } = await runWithMode('hang_on_invoke', 800);
+    await detector.start();
+    try {
+      assert.equal(detector.info().type, 'edgetpu');
+      const embedding = await embedFile(detector, 'dog_test_0.jpg');
+      assert.equal(embedding.length, 1024);
+      assert.equal(detector.info().type, 'cpu');
+      assert.ok(lines.some((l) => l.includes('inference took longer than 800 ms')));
+    } finally {
+      await detector.stop();
+    }
+  });
+});
