@@ -26,7 +26,8 @@ async function readMetadata(image: Buffer, limits: ImageLimits): Promise<Metadat
   }
   let meta: Metadata;
   try {
-    meta = await sharp(image).metadata();
+    // Only the header is read here, so no pixel limit yet: the check below gives the clearer error.
+    meta = await sharp(image, { limitInputPixels: false }).metadata();
   } catch {
     throw new AppError('bad_image', 'not an image (expected JPEG, PNG or WebP)');
   }

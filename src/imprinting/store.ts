@@ -84,6 +84,11 @@ function prepareAll(db: Database) {
       'SELECT s.*, c.label FROM shots s JOIN classes c ON c.id = s.class_id WHERE c.label = ? ORDER BY s.id',
     ),
     models: db.prepare<[], { model: string }>('SELECT DISTINCT model FROM shots ORDER BY model'),
+    updateShotEmbedding: db.prepare<[Buffer, string, number], unknown>(
+      'UPDATE shots SET embedding = ?, model = ? WHERE id = ?',
+    ),
+    classIdOfShot: db.prepare<[number], { class_id: number }>('SELECT class_id FROM shots WHERE id = ?'),
+    classById: db.prepare<[number], ClassRow>('SELECT * FROM classes WHERE id = ?'),
   };
 }
 
@@ -239,6 +244,31 @@ export class ClassStore {
       return { label, shots: rest.length };
     };
     return this.guard(() => this.db!.transaction(undo).immediate());
+  }
+
+  /**
+   * Replaces the embeddings of the given shots (re-embedded with `model`) and recomputes
+   * the sums of their classes, all in one transaction.
+   */
+  replaceEmbeddings(updates: Array<{ id: number; embedding: Float32Array }>, model: string): void {
+    checkText('model', model);
+    const s = this.statements();
+    const replace = () => {
+      const classes = new Set<number>();
+      for (const u of updates) {
+        const owner = s.classIdOfShot.get(u.id);
+        if (!owner) continue;
+        s.updateShotEmbedding.run(encodeFloat32(u.embedding), model, u.id);
+        classes.add(owner.class_id);
+      }
+      for (const id of classes) {
+        const row = s.classById.get(id)!;
+        const all = s.embeddingsOfClass.all(id).map((r) => this.decode(r.embedding, `shot of "${row.label}"`));
+        const sum = sumFloat32(all, all[0]!.length);
+        s.updateClassSum.run(encodeFloat32(sum), all.length, row.background, row.updated_at, id);
+      }
+    };
+    this.guard(() => this.db!.transaction(replace).immediate());
   }
 
   /** Sum and count per class, ordered by label: what the classifier needs. */

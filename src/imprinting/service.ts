@@ -1,0 +1,184 @@
+import type { Logger } from 'pino';
+import type { LimitsConfig } from '../config/types.js';
+import { jpegToInput, prepareImage, type PreparedImage } from '../detector/imageInput.js';
+import type { Detector } from '../detector/types.js';
+import { AppError } from '../errors.js';
+import type { EventBus } from '../eventBus.js';
+import type { ImprintedClassifier } from './classifier.js';
+import type { Imprinter, PixelShot } from './imprinter.js';
+import { validateLabel } from './labels.js';
+import type { ClassStore } from './store.js';
+import type { Classification, ClassInfo, EnrollResult, NewShot } from './types.js';
+
+export interface ImprintingServiceDeps {
+  detector: Detector;
+  /** Identifies the embedding space (sha256 of the CPU model; the Edge TPU twin shares it). */
+  modelId: () => string;
+  store: ClassStore;
+  classifier: ImprintedClassifier;
+  limits: LimitsConfig;
+  logger: Logger;
+  bus?: EventBus;
+  /** How often to look for classes changed by another process (the CLI). */
+  pollMs?: number;
+  onEnroll?: (shots: number) => void;
+}
+
+/**
+ * Learns and recognises classes: decodes images, embeds them on the detector, stores
+ * the shots, and keeps the classifier's weights in step with the store — including
+ * changes made by another process on the same data dir.
+ */
+export class ImprintingService implements Imprinter {
+  private pollTimer: NodeJS.Timeout | null = null;
+  private seenVersion = -1;
+
+  constructor(private readonly deps: ImprintingServiceDeps) {}
+
+  async start(): Promise<void> {
+    await this.reembedForeignShots();
+    this.reload();
+    const pollMs = this.deps.pollMs ?? 2000;
+    this.pollTimer = setInterval(() => this.pollStore(), pollMs);
+    this.pollTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+  }
+
+  async enrollImages(
+    label: string,
+    images: Buffer[],
+    opts: { background?: boolean; source: string },
+  ): Promise<EnrollResult> {
+    const valid = validateLabel(label);
+    if (images.length === 0) throw new AppError('bad_request', 'images: at least one image is needed');
+    // Decode everything first: one bad image rejects the request before anything is stored.
+    const prepared: PreparedImage[] = [];
+    for (const [i, image] of images.entries()) {
+      prepared.push(await this.prepare(image, images.length > 1 ? `images[${i}]` : 'image'));
+    }
+    const shots: NewShot[] = [];
+    for (const p of prepared) {
+      shots.push({ embedding: await this.deps.detector.embed(p.rgb), thumbnail: p.thumbnail, source: opts.source });
+    }
+    return this.store(valid, shots, opts.background);
+  }
+
+  async enrollPixels(
+    label: string,
+    frames: PixelShot[],
+    opts: { background?: boolean; source: string },
+  ): Promise<EnrollResult> {
+    const valid = validateLabel(label);
+    if (frames.length === 0) throw new AppError('bad_request', 'frames: at least one frame is needed');
+    const shots: NewShot[] = [];
+    for (const frame of frames) {
+      shots.push({ embedding: await this.deps.detector.embed(frame.rgb), thumbnail: frame.jpeg, source: opts.source });
+    }
+    return this.store(valid, shots, opts.background);
+  }
+
+  async classifyImage(image: Buffer): Promise<Classification> {
+    const prepared = await this.prepare(image, 'image');
+    return this.classifyPixels(prepared.rgb);
+  }
+
+  async classifyPixels(rgb: Uint8Array): Promise<Classification> {
+    const embedding = await this.deps.detector.embed(rgb);
+    return this.deps.classifier.classify(embedding);
+  }
+
+  /** Embedding and decision together, for benchmarks and diagnostics. */
+  async embedImage(image: Buffer): Promise<Float32Array> {
+    const prepared = await this.prepare(image, 'image');
+    return this.deps.detector.embed(prepared.rgb);
+  }
+
+  list(): ClassInfo[] {
+    return this.deps.store.listClasses();
+  }
+
+  remove(label: string): { label: string } {
+    this.deps.store.removeClass(this.existing(label));
+    this.changed();
+    return { label };
+  }
+
+  rename(label: string, to: string): { label: string; to: string } {
+    const target = validateLabel(to, 'to');
+    this.deps.store.renameClass(this.existing(label), target);
+    this.changed();
+    return { label, to: target };
+  }
+
+  undo(label: string): { label: string; shots: number } {
+    const result = this.deps.store.undoShot(this.existing(label));
+    this.changed();
+    return result;
+  }
+
+  private existing(label: string): string {
+    if (typeof label !== 'string' || label.length === 0) throw new AppError('bad_label', 'label: must be a non-empty string');
+    return label;
+  }
+
+  private prepare(image: Buffer, field: string): Promise<PreparedImage> {
+    const limits = { maxBytes: this.deps.limits.max_payload_bytes, maxMegapixels: this.deps.limits.max_megapixels };
+    return prepareImage(image, this.deps.detector.inputSize, limits).catch((err: unknown) => {
+      if (err instanceof AppError) throw new AppError(err.code, `${field}: ${err.message}`);
+      throw err;
+    });
+  }
+
+  private store(label: string, shots: NewShot[], background: boolean | undefined): EnrollResult {
+    const opts = background === undefined ? { model: this.deps.modelId() } : { background, model: this.deps.modelId() };
+    const result = this.deps.store.addShots(label, shots, opts);
+    this.deps.onEnroll?.(shots.length);
+    this.changed();
+    this.deps.logger.info({ label, added: result.added, shots: result.shots }, 'class enrolled');
+    return result;
+  }
+
+  private reload(): void {
+    this.seenVersion = this.deps.store.dataVersion();
+    this.deps.classifier.setClasses(this.deps.store.loadWeights());
+  }
+
+  private changed(): void {
+    this.reload();
+    this.deps.bus?.emit('classesChanged', { labels: this.deps.store.listClasses().map((c) => c.label) });
+  }
+
+  private pollStore(): void {
+    try {
+      if (this.deps.store.dataVersion() !== this.seenVersion) {
+        this.deps.logger.info('classes changed by another process; reloading');
+        this.changed();
+      }
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'could not check the class store for changes');
+    }
+  }
+
+  /**
+   * Shots embedded by another model live in another embedding space: comparing them
+   * with new frames would be meaningless. Re-embed them from their stored thumbnails.
+   */
+  private async reembedForeignShots(): Promise<void> {
+    const model = this.deps.modelId();
+    const foreign = this.deps.store.shots().filter((s) => s.model !== model);
+    if (foreign.length === 0) return;
+    this.deps.logger.warn(
+      `${foreign.length} stored shots were embedded by another model; re-embedding them from their thumbnails`,
+    );
+    const updates: Array<{ id: number; embedding: Float32Array }> = [];
+    for (const shot of foreign) {
+      const rgb = await jpegToInput(shot.thumbnail, this.deps.detector.inputSize);
+      updates.push({ id: shot.id, embedding: await this.deps.detector.embed(rgb) });
+    }
+    this.deps.store.replaceEmbeddings(updates, model);
+  }
+}
