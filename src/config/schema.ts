@@ -12,7 +12,7 @@ export interface SchemaNode {
 export const ENV_PREFIX = 'EDGE_IMPRINT_';
 
 /** Names under `<base>/` that a camera cannot take without clashing with the node's topics. */
-export const RESERVED_CAMERA_NAMES = ['available', 'state', 'stats', 'classes', 'events', 'request', 'response'];
+export const RESERVED_CAMERA_NAMES = ['available', 'state', 'stats', 'classes', 'events', 'request', 'response', 'enroll_form'];
 
 export const CAMERA_NAME_PATTERN = /^[a-z0-9_]{1,64}$/;
 
