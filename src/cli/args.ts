@@ -1,0 +1,123 @@
+import { parseArgs } from 'node:util';
+
+/** A parsed command line. `usage` errors exit 2, everything else is the command's. */
+export type Command =
+  | { name: 'run' }
+  | { name: 'enroll'; label: string; images: string[]; background: boolean }
+  | { name: 'classify'; images: string[]; json: boolean }
+  | { name: 'classes'; action: 'list'; json: boolean }
+  | { name: 'classes'; action: 'remove' | 'undo'; label: string }
+  | { name: 'classes'; action: 'rename'; label: string; to: string }
+  | { name: 'models'; from: string | undefined }
+  | { name: 'validate-config' }
+  | { name: 'bench'; json: boolean }
+  | { name: 'help' };
+
+export interface CommonFlags {
+  config: string | undefined;
+  dataDir: string | undefined;
+  modelDir: string | undefined;
+}
+
+export class UsageError extends Error {}
+
+export const USAGE = `usage: edge-imprint <command> [options]
+
+commands:
+  run                                   run the agent (also: npm start)
+  enroll <label> <image>... [--background]
+                                        imprint the images into class <label>
+  classify <image>... [--json]          classify each image
+  classes [list] [--json]               list the classes
+  classes remove <label>                remove a class and its shots
+  classes rename <label> <new>          rename a class
+  classes undo <label>                  remove the latest shot of a class
+  models [--from DIR]                   install the model files (download, or copy from DIR)
+  validate-config                       check the configuration, list every error
+  bench [--json]                        run the benchmarks
+
+options:
+  --config FILE      configuration file (default: config/config.yaml if present)
+  --data-dir DIR     data folder (env EDGE_IMPRINT_DATA_DIR, default ./data)
+  --model-dir DIR    model folder (env EDGE_IMPRINT_MODEL_DIR, default ./models)
+  -h, --help         this text`;
+
+const OPTIONS = {
+  config: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'model-dir': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  background: { type: 'boolean', default: false },
+  from: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+function need(args: string[], count: number, what: string): void {
+  if (args.length < count) throw new UsageError(`missing ${what}`);
+}
+
+function exactly(args: string[], count: number, what: string): void {
+  need(args, count, what);
+  if (args.length > count) throw new UsageError(`unexpected argument ${JSON.stringify(args[count])}`);
+}
+
+function classesCommand(rest: string[], json: boolean): Command {
+  const [action = 'list', ...args] = rest;
+  switch (action) {
+    case 'list':
+      exactly(args, 0, '');
+      return { name: 'classes', action: 'list', json };
+    case 'remove':
+    case 'undo':
+      exactly(args, 1, '<label>');
+      return { name: 'classes', action, label: args[0]! };
+    case 'rename':
+      exactly(args, 2, '<label> <new>');
+      return { name: 'classes', action: 'rename', label: args[0]!, to: args[1]! };
+    default:
+      throw new UsageError(`unknown classes action ${JSON.stringify(action)} (list, remove, rename, undo)`);
+  }
+}
+
+function command(name: string | undefined, rest: string[], v: { json: boolean; background: boolean; from?: string }): Command {
+  switch (name) {
+    case 'run':
+    case 'validate-config':
+      exactly(rest, 0, '');
+      return { name };
+    case 'enroll':
+      need(rest, 2, '<label> <image>...');
+      return { name: 'enroll', label: rest[0]!, images: rest.slice(1), background: v.background };
+    case 'classify':
+      need(rest, 1, '<image>...');
+      return { name: 'classify', images: rest, json: v.json };
+    case 'classes':
+      return classesCommand(rest, v.json);
+    case 'models':
+      exactly(rest, 0, '');
+      return { name: 'models', from: v.from };
+    case 'bench':
+      exactly(rest, 0, '');
+      return { name: 'bench', json: v.json };
+    case undefined:
+      throw new UsageError('missing command');
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+  }
+}
+
+/** Pure: argv (without node and the script) → command and common flags. */
+export function parseCommandLine(argv: string[]): { command: Command; flags: CommonFlags } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const { values, positionals } = parsed;
+  const flags = { config: values.config, dataDir: values['data-dir'], modelDir: values['model-dir'] };
+  if (values.help) return { command: { name: 'help' }, flags };
+  const [name, ...rest] = positionals;
+  const v = { json: values.json, background: values.background, ...(values.from ? { from: values.from } : {}) };
+  return { command: command(name, rest, v), flags };
+}

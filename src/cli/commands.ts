@@ -1,0 +1,123 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config/types.js';
+import { Core } from '../core.js';
+import { AppError, errorMessage } from '../errors.js';
+import type { ClassInfo } from '../imprinting/types.js';
+import { installModels } from '../models/install.js';
+import { loadManifest } from '../models/manifest.js';
+
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export interface CliContext {
+  config: AppConfig;
+  logger: Logger;
+  io: CliIo;
+}
+
+/** Exit code of a command: 0 success, 1 a user error (already printed). */
+export type ExitCode = 0 | 1;
+
+async function withCore<T>(ctx: CliContext, fn: (core: Core) => Promise<T>): Promise<T> {
+  const core = new Core({ config: ctx.config, logger: ctx.logger });
+  await core.start();
+  try {
+    return await fn(core);
+  } finally {
+    await core.stop();
+  }
+}
+
+async function readImage(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new AppError('bad_image', `${path}: ${code === 'ENOENT' ? 'no such file' : errorMessage(err)}`);
+  }
+}
+
+export async function enroll(ctx: CliContext, label: string, images: string[], background: boolean): Promise<ExitCode> {
+  const buffers = await Promise.all(images.map(readImage));
+  const result = await withCore(ctx, (core) =>
+    core.service
+      .enrollImages(label, buffers, { source: `cli:${images.map((p) => basename(p)).join(',')}`, ...(background ? { background } : {}) })
+      .catch((err: unknown) => {
+        // Name the file, not just its index, for a CLI user.
+        if (err instanceof AppError) throw new AppError(err.code, err.message.replace(/^images?\[?(\d*)\]?:/, (_m, i: string) => `${images[Number(i) || 0]}:`));
+        throw err;
+      }),
+  );
+  ctx.io.out(`enrolled ${result.added} shot${result.added === 1 ? '' : 's'} into "${result.label}" (${result.shots} in all)${background ? ', a background class' : ''}`);
+  return 0;
+}
+
+export async function classify(ctx: CliContext, images: string[], json: boolean): Promise<ExitCode> {
+  return withCore(ctx, async (core) => {
+    let code: ExitCode = 0;
+    for (const path of images) {
+      try {
+        const r = await core.service.classifyImage(await readImage(path));
+        if (json) ctx.io.out(JSON.stringify({ image: path, label: r.label, score: r.score, scores: r.scores }));
+        else ctx.io.out(`${path}: ${r.label} (score ${r.score.toFixed(3)})`);
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        ctx.io.err(err.message.startsWith(path) ? err.message : `${path}: ${err.message.replace(/^image: /, '')}`);
+        code = 1;
+      }
+    }
+    return code;
+  });
+}
+
+function classLine(c: ClassInfo): string {
+  return `${c.label}\t${c.shots} shot${c.shots === 1 ? '' : 's'}${c.background ? '\tbackground' : ''}\tupdated ${c.updated_at}`;
+}
+
+/** Class management needs no detector: it opens only the store. */
+export async function classes(
+  ctx: CliContext,
+  action: 'list' | 'remove' | 'rename' | 'undo',
+  args: { label?: string; to?: string; json?: boolean },
+): Promise<ExitCode> {
+  const core = new Core({ config: ctx.config, logger: ctx.logger });
+  await core.store.start();
+  try {
+    const store = core.store;
+    if (action === 'list') {
+      const list = store.listClasses();
+      if (args.json) ctx.io.out(JSON.stringify(list));
+      else if (list.length === 0) ctx.io.out('no classes yet: enroll one with `edge-imprint enroll <label> <image>`');
+      else list.forEach((c) => ctx.io.out(classLine(c)));
+    } else if (action === 'remove') {
+      store.removeClass(args.label!);
+      ctx.io.out(`removed "${args.label}"`);
+    } else if (action === 'rename') {
+      core.service.rename(args.label!, args.to!);
+      ctx.io.out(`renamed "${args.label}" to "${args.to}"`);
+    } else {
+      const r = store.undoShot(args.label!);
+      ctx.io.out(r.shots === 0 ? `removed the last shot of "${r.label}", and so the class` : `"${r.label}" now has ${r.shots} shots`);
+    }
+    return 0;
+  } finally {
+    await core.store.stop();
+  }
+}
+
+export async function models(ctx: CliContext, from: string | undefined): Promise<ExitCode> {
+  const outcomes = await installModels({
+    modelDir: ctx.config.model_dir,
+    files: loadManifest(),
+    logger: ctx.logger,
+    ...(from ? { from } : {}),
+  });
+  for (const [name, outcome] of Object.entries(outcomes)) {
+    ctx.io.out(`${name}: ${outcome === 'present' ? 'already installed, sha256 ok' : `${outcome}, sha256 ok`}`);
+  }
+  return 0;
+}

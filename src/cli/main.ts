@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import pino, { type Logger } from 'pino';
+import { ConfigError, inspectConfig, loadConfig, formatIssue } from '../config/load.js';
+import type { AppConfig } from '../config/types.js';
+import { AppError } from '../errors.js';
+import { parseCommandLine, USAGE, UsageError, type Command, type CommonFlags } from './args.js';
+import { classes, classify, enroll, models, type CliContext, type CliIo } from './commands.js';
+
+const DEFAULT_CONFIG = 'config/config.yaml';
+
+function configFile(flags: CommonFlags): string | undefined {
+  if (flags.config) return flags.config;
+  return existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined;
+}
+
+function overrides(flags: CommonFlags): { data_dir?: string; model_dir?: string } {
+  return {
+    ...(flags.dataDir ? { data_dir: flags.dataDir } : {}),
+    ...(flags.modelDir ? { model_dir: flags.modelDir } : {}),
+  };
+}
+
+function validate(flags: CommonFlags, io: CliIo): 0 | 1 {
+  const file = configFile(flags);
+  const { issues } = inspectConfig({ ...(file ? { file } : {}), overrides: overrides(flags) });
+  if (issues.length === 0) {
+    io.out(`${file ?? 'defaults (no config file)'}: valid`);
+    return 0;
+  }
+  issues.forEach((i) => io.err(formatIssue(i)));
+  return 1;
+}
+
+/** Bench code lives outside src/ (bench/), run from the source with tsx. */
+function bench(json: boolean): number {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const args = ['--import', 'tsx', `${root}bench/index.ts`, ...(json ? ['--json'] : [])];
+  const result = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });
+  return result.status ?? 1;
+}
+
+async function dispatch(command: Command, ctx: CliContext): Promise<number> {
+  switch (command.name) {
+    case 'enroll':
+      return enroll(ctx, command.label, command.images, command.background);
+    case 'classify':
+      return classify(ctx, command.images, command.json);
+    case 'classes':
+      return classes(ctx, command.action, command);
+    case 'models':
+      return models(ctx, command.from);
+    case 'run': {
+      const { runAgent } = await import('../app.js');
+      return runAgent(ctx.config, ctx.logger);
+    }
+    default:
+      throw new Error(`unhandled command ${command.name}`);
+  }
+}
+
+function cliLogger(config: AppConfig | null, command: Command): Logger {
+  const level = command.name === 'run' ? (config?.log.level ?? 'info') : 'warn';
+  return pino({ level, base: undefined }, pino.destination(2));
+}
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseCommandLine(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.err(`edge-imprint: ${err.message}`);
+    io.err(USAGE);
+    return 2;
+  }
+  const { command, flags } = parsed;
+  if (command.name === 'help') {
+    io.out(USAGE);
+    return 0;
+  }
+  if (command.name === 'validate-config') return validate(flags, io);
+  if (command.name === 'bench') return bench(command.json);
+  try {
+    const file = configFile(flags);
+    const config = loadConfig({ ...(file ? { file } : {}), overrides: overrides(flags) });
+    return await dispatch(command, { config, logger: cliLogger(config, command), io });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      err.lines.forEach((line) => io.err(line));
+      return 1;
+    }
+    if (err instanceof AppError) {
+      io.err(err.message);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+const isEntry = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === (await import('node:fs')).realpathSync(process.argv[1]);
+if (isEntry) {
+  const io: CliIo = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+  main(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`edge-imprint: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
