@@ -12,8 +12,7 @@ import {
 import type { PixelShot } from '../../src/imprinting/imprinter.js';
 import { image, testLogger, waitFor } from '../helpers/env.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { BASE, newBus, PREFIX, startAgent, TestClient, type Agent } from '../mqtt/harness.js';
-import { stubImprinter } from '../mqtt/stubImprinter.js';
+import { BASE, PREFIX, startAgent, startTestImprinting, TestClient, type Agent, type TestImprinting } from '../mqtt/harness.js';
 
 const CAT = readFileSync(image('cat_train_0.jpg'));
 const CTX: DiscoveryContext = {
@@ -106,18 +105,21 @@ void describe('Home Assistant discovery through a real mosquitto', () => {
   let broker: Mosquitto;
   let agent: Agent;
   let ha: TestClient;
+  let imprinting: TestImprinting;
   const logger = testLogger();
   const configTopics = (from = 0) =>
     ha.messages.slice(from).filter((m) => m.topic.startsWith(`${PREFIX}/`) && m.topic.endsWith('/config'));
 
   before(async () => {
     broker = await startMosquitto();
-    const bus = newBus(logger);
+    imprinting = await startTestImprinting();
+    const { width, height } = imprinting.inputSize;
     const frame: PixelShot = {
-      rgb: new Uint8Array(await sharp(CAT).resize(224, 224, { fit: 'fill' }).removeAlpha().raw().toBuffer()),
-      jpeg: await sharp(CAT).resize(224, 224).jpeg().toBuffer(),
+      rgb: new Uint8Array(await sharp(CAT).resize(width, height, { fit: 'fill' }).removeAlpha().raw().toBuffer()),
+      jpeg: await sharp(CAT).resize(width, height).jpeg().toBuffer(),
     };
-    agent = await startAgent({ url: broker.url, imprinter: stubImprinter(bus), bus, logger, cameras: ['door'], latestFrame: () => frame });
+    const { imprinter, bus } = imprinting;
+    agent = await startAgent({ url: broker.url, imprinter, bus, logger, cameras: ['door'], latestFrame: () => frame });
     ha = await TestClient.connect(broker.url);
     await ha.subscribe(`${PREFIX}/#`);
     await ha.subscribe(`${BASE}/#`);
@@ -126,6 +128,7 @@ void describe('Home Assistant discovery through a real mosquitto', () => {
     await ha?.end();
     await agent?.stop();
     await broker?.cleanup();
+    await imprinting?.stop();
   });
 
   void it('announces retained configs that parse and carry the required keys', async () => {

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { MqttConnection } from '../../src/mqtt/connection.js';
 import { EmbeddedBroker } from '../../src/mqtt/embeddedBroker.js';
 import { freePort, image, testLogger, waitFor } from '../helpers/env.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { BASE, newBus, PREFIX, startAgent, TestClient, type Agent } from './harness.js';
-import { stubImprinter } from './stubImprinter.js';
+import { BASE, PREFIX, startAgent, startTestImprinting, TestClient, type Agent, type TestImprinting } from './harness.js';
 
 const CAT = readFileSync(image('cat_train_0.jpg'));
 
@@ -27,8 +26,13 @@ function capturingLogger(): { logger: pino.Logger; lines: () => Array<Record<str
 
 void describe('MQTT connection', () => {
   const cleanups: Array<() => Promise<void>> = [];
+  let imprinting: TestImprinting;
+  before(async () => {
+    imprinting = await startTestImprinting();
+  });
   after(async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    await imprinting?.stop();
   });
   const track = <T extends { stop?: () => Promise<void>; end?: () => Promise<void>; cleanup?: () => Promise<void> }>(x: T): T => {
     cleanups.push(async () => {
@@ -47,11 +51,11 @@ void describe('MQTT connection', () => {
       }),
     );
     const logger = testLogger();
-    const bus = newBus(logger);
+    const { imprinter, bus } = imprinting;
     const agent: Agent = track(
       await startAgent({
         url: broker.url,
-        imprinter: stubImprinter(bus),
+        imprinter,
         bus,
         logger,
         connection: { username: 'agent', password: 'agent-pw' },
@@ -104,11 +108,11 @@ void describe('MQTT connection', () => {
   void it('broker restart: reconnects, republishes availability, discovery and states, answers a request sent while away', async () => {
     const broker: Mosquitto = track(await startMosquitto());
     const logger = testLogger();
-    const bus = newBus(logger);
+    const { imprinter, bus } = imprinting;
     const agent: Agent = track(
       await startAgent({
         url: broker.url,
-        imprinter: stubImprinter(bus),
+        imprinter,
         bus,
         logger,
         connection: { clientId: 'edge-imprint-persistent', cleanSession: false, minReconnectMs: 1500, maxReconnectMs: 1500 },
@@ -142,8 +146,8 @@ void describe('MQTT connection', () => {
   void it('last will: `offline` when the agent vanishes, `online` again on reconnect', async () => {
     const broker: Mosquitto = track(await startMosquitto());
     const logger = testLogger();
-    const bus = newBus(logger);
-    const agent: Agent = track(await startAgent({ url: broker.url, imprinter: stubImprinter(bus), bus, logger, discovery: false }));
+    const { imprinter, bus } = imprinting;
+    const agent: Agent = track(await startAgent({ url: broker.url, imprinter, bus, logger, discovery: false }));
     const observer = track(await TestClient.connect(broker.url));
     await observer.subscribe(`${BASE}/available`);
     await observer.next(`${BASE}/available`, 0, (p) => p.toString() === 'online');
@@ -163,9 +167,9 @@ void describe('MQTT connection', () => {
     await embedded.start();
     assert.equal(embedded.url, `mqtt://127.0.0.1:${port}`);
     const logger = testLogger();
-    const bus = newBus(logger);
+    const { imprinter, bus } = imprinting;
     const agent: Agent = track(
-      await startAgent({ url: embedded.url, imprinter: stubImprinter(bus), bus, logger, connection: { protocolVersion: 5 } }),
+      await startAgent({ url: embedded.url, imprinter, bus, logger, connection: { protocolVersion: 5 } }),
     );
     await waitFor(() => agent.connection.connected, 5000, 'connected after fallback');
     assert.equal(agent.connection.protocolVersion, 4);

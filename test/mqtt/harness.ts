@@ -7,7 +7,8 @@ import type { Imprinter, PixelShot } from '../../src/imprinting/imprinter.js';
 import { MqttConnection, type ConnectionOptions } from '../../src/mqtt/connection.js';
 import { MqttPublisher, type StatePayload, type StatsPayload } from '../../src/mqtt/publisher.js';
 import { RequestServer } from '../../src/mqtt/requests.js';
-import { waitFor } from '../helpers/env.js';
+import { tempDir, waitFor } from '../helpers/env.js';
+import { startImprinting } from './realImprinting.js';
 
 /** The MQTT side of the agent wired as the composition root does, for tests and the bench. */
 
@@ -207,6 +208,25 @@ export class TestClient {
   }
 }
 
-export function newBus(logger: Logger): EventBus {
-  return new EventBus(logger);
+export interface TestImprinting {
+  imprinter: Imprinter;
+  bus: EventBus;
+  /** The model's input size, for fake camera frames. */
+  inputSize: { width: number; height: number };
+  stop(): Promise<void>;
+}
+
+/** The real imprinter on the real CPU model, in a temporary data dir. */
+export async function startTestImprinting(): Promise<TestImprinting> {
+  const dir = tempDir('edge-imprint-mqtt-');
+  const real = await startImprinting({ dataDir: dir.path });
+  return {
+    imprinter: real.imprinter,
+    bus: real.bus,
+    inputSize: real.detector.inputSize,
+    stop: async () => {
+      await real.stop();
+      dir.cleanup();
+    },
+  };
 }

@@ -3,8 +3,7 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { image, testLogger, waitFor } from '../helpers/env.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { BASE, newBus, startAgent, type Agent } from './harness.js';
-import { stubImprinter } from './stubImprinter.js';
+import { BASE, startAgent, startTestImprinting, type Agent, type TestImprinting } from './harness.js';
 
 /** Runs a mosquitto client tool; resolves with its stdout once it exits. */
 function run(cmd: string, args: string[]): { done: Promise<string>; output: () => string } {
@@ -27,16 +26,18 @@ async function subscribed(log: () => string, before: number): Promise<void> {
 void describe('independent clients: mosquitto_pub and mosquitto_sub', () => {
   let broker: Mosquitto;
   let agent: Agent;
+  let imprinting: TestImprinting;
   const logger = testLogger();
 
   before(async () => {
     broker = await startMosquitto();
-    const bus = newBus(logger);
-    agent = await startAgent({ url: broker.url, imprinter: stubImprinter(bus), bus, logger, discovery: false });
+    imprinting = await startTestImprinting();
+    agent = await startAgent({ url: broker.url, imprinter: imprinting.imprinter, bus: imprinting.bus, logger, discovery: false });
   });
   after(async () => {
     await agent?.stop();
     await broker?.cleanup();
+    await imprinting?.stop();
   });
 
   void it('mosquitto_pub -f photo.jpg on class/enroll/cat; mosquitto_sub gets the answer', async () => {

@@ -5,8 +5,7 @@ import type { EventBus } from '../../src/eventBus.js';
 import { attributesPayload, eventPayload } from '../../src/mqtt/publisher.js';
 import { image, testLogger, waitFor } from '../helpers/env.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { BASE, newBus, startAgent, TestClient, type Agent } from './harness.js';
-import { stubImprinter } from './stubImprinter.js';
+import { BASE, startAgent, startTestImprinting, TestClient, type Agent, type TestImprinting } from './harness.js';
 
 const SNAPSHOT = readFileSync(image('cat_test_0.jpg'));
 
@@ -44,12 +43,14 @@ void describe('publisher through a real mosquitto', () => {
   let agent: Agent;
   let bus: EventBus;
   let watcher: TestClient;
+  let imprinting: TestImprinting;
   const logger = testLogger();
 
   before(async () => {
     broker = await startMosquitto();
-    bus = newBus(logger);
-    const imprinter = stubImprinter(bus);
+    imprinting = await startTestImprinting();
+    bus = imprinting.bus;
+    const imprinter = imprinting.imprinter;
     await imprinter.enrollImages('cat', [SNAPSHOT], { source: 'test' });
     await imprinter.enrollImages('empty room', [SNAPSHOT], { source: 'test', background: true });
     agent = await startAgent({ url: broker.url, imprinter, bus, logger, cameras: ['door'], statsIntervalS: 1, discovery: false });
@@ -60,6 +61,7 @@ void describe('publisher through a real mosquitto', () => {
     await watcher?.end();
     await agent?.stop();
     await broker?.cleanup();
+    await imprinting?.stop();
   });
 
   void it('publishes state, classes, camera status and per-class OFF at start (retained)', async () => {

@@ -2,19 +2,19 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import type { Imprinter, PixelShot } from '../../src/imprinting/imprinter.js';
+import type { PixelShot } from '../../src/imprinting/imprinter.js';
 import { image, testLogger, waitFor } from '../helpers/env.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { BASE, newBus, startAgent, TestClient, type Agent } from './harness.js';
-import { stubImprinter } from './stubImprinter.js';
+import { BASE, startAgent, startTestImprinting, TestClient, type Agent, type TestImprinting } from './harness.js';
 
 const CAT = readFileSync(image('cat_train_0.jpg'));
 const DOG = readFileSync(image('dog_train_0.jpg'));
+const FLOWER = readFileSync(image('sunflower.jpg'));
 const b64 = (buf: Buffer): string => buf.toString('base64');
 
-async function frameOf(path: string): Promise<PixelShot> {
-  const rgb = await sharp(path).resize(224, 224, { fit: 'fill' }).removeAlpha().raw().toBuffer();
-  const jpeg = await sharp(path).resize(224, 224, { fit: 'fill' }).jpeg().toBuffer();
+async function frameOf(path: string, size: { width: number; height: number }): Promise<PixelShot> {
+  const rgb = await sharp(path).resize(size.width, size.height, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+  const jpeg = await sharp(path).resize(size.width, size.height, { fit: 'fill' }).jpeg().toBuffer();
   return { rgb: new Uint8Array(rgb), jpeg };
 }
 
@@ -29,19 +29,18 @@ void describe('MQTT requests through a real mosquitto', () => {
   let broker: Mosquitto;
   let agent: Agent;
   let client: TestClient;
-  let imprinter: Imprinter;
+  let imprinting: TestImprinting;
   let frame: PixelShot;
   const logger = testLogger();
 
   before(async () => {
     broker = await startMosquitto();
-    const bus = newBus(logger);
-    imprinter = stubImprinter(bus);
-    frame = await frameOf(image('cat_test_0.jpg'));
+    imprinting = await startTestImprinting();
+    frame = await frameOf(image('cat_test_0.jpg'), imprinting.inputSize);
     agent = await startAgent({
       url: broker.url,
-      imprinter,
-      bus,
+      imprinter: imprinting.imprinter,
+      bus: imprinting.bus,
       logger,
       cameras: ['door', 'garage'],
       latestFrame: (camera) => (camera === 'door' ? frame : null),
@@ -55,6 +54,7 @@ void describe('MQTT requests through a real mosquitto', () => {
     await client?.end();
     await agent?.stop();
     await broker?.cleanup();
+    await imprinting?.stop();
   });
 
   void it('class/enroll with base64 images imprints them and echoes the transaction', async () => {
@@ -99,7 +99,7 @@ void describe('MQTT requests through a real mosquitto', () => {
     assertError(await client.request('class/enroll', { label: '', images: [b64(CAT)] }), 'bad_label', /1-64/);
     assertError(await client.request('class/enroll/none', CAT, { raw: true, responseCommand: 'class/enroll' }), 'bad_label', /reserved/);
     assertError(await client.request('class/enroll/a/b', CAT, { raw: true, responseCommand: 'class/enroll' }), 'bad_label', /letters/);
-    const ok = await client.request('class/enroll', { label: 'Ünïcode snake_case-1.0', images: [b64(CAT)] });
+    const ok = await client.request('class/enroll', { label: 'Ünïcode snake_case-1.0', images: [b64(FLOWER)] });
     assert.equal(ok.status, 'ok', 'unicode letters, digits, space, _ - . are allowed');
   });
 
@@ -151,9 +151,9 @@ void describe('MQTT requests through a real mosquitto', () => {
     ]) {
       assert.equal(res.status, 'ok', JSON.stringify(res));
       const data = res.data as { label: string; score: number; scores: Record<string, number> };
-      assert.equal(typeof data.label, 'string');
+      assert.equal(data.label, 'cat', 'the real model recognises the enrolled cat');
       assert.equal(typeof data.score, 'number');
-      assert.equal(typeof data.scores, 'object');
+      assert.ok((data.scores.cat ?? 0) > (data.scores.dog ?? 1), JSON.stringify(data.scores));
     }
     assertError(await client.request('classify', {}), 'bad_request', /image: is required/);
     assertError(await client.request('classify', { image: b64(Buffer.from('GIF89a....')) }), 'bad_image', /image: not a JPEG/);
