@@ -30,10 +30,14 @@ export interface CameraSourceSink {
 export interface SupervisionOptions {
   restartInitialMs: number;
   restartMaxMs: number;
-  /** Restart-loop guard: more than this many restarts within `loopWindowMs` ... */
+  /**
+   * Restart-loop guard: when ffmpeg came up and then died this many times within
+   * `loopWindowMs` (a flapping stream, where each frame resets the backoff), restarts wait
+   * `loopDelayMs` and ffmpeg's stderr is logged once. An unreachable camera never
+   * produces a frame and is paced by the backoff alone, so its return is noticed quickly.
+   */
   loopMaxRestarts: number;
   loopWindowMs: number;
-  /** ... and the next restarts wait this long, with ffmpeg's stderr logged only once. */
   loopDelayMs: number;
   /** Between SIGTERM and SIGKILL. */
   killGraceMs: number;
@@ -73,6 +77,7 @@ export interface CameraSourceStats {
 interface Run {
   child: ChildProcess;
   startedAt: number;
+  frames: number;
   failed: boolean;
   exited: Promise<void>;
 }
@@ -93,7 +98,7 @@ export class CameraSource {
   private frames = 0;
   private reconnects = 0;
   private failuresInRow = 0;
-  private restartTimes: number[] = [];
+  private flapTimes: number[] = [];
   private loopWarned = false;
   private stderr: string[] = [];
   private snapshot: Buffer | null = null;
@@ -158,7 +163,7 @@ export class CameraSource {
     const child = this.deps.spawn(ffmpeg, plan.args, { stdio });
     let resolveExit: () => void = () => undefined;
     const exited = new Promise<void>((resolve) => (resolveExit = resolve));
-    const run: Run = { child, startedAt: this.clock(), failed: false, exited };
+    const run: Run = { child, startedAt: this.clock(), frames: 0, failed: false, exited };
     this.run = run;
     child.once('exit', (code, signal) => {
       resolveExit();
@@ -200,6 +205,7 @@ export class CameraSource {
     const at = this.clock();
     this.lastFrameAt = at;
     this.frames += 1;
+    run.frames += 1;
     this.failuresInRow = 0;
     this.setStatus('online');
     this.deps.sink.frame({ camera: this.deps.name, rgb, at, seq: this.frames, snapshot: this.snapshot });
@@ -228,6 +234,7 @@ export class CameraSource {
     run.failed = true;
     if (!this.running || run !== this.run) return;
     this.failuresInRow += 1;
+    if (run.frames > 0) this.flapTimes.push(this.clock());
     const delay = this.nextDelay();
     this.logFailure(reason, delay);
     void this.kill(run).then(() => this.scheduleRestart(run, delay));
@@ -240,25 +247,24 @@ export class CameraSource {
       this.restartTimer = null;
       if (!this.running) return;
       this.reconnects += 1;
-      this.restartTimes.push(this.clock());
       this.launch();
     }, delay);
   }
 
   private nextDelay(): number {
     const now = this.clock();
-    this.restartTimes = this.restartTimes.filter((t) => now - t < this.opts.loopWindowMs);
+    this.flapTimes = this.flapTimes.filter((t) => now - t < this.opts.loopWindowMs);
     const backoff = Math.min(
       this.opts.restartMaxMs,
       this.opts.restartInitialMs * 2 ** Math.max(0, this.failuresInRow - 1),
     );
-    if (this.restartTimes.length >= this.opts.loopMaxRestarts) return Math.max(backoff, this.opts.loopDelayMs);
+    if (this.flapTimes.length >= this.opts.loopMaxRestarts) return Math.max(backoff, this.opts.loopDelayMs);
     this.loopWarned = false;
     return backoff;
   }
 
   private logFailure(reason: string, delay: number): void {
-    const looping = this.restartTimes.length >= this.opts.loopMaxRestarts;
+    const looping = this.flapTimes.length >= this.opts.loopMaxRestarts;
     if (looping && this.loopWarned) {
       this.log.debug({ reason, retry_ms: delay }, 'ffmpeg failed again');
       return;
@@ -266,8 +272,8 @@ export class CameraSource {
     if (looping) {
       this.loopWarned = true;
       this.log.warn(
-        { reason, retry_ms: delay, restarts: this.restartTimes.length, stderr: this.stderr },
-        `ffmpeg keeps failing (${this.restartTimes.length} restarts in ${this.opts.loopWindowMs / 1000} s); slowing down`,
+        { reason, retry_ms: delay, failures: this.flapTimes.length, stderr: this.stderr },
+        `ffmpeg keeps failing after start (${this.flapTimes.length} times in ${this.opts.loopWindowMs / 1000} s); slowing down`,
       );
       return;
     }

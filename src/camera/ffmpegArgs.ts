@@ -86,7 +86,16 @@ export function inputArgs(camera: CameraConfig): string[] {
  * wall-clock timestamps keep the fps filter sampling evenly.
  */
 function liveTimestampArgs(): string[] {
-  return ['-fflags', '+genpts+discardcorrupt', '-use_wallclock_as_timestamps', '1'];
+  return [
+    '-fflags',
+    '+genpts+discardcorrupt',
+    '-use_wallclock_as_timestamps',
+    '1',
+    // ffmpeg's default 5 s of probing delays the first frame by ~3 s after every
+    // reconnect; the SDP (or MJPEG headers) already describe the video stream.
+    '-analyzeduration',
+    '1000000',
+  ];
 }
 
 /**
