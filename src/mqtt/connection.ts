@@ -7,7 +7,8 @@ import mqtt, {
 } from 'mqtt';
 import type { Logger } from 'pino';
 import { AppError, errorMessage } from '../errors.js';
-import { topicMatches } from './topics.js';
+import type { MqttConfig } from '../config/types.js';
+import { availableTopic, topicMatches } from './topics.js';
 
 export interface ConnectionOptions {
   url: string;
@@ -54,6 +55,44 @@ interface Subscription {
 const UNSUPPORTED_PROTOCOL = new Set([1, 132]);
 
 export type ConnectFn = (url: string, opts: IClientOptions) => MqttClient;
+
+const SCHEMES = new Set(['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:']);
+
+/** Connection options from the validated config. `url` is the effective broker (config or embedded). Pure. */
+export function connectionOptions(config: MqttConfig, nodeId: string, url: string): ConnectionOptions {
+  return {
+    url,
+    username: config.username,
+    password: config.password,
+    // A fixed id: a persistent session only survives if we come back under the same id.
+    clientId: config.client_id || `edge-imprint-${nodeId}`,
+    cleanSession: config.clean_session,
+    protocolVersion: config.protocol_version,
+    tls: config.tls,
+    availabilityTopic: availableTopic(config.base_topic),
+  };
+}
+
+/** Throws a config error unless the URL is one mqtt.js can use; never echoes credentials. */
+export function checkUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new AppError('config', 'mqtt.url: not a valid URL (e.g. mqtt://host:1883)');
+  }
+  if (!SCHEMES.has(parsed.protocol)) {
+    throw new AppError('config', `mqtt.url: unsupported scheme "${parsed.protocol}" (use mqtt://, mqtts://, ws:// or wss://)`);
+  }
+}
+
+function urlUser(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).username);
+  } catch {
+    return '';
+  }
+}
 
 /** A URL fit for logs: credentials removed. */
 export function redactUrl(url: string): string {
@@ -137,6 +176,7 @@ export class MqttConnection implements MqttTransport {
 
   /** Resolves after the first connection attempt succeeded or failed; retries go on after. */
   async start(): Promise<void> {
+    checkUrl(this.opts.url);
     const options = clientOptions(this.opts);
     this.logger.info(
       { url: redactUrl(this.opts.url), client_id: this.opts.clientId, protocol: this.version },
@@ -269,7 +309,7 @@ export class MqttConnection implements MqttTransport {
       this.logger.warn('the MQTT broker refused MQTT v5; falling back to MQTT 3.1.1');
       return;
     }
-    const message = describeError(err, code, this.opts.username);
+    const message = describeError(err, code, this.opts.username || urlUser(this.opts.url));
     // One clear line per distinct problem; repeats while retrying go to debug.
     if (message !== this.lastError) {
       this.logger.error(
