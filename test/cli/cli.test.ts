@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli, spawnCli } from '../helpers/cli.js';
+import { image, SHARED_MODELS, tempDir } from '../helpers/env.js';
+
+describe('edge-imprint CLI, end to end on the real model', () => {
+  const dir = tempDir();
+  const models = join(dir.path, 'models');
+  const data = join(dir.path, 'data');
+  const common = ['--model-dir', models, '--data-dir', data];
+  const cli = (...args: string[]) => runCli([...args, ...common], { cwd: dir.path });
+  after(() => dir.cleanup());
+
+  it('models --from copies and verifies the model files', () => {
+    const r = cli('models', '--from', SHARED_MODELS);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /mobilenet_v1_1\.0_224_quant_embedding_extractor\.tflite: copied, sha256 ok/);
+    assert.match(r.stdout, /_edgetpu\.tflite: copied, sha256 ok/);
+    assert.ok(existsSync(join(models, 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite')));
+    assert.match(cli('models', '--from', SHARED_MODELS).stdout, /already installed/);
+  });
+
+  it('models --from a folder with a corrupt file refuses it and says which', () => {
+    const bad = join(dir.path, 'badmirror');
+    runCli(['models', '--from', SHARED_MODELS, '--model-dir', bad]);
+    writeFileSync(join(bad, 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite'), 'not a model');
+    const r = runCli(['models', '--from', bad, '--model-dir', join(dir.path, 'other')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /mobilenet_v1_1\.0_224_quant_embedding_extractor\.tflite from .*badmirror has sha256 [0-9a-f]{64}, expected f409ef4f/);
+  });
+
+  it('enroll, then classify --json prints the label', () => {
+    for (const [label, photo] of [
+      ['cat', 'cat_train_0.jpg'],
+      ['dog', 'dog_train_0.jpg'],
+    ] as const) {
+      const r = cli('enroll', label, image(photo));
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), `enrolled 1 shot into "${label}" (1 in all)`);
+    }
+    const two = cli('enroll', 'hotdog', image('hotdog_train_0.jpg'), image('hotdog_train_1.jpg'));
+    assert.equal(two.stdout.trim(), 'enrolled 2 shots into "hotdog" (2 in all)');
+    const r = cli('classify', '--json', image('cat_test_0.jpg'), image('hotdog_test_0.jpg'));
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(lines[0]?.image, image('cat_test_0.jpg'));
+    assert.equal(lines[0]?.label, 'cat');
+    assert.equal(lines[1]?.label, 'hotdog');
+    assert.equal(typeof lines[0]?.score, 'number');
+    assert.deepEqual(Object.keys(lines[0]?.scores as object).sort(), ['cat', 'dog', 'hotdog']);
+    assert.match(r.stdout, /"label":"cat"/);
+  });
+
+  it('classes list, rename, undo and remove', () => {
+    const list = JSON.parse(cli('classes', 'list', '--json').stdout) as Array<Record<string, unknown>>;
+    assert.deepEqual(
+      list.map((c) => [c.label, c.shots, c.background]),
+      [
+        ['cat', 1, false],
+        ['dog', 1, false],
+        ['hotdog', 2, false],
+      ],
+    );
+    assert.ok(typeof list[0]?.created_at === 'string' && typeof list[0]?.updated_at === 'string');
+    assert.equal(cli('classes', 'rename', 'dog', 'doggo').code, 0);
+    assert.equal(cli('enroll', 'doggo', image('dog_test_0.jpg')).code, 0);
+    assert.match(cli('classes', 'undo', 'doggo').stdout, /"doggo" now has 1 shots/);
+    assert.equal(cli('classes', 'remove', 'doggo').code, 0);
+    assert.match(cli('classes').stdout, /^cat\t1 shot\tupdated .*\nhotdog\t2 shots/);
+  });
+
+  it('user errors are one line each with exit 1; usage errors exit 2', () => {
+    const missing = cli('classes', 'remove', 'nope');
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr.trim().split('\n').length, 1);
+    assert.match(missing.stderr, /nope/);
+    const noFile = cli('enroll', 'cat', join(dir.path, 'missing.jpg'));
+    assert.equal(noFile.code, 1);
+    assert.match(noFile.stderr.trim(), /missing\.jpg: no such file$/);
+    const reserved = cli('enroll', 'unknown', image('cat_train_0.jpg'));
+    assert.equal(reserved.code, 1);
+    assert.match(reserved.stderr, /label: "unknown" is reserved/);
+    assert.equal(cli('frobnicate').code, 2);
+    assert.equal(cli('enroll', 'cat').code, 2);
+  });
+
+  it('a missing model gives one message: which file, where, and the fix', () => {
+    const r = runCli(['classify', image('cat.jpg'), '--model-dir', join(dir.path, 'empty'), '--data-dir', data]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /mobilenet_v1_1\.0_224_quant_embedding_extractor\.tflite not found in .*empty: run `npx edge-imprint models`/);
+  });
+
+  it('validate-config lists every error with its path, exit 1', () => {
+    const file = join(dir.path, 'bad.yaml');
+    writeFileSync(file, 'mqtt:\n  stats_interval: soon\ndetector:\n  type: gpu\nbogus: 1\n');
+    const r = runCli(['validate-config', '--config', file]);
+    assert.equal(r.code, 1);
+    const lines = r.stderr.trim().split('\n');
+    assert.ok(lines.length >= 3, r.stderr);
+    assert.ok(lines.some((l) => l.startsWith('mqtt.stats_interval')));
+    assert.ok(lines.some((l) => l.startsWith('detector.type')));
+    assert.ok(lines.some((l) => l.startsWith('bogus')));
+  });
+});
+
+describe('kill -9 of an enrolling CLI process leaves each class whole or absent', () => {
+  const dir = tempDir();
+  const data = join(dir.path, 'data');
+  const photos = ['cat_train_0.jpg', 'cat_test_0.jpg', 'cat.jpg'].map(image);
+  before(() => {
+    assert.equal(runCli(['enroll', 'base', image('dog_train_0.jpg'), '--data-dir', data, '--model-dir', SHARED_MODELS]).code, 0);
+  });
+  after(() => dir.cleanup());
+
+  it('repeated at random moments', async () => {
+    const outcomes: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      const child = spawnCli(['enroll', `batch${round}`, ...photos, '--data-dir', data, '--model-dir', SHARED_MODELS]);
+      const delay = 300 + Math.floor(Math.random() * 2500);
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const timer = setTimeout(() => child.kill('SIGKILL'), delay);
+      const code = await exited;
+      clearTimeout(timer);
+      const list = JSON.parse(runCli(['classes', '--json', '--data-dir', data]).stdout) as Array<{ label: string; shots: number }>;
+      const batch = list.find((c) => c.label === `batch${round}`);
+      outcomes.push(`${delay}ms:${code === 0 ? 'finished' : 'killed'}:${batch ? batch.shots : 'absent'}`);
+      assert.ok(!batch || batch.shots === 3, `batch${round} has ${batch?.shots} shots`);
+      assert.equal(list.find((c) => c.label === 'base')?.shots, 1);
+    }
+    console.log(`kill -9 rounds: ${outcomes.join(', ')}`);
+  });
+});
