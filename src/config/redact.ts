@@ -11,20 +11,23 @@ export function redactUrl(text: string): string {
   return text.replace(URL_USERINFO, '$1***@');
 }
 
-/** The user name and password inside a URL's userinfo, raw and percent-decoded. */
+/**
+ * The passwords inside a URL's userinfo, raw and percent-decoded. A user name is not a
+ * secret (hiding every "admin" would garble messages); userinfo without `:` may be a token
+ * and counts as one.
+ */
 export function urlSecrets(url: string): string[] {
   const found: string[] = [];
   for (const match of url.matchAll(/[a-z][a-z0-9+.-]*:\/\/([^/\s]*)@/gi)) {
     const userinfo = match[1] ?? '';
     const colon = userinfo.indexOf(':');
-    const parts = colon < 0 ? [userinfo] : [userinfo.slice(0, colon), userinfo.slice(colon + 1)];
-    for (const part of parts) {
-      found.push(part);
-      try {
-        found.push(decodeURIComponent(part));
-      } catch {
-        // a malformed escape: the raw form is already listed
-      }
+    const secret = colon < 0 ? userinfo : userinfo.slice(colon + 1);
+    if (secret === '') continue;
+    found.push(secret);
+    try {
+      found.push(decodeURIComponent(secret));
+    } catch {
+      // a malformed escape: the raw form is already listed
     }
   }
   return found;

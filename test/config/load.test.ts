@@ -304,6 +304,10 @@ void describe('secrets', () => {
     assert.ok(text.includes('cameras.yard.url: must be a string'), text);
     for (const secret of secrets) assert.ok(!text.includes(secret), `"${secret}" leaked in:\n${text}`);
 
+    // User names are not hidden: a camera named like one stays readable.
+    const named = errorsOf('cameras:\n  admin_cam: { url: "rtsp://admin:Pw-123456@h/1", fps: 0 }\n');
+    assert.deepEqual(named, ['cameras.admin_cam.fps: must be from 0.01 to 30 (0)']);
+
     // A password that is only wrong because it is a number, and one read from a file.
     const numeric = errorsOf('mqtt: { password: 98765432 }');
     assert.deepEqual(numeric, ['mqtt.password: must be a string']);

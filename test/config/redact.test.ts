@@ -9,8 +9,10 @@ void it('hides URL credentials, including an unescaped @ in the password', () =>
   assert.equal(redactUrl('rtsp://cam/stream?user=a'), 'rtsp://cam/stream?user=a');
 });
 
-void it('lists the user name and password of a URL, raw and decoded', () => {
-  assert.deepEqual(urlSecrets('rtsp://ad%40min:p%3Ass@cam/s'), ['ad%40min', 'ad@min', 'p%3Ass', 'p:ss']);
+void it('lists the password of a URL, raw and decoded, or a token without user name', () => {
+  assert.deepEqual(urlSecrets('rtsp://admin:p%3Ass@cam/s'), ['p%3Ass', 'p:ss']);
+  assert.deepEqual(urlSecrets('https://t0ken-abc@cam/s'), ['t0ken-abc', 't0ken-abc']);
+  assert.deepEqual(urlSecrets('rtsp://admin:@cam/s'), []);
   assert.deepEqual(urlSecrets('rtsp://cam/s'), []);
 });
 
