@@ -53,6 +53,8 @@ export interface RequestServerDeps {
   setCameraEnabled: (camera: string, enabled: boolean) => void | Promise<void>;
   logger: Logger;
   sleep?: (ms: number) => Promise<void>;
+  /** Called once per answer (metrics: requests and request errors per command). */
+  onAnswer?: (command: string, response: ResponsePayload) => void;
 }
 
 /** A parsed request: the work to do, and what to echo. */
@@ -153,6 +155,12 @@ export class RequestServer {
       ...(props?.correlationData ? { correlationData: props.correlationData } : {}),
     };
     this.deps.logger.debug({ command, bytes: payload.length }, 'MQTT request');
+    if (packet.retain) {
+      // A retained request would be replayed on every reconnect: refuse to act on it.
+      const err = new AppError('bad_request', 'retain: requests must be published without the retain flag');
+      this.reply(target, buildResponse({ ok: false, error: err }, undefined));
+      return;
+    }
     this.handle(target, () => this.parse(command, rawLabel, payload));
   }
 
@@ -262,6 +270,10 @@ export class RequestServer {
   }
 
   private reply(target: ReplyTarget, response: ResponsePayload): void {
+    this.deps.onAnswer?.(target.command, response);
+    if (response.status === 'error') {
+      this.deps.logger.info({ command: target.command, code: response.code }, `request refused: ${response.error}`);
+    }
     const body = JSON.stringify(response);
     const { transport, baseTopic } = this.deps;
     void transport.publish(responseTopic(baseTopic, target.command), body, { qos: 1 });

@@ -129,6 +129,25 @@ void describe('MQTT requests through a real mosquitto', () => {
     assertError(await client.request('classify', huge, { raw: true }), 'too_large', /4000x3000 .* over the limit of 10/);
   });
 
+  void it('refuses a retained request instead of replaying it on every reconnect', async () => {
+    await client.subscribe(`${BASE}/response/class/remove`);
+    const from = client.messages.length;
+    await client.publish(`${BASE}/request/class/remove`, JSON.stringify({ label: 'dog' }), { retain: true });
+    // Live delivery of a retained publish carries no retain flag: this one is served.
+    const live = await client.next(`${BASE}/response/class/remove`, from);
+    assert.equal((JSON.parse(live.payload.toString()) as { status: string }).status, 'ok');
+    await client.publish(`${BASE}/request/class/enroll/dog`, DOG); // put dog back for later tests
+    // A client (re)subscribing gets the stored copy with the retain flag: refused, not replayed.
+    await agent.requests.stop();
+    const again = client.messages.length;
+    await agent.requests.start();
+    const replay = await client.next(`${BASE}/response/class/remove`, again);
+    const body = JSON.parse(replay.payload.toString()) as Record<string, unknown>;
+    assert.equal(body.code, 'bad_request');
+    assert.match(String(body.error), /retain/);
+    await client.publish(`${BASE}/request/class/remove`, '', { retain: true }); // clear it
+  });
+
   void it('answers an unknown command', async () => {
     assertError(await client.request('class/frobnicate', {}), 'bad_request', /unknown command "class\/frobnicate"/);
     assertError(await client.request('reboot', 'now', { raw: true }), 'bad_request', /unknown command "reboot"/);
