@@ -5,6 +5,7 @@
 export class RateMeter {
   private readonly buckets: number[];
   private readonly stamps: number[];
+  private readonly createdSecond: number;
 
   constructor(
     private readonly clock: () => number,
@@ -12,6 +13,7 @@ export class RateMeter {
   ) {
     this.buckets = new Array<number>(windowS).fill(0);
     this.stamps = new Array<number>(windowS).fill(-1);
+    this.createdSecond = Math.floor(clock() / 1000);
   }
 
   mark(count = 1): void {
@@ -32,6 +34,8 @@ export class RateMeter {
       const stamp = this.stamps[i] ?? -1;
       if (stamp < now && stamp >= now - this.windowS + 1) total += this.buckets[i] ?? 0;
     }
-    return total / (this.windowS - 1);
+    // A young meter divides by the seconds it has seen, not by the whole window.
+    const seconds = Math.min(this.windowS - 1, now - this.createdSecond);
+    return seconds > 0 ? total / seconds : 0;
   }
 }
