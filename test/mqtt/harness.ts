@@ -28,6 +28,7 @@ export interface AgentOptions {
   logger: Logger;
   cameras?: string[];
   latestFrame?: (camera: string) => PixelShot | null | Promise<PixelShot | null>;
+  setCameraEnabled?: (camera: string, enabled: boolean) => void;
   limits?: Partial<LimitsConfig>;
   connection?: Partial<ConnectionOptions>;
   statsIntervalS?: number;
@@ -84,7 +85,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     imprinter: opts.imprinter,
     cameras: () => cameras,
     latestFrame: opts.latestFrame ?? (() => null),
-    setCameraEnabled: (camera, on) => void enabled.set(camera, on),
+    setCameraEnabled: (camera, on) => {
+      enabled.set(camera, on);
+      opts.setCameraEnabled?.(camera, on);
+    },
     logger: opts.logger.child({ part: 'requests' }),
   });
   const publisher = new MqttPublisher({

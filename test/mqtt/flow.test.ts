@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { CameraManager } from '../../src/camera/cameraManager.js';
+import { image, tempDir, testLogger, waitFor } from '../helpers/env.js';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { buildTestClip, startRtspServer, type RtspServer } from '../helpers/rtspServer.js';
+import { cameraConfig, classifierConfig } from '../camera/fixtures.js';
+import { BASE, startAgent, startTestImprinting, TestClient, type Agent, type TestImprinting } from './harness.js';
+
+function run(cmd: string, args: string[]): Promise<string> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${err}`)))),
+  );
+}
+
+void describe('whole flow: enroll with mosquitto_pub, the RTSP camera turns the class ON', () => {
+  const dir = tempDir('edge-imprint-flow-');
+  let rtsp: RtspServer;
+  let broker: Mosquitto;
+  let imprinting: TestImprinting;
+  let cameras: CameraManager;
+  let agent: Agent;
+  let watcher: TestClient;
+
+  before(async () => {
+    const clip = buildTestClip(dir.path, 'cat', { images: [image('cat_test_0.jpg')], secondsEach: 30 });
+    rtsp = await startRtspServer({ file: clip });
+    broker = await startMosquitto({ persistence: false });
+    imprinting = await startTestImprinting();
+    const { imprinter, bus } = imprinting;
+    cameras = new CameraManager({
+      config: {
+        cameras: { door: cameraConfig({ url: rtsp.url, fps: 5 }) },
+        classifier: classifierConfig({ vote: { window: 3, min_hits: 2 } }),
+      },
+      bus,
+      logger: testLogger(),
+      classify: (rgb) => imprinter.classifyPixels(rgb),
+      inputSize: imprinting.inputSize,
+    });
+    agent = await startAgent({
+      url: broker.url,
+      imprinter,
+      bus,
+      logger: testLogger(),
+      cameras: ['door'],
+      latestFrame: (camera) => cameras.latestFrame(camera),
+      setCameraEnabled: (camera, on) => cameras.setEnabled(camera, on),
+    });
+    await cameras.start();
+    watcher = await TestClient.connect(broker.url);
+    await watcher.subscribe(`${BASE}/#`);
+  });
+  after(async () => {
+    await watcher?.end();
+    await cameras?.stop();
+    await agent?.stop();
+    await imprinting?.stop();
+    await broker?.cleanup();
+    await rtsp?.stop();
+    dir.cleanup();
+  });
+
+  void it('mosquitto_pub -f enrolls `cat`, then <camera>/cat turns ON and a start event arrives', { timeout: 60_000 }, async () => {
+    const port = String(broker.port);
+    await waitFor(() => watcher.messages.some((m) => m.topic === `${BASE}/door/label`), 20_000, 'the camera classifying');
+    assert.notEqual(watcher.messages.find((m) => m.topic === `${BASE}/door/label`)?.payload.toString(), 'cat');
+
+    const from = watcher.messages.length;
+    const sub = run('mosquitto_sub', ['-h', '127.0.0.1', '-p', port, '-t', `${BASE}/response/class/enroll`, '-C', '1', '-W', '20']);
+    await waitFor(() => (broker.log().match(/ SUBSCRIBE /g) ?? []).length >= 3, 5000, 'mosquitto_sub subscribed');
+    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-q', '1', '-t', `${BASE}/request/class/enroll/cat`, '-f', image('cat_train_0.jpg')]);
+    assert.deepEqual(JSON.parse(await sub), { status: 'ok', data: { label: 'cat', shots: 1, added: 1 } });
+
+    const on = await watcher.next(`${BASE}/door/cat`, from, (p) => p.toString() === 'ON', 20_000);
+    assert.equal(on.retain, false, 'a live update');
+    const start = await watcher.next(`${BASE}/events`, from, (p) => (JSON.parse(p.toString()) as { type: string }).type === 'start', 5000);
+    const event = JSON.parse(start.payload.toString()) as Record<string, unknown>;
+    assert.equal(event.camera, 'door');
+    assert.equal(event.label, 'cat');
+    assert.equal(typeof event.start_time, 'string');
+    const snapshot = await watcher.next(`${BASE}/door/snapshot`, from, () => true, 5000);
+    assert.equal(snapshot.payload[0], 0xff, 'snapshot is a JPEG');
+    assert.equal((await watcher.next(`${BASE}/door/label`, from, (p) => p.toString() === 'cat', 5000)).payload.toString(), 'cat');
+
+    // Enrolling from the live camera frames over MQTT too.
+    const live = await watcher.request('class/enroll', { label: 'door view', camera: 'door', frames: 2, interval_ms: 100 });
+    assert.equal(live.status, 'ok', JSON.stringify(live));
+    assert.deepEqual(live.data, { label: 'door view', shots: 2, added: 2 });
+    // camera/detect off ends the active class.
+    const off = watcher.messages.length;
+    const res = await watcher.request('camera/detect', { camera: 'door', enabled: false });
+    assert.equal(res.status, 'ok');
+    assert.equal(cameras.isEnabled('door'), false);
+    await watcher.next(`${BASE}/events`, off, (p) => (JSON.parse(p.toString()) as { type: string }).type === 'end', 5000);
+  });
+});
