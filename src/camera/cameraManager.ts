@@ -205,7 +205,7 @@ export class CameraManager {
     const camera = this.cameras.get(r.camera);
     if (!camera) return;
     this.deps.onResult?.(r);
-    const update = camera.smoother.push(r.result, r.frame.snapshot);
+    const update = camera.smoother.push(r.result, r.frame.snapshot());
     camera.label = update.label;
     this.deps.bus.emit('cameraResult', {
       camera: r.camera,

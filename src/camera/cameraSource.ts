@@ -17,8 +17,12 @@ export interface RawFrame {
   /** Arrival time (clock ms). */
   at: number;
   seq: number;
-  /** The newest snapshot JPEG when this frame arrived (snapshots run at a lower rate). */
-  snapshot: Buffer | null;
+  /**
+   * The snapshot JPEG of this very frame when snapshots run at the detection rate (it may
+   * arrive a moment after the raw frame: call this once the frame has been classified),
+   * else the newest snapshot; null when snapshots are off or none arrived yet.
+   */
+  snapshot(): Buffer | null;
 }
 
 export interface CameraSourceSink {
@@ -80,7 +84,13 @@ interface Run {
   frames: number;
   failed: boolean;
   exited: Promise<void>;
+  paired: boolean;
+  /** The last few JPEGs by their index in this run (0-based, as the raw frames). */
+  jpegs: Map<number, Buffer>;
+  jpegCount: number;
 }
+
+const KEPT_SNAPSHOTS = 16;
 
 /**
  * One camera's ffmpeg, supervised: restarted with capped exponential backoff when it exits
@@ -163,7 +173,16 @@ export class CameraSource {
     const child = this.deps.spawn(ffmpeg, plan.args, { stdio });
     let resolveExit: () => void = () => undefined;
     const exited = new Promise<void>((resolve) => (resolveExit = resolve));
-    const run: Run = { child, startedAt: this.clock(), frames: 0, failed: false, exited };
+    const run: Run = {
+      child,
+      startedAt: this.clock(),
+      frames: 0,
+      failed: false,
+      exited,
+      paired: plan.pairedSnapshots,
+      jpegs: new Map(),
+      jpegCount: 0,
+    };
     this.run = run;
     child.once('exit', (code, signal) => {
       resolveExit();
@@ -182,7 +201,7 @@ export class CameraSource {
     run.child.stdout?.on('data', (chunk: Buffer) => splitter.push(chunk));
     const snapshots = run.child.stdio[SNAPSHOT_FD] as Readable | null | undefined;
     if (snapshots) {
-      const jpegs = new JpegSplitter((jpeg) => (this.snapshot = jpeg));
+      const jpegs = new JpegSplitter((jpeg) => this.onJpeg(run, jpeg));
       snapshots.on('data', (chunk: Buffer) => jpegs.push(chunk));
       snapshots.on('error', () => undefined);
     }
@@ -192,6 +211,13 @@ export class CameraSource {
       partial = lines.pop() ?? '';
       for (const line of lines) if (line.trim() !== '') this.pushStderr(line);
     });
+  }
+
+  private onJpeg(run: Run, jpeg: Buffer): void {
+    this.snapshot = jpeg;
+    run.jpegs.set(run.jpegCount, jpeg);
+    run.jpegs.delete(run.jpegCount - KEPT_SNAPSHOTS);
+    run.jpegCount += 1;
   }
 
   private pushStderr(line: string): void {
@@ -205,10 +231,12 @@ export class CameraSource {
     const at = this.clock();
     this.lastFrameAt = at;
     this.frames += 1;
+    const index = run.frames;
     run.frames += 1;
     this.failuresInRow = 0;
     this.setStatus('online');
-    this.deps.sink.frame({ camera: this.deps.name, rgb, at, seq: this.frames, snapshot: this.snapshot });
+    const snapshot = (): Buffer | null => (run.paired ? run.jpegs.get(index) : undefined) ?? this.snapshot;
+    this.deps.sink.frame({ camera: this.deps.name, rgb, at, seq: this.frames, snapshot });
   }
 
   private setStatus(status: CameraStatus): void {

@@ -13,12 +13,20 @@ export interface FfmpegPlan {
   frameBytes: number;
   /** Whether snapshot JPEGs are written to fd 3. */
   snapshots: boolean;
+  /**
+   * True when every raw frame has its own snapshot (same rate, same split): the n-th JPEG
+   * on fd 3 then shows exactly the n-th raw frame.
+   */
+  pairedSnapshots: boolean;
 }
+
+/** Above this detection rate snapshots are sampled less often (JPEG encoding is not free). */
+export const MAX_SNAPSHOT_FPS = 5;
 
 export interface PlanOptions {
   /** Detector input size; frames are scaled (stretched) to exactly this. */
   inputSize: InputSize;
-  /** Snapshot rate; kept low because only the frame that turns a class ON is ever used. */
+  /** Snapshot rate cap (default MAX_SNAPSHOT_FPS); never above the camera's `fps`. */
   snapshotFps?: number;
 }
 
@@ -35,7 +43,8 @@ export function inputKind(url: string): InputKind {
 export function buildFfmpegPlan(camera: CameraConfig, options: PlanOptions): FfmpegPlan {
   const { width, height } = options.inputSize;
   const snapshots = camera.snapshot.enabled;
-  const snapshotFps = Math.min(camera.fps, options.snapshotFps ?? 1);
+  const snapshotFps = Math.min(camera.fps, options.snapshotFps ?? MAX_SNAPSHOT_FPS);
+  const paired = snapshots && snapshotFps === camera.fps;
   const args = [
     '-hide_banner',
     '-nostdin',
@@ -44,11 +53,11 @@ export function buildFfmpegPlan(camera: CameraConfig, options: PlanOptions): Ffm
     ...camera.hwaccel_args,
     ...inputArgs(camera),
     '-filter_complex',
-    filterGraph(camera, options.inputSize, snapshots ? snapshotFps : 0),
+    filterGraph(camera, options.inputSize, snapshots ? snapshotFps : 0, paired),
     ...rawOutputArgs(),
     ...(snapshots ? snapshotOutputArgs(camera.snapshot.quality) : []),
   ];
-  return { args, frameBytes: width * height * 3, snapshots };
+  return { args, frameBytes: width * height * 3, snapshots, pairedSnapshots: paired };
 }
 
 /** Input options by source kind, then the user's own input args, then `-i`. */
@@ -101,15 +110,17 @@ function liveTimestampArgs(): string[] {
 /**
  * fps first (so nothing else runs on frames that would be dropped), then the ROI crop and
  * the scale to the model input, converting to RGB in the same swscale pass. The snapshot
- * branch is split off before the crop: a snapshot shows the whole scene.
+ * branch is split off before the crop (a snapshot shows the whole scene); at the same rate
+ * it gets exactly the detection frames, so an event's snapshot is the frame that caused it.
  */
-export function filterGraph(camera: CameraConfig, size: InputSize, snapshotFps: number): string {
+export function filterGraph(camera: CameraConfig, size: InputSize, snapshotFps: number, paired = false): string {
   const detect = [roiCrop(camera.roi), `scale=${size.width}:${size.height}:flags=area,format=rgb24`]
     .filter((f) => f !== '')
     .join(',');
   const head = `[0:v]fps=${formatNumber(camera.fps)}`;
   if (snapshotFps <= 0) return `${head},${detect}[det]`;
-  const snapshot = `fps=${formatNumber(snapshotFps)},scale=${camera.snapshot.width}:-2:flags=bilinear,format=yuvj420p`;
+  const rate = paired ? '' : `fps=${formatNumber(snapshotFps)},`;
+  const snapshot = `${rate}scale=${camera.snapshot.width}:-2:flags=bilinear,format=yuvj420p`;
   return `${head},split=2[d][s];[d]${detect}[det];[s]${snapshot}[snap]`;
 }
 

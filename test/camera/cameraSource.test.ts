@@ -92,6 +92,19 @@ void test('RTSP over TCP: exact frames at the configured rate, and a 640 px snap
   assert.equal(meta.format, 'jpeg');
   assert.equal(meta.width, 640);
   assert.deepEqual(h.statuses.map((s) => s.status), ['online']);
+  // Snapshots run at the detection rate: each frame's JPEG shows that very frame, also
+  // across the cuts between photos in the clip.
+  let compared = 0;
+  for (const f of h.frames.slice(-15)) {
+    const jpeg = f.snapshot();
+    if (!jpeg) continue;
+    const small = await sharp(jpeg).resize(INPUT_SIZE.width, INPUT_SIZE.height, { fit: 'fill' }).raw().toBuffer();
+    let diff = 0;
+    for (let i = 0; i < small.length; i++) diff += Math.abs(small[i]! - f.rgb[i]!);
+    assert.ok(diff / small.length < 10, `frame ${f.seq}: snapshot differs by ${(diff / small.length).toFixed(1)}`);
+    compared += 1;
+  }
+  assert.ok(compared >= 10, `compared ${compared}`);
   await h.source.stop();
   assert.equal(alive(h.pids[0]), false);
 });

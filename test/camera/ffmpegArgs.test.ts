@@ -70,7 +70,12 @@ void test('raw output: fps, ROI crop, scale to the input size, rgb24 on stdout; 
   const graph = after(plan.args, '-filter_complex') ?? '';
   assert.match(graph, /^\[0:v\]fps=2\.5,split=2/);
   assert.match(graph, /crop=w=min\(640\\,iw-100\):h=min\(480\\,ih-50\):x=100:y=50,scale=224:224/);
-  assert.match(graph, /fps=1,scale=800:-2/);
+  // Same rate as detection: no second fps filter, every raw frame has its JPEG.
+  assert.match(graph, /\[s\]scale=800:-2/);
+  assert.equal(plan.pairedSnapshots, true);
+  const fast = buildFfmpegPlan(cameraConfig({ fps: 15 }), { inputSize: INPUT_SIZE });
+  assert.match(after(fast.args, '-filter_complex') ?? '', /\[s\]fps=5,scale=640:-2/);
+  assert.equal(fast.pairedSnapshots, false);
   assert.ok(graph.indexOf('crop') < graph.indexOf('scale=224'));
   const tail = plan.args.slice(plan.args.indexOf('[det]'));
   assert.deepEqual(tail.slice(tail.indexOf('-f'), tail.indexOf('-f') + 4), ['-f', 'rawvideo', '-pix_fmt', 'rgb24']);
