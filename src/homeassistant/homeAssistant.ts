@@ -28,7 +28,8 @@ export interface HomeAssistantDeps {
  */
 export class HomeAssistant {
   private readonly offs: Array<() => void> = [];
-  private announced = new Set<string>();
+  /** Discovery topic → the config JSON last published there. */
+  private announced = new Map<string, string>();
   private formLabel: string | null = null;
   private formCamera: string | null = null;
 
@@ -67,8 +68,11 @@ export class HomeAssistant {
     for (const off of this.offs.splice(0)) off();
   }
 
-  /** Publishes every current config and clears the ones announced before but gone now. */
-  announce(): void {
+  /**
+   * Publishes the configs that changed (all of them when `force`) and clears the ones
+   * announced before but gone now. Enrollments change classes often; most configs don't.
+   */
+  announce(force = false): void {
     const ctx: DiscoveryContext = {
       prefix: this.deps.prefix,
       baseTopic: this.deps.baseTopic,
@@ -77,19 +81,23 @@ export class HomeAssistant {
       cameras: this.deps.cameras(),
       labels: stateLabels(this.deps.listClasses()),
     };
-    const entries = buildDiscovery(ctx);
-    const next = new Set(entries.map((e) => e.topic));
-    for (const topic of this.announced) {
+    const next = new Map(buildDiscovery(ctx).map((e) => [e.topic, JSON.stringify(e.config)]));
+    for (const topic of this.announced.keys()) {
       if (!next.has(topic)) this.retain(topic, '');
     }
+    let published = 0;
+    for (const [topic, json] of next) {
+      if (!force && this.announced.get(topic) === json) continue;
+      this.retain(topic, json);
+      published++;
+    }
     this.announced = next;
-    for (const e of entries) this.retain(e.topic, JSON.stringify(e.config));
-    this.deps.logger.debug({ entities: entries.length }, 'Home Assistant discovery announced');
+    this.deps.logger.debug({ entities: next.size, published }, 'Home Assistant discovery announced');
   }
 
   private onBirth(): void {
     this.deps.logger.info('Home Assistant came online; re-announcing discovery');
-    this.announce();
+    this.announce(true);
     const form = formTopics(this.deps.baseTopic);
     if (this.formLabel !== null) this.retain(form.labelState, this.formLabel);
     if (this.formCamera !== null) this.retain(form.cameraState, this.formCamera);

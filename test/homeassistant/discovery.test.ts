@@ -157,6 +157,11 @@ void describe('Home Assistant discovery through a real mosquitto', () => {
     await ha.request('class/enroll/dog', CAT, { raw: true, responseCommand: 'class/enroll' });
     await ha.next(catTopic, from, (p) => p.length > 0);
     await ha.next(dogTopic, from, (p) => p.length > 0);
+    // More shots of a known class change no entity: nothing is re-sent.
+    const quiet = ha.messages.length;
+    await ha.request('class/enroll/cat', CAT, { raw: true, responseCommand: 'class/enroll' });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(configTopics(quiet).length, 0, 'unchanged configs are not republished');
     from = ha.messages.length;
     await ha.request('class/remove', { label: 'cat' });
     await ha.next(catTopic, from, (p) => p.length === 0);
