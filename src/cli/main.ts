@@ -42,7 +42,7 @@ function bench(json: boolean): number {
   return result.status ?? 1;
 }
 
-async function dispatch(command: Command, ctx: CliContext): Promise<number> {
+async function dispatch(command: Command, ctx: CliContext & { configFile: string | undefined }): Promise<number> {
   switch (command.name) {
     case 'enroll':
       return enroll(ctx, command.label, command.images, command.background);
@@ -54,7 +54,8 @@ async function dispatch(command: Command, ctx: CliContext): Promise<number> {
       return models(ctx, command.from);
     case 'run': {
       const { runAgent } = await import('../app.js');
-      return runAgent(ctx.config, ctx.logger);
+      const demoCamera = !ctx.configFile && Object.keys(ctx.config.cameras).length === 0;
+      return runAgent(ctx.config, ctx.logger, { demoCamera });
     }
     default:
       throw new Error(`unhandled command ${command.name}`);
@@ -86,7 +87,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
     const file = configFile(flags);
     const config = loadConfig({ ...(file ? { file } : {}), overrides: overrides(flags) });
-    return await dispatch(command, { config, logger: cliLogger(config, command), io });
+    return await dispatch(command, { config, logger: cliLogger(config, command), io, configFile: file });
   } catch (err) {
     if (err instanceof ConfigError) {
       err.lines.forEach((line) => io.err(line));

@@ -50,3 +50,7 @@ function handle(message: ToChild): void {
 process.on('message', (message: ToChild) => handle(message));
 // The parent going away (even by kill -9) closes the IPC channel: leave with it.
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C and systemd signal the whole process group; the agent decides when this child
+// stops (by disconnecting), so that shutdown is orderly and not mistaken for a crash.
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => undefined);

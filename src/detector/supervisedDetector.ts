@@ -323,7 +323,8 @@ export class SupervisedDetector implements Detector {
     if (!this.stopping) this.requeueInFlight();
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
+    // The child leaves when its IPC channel closes; a hung one gets SIGKILL.
+    if (child.connected) child.disconnect();
     const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
     await exited;
     clearTimeout(timer);

@@ -1,0 +1,284 @@
+/**
+ * The composition root: builds every part from the configuration, starts them in order
+ * and stops them in reverse, each stop in its own try/catch so one failure cannot block
+ * the others.
+ */
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { CameraManager } from './camera/cameraManager.js';
+import { DEMO_CAMERA, ensureDemoClip } from './camera/demoCamera.js';
+import { defaultCameraConfig } from './config/load.js';
+import { configSecrets } from './config/redact.js';
+import type { AppConfig } from './config/types.js';
+import { Core } from './core.js';
+import { AppError, errorMessage } from './errors.js';
+import { EventBus } from './eventBus.js';
+import { HomeAssistant } from './homeassistant/homeAssistant.js';
+import { ensureModels } from './models/firstRun.js';
+import { MqttConnection } from './mqtt/connection.js';
+import { EmbeddedBroker } from './mqtt/embeddedBroker.js';
+import { MqttPublisher, type StatePayload, type StatsPayload } from './mqtt/publisher.js';
+import { RequestServer } from './mqtt/requests.js';
+import { availableTopic } from './mqtt/topics.js';
+import { VERSION } from './version.js';
+import { HttpServer } from './web/httpServer.js';
+import { Metrics } from './web/metrics.js';
+import { startupBanner } from './startupBanner.js';
+
+interface Part {
+  name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface AgentOptions {
+  config: AppConfig;
+  logger: Logger;
+  /** Folder with the model files for an offline first run (EDGE_IMPRINT_MODEL_MIRROR). */
+  modelMirror?: string;
+  /** No camera configured on a first run: add the looping demo camera. */
+  demoCamera?: boolean;
+}
+
+export class Agent {
+  readonly bus: EventBus;
+  readonly metrics = new Metrics();
+  private readonly started: Part[] = [];
+  private readonly startedAt = new Date();
+  private core: Core | null = null;
+  private cameras: CameraManager | null = null;
+  private mqttUrl = '';
+  private connection: MqttConnection | null = null;
+  private config: AppConfig;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.config = opts.config;
+    this.bus = new EventBus(opts.logger.child({ part: 'bus' }));
+  }
+
+  async start(): Promise<void> {
+    const { logger } = this.opts;
+    const config = await this.withDemoCamera(this.opts.config);
+    this.config = config;
+    await ensureModels({ config, logger, ...(this.opts.modelMirror ? { mirror: this.opts.modelMirror } : {}) });
+    const core = this.buildCore();
+    await this.startPart({ name: 'core', start: () => core.start(), stop: () => core.stop() });
+    const cameras = this.buildCameras(core);
+    await this.startPart({ name: 'cameras', start: () => cameras.start(), stop: () => cameras.stop() });
+    await this.startMqtt(core, cameras);
+    await this.startHttp();
+    logger.info(startupBanner({ config, mqttUrl: this.mqttUrl, cameras: cameras.names() }));
+  }
+
+  async stop(): Promise<void> {
+    for (const part of this.started.splice(0).reverse()) {
+      try {
+        await part.stop();
+      } catch (err) {
+        this.opts.logger.error({ err: errorMessage(err) }, `stopping ${part.name} failed`);
+      }
+    }
+    this.bus.removeAllListeners();
+  }
+
+  private async withDemoCamera(config: AppConfig): Promise<AppConfig> {
+    if (!this.opts.demoCamera) return config;
+    const clip = await ensureDemoClip(config.data_dir);
+    this.opts.logger.warn(
+      `no camera is configured: running the demo camera "${DEMO_CAMERA}" (ffmpeg's test pattern). ` +
+        'Add your cameras under `cameras:` in config/config.yaml (see config/config.example.yaml).',
+    );
+    return { ...config, cameras: { [DEMO_CAMERA]: { ...defaultCameraConfig(clip), fps: 2 } } };
+  }
+
+  private async startPart(part: Part): Promise<void> {
+    await part.start();
+    this.started.push(part);
+  }
+
+  private buildCore(): Core {
+    this.core = new Core({
+      config: this.config,
+      logger: this.opts.logger,
+      bus: this.bus,
+      onInference: (ms) => this.metrics.observeInference(ms),
+      onEnroll: (shots) => this.metrics.recordEnrollment(shots),
+    });
+    return this.core;
+  }
+
+  private buildCameras(core: Core): CameraManager {
+    const { logger } = this.opts;
+    const config = this.config;
+    this.cameras = new CameraManager({
+      config,
+      bus: this.bus,
+      logger: logger.child({ part: 'camera' }),
+      classify: (rgb) => core.service.classifyPixels(rgb),
+      inputSize: core.detector.inputSize,
+    });
+    const cameras = this.cameras;
+    this.metrics.setCameraStatsProvider(() => cameras.stats());
+    return cameras;
+  }
+
+  private async startMqtt(core: Core, cameras: CameraManager): Promise<void> {
+    const { logger } = this.opts;
+    const config = this.config;
+    let url = config.mqtt.url;
+    if (!url) {
+      const broker = new EmbeddedBroker({}, logger.child({ part: 'broker' }));
+      await this.startPart({ name: 'embedded broker', start: () => broker.start(), stop: () => broker.stop() });
+      url = broker.url;
+    }
+    this.mqttUrl = url;
+    const base = config.mqtt.base_topic;
+    const connection = new MqttConnection(
+      {
+        url,
+        username: config.mqtt.username,
+        password: config.mqtt.password,
+        clientId: config.mqtt.client_id || `edge-imprint-${config.node_id}`,
+        cleanSession: config.mqtt.clean_session,
+        // The embedded broker (aedes) speaks 3.1.1 only: skip the v5 attempt.
+        protocolVersion: config.mqtt.url ? config.mqtt.protocol_version : 4,
+        tls: config.mqtt.tls,
+        availabilityTopic: availableTopic(base),
+      },
+      logger.child({ part: 'mqtt' }),
+    );
+    const requests = this.buildRequests(connection, core, cameras);
+    const publisher = this.buildPublisher(connection, core, cameras);
+    // Handlers and publishers subscribe before connecting, so nothing published on the
+    // first connect is missed.
+    await this.startPart({ name: 'request server', start: () => requests.start(), stop: () => requests.stop() });
+    await this.startPart({ name: 'publisher', start: () => publisher.start(), stop: () => publisher.stop() });
+    if (config.mqtt.discovery.enabled) {
+      const ha = this.buildHomeAssistant(connection, core, cameras, requests);
+      await this.startPart({ name: 'home assistant', start: () => ha.start(), stop: () => ha.stop() });
+    }
+    await this.startPart({ name: 'mqtt', start: () => connection.start(), stop: () => connection.stop() });
+    this.connection = connection;
+  }
+
+
+  private buildRequests(connection: MqttConnection, core: Core, cameras: CameraManager): RequestServer {
+    const { logger } = this.opts;
+    const config = this.config;
+    return new RequestServer({
+      transport: connection,
+      baseTopic: config.mqtt.base_topic,
+      limits: config.limits,
+      imprinter: core.service,
+      cameras: () => cameras.names(),
+      latestFrame: (camera) => cameras.latestFrame(camera),
+      setCameraEnabled: (camera, enabled) => cameras.setEnabled(camera, enabled),
+      logger: logger.child({ part: 'requests' }),
+      onAnswer: (command, response) => {
+        this.metrics.recordRequest(command);
+        if (response.status === 'error') this.metrics.recordRequestError(command);
+      },
+    });
+  }
+
+  private buildPublisher(connection: MqttConnection, core: Core, cameras: CameraManager): MqttPublisher {
+    const { logger } = this.opts;
+    const config = this.config;
+    return new MqttPublisher({
+      transport: connection,
+      bus: this.bus,
+      baseTopic: config.mqtt.base_topic,
+      logger: logger.child({ part: 'publisher' }),
+      getState: () => this.state(core, cameras),
+      getStats: () => this.stats(core, cameras),
+      listClasses: () => core.service.list(),
+      cameras: () => cameras.names(),
+      statsIntervalS: config.mqtt.stats_interval,
+    });
+  }
+
+  private buildHomeAssistant(
+    connection: MqttConnection,
+    core: Core,
+    cameras: CameraManager,
+    requests: RequestServer,
+  ): HomeAssistant {
+    const { logger } = this.opts;
+    const config = this.config;
+    return new HomeAssistant({
+      transport: connection,
+      bus: this.bus,
+      baseTopic: config.mqtt.base_topic,
+      prefix: config.mqtt.discovery.prefix,
+      nodeId: config.node_id,
+      version: VERSION,
+      cameras: () => cameras.names(),
+      listClasses: () => core.service.list(),
+      enrollFromCamera: (label, camera) => requests.enrollFromCamera(label, camera),
+      logger: logger.child({ part: 'homeassistant' }),
+    });
+  }
+
+  private async startHttp(): Promise<void> {
+    const { logger } = this.opts;
+    const config = this.config;
+    if (!config.http.enabled) return;
+    const core = this.core!;
+    const server = new HttpServer({
+      config: config.http,
+      logger: logger.child({ part: 'http' }),
+      metrics: this.metrics,
+      checks: {
+        detector: () => ({ up: core.detector.info().model !== '', detail: core.detector.info().type }),
+        mqtt: () => this.connection?.connected ?? false,
+      },
+      secrets: configSecrets(config),
+    });
+    await this.startPart({ name: 'http', start: () => server.start(), stop: () => server.stop() });
+  }
+
+  private state(core: Core, cameras: CameraManager): StatePayload {
+    const info = core.detector.info();
+    const stats = cameras.stats();
+    return {
+      version: VERSION,
+      node_id: this.config.node_id,
+      detector: { type: info.type, device: info.device, model: info.model },
+      classes: core.service.list().map((c) => c.label),
+      cameras: Object.fromEntries(Object.entries(stats).map(([name, s]) => [name, { status: s.status }])),
+      started_at: this.startedAt.toISOString(),
+    };
+  }
+
+  private stats(core: Core, cameras: CameraManager): StatsPayload {
+    const info = core.detector.info();
+    const d = core.detector.stats();
+    return {
+      uptime_s: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
+      rss_mb: Math.round(process.memoryUsage.rss() / 2 ** 20),
+      detector: { type: info.type, inference_ms: d.inference_ms, restarts: d.restarts },
+      cameras: cameras.stats(),
+    };
+  }
+}
+
+/** Runs the agent until SIGINT/SIGTERM. Returns the process exit code. */
+export async function runAgent(config: AppConfig, logger: Logger, opts: { demoCamera: boolean }): Promise<number> {
+  const mirror = process.env.EDGE_IMPRINT_MODEL_MIRROR;
+  const agent = new Agent({ config, logger, demoCamera: opts.demoCamera, ...(mirror ? { modelMirror: mirror } : {}) });
+  try {
+    await agent.start();
+  } catch (err) {
+    logger.fatal(err instanceof AppError ? err.message : { err }, 'edge-imprint could not start');
+    await agent.stop();
+    return 1;
+  }
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  logger.info(`${signal}: stopping on ${hostname()}`);
+  await agent.stop();
+  logger.info('stopped');
+  return 0;
+}

@@ -1,0 +1,31 @@
+import type { AppConfig } from './config/types.js';
+import { requestTopic } from './mqtt/topics.js';
+
+/** Host and port of an MQTT URL, without credentials (the banner is logged). */
+function brokerAddress(url: string): { host: string; port: string } {
+  try {
+    const u = new URL(url);
+    return { host: u.hostname, port: u.port || (u.protocol === 'mqtts:' ? '8883' : '1883') };
+  } catch {
+    return { host: 'localhost', port: '1883' };
+  }
+}
+
+/** The last start-up log line: how to enroll a first class, and how to reach Home Assistant. Pure. */
+export function startupBanner(opts: { config: AppConfig; mqttUrl: string; cameras: string[] }): string {
+  const { config, mqttUrl, cameras } = opts;
+  const { host, port } = brokerAddress(mqttUrl);
+  const base = config.mqtt.base_topic;
+  const auth = config.mqtt.username ? ` -u ${config.mqtt.username} -P '<password>'` : '';
+  const enroll = `mosquitto_pub -h ${host} -p ${port}${auth} -t '${requestTopic(base, 'class/enroll/cat')}' -f cat.jpg`;
+  const listen = `mosquitto_sub -h ${host} -p ${port}${auth} -t '${base}/#' -v`;
+  const ha = config.mqtt.url
+    ? `Home Assistant: discovery is ${config.mqtt.discovery.enabled ? `on (prefix ${config.mqtt.discovery.prefix})` : 'off'}; the device "${config.node_id}" appears under Settings > Devices > MQTT.`
+    : 'Home Assistant: point edge-imprint at the broker Home Assistant uses (mqtt.url: mqtt://<ha-host>:1883 with a user), or add this machine\'s embedded broker in HA\'s MQTT integration (bind it beyond loopback first).';
+  return [
+    `edge-imprint is running: ${cameras.length} camera(s) [${cameras.join(', ')}], MQTT ${host}:${port}, base topic "${base}".`,
+    `Enroll a first class:  ${enroll}`,
+    `Watch what it sees:    ${listen}`,
+    ha,
+  ].join('\n');
+}
