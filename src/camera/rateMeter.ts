@@ -5,7 +5,7 @@
 export class RateMeter {
   private readonly buckets: number[];
   private readonly stamps: number[];
-  private readonly createdSecond: number;
+  private firstSecond = -1;
 
   constructor(
     private readonly clock: () => number,
@@ -13,11 +13,16 @@ export class RateMeter {
   ) {
     this.buckets = new Array<number>(windowS).fill(0);
     this.stamps = new Array<number>(windowS).fill(-1);
-    this.createdSecond = Math.floor(clock() / 1000);
+  }
+
+  /** Starts the averaging period without an event (a meter of rare events, e.g. drops). */
+  begin(): void {
+    if (this.firstSecond < 0) this.firstSecond = Math.floor(this.clock() / 1000);
   }
 
   mark(count = 1): void {
     const second = Math.floor(this.clock() / 1000);
+    if (this.firstSecond < 0) this.firstSecond = second;
     const slot = second % this.windowS;
     if (this.stamps[slot] !== second) {
       this.stamps[slot] = second;
@@ -34,8 +39,9 @@ export class RateMeter {
       const stamp = this.stamps[i] ?? -1;
       if (stamp < now && stamp >= now - this.windowS + 1) total += this.buckets[i] ?? 0;
     }
-    // A young meter divides by the seconds it has seen, not by the whole window.
-    const seconds = Math.min(this.windowS - 1, now - this.createdSecond);
+    // A young meter divides by the seconds since its first event, not by the whole window.
+    if (this.firstSecond < 0) return 0;
+    const seconds = Math.min(this.windowS - 1, now - this.firstSecond);
     return seconds > 0 ? total / seconds : 0;
   }
 }

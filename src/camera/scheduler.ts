@@ -117,6 +117,8 @@ export class FrameScheduler {
     if (!slot || !this.running) return;
     slot.totals.frames += 1;
     slot.arrived.mark();
+    slot.processed.begin();
+    slot.skipped.begin();
     if (!slot.enabled) return;
     if (slot.pending) this.countSkip(slot);
     slot.pending = frame;
