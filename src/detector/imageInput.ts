@@ -18,6 +18,7 @@ export interface PreparedImage {
 
 const ACCEPTED = new Set(['jpeg', 'png', 'webp']);
 export const THUMBNAIL_SIZE = 256;
+const WORKING_SIZE = 512;
 
 async function readMetadata(image: Buffer, limits: ImageLimits): Promise<Metadata> {
   if (image.length === 0) throw new AppError('bad_image', 'image is empty');
@@ -51,17 +52,21 @@ async function readMetadata(image: Buffer, limits: ImageLimits): Promise<Metadat
  */
 export async function prepareImage(image: Buffer, size: InputSize, limits: ImageLimits): Promise<PreparedImage> {
   const meta = await readMetadata(image, limits);
-  // failOn 'error' rejects truncated files instead of padding them with grey.
-  const base = sharp(image, { failOn: 'error', limitInputPixels: limits.maxMegapixels * 1e6 }).rotate();
   try {
+    // Decode once, shrunk on load to a working size, then derive both outputs from it:
+    // decoding a 1080p JPEG twice would cost more than the two small resizes.
+    // failOn 'error' rejects truncated files instead of padding them with grey.
+    const { data, info } = await sharp(image, { failOn: 'error', limitInputPixels: limits.maxMegapixels * 1e6 })
+      .rotate()
+      .resize(WORKING_SIZE, WORKING_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .flatten({ background: '#808080' })
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const raw = { raw: { width: info.width, height: info.height, channels: info.channels } } as const;
     const [rgb, thumbnail] = await Promise.all([
-      base.clone().resize(size.width, size.height, { fit: 'fill' }).removeAlpha().toColourspace('srgb').raw().toBuffer(),
-      base
-        .clone()
-        .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
-        .flatten({ background: '#808080' })
-        .jpeg({ quality: 80 })
-        .toBuffer(),
+      sharp(data, raw).resize(size.width, size.height, { fit: 'fill' }).raw().toBuffer(),
+      sharp(data, raw).resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 80 }).toBuffer(),
     ]);
     return { rgb, thumbnail, width: meta.width ?? 0, height: meta.height ?? 0 };
   } catch (err) {
