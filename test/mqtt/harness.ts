@@ -2,11 +2,12 @@ import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { LimitsConfig } from '../../src/config/types.js';
 import { EventBus } from '../../src/eventBus.js';
-import { HomeAssistant } from '../../src/homeassistant/homeAssistant.js';
+import type { HomeAssistant } from '../../src/homeassistant/homeAssistant.js';
 import type { Imprinter, PixelShot } from '../../src/imprinting/imprinter.js';
-import { MqttConnection, type ConnectionOptions } from '../../src/mqtt/connection.js';
-import { MqttPublisher, type StatePayload, type StatsPayload } from '../../src/mqtt/publisher.js';
-import { RequestServer } from '../../src/mqtt/requests.js';
+import type { ConnectionOptions, MqttConnection } from '../../src/mqtt/connection.js';
+import { MqttApi } from '../../src/mqtt/mqttApi.js';
+import type { MqttPublisher, StatePayload, StatsPayload } from '../../src/mqtt/publisher.js';
+import type { RequestServer } from '../../src/mqtt/requests.js';
 import { tempDir, waitFor } from '../helpers/env.js';
 import { startImprinting } from './realImprinting.js';
 
@@ -36,6 +37,7 @@ export interface AgentOptions {
 }
 
 export interface Agent {
+  api: MqttApi;
   connection: MqttConnection;
   requests: RequestServer;
   publisher: MqttPublisher;
@@ -44,25 +46,10 @@ export interface Agent {
   stop(): Promise<void>;
 }
 
+/** Starts the agent's MQTT side exactly as the composition root does (MqttApi). */
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const cameras = opts.cameras ?? ['door'];
   const enabled = new Map(cameras.map((c) => [c, true]));
-  const connection = new MqttConnection(
-    {
-      url: opts.url,
-      username: '',
-      password: '',
-      clientId: `edge-imprint-test-${Math.random().toString(16).slice(2, 8)}`,
-      cleanSession: true,
-      protocolVersion: 5,
-      tls: { ca: '', cert: '', key: '' },
-      availabilityTopic: `${BASE}/available`,
-      minReconnectMs: 200,
-      maxReconnectMs: 1000,
-      ...opts.connection,
-    },
-    opts.logger.child({ part: 'mqtt' }),
-  );
   const listClasses = () => opts.imprinter.list();
   const state = (): StatePayload => ({
     version: '0.1.0',
@@ -78,10 +65,25 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     detector: { type: 'cpu', inference_ms: 12.5, restarts: 0 },
     cameras: {},
   });
-  const requests = new RequestServer({
-    transport: connection,
-    baseTopic: BASE,
+  const api = new MqttApi({
+    config: {
+      url: opts.url,
+      username: '',
+      password: '',
+      base_topic: BASE,
+      client_id: `edge-imprint-test-${Math.random().toString(16).slice(2, 8)}`,
+      tls: { ca: '', cert: '', key: '' },
+      discovery: { enabled: opts.discovery !== false, prefix: PREFIX },
+      stats_interval: opts.statsIntervalS ?? 0,
+      clean_session: true,
+      protocol_version: 5,
+    },
+    url: opts.url,
+    nodeId: 'testnode',
+    version: '0.1.0',
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
+    bus: opts.bus,
+    logger: opts.logger,
     imprinter: opts.imprinter,
     cameras: () => cameras,
     latestFrame: opts.latestFrame ?? (() => null),
@@ -89,51 +91,19 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       enabled.set(camera, on);
       opts.setCameraEnabled?.(camera, on);
     },
-    logger: opts.logger.child({ part: 'requests' }),
-  });
-  const publisher = new MqttPublisher({
-    transport: connection,
-    bus: opts.bus,
-    baseTopic: BASE,
-    logger: opts.logger,
     getState: state,
     getStats: stats,
-    listClasses,
-    cameras: () => cameras,
-    statsIntervalS: opts.statsIntervalS ?? 0,
+    connectionOverrides: { minReconnectMs: 200, maxReconnectMs: 1000, ...opts.connection },
   });
-  const homeAssistant =
-    opts.discovery === false
-      ? null
-      : new HomeAssistant({
-          transport: connection,
-          bus: opts.bus,
-          baseTopic: BASE,
-          prefix: PREFIX,
-          nodeId: 'testnode',
-          version: '0.1.0',
-          cameras: () => cameras,
-          listClasses,
-          enrollFromCamera: (label, camera) => requests.enrollFromCamera(label, camera),
-          logger: opts.logger,
-        });
-  // Subscriptions are registered before connecting, so the first connect subscribes them all.
-  await requests.start();
-  await publisher.start();
-  await homeAssistant?.start();
-  await connection.start();
+  await api.start();
   return {
-    connection,
-    requests,
-    publisher,
-    homeAssistant,
+    api,
+    connection: api.connection,
+    requests: api.requests,
+    publisher: api.publisher,
+    homeAssistant: api.homeAssistant,
     enabled,
-    stop: async () => {
-      await homeAssistant?.stop();
-      await publisher.stop();
-      await requests.stop();
-      await connection.stop();
-    },
+    stop: () => api.stop(),
   };
 }
 

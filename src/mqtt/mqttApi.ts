@@ -1,0 +1,103 @@
+import type { Logger } from 'pino';
+import type { LimitsConfig, MqttConfig } from '../config/types.js';
+import type { EventBus } from '../eventBus.js';
+import { HomeAssistant } from '../homeassistant/homeAssistant.js';
+import type { Imprinter } from '../imprinting/imprinter.js';
+import { connectionOptions, MqttConnection, type ConnectionOptions } from './connection.js';
+import { MqttPublisher, type StatePayload, type StatsPayload } from './publisher.js';
+import { RequestServer, type LatestFrame, type ResponsePayload } from './requests.js';
+
+export interface MqttApiDeps {
+  config: MqttConfig;
+  /** The broker actually used: `config.url`, or the embedded broker's URL. */
+  url: string;
+  nodeId: string;
+  version: string;
+  limits: LimitsConfig;
+  bus: EventBus;
+  logger: Logger;
+  imprinter: Imprinter;
+  cameras: () => string[];
+  latestFrame: LatestFrame;
+  setCameraEnabled: (camera: string, enabled: boolean) => void | Promise<void>;
+  getState: () => StatePayload;
+  getStats: () => StatsPayload;
+  onAnswer?: (command: string, response: ResponsePayload) => void;
+  /** Test hooks: reconnect timings and the like. */
+  connectionOverrides?: Partial<ConnectionOptions>;
+}
+
+/**
+ * The agent's whole MQTT side: one connection, the publisher, the request server and
+ * (when enabled) Home Assistant discovery, started in the order that loses nothing.
+ */
+export class MqttApi {
+  readonly connection: MqttConnection;
+  readonly requests: RequestServer;
+  readonly publisher: MqttPublisher;
+  readonly homeAssistant: HomeAssistant | null;
+
+  constructor(private readonly deps: MqttApiDeps) {
+    const { config, logger } = deps;
+    this.connection = new MqttConnection(
+      { ...connectionOptions(config, deps.nodeId, deps.url), ...deps.connectionOverrides },
+      logger.child({ component: 'mqtt' }),
+    );
+    const listClasses = () => deps.imprinter.list();
+    this.requests = new RequestServer({
+      transport: this.connection,
+      baseTopic: config.base_topic,
+      limits: deps.limits,
+      imprinter: deps.imprinter,
+      cameras: deps.cameras,
+      latestFrame: deps.latestFrame,
+      setCameraEnabled: deps.setCameraEnabled,
+      logger: logger.child({ component: 'mqtt-requests' }),
+      ...(deps.onAnswer ? { onAnswer: deps.onAnswer } : {}),
+    });
+    this.publisher = new MqttPublisher({
+      transport: this.connection,
+      bus: deps.bus,
+      baseTopic: config.base_topic,
+      logger: logger.child({ component: 'mqtt-publisher' }),
+      getState: deps.getState,
+      getStats: deps.getStats,
+      listClasses,
+      cameras: deps.cameras,
+      statsIntervalS: config.stats_interval,
+    });
+    this.homeAssistant = config.discovery.enabled
+      ? new HomeAssistant({
+          transport: this.connection,
+          bus: deps.bus,
+          baseTopic: config.base_topic,
+          prefix: config.discovery.prefix,
+          nodeId: deps.nodeId,
+          version: deps.version,
+          cameras: deps.cameras,
+          listClasses,
+          enrollFromCamera: (label, camera) => this.requests.enrollFromCamera(label, camera),
+          logger: logger.child({ component: 'homeassistant' }),
+        })
+      : null;
+  }
+
+  /** Registers every subscription and first state, then connects (they go out on connect). */
+  async start(): Promise<void> {
+    await this.requests.start();
+    await this.publisher.start();
+    await this.homeAssistant?.start();
+    await this.connection.start();
+  }
+
+  /** Each part stops on its own, so one failure cannot keep the others (or `offline`) back. */
+  async stop(): Promise<void> {
+    for (const part of [this.homeAssistant, this.publisher, this.requests, this.connection]) {
+      try {
+        await part?.stop();
+      } catch (err) {
+        this.deps.logger.error({ err }, 'MQTT part failed to stop');
+      }
+    }
+  }
+}
