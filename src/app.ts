@@ -127,7 +127,7 @@ export class Agent {
     const config = this.config;
     let url = config.mqtt.url;
     if (!url) {
-      const broker = new EmbeddedBroker({}, logger.child({ part: 'broker' }));
+      const broker = new EmbeddedBroker(config.mqtt.embedded ?? {}, logger.child({ part: 'broker' }));
       await this.startPart({ name: 'embedded broker', start: () => broker.start(), stop: () => broker.stop() });
       url = broker.url;
     }

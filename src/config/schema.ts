@@ -84,6 +84,10 @@ function mqttSchema(): SchemaNode {
     stats_interval: int(60, 1, 86400, 'seconds between stats messages'),
     clean_session: bool(false, 'false keeps the session so requests sent during an outage are answered'),
     protocol_version: int(5, 4, 5, 'MQTT protocol version', { values: [4, 5] }),
+    embedded: {
+      host: str('127.0.0.1', 'address of the embedded broker started when url is empty'),
+      port: int(1883, 0, 65535, 'port of the embedded broker'),
+    },
   };
 }
 

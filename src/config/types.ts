@@ -21,6 +21,8 @@ export interface MqttConfig {
   /** Keep the session on the broker so requests sent during a short outage are answered. */
   clean_session: boolean;
   protocol_version: 4 | 5;
+  /** The in-process broker used when `url` is empty. */
+  embedded?: { host: string; port: number };
 }
 
 export interface DetectorConfig {
