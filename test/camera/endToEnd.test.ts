@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { after, test } from 'node:test';
+import { CameraManager } from '../../src/camera/cameraManager.js';
+import type { Events } from '../../src/eventBus.js';
+import { image, tempDir, testLogger, waitFor } from '../helpers/env.js';
+import { startImprinting, type StartedImprinting } from '../helpers/imprinting.js';
+import { buildTestClip, startRtspServer, type RtspServer } from '../helpers/rtspServer.js';
+import { cameraConfig } from './fixtures.js';
+
+const dir = tempDir('edge-imprint-e2e-');
+let server: RtspServer | null = null;
+let core: StartedImprinting | null = null;
+let manager: CameraManager | null = null;
+
+after(async () => {
+  await manager?.stop().catch(() => undefined);
+  await core?.stop().catch(() => undefined);
+  await server?.stop().catch(() => undefined);
+  dir.cleanup();
+});
+
+async function enroll(imp: StartedImprinting['imprinter'], label: string, files: string[], background = false) {
+  const images = files.map((f) => readFileSync(image(f)));
+  await imp.enrollImages(label, images, { source: 'test', background });
+}
+
+void test('enrolled from *_train_* photos, the camera reports dog, cat, hotdog in clip order, each ended before the next', async () => {
+  // 4 s each of dog_test_0, cat_test_0, hotdog_test_0 and a background photo.
+  const clip = buildTestClip(dir.path, 'clip', { secondsEach: 4 });
+  core = await startImprinting({
+    dataDir: dir.path,
+    config: (c) => ({
+      ...c,
+      detector: { ...c.detector, type: 'cpu' },
+      // Onset takes 4 frames at 5 fps (0.6-0.8 s); an end needs 0.3 s without the class,
+      // so a class ends before the next one can start.
+      classifier: { ...c.classifier, threshold: 0.5, vote: { window: 5, min_hits: 4 }, off_delay_s: 0.3 },
+    }),
+  });
+  const imp = core.imprinter;
+  await enroll(imp, 'dog', ['dog_train_0.jpg']);
+  await enroll(imp, 'cat', ['cat_train_0.jpg']);
+  await enroll(imp, 'hotdog', ['hotdog_train_0.jpg', 'hotdog_train_1.jpg']);
+  await enroll(imp, 'garden', ['sunflower.jpg'], true);
+
+  const events: Events['detectionEvent'][] = [];
+  const labels: string[] = [];
+  core.bus.on('detectionEvent', (e) => void events.push(e));
+  core.bus.on('cameraResult', (r) => {
+    if (labels.at(-1) !== r.label) labels.push(r.label);
+  });
+  server = await startRtspServer({ file: clip });
+  manager = new CameraManager({
+    config: { cameras: { porch: cameraConfig({ url: server.url, fps: 5, stall_timeout: 5 }) }, classifier: core.config.classifier },
+    bus: core.bus,
+    logger: testLogger(),
+    classify: (rgb) => imp.classifyPixels(rgb),
+    inputSize: core.detector.inputSize,
+  });
+  await manager.start();
+  // The clip lasts 16 s; the hotdog ends once the background shows.
+  await waitFor(() => events.find((e) => e.label === 'hotdog' && e.type === 'end'), 30_000, 'the hotdog to end');
+
+  const sequence = events.map((e) => `${e.type}:${e.label}`);
+  assert.deepEqual(sequence, ['start:dog', 'end:dog', 'start:cat', 'end:cat', 'start:hotdog', 'end:hotdog']);
+  for (let i = 0; i < events.length; i += 2) {
+    const [start, end] = [events[i]!, events[i + 1]!];
+    assert.equal(start.id, end.id);
+    assert.equal(start.camera, 'porch');
+    assert.ok(start.score > 0.5);
+    assert.ok(end.end_time && end.end_time >= start.start_time);
+    // The snapshot is a JPEG of the frame that turned the class ON: it classifies the same.
+    assert.ok(start.snapshot, `${start.label} start has a snapshot`);
+    assert.equal((await imp.classifyImage(start.snapshot)).label, start.label);
+  }
+  // Background only: `none`, never a class ON. 'unknown' may show for a frame at a cut.
+  assert.equal(labels.filter((l) => l !== 'unknown').at(-1), 'none');
+  assert.deepEqual(
+    labels.filter((l) => l !== 'unknown' && l !== 'none'),
+    ['dog', 'cat', 'hotdog'],
+  );
+  const stats = manager.stats().porch;
+  assert.equal(stats?.status, 'online');
+  assert.ok((stats?.process_fps ?? 0) > 3, `process_fps ${stats?.process_fps}`);
+
+  await manager.stop();
+  manager = null;
+  await core.stop();
+  core = null;
+  const serverPid = String(server.pid);
+  const children = spawnSync('ps', ['--ppid', String(process.pid), '-o', 'pid=,args='], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map((l) => l.trim())
+    // tsx's esbuild service is the test runner's own helper.
+    .filter((l) => l !== '' && !l.startsWith(`${serverPid} `) && !l.includes(' ps --ppid') && !l.includes('esbuild'));
+  assert.deepEqual(children, [], 'no ffmpeg or detector child survives');
+});
