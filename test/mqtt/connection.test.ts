@@ -115,7 +115,7 @@ void describe('MQTT connection', () => {
         imprinter,
         bus,
         logger,
-        connection: { clientId: 'edge-imprint-persistent', cleanSession: false, minReconnectMs: 1500, maxReconnectMs: 1500 },
+        connection: { clientId: 'edge-imprint-persistent', cleanSession: false, minReconnectMs: 2500, maxReconnectMs: 2500 },
       }),
     );
     bus.emit('classState', { camera: 'door', label: 'cat', on: true });
@@ -128,19 +128,18 @@ void describe('MQTT connection', () => {
     await waitFor(() => observer.client.connected, 3000, 'observer reconnect');
     await observer.subscribe(`${BASE}/#`);
     await observer.subscribe(`${PREFIX}/#`);
-    assert.equal(agent.connection.connected, false, 'the agent is still away (backoff 1.5 s)');
+    assert.equal(agent.connection.connected, false, 'the agent is still away (backoff 2.5 s)');
     await observer.publish(`${BASE}/request/class/list`, JSON.stringify({ transaction: 'while-away' }));
 
     const answer = await observer.next(`${BASE}/response/class/list`, from, (p) => p.toString().includes('while-away'), 10_000);
     assert.equal((JSON.parse(answer.payload.toString()) as { status: string }).status, 'ok');
     // Live (not retained-copy) messages prove the agent republished after reconnecting.
-    const live = (topic: string) => observer.next(topic, from, () => true, 5000).then(() =>
-      observer.messages.slice(from).some((m) => m.topic === topic && !m.retain),
-    );
-    await waitFor(async () => (await live(`${BASE}/available`)) || undefined, 5000, 'online republished');
-    await waitFor(() => observer.messages.slice(from).some((m) => m.topic === `${BASE}/door/cat` && !m.retain && m.payload.toString() === 'ON'), 5000, 'state republished');
-    await waitFor(() => observer.messages.slice(from).some((m) => m.topic === `${BASE}/state` && !m.retain), 5000, 'state republished');
-    await waitFor(() => observer.messages.slice(from).some((m) => m.topic.startsWith(`${PREFIX}/`) && m.topic.endsWith('/config') && !m.retain), 5000, 'discovery republished');
+    const liveOn = (match: (m: { topic: string; payload: Buffer }) => boolean, what: string) =>
+      waitFor(() => observer.messages.slice(from).some((m) => !m.retain && match(m)), 5000, what);
+    await liveOn((m) => m.topic === `${BASE}/available` && m.payload.toString() === 'online', 'online republished');
+    await liveOn((m) => m.topic === `${BASE}/door/cat` && m.payload.toString() === 'ON', 'class state republished');
+    await liveOn((m) => m.topic === `${BASE}/state`, 'state republished');
+    await liveOn((m) => m.topic.startsWith(`${PREFIX}/`) && m.topic.endsWith('/config'), 'discovery republished');
   });
 
   void it('last will: `offline` when the agent vanishes, `online` again on reconnect', async () => {
