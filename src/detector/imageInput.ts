@@ -10,15 +10,18 @@ export interface ImageLimits {
 export interface PreparedImage {
   /** RGB bytes at the model's input size (stretched, as camera frames are). */
   rgb: Buffer;
-  /** Small JPEG kept with the shot so it can be shown and re-embedded later. */
+  /**
+   * The model input as a small JPEG, kept with the shot: exactly what the model saw, so
+   * re-embedding it with another model (after an upgrade) reproduces the shot faithfully.
+   */
   thumbnail: Buffer;
   width: number;
   height: number;
 }
 
 const ACCEPTED = new Set(['jpeg', 'png', 'webp']);
-export const THUMBNAIL_SIZE = 256;
 const WORKING_SIZE = 512;
+const THUMBNAIL_QUALITY = 95;
 
 async function readMetadata(image: Buffer, limits: ImageLimits): Promise<Metadata> {
   if (image.length === 0) throw new AppError('bad_image', 'image is empty');
@@ -64,15 +67,19 @@ export async function prepareImage(image: Buffer, size: InputSize, limits: Image
       .raw()
       .toBuffer({ resolveWithObject: true });
     const raw = { raw: { width: info.width, height: info.height, channels: info.channels } } as const;
-    const [rgb, thumbnail] = await Promise.all([
-      sharp(data, raw).resize(size.width, size.height, { fit: 'fill' }).raw().toBuffer(),
-      sharp(data, raw).resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 80 }).toBuffer(),
-    ]);
-    return { rgb, thumbnail, width: meta.width ?? 0, height: meta.height ?? 0 };
+    const rgb = await sharp(data, raw).resize(size.width, size.height, { fit: 'fill' }).raw().toBuffer();
+    return { rgb, thumbnail: await inputThumbnail(rgb, size), width: meta.width ?? 0, height: meta.height ?? 0 };
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new AppError('bad_image', `image could not be decoded (truncated or corrupt): ${reason}`);
   }
+}
+
+/** JPEG of model-sized RGB bytes (the stored thumbnail of a shot). */
+export function inputThumbnail(rgb: Uint8Array, size: InputSize): Promise<Buffer> {
+  return sharp(rgb, { raw: { width: size.width, height: size.height, channels: 3 } })
+    .jpeg({ quality: THUMBNAIL_QUALITY })
+    .toBuffer();
 }
 
 /** Model input from a thumbnail or snapshot JPEG already validated (re-embedding). */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { LimitsConfig } from '../config/types.js';
-import { jpegToInput, prepareImage, type PreparedImage } from '../detector/imageInput.js';
+import { inputThumbnail, jpegToInput, prepareImage, type PreparedImage } from '../detector/imageInput.js';
 import type { Detector } from '../detector/types.js';
 import { AppError } from '../errors.js';
 import type { EventBus } from '../eventBus.js';
@@ -76,7 +76,8 @@ export class ImprintingService implements Imprinter {
     if (frames.length === 0) throw new AppError('bad_request', 'frames: at least one frame is needed');
     const shots: NewShot[] = [];
     for (const frame of frames) {
-      shots.push({ embedding: await this.deps.detector.embed(frame.rgb), thumbnail: frame.jpeg, source: opts.source });
+      const thumbnail = await inputThumbnail(frame.rgb, this.deps.detector.inputSize);
+      shots.push({ embedding: await this.deps.detector.embed(frame.rgb), thumbnail, source: opts.source });
     }
     return this.store(valid, shots, opts.background);
   }
