@@ -1,5 +1,5 @@
 import { NONE, UNKNOWN, type Classification, type ClassWeights } from './types.js';
-import { dot, l2Normalize } from './vector.js';
+import { dotRow, l2Normalize } from './vector.js';
 
 export interface ClassifierOptions {
   /** Minimum cosine similarity for the best class to be reported. */
@@ -8,18 +8,26 @@ export interface ClassifierOptions {
   margin: number;
 }
 
-interface Prototype {
+interface ClassEntry {
   label: string;
   background: boolean;
-  weights: Float32Array[]; // one imprinted weight, or several proxies
 }
 
 /**
  * Imprinted-weights classifier (Qi, Brown & Lowe 2018): a class weight is the
  * normalised sum of its normalised shots, and the score is the cosine similarity.
+ * A class may instead carry several proxies (multi-proxy); its score is then the best
+ * proxy's. All weights live in one contiguous row-major Float32Array so that scoring
+ * 1000 classes is one tight pass over memory.
  */
 export class ImprintedClassifier {
-  private prototypes: Prototype[] = [];
+  private classes: ClassEntry[] = [];
+  /** rows x dim, every row L2-normalised. */
+  private matrix = new Float32Array(0);
+  /** Class index of each row; a class's rows are adjacent. */
+  private rowClass = new Int32Array(0);
+  private dim = 0;
+  private rowScores = new Float64Array(0);
 
   constructor(private options: ClassifierOptions) {}
 
@@ -28,42 +36,69 @@ export class ImprintedClassifier {
   }
 
   setClasses(classes: ClassWeights[]): void {
-    this.prototypes = classes
-      .filter((c) => c.count > 0)
-      .map((c) => ({
-        label: c.label,
-        background: c.background,
-        weights: c.proxies && c.proxies.length > 0 ? c.proxies.map(l2Normalize) : [l2Normalize(c.sum)],
-      }));
+    const kept = classes.filter((c) => c.count > 0);
+    const rows = kept.map((c) => (c.proxies && c.proxies.length > 0 ? c.proxies : [c.sum]));
+    const dim = rows[0]?.[0]?.length ?? 0;
+    const total = rows.reduce((n, r) => n + r.length, 0);
+    const matrix = new Float32Array(total * dim);
+    const rowClass = new Int32Array(total);
+    let row = 0;
+    rows.forEach((weights, classIndex) => {
+      for (const w of weights) {
+        if (w.length !== dim) throw new Error(`class ${kept[classIndex]!.label} has a ${w.length}-d weight, expected ${dim}`);
+        matrix.set(l2Normalize(w), row * dim);
+        rowClass[row++] = classIndex;
+      }
+    });
+    this.classes = kept.map((c) => ({ label: c.label, background: c.background }));
+    this.matrix = matrix;
+    this.rowClass = rowClass;
+    this.dim = dim;
+    this.rowScores = new Float64Array(total);
   }
 
   labels(): string[] {
-    return this.prototypes.map((p) => p.label);
+    return this.classes.map((c) => c.label);
   }
 
   /** `embedding` must already be L2-normalised. */
   classify(embedding: Float32Array): Classification {
     const scores: Record<string, number> = {};
-    let best: Prototype | undefined;
+    if (this.classes.length === 0) return { label: UNKNOWN, score: 0, scores };
+    if (embedding.length !== this.dim) {
+      throw new Error(`embedding has ${embedding.length} values, the classes have ${this.dim}`);
+    }
+    const perClass = this.scoreClasses(embedding);
+    let best = -1;
     let bestScore = -Infinity;
     let secondScore = -Infinity;
-    for (const p of this.prototypes) {
-      let s = -Infinity;
-      for (const w of p.weights) s = Math.max(s, dot(w, embedding));
-      scores[p.label] = s;
+    for (let c = 0; c < perClass.length; c++) {
+      const s = perClass[c]!;
+      scores[this.classes[c]!.label] = s;
       if (s > bestScore) {
         secondScore = bestScore;
         bestScore = s;
-        best = p;
+        best = c;
       } else if (s > secondScore) {
         secondScore = s;
       }
     }
-    if (!best) return { label: UNKNOWN, score: 0, scores };
-    return { label: this.decide(best, bestScore, secondScore), score: bestScore, scores };
+    return { label: this.decide(this.classes[best]!, bestScore, secondScore), score: bestScore, scores };
   }
 
-  private decide(best: Prototype, bestScore: number, secondScore: number): string {
+  /** Best cosine per class (max over its proxies), in class order. */
+  private scoreClasses(embedding: Float32Array): Float64Array {
+    const rows = this.rowClass.length;
+    for (let r = 0; r < rows; r++) this.rowScores[r] = dotRow(this.matrix, r, embedding);
+    const perClass = new Float64Array(this.classes.length).fill(-Infinity);
+    for (let r = 0; r < rows; r++) {
+      const c = this.rowClass[r]!;
+      if (this.rowScores[r]! > perClass[c]!) perClass[c] = this.rowScores[r]!;
+    }
+    return perClass;
+  }
+
+  private decide(best: ClassEntry, bestScore: number, secondScore: number): string {
     const lead = secondScore === -Infinity ? Infinity : bestScore - secondScore;
     if (bestScore < this.options.threshold || lead < this.options.margin) return UNKNOWN;
     return best.background ? NONE : best.label;
