@@ -25,6 +25,8 @@ export interface ClipOptions {
   gop?: number;
   /** Grain added to every frame so P-frames carry real data (decoder benchmarks). */
   noise?: number;
+  /** libx264 preset (default veryfast). */
+  preset?: string;
 }
 
 /** Builds an H.264 MP4 from still photos: `secondsEach` of each, letterboxed. */
@@ -54,7 +56,7 @@ export function buildTestClip(dir: string, name: string, options: ClipOptions = 
     '-c:v',
     'libx264',
     '-preset',
-    'veryfast',
+    options.preset ?? 'veryfast',
     '-profile:v',
     'main',
     '-bf',
