@@ -269,7 +269,8 @@ export interface CoralOutcome {
 export async function coralCheck(): Promise<(threshold: number, margin: number) => CoralOutcome> {
   const names = [...Object.values(CORAL_TRAIN).flat(), ...CORAL_QUERIES];
   const path = (n: string): string => join(SHARED_IMAGES, `${n}.jpg`);
-  const { embeddings } = await embedFiles(names.map(path), MODEL);
+  // The agent's own decoding path, since these values ship as its defaults.
+  const { embeddings } = await embedFiles(names.map(path), MODEL, 'product');
   const emb = (n: string): Float32Array => embeddings.get(path(n))!;
   const weights = Object.entries(CORAL_TRAIN).map(([label, ns]) => ({
     label,

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { TFLiteNodeModelRunner } from 'tfjs-tflite-node';
 import { dequantizeNormalized } from '../src/detector/backend.js';
+import { prepareImage } from '../src/detector/imageInput.js';
 import { parseTflite, type Quantization } from '../src/models/tfliteInfo.js';
 import { ROOT } from './setup.js';
 
@@ -102,6 +103,15 @@ export async function imageToInput(path: string): Promise<Uint8Array> {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/** How a file becomes model input: `stamp` (above) for the dataset, `product` = the agent's own prepareImage. */
+export type Pipeline = 'stamp' | 'product';
+
+async function toInput(path: string, pipeline: Pipeline): Promise<Uint8Array> {
+  if (pipeline === 'stamp') return imageToInput(path);
+  const { rgb } = await prepareImage(readFileSync(path), { width: INPUT, height: INPUT }, { maxBytes: 64 << 20, maxMegapixels: 100 });
+  return rgb;
+}
+
 type TensorView = { data(): Uint8Array | Float32Array };
 
 /** A bare interpreter of the embedding model: RGB in, L2-normalised dequantised embedding out. */
@@ -147,17 +157,18 @@ function fileKey(path: string): string {
 }
 
 /**
- * Embeds every file, reusing `.bench/embeddings-<model sha>.json` for files already seen.
+ * Embeds every file, reusing `.bench/embeddings-<pipeline>-<model sha>.json` for files already seen.
  * Returns the embeddings in the order of `paths` and how many were computed now.
  */
 export async function embedFiles(
   paths: string[],
   modelPath: string,
+  pipeline: Pipeline = 'stamp',
 ): Promise<{ embeddings: Map<string, Float32Array>; computed: number; ms: number }> {
   const started = performance.now();
   let embedder: BareEmbedder | undefined;
   const sha = createHash('sha256').update(readFileSync(modelPath)).digest('hex');
-  const cachePath = join(CACHE_DIR, `embeddings-${sha.slice(0, 16)}.json`);
+  const cachePath = join(CACHE_DIR, `embeddings-${pipeline}-${sha.slice(0, 16)}.json`);
   const cache: CacheFile = existsSync(cachePath)
     ? (JSON.parse(readFileSync(cachePath, 'utf8')) as CacheFile)
     : { model: sha, entries: {} };
@@ -172,7 +183,7 @@ export async function embedFiles(
       continue;
     }
     embedder ??= new BareEmbedder(modelPath);
-    const e = embedder.embed(await imageToInput(path));
+    const e = embedder.embed(await toInput(path, pipeline));
     embeddings.set(path, e);
     cache.entries[path] = { key, embedding: Buffer.from(e.buffer, e.byteOffset, e.byteLength).toString('base64') };
     computed++;

@@ -1,5 +1,5 @@
 import { NONE, UNKNOWN, type Classification, type ClassWeights } from './types.js';
-import { dotRow, l2Normalize } from './vector.js';
+import { dotRows, l2Normalize } from './vector.js';
 
 export interface ClassifierOptions {
   /** Minimum cosine similarity for the best class to be reported. */
@@ -89,7 +89,7 @@ export class ImprintedClassifier {
   /** Best cosine per class (max over its proxies), in class order. */
   private scoreClasses(embedding: Float32Array): Float64Array {
     const rows = this.rowClass.length;
-    for (let r = 0; r < rows; r++) this.rowScores[r] = dotRow(this.matrix, r, embedding);
+    dotRows(this.matrix, rows, embedding, this.rowScores);
     const perClass = new Float64Array(this.classes.length).fill(-Infinity);
     for (let r = 0; r < rows; r++) {
       const c = this.rowClass[r]!;
