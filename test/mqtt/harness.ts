@@ -9,7 +9,7 @@ import { MqttApi } from '../../src/mqtt/mqttApi.js';
 import type { MqttPublisher, StatePayload, StatsPayload } from '../../src/mqtt/publisher.js';
 import type { RequestServer } from '../../src/mqtt/requests.js';
 import { tempDir, waitFor } from '../helpers/env.js';
-import { startImprinting } from './realImprinting.js';
+import { startImprinting } from '../helpers/imprinting.js';
 
 /** The MQTT side of the agent wired as the composition root does, for tests and the bench. */
 
