@@ -138,6 +138,7 @@ export async function runAccuracyBench(print: (line: string) => void): Promise<{
     const ok = r.accuracy['fine-tuned'] >= r.accuracy.imprint;
     print(`  fine-tuned ${(100 * r.accuracy['fine-tuned']).toFixed(1)} % vs imprint ${(100 * r.accuracy.imprint).toFixed(1)} % (${r.ways}-way ${r.shots}-shot) ${ok ? '[ok]' : '[MISSED]'}`);
   }
+  openSetByMethod(classes, print);
   const coral = await coralCheck();
   const calibration = runCalibration(classes, print, robustlyPasses(coral));
   printCoral(print, coral(calibration.threshold, calibration.margin), calibration.threshold, calibration.margin);
@@ -170,7 +171,13 @@ export interface Calibration {
 }
 
 /** Half the classes enrolled with K shots, the other half never enrolled; every query's best and second score. */
-function openSetQueries(classes: EmbeddedClass[], shots: number, episodes: number, seed: number): OpenSetQuery[] {
+function openSetQueries(
+  classes: EmbeddedClass[],
+  shots: number,
+  episodes: number,
+  seed: number,
+  method: Method = 'imprint',
+): OpenSetQuery[] {
   const random = seededRandom(seed);
   const out: OpenSetQuery[] = [];
   for (let e = 0; e < episodes; e++) {
@@ -178,7 +185,7 @@ function openSetQueries(classes: EmbeddedClass[], shots: number, episodes: numbe
     const half = Math.floor(order.length / 2);
     const known = order.slice(0, half).map((c) => ({ label: c.label, emb: shuffled(c.embeddings, random) }));
     const classifier = new ImprintedClassifier({ threshold: -1, margin: 0 });
-    classifier.setClasses(known.map((c) => ({ label: c.label, background: false, sum: meanDirection(c.emb.slice(0, shots), c.emb[0]!.length), count: shots })));
+    classifier.setClasses(weightsFor(method, known.map((c) => ({ label: c.label, shots: c.emb.slice(0, shots) }))).weights);
     const score = (x: Float32Array, label: string | null): void => {
       const r = classifier.classify(x);
       const sorted = Object.values(r.scores).sort((a, b) => b - a);
@@ -254,6 +261,17 @@ const pct = (v: number): string => `${(100 * v).toFixed(1)} %`;
 const CORAL_TRAIN: Record<string, string[]> = { cat: ['cat_train_0'], dog: ['dog_train_0'], hotdog: ['hotdog_train_0', 'hotdog_train_1'] };
 const CORAL_QUERIES = ['cat_test_0', 'dog_test_0', 'hotdog_test_0', 'cat', 'cat_720p', 'hot_dog', 'pets', 'bird', 'owl', 'parrot', 'sunflower', 'dragonfly'];
 const CORAL_OTHERS = ['bird', 'owl', 'parrot', 'sunflower', 'dragonfly'];
+
+/** Open-set balanced accuracy at the shipped defaults for each way of building the weights. */
+function openSetByMethod(classes: EmbeddedClass[], print: (line: string) => void): void {
+  for (const k of [5, 10]) {
+    const parts = (['imprint', 'multi-proxy', 'fine-tuned'] as const).map((m) => {
+      const r = rates(openSetQueries(classes, k, 20, 9000 + k, m), DEFAULT_THRESHOLD, DEFAULT_MARGIN);
+      return `${m} ${pct(r.balancedAccuracy)} (known ${pct(r.knownCorrect)}, unknown rejected ${pct(r.unknownRejected)})`;
+    });
+    print(`  open set at the defaults, ${k}-shot: ${parts.join('; ')}`);
+  }
+}
 
 export interface CoralOutcome {
   labels: Record<string, string>;

@@ -10,7 +10,7 @@
  * O(shots x classes x dim) with 1000 classes.
  */
 import type { ClassWeights } from './types.js';
-import { dot, dotRow, l2Normalize, meanDirection, seededRandom, shuffled } from './vector.js';
+import { dotRows, l2Normalize, meanDirection, seededRandom, shuffled } from './vector.js';
 
 export interface LabelledShots {
   label: string;
@@ -71,25 +71,40 @@ export function trainSoftmax(classes: readonly LabelledShots[], opts: FineTuneOp
   const w0 = Float64Array.from(w);
   const grads = new Float64Array(w.length);
   const norms = new Float64Array(classes.length);
-  const candidates = samples.map((s) => candidateClasses(start, s.x, s.y, opts.negatives));
+  const startMatrix = new Float32Array(classes.length * dim);
+  start.forEach((v, c) => startMatrix.set(v, c * dim));
+  const candidates = samples.map((s) => candidateClasses(startMatrix, classes.length, s.x, s.y, opts.negatives));
   const step = opts.learningRate / samples.length;
+  let previousLoss = Infinity;
   for (let epoch = 0; epoch < opts.epochs; epoch++) {
     grads.fill(0);
     for (let c = 0; c < classes.length; c++) norms[c] = rowNorm(w, c * dim, dim);
-    samples.forEach((s, i) => accumulate(grads, w, norms, s.x, s.y, candidates[i]!, opts.scale));
+    let loss = 0;
+    samples.forEach((s, i) => (loss += accumulate(grads, w, norms, s.x, s.y, candidates[i]!, opts.scale)));
+    // Stalled (e.g. classes already far apart): further epochs would change nothing visible.
+    const gain = previousLoss - loss;
+    if (gain >= 0 && gain < 1e-4 * samples.length) break;
+    previousLoss = loss;
     for (let i = 0; i < w.length; i++) w[i]! -= step * grads[i]! + opts.learningRate * opts.anchor * (w[i]! - w0[i]!);
   }
   return classes.map((_, c) => l2Normalize(Float32Array.from(w.subarray(c * dim, (c + 1) * dim))));
 }
 
 /** The shot's own class first, then the `negatives` other classes most similar to it. */
-function candidateClasses(weights: readonly Float32Array[], x: Float32Array, y: number, negatives: number): Int32Array {
-  const others = weights
-    .map((w, c) => ({ c, s: dot(w, x) }))
-    .filter((o) => o.c !== y)
-    .sort((a, b) => b.s - a.s)
-    .slice(0, negatives);
-  return Int32Array.from([y, ...others.map((o) => o.c)]);
+function candidateClasses(matrix: Float32Array, classes: number, x: Float32Array, y: number, negatives: number): Int32Array {
+  const scores = new Float64Array(classes);
+  dotRows(matrix, classes, x, scores);
+  // Partial selection: keep the best `negatives` in a small sorted list (negatives << classes).
+  const top: number[] = [];
+  for (let c = 0; c < classes; c++) {
+    if (c === y) continue;
+    if (top.length === negatives && scores[c]! <= scores[top[top.length - 1]!]!) continue;
+    let at = top.length;
+    while (at > 0 && scores[top[at - 1]!]! < scores[c]!) at--;
+    top.splice(at, 0, c);
+    if (top.length > negatives) top.pop();
+  }
+  return Int32Array.from([y, ...top]);
 }
 
 function rowNorm(m: Float64Array, base: number, dim: number): number {
@@ -98,7 +113,10 @@ function rowNorm(m: Float64Array, base: number, dim: number): number {
   return Math.sqrt(s) || 1;
 }
 
-/** Adds one shot's cross-entropy gradient: dL/dw_c = (p_c - [c=y]) * s * (x - cos_c * w_c/|w_c|) / |w_c|. */
+/**
+ * Adds one shot's cross-entropy gradient, dL/dw_c = (p_c - [c=y]) * s * (x - cos_c * w_c/|w_c|) / |w_c|,
+ * and returns its loss -log p_y.
+ */
 function accumulate(
   grads: Float64Array,
   w: Float64Array,
@@ -107,7 +125,7 @@ function accumulate(
   y: number,
   candidates: Int32Array,
   scale: number,
-): void {
+): number {
   const dim = x.length;
   const cosines = new Float64Array(candidates.length);
   let top = -Infinity;
@@ -129,6 +147,7 @@ function accumulate(
     const base = c * dim;
     for (let d = 0; d < dim; d++) grads[base + d]! += coef * (x[d]! - cosOverNorm * w[base + d]!);
   }
+  return -Math.log(exps[0]! / total);
 }
 
 /** Closed-set top-1 accuracy and mean lead of the true class over the best other class. */
@@ -141,10 +160,12 @@ export function evaluate(weights: readonly Float32Array[], queries: ReadonlyArra
   weights.forEach((w, i) => matrix.set(w, i * dim));
   let correct = 0;
   let margin = 0;
+  const scores = new Float64Array(weights.length);
   for (const q of queries) {
-    const own = dotRow(matrix, q.y, q.x);
+    dotRows(matrix, weights.length, q.x, scores);
+    const own = scores[q.y]!;
     let other = -Infinity;
-    for (let c = 0; c < weights.length; c++) if (c !== q.y) other = Math.max(other, dotRow(matrix, c, q.x));
+    for (let c = 0; c < weights.length; c++) if (c !== q.y && scores[c]! > other) other = scores[c]!;
     if (own > other) correct++;
     margin += own - other;
   }
