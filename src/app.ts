@@ -13,13 +13,11 @@ import type { AppConfig } from './config/types.js';
 import { Core } from './core.js';
 import { AppError, errorMessage } from './errors.js';
 import { EventBus } from './eventBus.js';
-import { HomeAssistant } from './homeassistant/homeAssistant.js';
 import { ensureModels } from './models/firstRun.js';
-import { MqttConnection } from './mqtt/connection.js';
+import type { MqttConnection } from './mqtt/connection.js';
 import { EmbeddedBroker } from './mqtt/embeddedBroker.js';
-import { MqttPublisher, type StatePayload, type StatsPayload } from './mqtt/publisher.js';
-import { RequestServer } from './mqtt/requests.js';
-import { availableTopic } from './mqtt/topics.js';
+import { MqttApi } from './mqtt/mqttApi.js';
+import type { StatePayload, StatsPayload } from './mqtt/publisher.js';
 import { VERSION } from './version.js';
 import { HttpServer } from './web/httpServer.js';
 import { Metrics } from './web/metrics.js';
@@ -132,91 +130,28 @@ export class Agent {
       url = broker.url;
     }
     this.mqttUrl = url;
-    const base = config.mqtt.base_topic;
-    const connection = new MqttConnection(
-      {
-        url,
-        username: config.mqtt.username,
-        password: config.mqtt.password,
-        clientId: config.mqtt.client_id || `edge-imprint-${config.node_id}`,
-        cleanSession: config.mqtt.clean_session,
-        // The embedded broker (aedes) speaks 3.1.1 only: skip the v5 attempt.
-        protocolVersion: config.mqtt.url ? config.mqtt.protocol_version : 4,
-        tls: config.mqtt.tls,
-        availabilityTopic: availableTopic(base),
-      },
-      logger.child({ part: 'mqtt' }),
-    );
-    const requests = this.buildRequests(connection, core, cameras);
-    const publisher = this.buildPublisher(connection, core, cameras);
-    // Handlers and publishers subscribe before connecting, so nothing published on the
-    // first connect is missed.
-    await this.startPart({ name: 'request server', start: () => requests.start(), stop: () => requests.stop() });
-    await this.startPart({ name: 'publisher', start: () => publisher.start(), stop: () => publisher.stop() });
-    if (config.mqtt.discovery.enabled) {
-      const ha = this.buildHomeAssistant(connection, core, cameras, requests);
-      await this.startPart({ name: 'home assistant', start: () => ha.start(), stop: () => ha.stop() });
-    }
-    await this.startPart({ name: 'mqtt', start: () => connection.start(), stop: () => connection.stop() });
-    this.connection = connection;
-  }
-
-
-  private buildRequests(connection: MqttConnection, core: Core, cameras: CameraManager): RequestServer {
-    const { logger } = this.opts;
-    const config = this.config;
-    return new RequestServer({
-      transport: connection,
-      baseTopic: config.mqtt.base_topic,
+    const api = new MqttApi({
+      // The embedded broker (aedes) speaks 3.1.1 only: skip the v5 attempt.
+      config: config.mqtt.url ? config.mqtt : { ...config.mqtt, protocol_version: 4 },
+      url,
+      nodeId: config.node_id,
+      version: VERSION,
       limits: config.limits,
+      bus: this.bus,
+      logger,
       imprinter: core.service,
       cameras: () => cameras.names(),
       latestFrame: (camera) => cameras.latestFrame(camera),
       setCameraEnabled: (camera, enabled) => cameras.setEnabled(camera, enabled),
-      logger: logger.child({ part: 'requests' }),
+      getState: () => this.state(core, cameras),
+      getStats: () => this.stats(core, cameras),
       onAnswer: (command, response) => {
         this.metrics.recordRequest(command);
         if (response.status === 'error') this.metrics.recordRequestError(command);
       },
     });
-  }
-
-  private buildPublisher(connection: MqttConnection, core: Core, cameras: CameraManager): MqttPublisher {
-    const { logger } = this.opts;
-    const config = this.config;
-    return new MqttPublisher({
-      transport: connection,
-      bus: this.bus,
-      baseTopic: config.mqtt.base_topic,
-      logger: logger.child({ part: 'publisher' }),
-      getState: () => this.state(core, cameras),
-      getStats: () => this.stats(core, cameras),
-      listClasses: () => core.service.list(),
-      cameras: () => cameras.names(),
-      statsIntervalS: config.mqtt.stats_interval,
-    });
-  }
-
-  private buildHomeAssistant(
-    connection: MqttConnection,
-    core: Core,
-    cameras: CameraManager,
-    requests: RequestServer,
-  ): HomeAssistant {
-    const { logger } = this.opts;
-    const config = this.config;
-    return new HomeAssistant({
-      transport: connection,
-      bus: this.bus,
-      baseTopic: config.mqtt.base_topic,
-      prefix: config.mqtt.discovery.prefix,
-      nodeId: config.node_id,
-      version: VERSION,
-      cameras: () => cameras.names(),
-      listClasses: () => core.service.list(),
-      enrollFromCamera: (label, camera) => requests.enrollFromCamera(label, camera),
-      logger: logger.child({ part: 'homeassistant' }),
-    });
+    await this.startPart({ name: 'mqtt', start: () => api.start(), stop: () => api.stop() });
+    this.connection = api.connection;
   }
 
   private async startHttp(): Promise<void> {

@@ -53,6 +53,7 @@ export class MqttApi {
       latestFrame: deps.latestFrame,
       setCameraEnabled: deps.setCameraEnabled,
       logger: logger.child({ component: 'mqtt-requests' }),
+      discoveryPrefix: config.discovery.prefix,
       ...(deps.onAnswer ? { onAnswer: deps.onAnswer } : {}),
     });
     this.publisher = new MqttPublisher({

@@ -53,6 +53,8 @@ export interface RequestServerDeps {
   setCameraEnabled: (camera: string, enabled: boolean) => void | Promise<void>;
   logger: Logger;
   sleep?: (ms: number) => Promise<void>;
+  /** Home Assistant's discovery prefix: response topics there are refused. */
+  discoveryPrefix?: string;
   /** Called once per answer (metrics: requests and request errors per command). */
   onAnswer?: (command: string, response: ResponsePayload) => void;
 }
@@ -277,13 +279,29 @@ export class RequestServer {
     const body = JSON.stringify(response);
     const { transport, baseTopic } = this.deps;
     void transport.publish(responseTopic(baseTopic, target.command), body, { qos: 1 });
-    if (target.responseTopic) {
+    if (target.responseTopic && !safeResponseTopic(target.responseTopic, baseTopic, this.deps.discoveryPrefix)) {
+      this.deps.logger.warn(
+        { command: target.command },
+        'request asked for a response_topic among the agent\'s own or discovery topics; answered on the standard response topic only',
+      );
+    } else if (target.responseTopic) {
       void transport.publish(target.responseTopic, body, {
         qos: 1,
         ...(target.correlationData ? { properties: { correlationData: target.correlationData } } : {}),
       });
     }
   }
+}
+
+/**
+ * An MQTT v5 response_topic is chosen by whoever sent the request, but the answer is
+ * published with the agent's rights: never let it land on the agent's own state topics
+ * (availability, class ON/OFF, ...) or on Home Assistant discovery. Pure.
+ */
+export function safeResponseTopic(topic: string, baseTopic: string, discoveryPrefix = 'homeassistant'): boolean {
+  if (topic.length === 0 || topic.includes('+') || topic.includes('#') || topic.includes('\u0000')) return false;
+  if (topic === baseTopic || topic.startsWith(`${baseTopic}/`)) return topic.startsWith(`${baseTopic}/response/`);
+  return topic !== discoveryPrefix && !topic.startsWith(`${discoveryPrefix}/`);
 }
 
 function parseJson(payload: Buffer): unknown {
