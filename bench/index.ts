@@ -2,15 +2,8 @@
  * `npm run bench` / `edge-imprint bench [--json]`: every benchmark the issues ask for, in
  * one run, each ratio printed with both of its sides. `--only=engine,enroll` runs a subset.
  */
-import { runEngineBench, runEnrollBench } from './engine.js';
 import { Report } from './report.js';
-
-type Section = { name: string; run: (report: Report) => Promise<void> };
-
-const SECTIONS: Section[] = [
-  { name: 'engine', run: runEngineBench },
-  { name: 'enroll', run: runEnrollBench },
-];
+import { SECTIONS } from './sections.js';
 
 async function main(): Promise<void> {
   const json = process.argv.includes('--json');

@@ -1,0 +1,56 @@
+/** Adapters that put every benchmark's figures into the one report. */
+import { runCameraBench } from './camera.js';
+import { runClassifyBench } from './classify.js';
+import { runEngineBench, runEnrollBench } from './engine.js';
+import { formatMqttBench, runMqttBench } from './mqtt.js';
+import { ms, type Report } from './report.js';
+import { startImprinting } from '../test/helpers/imprinting.js';
+import { tempDir } from './setup.js';
+
+export type Section = { name: string; run: (report: Report) => Promise<void> };
+
+async function classifySection(report: Report): Promise<void> {
+  const r = await runClassifyBench((line) => report.line(line));
+  report.add({
+    section: 'classifier',
+    figure: 'classify with 1000 classes minus with 10 classes (median per call)',
+    value: `${ms(r.ms1000)} − ${ms(r.ms10)} = ${ms(r.difference)}`,
+    target: '≤ 1 ms',
+    ok: r.ok,
+  });
+}
+
+async function mqttSection(report: Report): Promise<void> {
+  const dir = tempDir();
+  const core = await startImprinting({ dataDir: dir.path });
+  try {
+    const r = await runMqttBench({ imprinter: core.imprinter, bus: core.bus });
+    formatMqttBench(r).forEach((line) => report.line(`  ${line}`));
+    const e = r.enroll_1080p;
+    report.add({
+      section: 'mqtt',
+      figure: `enroll over MQTT, one 1080p JPEG, request → response, p50 / p95 of ${e.rounds}`,
+      value: `${ms(e.p50_ms)} / ${ms(e.p95_ms)} (in-process: ${ms(e.direct_p50_ms)} / ${ms(e.direct_p95_ms)})`,
+      target: '≤ 100 / 150 ms',
+      ok: e.p50_ms <= 100 && e.p95_ms <= 150,
+    });
+    const c = r.classify;
+    report.add({
+      section: 'mqtt',
+      figure: `sustained classify over MQTT (${c.concurrency} in flight, ${c.seconds} s)`,
+      value: `${c.per_second.toFixed(1)} req/s, p95 ${ms(c.p95_ms)}, ${c.busy} busy (in-process: ${c.direct_per_second.toFixed(1)} req/s)`,
+      target: 'reported',
+    });
+  } finally {
+    await core.stop();
+    dir.cleanup();
+  }
+}
+
+export const SECTIONS: Section[] = [
+  { name: 'engine', run: runEngineBench },
+  { name: 'enroll', run: runEnrollBench },
+  { name: 'classify', run: classifySection },
+  { name: 'mqtt', run: mqttSection },
+  { name: 'camera', run: runCameraBench },
+];
