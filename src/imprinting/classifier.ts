@@ -1,4 +1,5 @@
 import { NONE, UNKNOWN, type Classification, type ClassWeights } from './types.js';
+import { SimdDots } from './simdKernel.js';
 import { dotRows, l2Normalize } from './vector.js';
 
 export interface ClassifierOptions {
@@ -18,7 +19,7 @@ interface ClassEntry {
  * normalised sum of its normalised shots, and the score is the cosine similarity.
  * A class may instead carry several proxies (multi-proxy); its score is then the best
  * proxy's. All weights live in one contiguous row-major Float32Array so that scoring
- * 1000 classes is one tight pass over memory.
+ * 1000 classes is one tight pass over memory (WebAssembly SIMD where available).
  */
 export class ImprintedClassifier {
   private classes: ClassEntry[] = [];
@@ -28,6 +29,8 @@ export class ImprintedClassifier {
   private rowClass = new Int32Array(0);
   private dim = 0;
   private rowScores = new Float64Array(0);
+  /** The same matrix in WebAssembly memory, scored with SIMD; undefined where unavailable (then plain JS). */
+  private kernelImpl: SimdDots | undefined;
 
   constructor(private options: ClassifierOptions) {}
 
@@ -55,6 +58,12 @@ export class ImprintedClassifier {
     this.rowClass = rowClass;
     this.dim = dim;
     this.rowScores = new Float64Array(total);
+    this.kernelImpl = SimdDots.create(matrix, total, dim);
+  }
+
+  /** Which scoring loop runs: WebAssembly SIMD, or the plain JS fallback. */
+  kernel(): 'wasm-simd' | 'js' {
+    return this.kernelImpl ? 'wasm-simd' : 'js';
   }
 
   labels(): string[] {
@@ -89,7 +98,8 @@ export class ImprintedClassifier {
   /** Best cosine per class (max over its proxies), in class order. */
   private scoreClasses(embedding: Float32Array): Float64Array {
     const rows = this.rowClass.length;
-    dotRows(this.matrix, rows, embedding, this.rowScores);
+    if (this.kernelImpl) this.kernelImpl.score(embedding, this.rowScores);
+    else dotRows(this.matrix, rows, embedding, this.rowScores);
     const perClass = new Float64Array(this.classes.length).fill(-Infinity);
     for (let r = 0; r < rows; r++) {
       const c = this.rowClass[r]!;

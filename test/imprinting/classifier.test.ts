@@ -4,6 +4,7 @@ import { before, describe, it } from 'node:test';
 import { TfliteBackend } from '../../src/detector/backend.js';
 import { prepareImage } from '../../src/detector/imageInput.js';
 import { ImprintedClassifier } from '../../src/imprinting/classifier.js';
+import { SimdDots } from '../../src/imprinting/simdKernel.js';
 import { DEFAULT_MARGIN, DEFAULT_THRESHOLD } from '../../src/imprinting/defaults.js';
 import type { ClassWeights } from '../../src/imprinting/types.js';
 import { dotRows, l2Normalize, meanDirection } from '../../src/imprinting/vector.js';
@@ -153,4 +154,28 @@ describe("default threshold and margin on Coral's photos (real CPU model, the ag
       assert.ok(unknown.length >= 4, `only ${unknown.join(', ')} came out unknown`);
     });
   }
+});
+
+describe('SIMD scoring kernel', () => {
+  it('agrees with the plain JS loop, and declines dimensions that are not a multiple of 4', () => {
+    const dim = 1024;
+    const rows = 37;
+    let seed = 11;
+    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+    const matrix = Float32Array.from({ length: rows * dim }, rnd);
+    const v = Float32Array.from({ length: dim }, rnd);
+    const kernel = SimdDots.create(matrix, rows, dim);
+    assert.ok(kernel, 'Node 20 has WebAssembly SIMD');
+    const simd = new Float64Array(rows);
+    const js = new Float64Array(rows);
+    kernel.score(v, simd);
+    dotRows(matrix, rows, v, js);
+    for (let r = 0; r < rows; r++) assert.ok(Math.abs(simd[r]! - js[r]!) < 1e-3 * Math.max(1, Math.abs(js[r]!)), `row ${r}`);
+    assert.equal(SimdDots.create(new Float32Array(6), 2, 3), undefined);
+    const c = new ImprintedClassifier({ threshold: 0, margin: 0 });
+    c.setClasses([cls('a', unit(1, 0, 0))]);
+    assert.equal(c.kernel(), 'js');
+    c.setClasses([cls('a', l2Normalize(v))]);
+    assert.equal(c.kernel(), 'wasm-simd');
+  });
 });
