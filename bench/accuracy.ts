@@ -9,6 +9,8 @@
  *   fine-tuned (always) - trainSoftmax() without the held-out check, to show what the check buys
  * and then calibrates the classifier's threshold and margin open-set (see runCalibration).
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_MARGIN, DEFAULT_THRESHOLD } from '../src/imprinting/defaults.js';
 import { DEFAULT_FINE_TUNE, fineTune, trainSoftmax, type LabelledShots } from '../src/imprinting/fineTune.js';
@@ -16,8 +18,8 @@ import { withProxies, type ProxyOptions } from '../src/imprinting/proxies.js';
 import { ImprintedClassifier } from '../src/imprinting/classifier.js';
 import type { ClassWeights } from '../src/imprinting/types.js';
 import { meanDirection, seededRandom, shuffled } from '../src/imprinting/vector.js';
-import { embedFiles, listDataset, type LabelledFiles } from './embeddings.js';
-import { MODEL_DIR, SHARED_IMAGES } from './setup.js';
+import { DATASET_DIR, embedFiles, listDataset, type LabelledFiles } from './embeddings.js';
+import { MODEL_DIR, ROOT, SHARED_IMAGES } from './setup.js';
 
 export const MODEL = join(MODEL_DIR, 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite');
 const SHOTS = [1, 5, 10, 20];
@@ -46,7 +48,16 @@ export interface AccuracyRow {
   fineTuneUsed: number;
 }
 
+/** Installs the image set with scripts/fetch-dataset.sh when it is missing (apt-get; needs root or sudo). */
+function ensureDataset(print: (line: string) => void): void {
+  if (existsSync(DATASET_DIR)) return;
+  print(`  ${DATASET_DIR} missing: running scripts/fetch-dataset.sh (apt-get install tuxpaint-stamps-default, ~160 MB)`);
+  const r = spawnSync('bash', [join(ROOT, 'scripts', 'fetch-dataset.sh')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error('scripts/fetch-dataset.sh failed: install tuxpaint-stamps-default, or set EDGE_IMPRINT_DATASET_DIR');
+}
+
 export async function loadEmbeddedDataset(print: (line: string) => void): Promise<EmbeddedClass[]> {
+  ensureDataset(print);
   const dataset: LabelledFiles[] = listDataset();
   const files = dataset.flatMap((c) => c.files);
   const { embeddings, computed, ms } = await embedFiles(files, MODEL);
