@@ -11,9 +11,9 @@ import { MotionGate } from './motionGate.js';
 import { FrameScheduler, type ClassifyFn, type ScheduledResult } from './scheduler.js';
 import { ClassSmoother, type SmootherUpdate } from './smoother.js';
 
+/** Per camera, as in the `stats` MQTT payload. */
 export interface CameraStats {
   status: CameraStatus;
-  enabled: boolean;
   camera_fps: number;
   process_fps: number;
   skipped_fps: number;
@@ -48,6 +48,8 @@ interface Camera {
   smoother: ClassSmoother;
   latest: RawFrame | null;
   label: string | null;
+  /** Detection events go out in order, even when a start waits for its snapshot. */
+  events: Promise<void>;
 }
 
 /**
@@ -60,6 +62,10 @@ export class CameraManager {
   private readonly log: Logger;
   private scheduler: FrameScheduler | null = null;
   private ticker: NodeJS.Timeout | null = null;
+  /** If the process exits without stop() (a crash), no ffmpeg may outlive it. */
+  private readonly killOnExit = (): void => {
+    for (const camera of this.cameras.values()) camera.source.killNow();
+  };
 
   constructor(private readonly deps: CameraManagerDeps) {
     this.clock = deps.clock ?? Date.now;
@@ -81,7 +87,10 @@ export class CameraManager {
       scheduler.addCamera(name, { enabled: config.enabled, gate: this.buildGate(config) });
     }
     await scheduler.start();
-    await Promise.all([...this.cameras.values()].map((c) => c.source.start()));
+    process.once('exit', this.killOnExit);
+    // A camera without a URL (allowed while disabled) has nothing to run.
+    const runnable = [...this.cameras.values()].filter((c) => c.config.url !== '');
+    await Promise.all(runnable.map((c) => c.source.start()));
     // Classes must turn OFF on time even when no frame arrives (camera down, detector down).
     this.ticker = setInterval(() => this.tick(), 1000);
     this.log.info({ cameras: [...this.cameras.keys()] }, 'cameras started');
@@ -94,7 +103,9 @@ export class CameraManager {
     const results = await Promise.allSettled([...this.cameras.values()].map((c) => c.source.stop()));
     for (const r of results) if (r.status === 'rejected') this.log.error({ err: r.reason }, 'camera stop failed');
     await this.scheduler?.stop();
-    for (const camera of this.cameras.values()) this.publish(camera, camera.smoother.endAll(), false);
+    for (const camera of this.cameras.values()) this.publish(camera, camera.smoother.endAll());
+    await Promise.all([...this.cameras.values()].map((c) => c.events));
+    process.off('exit', this.killOnExit);
     this.scheduler = null;
     this.cameras.clear();
   }
@@ -110,7 +121,6 @@ export class CameraManager {
       const sched = this.scheduler?.stats(name);
       out[name] = {
         status: source.status,
-        enabled: this.scheduler?.isEnabled(name) ?? false,
         camera_fps: sched?.camera_fps ?? 0,
         process_fps: sched?.process_fps ?? 0,
         skipped_fps: sched?.skipped_fps ?? 0,
@@ -124,7 +134,7 @@ export class CameraManager {
   setEnabled(name: string, enabled: boolean): void {
     const camera = this.require(name);
     this.scheduler?.setEnabled(name, enabled);
-    if (!enabled) this.publish(camera, camera.smoother.endAll(), true);
+    if (!enabled) this.publish(camera, camera.smoother.endAll());
     this.log.info({ camera: name, enabled }, 'detection switched');
   }
 
@@ -161,6 +171,7 @@ export class CameraManager {
       config,
       latest: null,
       label: null,
+      events: Promise.resolve(),
       smoother: new ClassSmoother({
         camera: name,
         window: vote.window,
@@ -205,7 +216,7 @@ export class CameraManager {
     const camera = this.cameras.get(r.camera);
     if (!camera) return;
     this.deps.onResult?.(r);
-    const update = camera.smoother.push(r.result, r.frame.snapshot());
+    const update = camera.smoother.push(r.result, null);
     camera.label = update.label;
     this.deps.bus.emit('cameraResult', {
       camera: r.camera,
@@ -214,18 +225,15 @@ export class CameraManager {
       scores: r.result.scores,
       at: new Date(r.finishedAt),
     });
-    this.publish(camera, update, true, r.frame);
+    this.publish(camera, update, r.frame);
   }
 
   private tick(): void {
-    for (const camera of this.cameras.values()) this.publish(camera, camera.smoother.tick(), true);
+    for (const camera of this.cameras.values()) this.publish(camera, camera.smoother.tick());
   }
 
-  /**
-   * Class changes, then events. A start event without a snapshot (snapshots disabled or
-   * not yet received) gets a JPEG of the model-input frame instead.
-   */
-  private publish(camera: Camera, update: SmootherUpdate, live: boolean, frame?: RawFrame): void {
+  /** Class changes at once, then the events, queued per camera so they keep their order. */
+  private publish(camera: Camera, update: SmootherUpdate, frame?: RawFrame): void {
     for (const change of update.changes) {
       this.deps.bus.emit('classState', { camera: camera.name, label: change.label, on: change.on });
     }
@@ -234,14 +242,20 @@ export class CameraManager {
         { camera: camera.name, label: event.label, score: round3(event.score), id: event.id },
         `detection ${event.type}`,
       );
-      if (event.type === 'start' && !event.snapshot && frame && live) {
-        void this.encodeJpeg(frame.rgb, camera.config.snapshot.quality)
-          .catch(() => null)
-          .then((jpeg) => this.deps.bus.emit('detectionEvent', { ...event, snapshot: jpeg }));
-        continue;
-      }
-      this.deps.bus.emit('detectionEvent', event);
+      camera.events = camera.events.then(async () => {
+        const snapshot = event.type === 'start' && frame ? await this.snapshotOf(camera, frame) : event.snapshot;
+        this.deps.bus.emit('detectionEvent', { ...event, snapshot });
+      });
     }
+  }
+
+  /**
+   * The snapshot JPEG of the frame itself; with snapshots off (or the JPEG lost) a JPEG of
+   * the model-input frame, which is the exact frame, only small.
+   */
+  private async snapshotOf(camera: Camera, frame: RawFrame): Promise<Buffer | null> {
+    const jpeg = camera.config.snapshot.enabled ? await frame.snapshot() : null;
+    return jpeg ?? this.encodeJpeg(frame.rgb, camera.config.snapshot.quality).catch(() => null);
   }
 
   private async encodeJpeg(rgb: Uint8Array, quality: number): Promise<Buffer> {

@@ -18,11 +18,11 @@ export interface RawFrame {
   at: number;
   seq: number;
   /**
-   * The snapshot JPEG of this very frame when snapshots run at the detection rate (it may
-   * arrive a moment after the raw frame: call this once the frame has been classified),
-   * else the newest snapshot; null when snapshots are off or none arrived yet.
+   * The snapshot JPEG of this very frame when snapshots run at the detection rate (it can
+   * arrive a moment after the raw frame, so this waits for it, briefly), else the newest
+   * snapshot; null when snapshots are off, or the JPEG is long gone or never came.
    */
-  snapshot(): Buffer | null;
+  snapshot(): Promise<Buffer | null>;
 }
 
 export interface CameraSourceSink {
@@ -88,9 +88,13 @@ interface Run {
   /** The last few JPEGs by their index in this run (0-based, as the raw frames). */
   jpegs: Map<number, Buffer>;
   jpegCount: number;
+  /** Callers waiting for the JPEG of a frame index. */
+  waiting: Map<number, ((jpeg: Buffer) => void)[]>;
 }
 
 const KEPT_SNAPSHOTS = 16;
+/** How long a frame's paired JPEG is waited for (normally it is a few ms behind). */
+const SNAPSHOT_WAIT_MS = 1000;
 
 /**
  * One camera's ffmpeg, supervised: restarted with capped exponential backoff when it exits
@@ -141,6 +145,12 @@ export class CameraSource {
     if (run) await this.kill(run);
   }
 
+  /** Synchronous SIGKILL of the current ffmpeg, for a process that is exiting anyway. */
+  killNow(): void {
+    const child = this.run?.child;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+
   stats(): CameraSourceStats {
     return {
       status: this.status ?? 'offline',
@@ -170,7 +180,17 @@ export class CameraSource {
     this.stderr = [];
     const stdio: SpawnOptions['stdio'] = ['ignore', 'pipe', 'pipe'];
     if (plan.snapshots) stdio.push('pipe');
-    const child = this.deps.spawn(ffmpeg, plan.args, { stdio });
+    let child: ChildProcess;
+    try {
+      child = this.deps.spawn(ffmpeg, plan.args, { stdio });
+    } catch (err) {
+      // e.g. a NUL byte in input_args: retried like any failure, so the camera is not lost.
+      this.failuresInRow += 1;
+      const delay = this.nextDelay();
+      this.log.error({ err: redactUrl(String(err)), retry_ms: delay }, 'cannot start ffmpeg');
+      this.restartTimer = setTimeout(() => this.relaunch(), delay);
+      return;
+    }
     let resolveExit: () => void = () => undefined;
     const exited = new Promise<void>((resolve) => (resolveExit = resolve));
     const run: Run = {
@@ -182,10 +202,12 @@ export class CameraSource {
       paired: plan.pairedSnapshots,
       jpegs: new Map(),
       jpegCount: 0,
+      waiting: new Map(),
     };
     this.run = run;
-    child.once('exit', (code, signal) => {
-      resolveExit();
+    child.once('exit', () => resolveExit());
+    // 'close' comes after the pipes are drained: the ring buffer then holds ffmpeg's last words.
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
       this.fail(run, `ffmpeg exited (${signal ?? `code ${code}`})`);
     });
     child.once('error', (err) => {
@@ -215,9 +237,28 @@ export class CameraSource {
 
   private onJpeg(run: Run, jpeg: Buffer): void {
     this.snapshot = jpeg;
-    run.jpegs.set(run.jpegCount, jpeg);
-    run.jpegs.delete(run.jpegCount - KEPT_SNAPSHOTS);
+    const index = run.jpegCount;
+    run.jpegs.set(index, jpeg);
+    run.jpegs.delete(index - KEPT_SNAPSHOTS);
     run.jpegCount += 1;
+    for (const resolve of run.waiting.get(index) ?? []) resolve(jpeg);
+    run.waiting.delete(index);
+  }
+
+  private pairedSnapshot(run: Run, index: number): Promise<Buffer | null> {
+    if (index < run.jpegCount) return Promise.resolve(run.jpegs.get(index) ?? null);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        run.waiting.delete(index);
+        resolve(null);
+      }, SNAPSHOT_WAIT_MS);
+      const list = run.waiting.get(index) ?? [];
+      list.push((jpeg) => {
+        clearTimeout(timer);
+        resolve(jpeg);
+      });
+      run.waiting.set(index, list);
+    });
   }
 
   private pushStderr(line: string): void {
@@ -235,7 +276,8 @@ export class CameraSource {
     run.frames += 1;
     this.failuresInRow = 0;
     this.setStatus('online');
-    const snapshot = (): Buffer | null => (run.paired ? run.jpegs.get(index) : undefined) ?? this.snapshot;
+    const snapshot = (): Promise<Buffer | null> =>
+      run.paired ? this.pairedSnapshot(run, index) : Promise.resolve(this.snapshot);
     this.deps.sink.frame({ camera: this.deps.name, rgb, at, seq: this.frames, snapshot });
   }
 
@@ -271,12 +313,14 @@ export class CameraSource {
   private scheduleRestart(run: Run, delay: number): void {
     if (!this.running || run !== this.run) return;
     this.run = null;
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = null;
-      if (!this.running) return;
-      this.reconnects += 1;
-      this.launch();
-    }, delay);
+    this.restartTimer = setTimeout(() => this.relaunch(), delay);
+  }
+
+  private relaunch(): void {
+    this.restartTimer = null;
+    if (!this.running) return;
+    this.reconnects += 1;
+    this.launch();
   }
 
   private nextDelay(): number {
@@ -305,7 +349,10 @@ export class CameraSource {
       );
       return;
     }
-    this.log.warn({ reason, retry_ms: delay, stderr: this.stderr }, 'ffmpeg failed; restarting');
+    // An unreachable camera fails every few seconds for as long as it is down: warn on the
+    // first failure and about once a minute after, with ffmpeg's last lines each time.
+    const level = this.failuresInRow % 15 === 1 ? 'warn' : 'debug';
+    this.log[level]({ reason, retry_ms: delay, failures: this.failuresInRow, stderr: this.stderr }, 'ffmpeg failed; restarting');
   }
 
   /** SIGTERM, then SIGKILL after the grace period: a UDP reader can ignore SIGTERM. */

@@ -95,8 +95,8 @@ void test('RTSP over TCP: exact frames at the configured rate, and a 640 px snap
   // Snapshots run at the detection rate: each frame's JPEG shows that very frame, also
   // across the cuts between photos in the clip.
   let compared = 0;
-  for (const f of h.frames.slice(-15)) {
-    const jpeg = f.snapshot();
+  const pairs = await Promise.all(h.frames.slice(-12).map(async (f) => ({ f, jpeg: await f.snapshot() })));
+  for (const { f, jpeg } of pairs) {
     if (!jpeg) continue;
     const small = await sharp(jpeg).resize(INPUT_SIZE.width, INPUT_SIZE.height, { fit: 'fill' }).raw().toBuffer();
     let diff = 0;

@@ -10,7 +10,7 @@ import { INPUT_SIZE } from './fixtures.js';
 const FRAME_BYTES = INPUT_SIZE.width * INPUT_SIZE.height * 3;
 
 function frame(camera: string, seq: number, fill = seq % 256): RawFrame {
-  return { camera, seq, at: Date.now(), rgb: new Uint8Array(FRAME_BYTES).fill(fill), snapshot: () => null };
+  return { camera, seq, at: Date.now(), rgb: new Uint8Array(FRAME_BYTES).fill(fill), snapshot: async () => null };
 }
 
 /** A classifier whose calls finish only when the test says so. */
