@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
 import sharp from 'sharp';
 import { CameraSource, type CameraStatus, type RawFrame, type SpawnFn } from '../../src/camera/cameraSource.js';
 import type { CameraConfig } from '../../src/config/types.js';
-import { freePort, tempDir, testLogger, waitFor } from '../helpers/env.js';
+import { freePort, image, tempDir, testLogger, waitFor } from '../helpers/env.js';
 import { buildTestClip, startRtspServer, type RtspServer } from '../helpers/rtspServer.js';
 import { cameraConfig, INPUT_SIZE } from './fixtures.js';
 
@@ -220,4 +222,38 @@ void test('stop() during backoff and while starting leaves no ffmpeg behind', as
   for (const pid of [...h.pids, ...h2.pids]) assert.equal(alive(pid), false);
   assert.equal(h2.pids.length, 1, 'no restart after stop()');
   assert.deepEqual(childFfmpegs(), [], 'no ffmpeg child of this process is left');
+});
+
+void test('HTTP MJPEG camera (multipart/x-mixed-replace): frames flow', async () => {
+  const jpegs = await Promise.all(
+    ['dog_test_0.jpg', 'cat_test_0.jpg'].map((f) => sharp(image(f)).resize(640, 480, { fit: 'fill' }).jpeg().toBuffer()),
+  );
+  const clients = new Set<ServerResponse>();
+  const http = createHttpServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace; boundary=frame' });
+    clients.add(res);
+    res.on('close', () => clients.delete(res));
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  let n = 0;
+  const pump = setInterval(() => {
+    const jpeg = jpegs[n++ % 2]!;
+    for (const res of clients) {
+      res.write(`--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`);
+      res.write(jpeg);
+      res.write('\r\n');
+    }
+  }, 100);
+  try {
+    const port = (http.address() as AddressInfo).port;
+    const h = makeSource(cameraConfig({ url: `http://127.0.0.1:${port}/video.mjpg`, fps: 5, stall_timeout: 5 }));
+    await h.source.start();
+    await waitFor(() => h.frames.length >= 5, 10_000, 'frames from the MJPEG stream');
+    assert.ok(await h.frames.at(-1)!.snapshot());
+    await h.source.stop();
+  } finally {
+    clearInterval(pump);
+    for (const res of clients) res.destroy();
+    http.close();
+  }
 });
