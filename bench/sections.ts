@@ -1,4 +1,5 @@
 /** Adapters that put every benchmark's figures into the one report. */
+import { runAccuracyBench } from './accuracy.js';
 import { runCameraBench } from './camera.js';
 import { runClassifyBench } from './classify.js';
 import { runEngineBench, runEnrollBench } from './engine.js';
@@ -47,10 +48,29 @@ async function mqttSection(report: Report): Promise<void> {
   }
 }
 
+async function accuracySection(report: Report): Promise<void> {
+  const { rows } = await runAccuracyBench((line) => report.line(line));
+  for (const k of [5, 10, 20]) {
+    const atK = rows.filter((r) => r.shots === k);
+    if (atK.length === 0) continue;
+    const pct = (v: number): string => (100 * v).toFixed(1);
+    const worst = 100 * Math.min(...atK.map((r) => r.accuracy['fine-tuned'] - r.accuracy.imprint));
+    // Every row is also printed in full above (imprint, 1-NN, multi-proxy, fine-tuned).
+    report.add({
+      section: 'accuracy',
+      figure: `fine-tuned minus imprint, ${k}-shot (worst of ${atK.map((r) => `${r.ways}-way`).join(', ')})`,
+      value: atK.map((r) => `${pct(r.accuracy['fine-tuned'])} % − ${pct(r.accuracy.imprint)} %`).join('; ') + ` → ${worst >= 0 ? '+' : ''}${worst.toFixed(1)} points`,
+      target: '≥ 0 at K ≥ 5',
+      ok: worst >= 0,
+    });
+  }
+}
+
 export const SECTIONS: Section[] = [
   { name: 'engine', run: runEngineBench },
   { name: 'enroll', run: runEnrollBench },
   { name: 'classify', run: classifySection },
   { name: 'mqtt', run: mqttSection },
   { name: 'camera', run: runCameraBench },
+  { name: 'accuracy', run: accuracySection },
 ];

@@ -4,6 +4,7 @@
  * camera. config/config.example.yaml documents the same keys (a test keeps them in step).
  */
 import type { FormatName, LeafSpec } from './formats.js';
+import { DEFAULT_MARGIN, DEFAULT_THRESHOLD } from '../imprinting/defaults.js';
 
 export interface SchemaNode {
   [key: string]: SchemaNode | LeafSpec;
@@ -111,8 +112,9 @@ function detectorSchema(): SchemaNode {
 
 function classifierSchema(): SchemaNode {
   return {
-    threshold: num(0.6, 0, 1, 'lowest cosine score that counts as a match'),
-    margin: num(0.05, 0, 1, 'lead the best class needs over the second'),
+    // Calibrated on data: see src/imprinting/defaults.ts and docs/accuracy.md.
+    threshold: num(DEFAULT_THRESHOLD, 0, 1, 'lowest cosine score that counts as a match'),
+    margin: num(DEFAULT_MARGIN, 0, 1, 'lead the best class needs over the second'),
     vote: {
       window: int(5, 1, 100, 'frames considered when voting'),
       min_hits: int(3, 1, 100, 'wins within the window that turn a class ON'),
