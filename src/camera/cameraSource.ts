@@ -50,7 +50,7 @@ export interface SupervisionOptions {
 
 export const DEFAULT_SUPERVISION: SupervisionOptions = {
   restartInitialMs: 500,
-  restartMaxMs: 4_000,
+  restartMaxMs: 3_000,
   loopMaxRestarts: 5,
   loopWindowMs: 60_000,
   loopDelayMs: 10_000,
