@@ -5,6 +5,7 @@ import type { EventBus } from './eventBus.js';
 import { ImprintedClassifier } from './imprinting/classifier.js';
 import { ImprintingService } from './imprinting/service.js';
 import { ClassStore } from './imprinting/store.js';
+import { BackgroundTuner } from './imprinting/tuner.js';
 import { loadManifest } from './models/manifest.js';
 
 export interface CoreOptions {
@@ -25,6 +26,7 @@ export class Core {
   readonly store: ClassStore;
   readonly classifier: ImprintedClassifier;
   readonly service: ImprintingService;
+  readonly tuner: BackgroundTuner | null;
 
   constructor(opts: CoreOptions) {
     const { config, logger, bus } = opts;
@@ -41,6 +43,7 @@ export class Core {
       threshold: config.classifier.threshold,
       margin: config.classifier.margin,
     });
+    this.tuner = config.classifier.fine_tune ? new BackgroundTuner(logger.child({ part: 'tuner' })) : null;
     this.service = new ImprintingService({
       detector: this.detector,
       modelId: () => this.detector.modelId(),
@@ -50,6 +53,7 @@ export class Core {
       logger: logger.child({ part: 'imprinting' }),
       ...(bus ? { bus } : {}),
       ...(opts.onEnroll ? { onEnroll: opts.onEnroll } : {}),
+      ...(this.tuner ? { tuner: this.tuner } : {}),
     });
   }
 
@@ -65,7 +69,8 @@ export class Core {
   }
 
   async stop(): Promise<void> {
-    for (const part of [this.service, this.detector, this.store]) {
+    for (const part of [this.service, this.tuner, this.detector, this.store]) {
+      if (!part) continue;
       try {
         await part.stop();
       } catch {

@@ -115,6 +115,7 @@ function classifierSchema(): SchemaNode {
     // Calibrated on data: see src/imprinting/defaults.ts and docs/accuracy.md.
     threshold: num(DEFAULT_THRESHOLD, 0, 1, 'lowest cosine score that counts as a match'),
     margin: num(DEFAULT_MARGIN, 0, 1, 'lead the best class needs over the second'),
+    fine_tune: bool(true, 'refine the imprinted weights on the stored shots when it helps on held-out shots'),
     vote: {
       window: int(5, 1, 100, 'frames considered when voting'),
       min_hits: int(3, 1, 100, 'wins within the window that turn a class ON'),

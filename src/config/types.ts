@@ -39,6 +39,8 @@ export interface DetectorConfig {
 export interface ClassifierConfig {
   threshold: number;
   margin: number;
+  /** Fine-tune the weights on the stored shots (in a worker), used only when it beats imprinting on held-out shots. */
+  fine_tune: boolean;
   vote: { window: number; min_hits: number };
   off_delay_s: number;
 }

@@ -5,9 +5,11 @@ import type { Detector } from '../detector/types.js';
 import { AppError } from '../errors.js';
 import type { EventBus } from '../eventBus.js';
 import type { ImprintedClassifier } from './classifier.js';
+import type { FineTuneResult } from './fineTune.js';
 import type { Imprinter, PixelShot } from './imprinter.js';
 import { validateLabel } from './labels.js';
 import type { ClassStore } from './store.js';
+import type { BackgroundTuner } from './tuner.js';
 import type { Classification, ClassInfo, EnrollResult, NewShot } from './types.js';
 
 export interface ImprintingServiceDeps {
@@ -21,6 +23,10 @@ export interface ImprintingServiceDeps {
   bus?: EventBus;
   /** How often to look for classes changed by another process (the CLI). */
   pollMs?: number;
+  /** Fine-tunes the weights in the background after changes; absent: plain imprinting. */
+  tuner?: BackgroundTuner;
+  /** Wait after a change before tuning, so a burst of enrollments tunes once. */
+  tuneDelayMs?: number;
   onEnroll?: (shots: number) => void;
 }
 
@@ -31,7 +37,11 @@ export interface ImprintingServiceDeps {
  */
 export class ImprintingService implements Imprinter {
   private pollTimer: NodeJS.Timeout | null = null;
+  private tuneTimer: NodeJS.Timeout | null = null;
   private seenVersion = -1;
+  /** Bumped by every reload: a tuning result for an older generation is stale. */
+  private generation = 0;
+  private lastTuning: FineTuneResult | null = null;
 
   constructor(private readonly deps: ImprintingServiceDeps) {}
 
@@ -45,7 +55,14 @@ export class ImprintingService implements Imprinter {
 
   async stop(): Promise<void> {
     if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.tuneTimer) clearTimeout(this.tuneTimer);
     this.pollTimer = null;
+    this.tuneTimer = null;
+  }
+
+  /** The last fine-tuning outcome (held-out figures), or null when none ran yet. */
+  tuning(): FineTuneResult | null {
+    return this.lastTuning;
   }
 
   async enrollImages(
@@ -145,7 +162,44 @@ export class ImprintingService implements Imprinter {
 
   private reload(): void {
     this.seenVersion = this.deps.store.dataVersion();
+    this.generation++;
+    // Plain imprinting takes effect at once; fine-tuned weights replace it when ready.
     this.deps.classifier.setClasses(this.deps.store.loadWeights());
+    this.scheduleTuning();
+  }
+
+  private scheduleTuning(): void {
+    if (!this.deps.tuner) return;
+    if (this.tuneTimer) clearTimeout(this.tuneTimer);
+    this.tuneTimer = setTimeout(() => void this.tune(), this.deps.tuneDelayMs ?? 1000);
+    this.tuneTimer.unref();
+  }
+
+  /** Fine-tunes on the stored shots; applies the result if no change came in meanwhile. */
+  async tune(): Promise<FineTuneResult | null> {
+    const tuner = this.deps.tuner;
+    if (!tuner) return null;
+    const generation = this.generation;
+    const classes = this.deps.store.shotEmbeddings();
+    let result: FineTuneResult;
+    try {
+      result = await tuner.tune(classes);
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'fine-tuning failed; keeping the imprinted weights');
+      return null;
+    }
+    if (generation !== this.generation) return null;
+    this.lastTuning = result;
+    if (result.used) {
+      const tuned = new Map(result.weights.map((w) => [w.label, w.sum]));
+      const weights = this.deps.store.loadWeights().map((w) => {
+        const proxy = tuned.get(w.label);
+        return proxy ? { ...w, proxies: [proxy] } : w;
+      });
+      this.deps.classifier.setClasses(weights);
+    }
+    this.deps.logger.info({ used: result.used, held_out: result.heldOut }, `fine-tuning: ${result.reason}`);
+    return result;
   }
 
   private changed(): void {

@@ -89,6 +89,9 @@ function prepareAll(db: Database) {
     ),
     classIdOfShot: db.prepare<[number], { class_id: number }>('SELECT class_id FROM shots WHERE id = ?'),
     classById: db.prepare<[number], ClassRow>('SELECT * FROM classes WHERE id = ?'),
+    allEmbeddings: db.prepare<[], { label: string; background: number; embedding: Buffer }>(
+      'SELECT c.label, c.background, s.embedding FROM shots s JOIN classes c ON c.id = s.class_id ORDER BY c.label, s.id',
+    ),
   };
 }
 
@@ -269,6 +272,18 @@ export class ClassStore {
       }
     };
     this.guard(() => this.db!.transaction(replace).immediate());
+  }
+
+  /** Every class with its shots' embeddings (no thumbnails): what fine-tuning needs. */
+  shotEmbeddings(): Array<{ label: string; background: boolean; shots: Float32Array[] }> {
+    const s = this.statements();
+    const byLabel = new Map<string, { label: string; background: boolean; shots: Float32Array[] }>();
+    for (const r of this.guard(() => s.allEmbeddings.all())) {
+      let entry = byLabel.get(r.label);
+      if (!entry) byLabel.set(r.label, (entry = { label: r.label, background: r.background === 1, shots: [] }));
+      entry.shots.push(this.decode(r.embedding, `shot of "${r.label}"`));
+    }
+    return [...byLabel.values()];
   }
 
   /** Sum and count per class, ordered by label: what the classifier needs. */

@@ -22,6 +22,7 @@ export function classifierConfig(overrides: Partial<ClassifierConfig> = {}): Cla
   return {
     threshold: 0.5,
     margin: 0.02,
+    fine_tune: false,
     vote: { window: 5, min_hits: 3 },
     off_delay_s: 3,
     ...overrides,
