@@ -129,7 +129,8 @@ export class CameraSource {
     if (this.running) return;
     this.running = true;
     this.startedAt = this.clock();
-    const period = Math.max(50, Math.min(1000, this.stallMs() / 4));
+    // Fine-grained so offline is reported close to stall_timeout, not up to a second later.
+    const period = Math.max(50, Math.min(250, this.stallMs() / 10));
     this.watchdog = setInterval(() => this.checkStall(), period);
     this.launch();
   }

@@ -122,9 +122,10 @@ void test('server killed: offline within the stall timeout; back on the same por
   const killedAt = Date.now();
   const offline = await waitFor(() => h.statuses.find((s) => s.status === 'offline'), 6000, 'offline');
   const offlineAfterLastFrame = offline.at - lastFrameBefore();
-  // The watchdog looks every stall/4 (750 ms): offline between 3.0 and 3.75 s after the last frame.
-  assert.ok(offlineAfterLastFrame >= 3000 && offlineAfterLastFrame <= 3000 + 800, `offline ${offlineAfterLastFrame} ms after the last frame`);
-  assert.ok(offline.at - killedAt <= 3800, `offline ${offline.at - killedAt} ms after the kill`);
+  // The watchdog looks every 250 ms: offline between 3.0 and ~3.3 s after the last frame.
+  assert.ok(offlineAfterLastFrame >= 3000 && offlineAfterLastFrame <= 3000 + 400, `offline ${offlineAfterLastFrame} ms after the last frame`);
+  assert.ok(offline.at - killedAt <= 3400, `offline ${offline.at - killedAt} ms after the kill`);
+  console.log(`# offline ${offline.at - killedAt} ms after the server was killed (stall_timeout 3 s)`);
   await new Promise((r) => setTimeout(r, 500));
   const framesWhileDown = h.frames.length;
   rtsp = await server(port);
