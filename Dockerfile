@@ -23,6 +23,8 @@ ENV npm_config_nodedir=/usr/local
 # The sources come before `npm ci`: package.json's `prepare` script compiles them.
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The model manifest (official URLs and sha256 sums) is read at run time from models/.
+COPY models/manifest.json ./models/manifest.json
 RUN npm ci --no-audit --no-fund \
  && npm run build \
  && npm prune --omit=dev --no-audit --no-fund
@@ -66,6 +68,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/models/manifest.json ./models/manifest.json
 COPY --from=models --chown=edge-imprint:edge-imprint /models /models
 COPY config/config.example.yaml /app/config.example.yaml
 # The CLI reads config/config.yaml (relative to the working folder) when present.

@@ -223,6 +223,15 @@ void describe('Dockerfile', () => {
     assert.match(entry, /dist\/cli\/main\.js.*"run"/);
   });
 
+  void it('ships the model manifest the CLI reads at run time (models/manifest.json)', () => {
+    const ignore = read('.dockerignore').split('\n');
+    assert.ok(ignore.includes('!models/manifest.json'), '.dockerignore must let models/manifest.json through');
+    assert.ok(!ignore.includes('models'), '.dockerignore must not exclude the whole models folder');
+    const build = all.find((s) => s.name === 'build')?.body ?? [];
+    assert.ok(build.some((i) => i.op === 'COPY' && /^models\/manifest\.json /.test(i.args)));
+    assert.ok((runtime?.body ?? []).some((i) => i.op === 'COPY' && /--from=build \/app\/models\/manifest\.json/.test(i.args)));
+  });
+
   void it('copies only files that exist and that .dockerignore lets through', () => {
     const ignore = read('.dockerignore')
       .split('\n')
