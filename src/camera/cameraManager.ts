@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { spawn as nodeSpawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -12,6 +13,11 @@ import { FrameScheduler, type ClassifyFn, type ScheduledResult } from './schedul
 import { ClassSmoother, type SmootherUpdate } from './smoother.js';
 
 /** Per camera, as in the `stats` MQTT payload. */
+/** util-linux's setpriv (on every Debian) ties each ffmpeg's life to the agent's; see CameraSourceDeps. */
+function parentDeathPrefix(): readonly string[] {
+  return existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [];
+}
+
 export interface CameraStats {
   status: CameraStatus;
   camera_fps: number;
@@ -188,6 +194,7 @@ export class CameraManager {
         logger: this.log,
         spawn: this.deps.spawn ?? (nodeSpawn as SpawnFn),
         ffmpegPath: this.deps.ffmpegPath,
+        launchPrefix: parentDeathPrefix(),
         clock: this.clock,
         supervision: this.deps.supervision,
         sink: {

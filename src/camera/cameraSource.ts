@@ -66,6 +66,12 @@ export interface CameraSourceDeps {
   spawn: SpawnFn;
   sink: CameraSourceSink;
   ffmpegPath?: string;
+  /**
+   * Command put before ffmpeg, e.g. `setpriv --pdeathsig KILL --`: the kernel then kills
+   * ffmpeg when the agent dies, even by kill -9 (an ffmpeg reading a silent source never
+   * writes, so it would not notice the broken pipe and would run on forever).
+   */
+  launchPrefix?: readonly string[];
   clock?: () => number;
   supervision?: Partial<SupervisionOptions>;
 }
@@ -182,8 +188,9 @@ export class CameraSource {
     const stdio: SpawnOptions['stdio'] = ['ignore', 'pipe', 'pipe'];
     if (plan.snapshots) stdio.push('pipe');
     let child: ChildProcess;
+    const [command = ffmpeg, ...args] = [...(this.deps.launchPrefix ?? []), ffmpeg, ...plan.args];
     try {
-      child = this.deps.spawn(ffmpeg, plan.args, { stdio });
+      child = this.deps.spawn(command, args, { stdio });
     } catch (err) {
       // e.g. a NUL byte in input_args: retried like any failure, so the camera is not lost.
       this.failuresInRow += 1;

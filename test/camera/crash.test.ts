@@ -61,3 +61,20 @@ void test('agent process SIGKILLed: its ffmpeg exits on the broken pipe', async 
   await w.exited;
   await waitFor(() => !alive(w.ffmpeg), 3000, 'ffmpeg gone after its reader vanished');
 });
+
+void test('agent process SIGKILLed while its ffmpeg waits on a silent source: the kernel ends ffmpeg too', async () => {
+  // No frame is ever written, so no broken pipe: only the parent-death signal (setpriv) helps.
+  const sockets: Socket[] = [];
+  const silent = createServer((s) => void sockets.push(s));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const port = (silent.address() as AddressInfo).port;
+  try {
+    const w = await worker('hang', `rtsp://127.0.0.1:${port}/cam`);
+    w.child.kill('SIGKILL');
+    await w.exited;
+    await waitFor(() => !alive(w.ffmpeg), 3000, 'ffmpeg gone with the agent');
+  } finally {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  }
+});
