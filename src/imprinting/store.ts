@@ -361,6 +361,13 @@ export class ClassStore {
       return fn();
     } catch (err) {
       if (isAppError(err) || !(err instanceof BetterSqlite3.SqliteError)) throw err;
+      // The one storage failure a user can fix themselves: say so plainly (the write was rolled back).
+      if (err.code === 'SQLITE_FULL') {
+        throw new AppError(
+          'storage',
+          `data_dir: no space left on the disk holding ${this.path}; nothing was stored, free some space and retry (SQLITE_FULL)`,
+        );
+      }
       throw new AppError('storage', `database ${this.path}: ${err.code}: ${oneLine(err.message)}`);
     }
   }
