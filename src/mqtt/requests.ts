@@ -211,7 +211,7 @@ export class RequestServer {
     }
     const known = this.schemas.has(command);
     const json = known ? parseJson(payload) : tryParseJson(payload);
-    const transaction = isObject(json) ? json.transaction : undefined;
+    const transaction = isObject(json) ? echoable(json.transaction) : undefined;
     try {
       if (!known) throw new AppError('bad_request', `unknown command "${command}"`);
       return { transaction, work: this.handlers[command](json) };
@@ -319,6 +319,19 @@ function tryParseJson(payload: Buffer): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The transaction is echoed as is, so it must survive JSON.stringify: one nested 10 000
+ * levels deep overflows its stack in reply(), and the request would go unanswered.
+ */
+function echoable(transaction: unknown): unknown {
+  try {
+    JSON.stringify(transaction);
+  } catch {
+    throw new AppError('bad_request', 'transaction: cannot be echoed (nested too deeply)');
+  }
+  return transaction;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
