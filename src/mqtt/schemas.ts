@@ -82,9 +82,14 @@ function labelOnly() {
 
 export type JsonCommand = keyof typeof schemas;
 
-/** One line naming every field at fault, e.g. `label: must be string; foo: unknown field`. */
+/** At most this many faults are named: 20 000 wrong array items must not make a 600 kB answer. */
+const MAX_LISTED_ERRORS = 10;
+
+/** One line naming the fields at fault, e.g. `label: must be string; foo: unknown field`. */
 export function formatErrors(errors: ErrorObject[] | null | undefined): string {
-  return (errors ?? [])
+  const all = errors ?? [];
+  const listed = all
+    .slice(0, MAX_LISTED_ERRORS)
     .map((e) => {
       const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
       if (e.keyword === 'additionalProperties') {
@@ -98,6 +103,7 @@ export function formatErrors(errors: ErrorObject[] | null | undefined): string {
       return `${path || 'payload'}: ${e.message ?? 'is invalid'}`;
     })
     .join('; ');
+  return all.length > MAX_LISTED_ERRORS ? `${listed}; and ${all.length - MAX_LISTED_ERRORS} more` : listed;
 }
 
 /** The request validators, compiled once per process part that owns them. */
