@@ -144,7 +144,8 @@ function unknownKeyMessage(key: string, known: string[]): string {
 }
 
 function showValue(value: unknown, spec?: LeafSpec): string | undefined {
-  if (spec?.sensitive) return undefined;
+  // A URL key given a mapping or list (`{user, password}`) may hold a secret in any field.
+  if (spec?.sensitive || (spec?.redactUrl && typeof value !== 'string')) return undefined;
   const text = JSON.stringify(value) ?? String(value);
   const short = text.length > 80 ? `${text.slice(0, 77)}...` : text;
   const shown = redactUrl(short);
