@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with Node's own test runner (Node 20 has no --test globs).
 // Extra arguments are passed through, e.g. `npm test -- --test-name-pattern=store`.
+// The slow reliability suites (test/reliability: faults, fuzzing, load, security) run
+// separately: `npm run test:reliability` (this script with --reliability).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,9 +18,12 @@ function findTests(dir) {
 }
 
 const passthrough = process.argv.slice(2);
+const reliability = passthrough.includes('--reliability');
 const only = passthrough.filter((a) => !a.startsWith('--'));
-const flags = passthrough.filter((a) => a.startsWith('--'));
-const files = only.length > 0 ? only : findTests('test');
+const flags = passthrough.filter((a) => a.startsWith('--') && a !== '--reliability');
+const isReliability = (path) => path.split(/[\\/]/).includes('reliability');
+const files =
+  only.length > 0 ? only : findTests('test').filter((path) => isReliability(path) === reliability);
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=1', ...flags, ...files],
