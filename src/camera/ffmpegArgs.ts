@@ -188,9 +188,6 @@ function formatNumber(n: number): string {
   return String(Number(n.toFixed(6)));
 }
 
-/** Credentials in URLs (`scheme://user:pass@host`) and `password=` query values → `***`. */
-export function redactUrl(text: string): string {
-  return text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/]*@/gi, '$1***:***@')
-    .replace(/((?:password|passwd|pwd|pass|token|auth)=)[^&\s]+/gi, '$1***');
-}
+
+/** Credentials scrubbed from URLs and ffmpeg output (one implementation, in config/). */
+export { redactUrl } from '../config/redact.js';

@@ -5,10 +5,12 @@ import type { AppConfig } from './types.js';
 
 // Greedy up to the last `@` before the path, so an unescaped `@` in a password is still hidden.
 const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/)[^/\s]*@/gi;
+/** Secrets some cameras take in the query string (`?user=a&password=b`). */
+const QUERY_SECRET = /((?:password|passwd|pwd|pass|token|auth)=)[^&\s]+/gi;
 
 /** `rtsp://admin:pw@cam/stream` → `rtsp://***@cam/stream`; text without credentials is unchanged. */
 export function redactUrl(text: string): string {
-  return text.replace(URL_USERINFO, '$1***@');
+  return text.replace(URL_USERINFO, '$1***:***@').replace(QUERY_SECRET, '$1***');
 }
 
 /**

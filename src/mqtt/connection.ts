@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { AppError, errorMessage } from '../errors.js';
 import type { MqttConfig } from '../config/types.js';
 import { availableTopic, topicMatches } from './topics.js';
+import { redactUrl } from '../config/redact.js';
 
 export interface ConnectionOptions {
   url: string;
@@ -94,17 +95,7 @@ function urlUser(url: string): string {
   }
 }
 
-/** A URL fit for logs: credentials removed. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.username) parsed.username = '***';
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable url)';
-  }
-}
+export { redactUrl };
 
 function readTlsFile(path: string, field: string): Buffer | undefined {
   if (!path) return undefined;

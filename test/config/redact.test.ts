@@ -3,9 +3,9 @@ import { it } from 'node:test';
 import { redactUrl, scrubSecrets, urlSecrets } from '../../src/config/redact.js';
 
 void it('hides URL credentials, including an unescaped @ in the password', () => {
-  assert.equal(redactUrl('rtsp://admin:pw@10.0.0.2:554/s'), 'rtsp://***@10.0.0.2:554/s');
-  assert.equal(redactUrl('rtsp://admin:p@ss@cam/s'), 'rtsp://***@cam/s');
-  assert.equal(redactUrl('open rtsp://u:p@a/1 and http://v:q@b/2 failed'), 'open rtsp://***@a/1 and http://***@b/2 failed');
+  assert.equal(redactUrl('rtsp://admin:pw@10.0.0.2:554/s'), 'rtsp://***:***@10.0.0.2:554/s');
+  assert.equal(redactUrl('rtsp://admin:p@ss@cam/s'), 'rtsp://***:***@cam/s');
+  assert.equal(redactUrl('open rtsp://u:p@a/1 and http://v:q@b/2 failed'), 'open rtsp://***:***@a/1 and http://***:***@b/2 failed');
   assert.equal(redactUrl('rtsp://cam/stream?user=a'), 'rtsp://cam/stream?user=a');
 });
 

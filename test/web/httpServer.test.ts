@@ -174,7 +174,7 @@ void describe('secrets', () => {
     );
     const health = await (await fetch(`${base}/health`)).text();
     const text = await (await fetch(`${base}/metrics`)).text();
-    assert.match(health, /rtsp:\/\/\*\*\*@10\.0\.0\.2/);
+    assert.match(health, /rtsp:\/\/\*\*\*:\*\*\*@10\.0\.0\.2/);
     assert.match(text, /camera="yard"/);
     for (const body of [health, text]) {
       for (const s of ['Mqtt-Pa55word', 'Rtsp-S3cret', 'Yard-S3cret', 'admin:', 'viewer:']) assert.ok(!body.includes(s), `${s} served`);
