@@ -103,6 +103,10 @@ describe('edge-imprint CLI, end to end on the real model', () => {
     assert.ok(lines.some((l) => l.startsWith('mqtt.stats_interval')));
     assert.ok(lines.some((l) => l.startsWith('detector.type')));
     assert.ok(lines.some((l) => l.startsWith('bogus')));
+    // `run` with the same file prints the same list and starts nothing.
+    const run = runCli(['run', '--config', file], { cwd: dir.path });
+    assert.equal(run.code, 1);
+    assert.deepEqual(run.stderr.trim().split('\n'), lines);
   });
 });
 
