@@ -1,6 +1,9 @@
 import type { Classification, ClassInfo, EnrollResult } from './types.js';
 
-/** A frame already at the model's input size, with a JPEG of it for the stored thumbnail. */
+/**
+ * A frame already at the model's input size, and the camera's snapshot JPEG of it (for
+ * callers that show it; the stored thumbnail is made from `rgb`, what the model saw).
+ */
 export interface PixelShot {
   rgb: Uint8Array;
   jpeg: Buffer;
@@ -22,6 +25,7 @@ export interface Imprinter {
     opts: { background?: boolean; source: string },
   ): Promise<EnrollResult>;
   classifyImage(image: Buffer): Promise<Classification>;
+  /** `rgb` at the model's input size (camera frames). */
   classifyPixels(rgb: Uint8Array): Promise<Classification>;
   list(): ClassInfo[];
   remove(label: string): { label: string };
