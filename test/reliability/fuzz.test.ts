@@ -9,7 +9,7 @@ import { image, SHARED_MODELS, tempDir, waitFor } from '../helpers/env.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { alive } from '../helpers/processes.js';
 import { percentile, RequestTracker, rssMb, RssSampler, tally, type TrackedRequest } from '../helpers/requestTracker.js';
-import { buildCase, buildMaterial, Deep, JSON_COMMANDS, payloadOf, seededRng, type FuzzCase, type Material } from './fuzzCases.js';
+import { BAD_LABELS, buildCase, buildMaterial, Deep, JSON_COMMANDS, payloadOf, seededRng, type FuzzCase, type Material } from './fuzzCases.js';
 
 /**
  * Fuzzing the MQTT API of a real agent process through a real mosquitto: every malformed
@@ -180,6 +180,27 @@ void describe('fuzz: 1000+ malformed MQTT requests to a running agent', () => {
     assert.deepEqual(leaks.map((m) => m.topic), [], 'an answer landed on a topic a request named as hostile response_topic');
   });
 
+  void it('Home Assistant enrollment form: bad labels and cameras, then "Enroll" answers an error each time', { timeout: 60_000 }, async () => {
+    const form = `${BASE}/enroll_form`;
+    const enrollAnswers = (): string[] =>
+      tracker.standard.filter((a) => a.topic === `${BASE}/response/class/enroll`).map((a) => a.code ?? a.status ?? '?');
+    const from = enrollAnswers().length;
+    const labels = BAD_LABELS.filter((l) => !l.includes('\u0000') && l.length < 1000);
+    for (const label of labels) {
+      await tracker.mqtt.publishAsync(`${form}/label/set`, label, { qos: 1 });
+      await tracker.mqtt.publishAsync(`${form}/camera/set`, pickCamera(label), { qos: 1 });
+      await tracker.mqtt.publishAsync(`${form}/enroll`, 'PRESS', { qos: 1 });
+    }
+    await waitFor(() => enrollAnswers().length - from >= labels.length, 20_000, 'an answer per press');
+    await new Promise((r) => setTimeout(r, 500));
+    const answers = enrollAnswers().slice(from);
+    console.log(`FUZZ form: presses=${labels.length} answers=${answers.length} codes=${JSON.stringify(countValues(answers))}`);
+    assert.equal(answers.length, labels.length, 'one answer per press');
+    assert.ok(answers.every((code) => code !== 'ok' && code !== 'internal'), `form answers: ${answers.join(',')}`);
+    assert.ok(alive(agent.pid), 'the agent is alive');
+    assert.deepEqual(await finalList(), [], 'no class from the form');
+  });
+
   async function sendCase(fuzz: FuzzCase, id: string): Promise<Sent> {
     let payload = payloadOf(fuzz, id);
     let responseTopic = fuzz.responseTopic;
@@ -206,7 +227,7 @@ void describe('fuzz: 1000+ malformed MQTT requests to a running agent', () => {
   }
 
   async function finalList(): Promise<unknown> {
-    const id = `${runId}-final`;
+    const id = `${runId}-final-${tracker.requests.size}`;
     let data: unknown;
     const onMessage = (topic: string, payload: Buffer): void => {
       if (topic !== `${BASE}/response/class/list`) return;
@@ -263,10 +284,11 @@ void describe('fuzz: 1000+ malformed MQTT requests to a running agent', () => {
     }
     const unknown = sent.filter((s) => s.fuzz.kind === 'unknown-command').length;
     const hostile = sent.filter((s) => !['reply', 'none'].includes(s.fuzz.responseTopic)).length;
+    const least = Math.floor(COUNT / 60); // 20 of each at the default 1200
     for (const command of [...JSON_COMMANDS, 'class/enroll/<label>']) {
-      assert.ok((seen.get(command) ?? 0) >= 20, `only ${seen.get(command) ?? 0} requests on ${command}`);
+      assert.ok((seen.get(command) ?? 0) >= least, `only ${seen.get(command) ?? 0} requests on ${command}`);
     }
-    assert.ok(unknown >= 20 && hostile >= 20, `unknown commands ${unknown}, hostile response topics ${hostile}`);
+    assert.ok(unknown >= least && hostile >= least, `unknown commands ${unknown}, hostile response topics ${hostile}`);
   }
 });
 
@@ -300,4 +322,15 @@ function describeBody(fuzz: FuzzCase): string {
   const shape = (v: unknown): string =>
     v instanceof Deep ? `deep-${v.kind}` : Array.isArray(v) ? `array(${v.length})` : typeof v === 'string' ? `string(${v.length})` : typeof v;
   return `{${Object.keys(body).map((k) => `${k}:${shape(body[k])}`).join(',')}}`;
+}
+
+/** A camera name for the form: none is configured, so each one is unknown. */
+function pickCamera(label: string): string {
+  return ['', 'door', '../cam', label][label.length % 4]!;
+}
+
+function countValues(values: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
 }
