@@ -5,6 +5,7 @@
  */
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import sharp from 'sharp';
 import { CameraManager } from './camera/cameraManager.js';
 import { DEMO_CAMERA, ensureDemoClip } from './camera/demoCamera.js';
 import { defaultCameraConfig } from './config/load.js';
@@ -56,6 +57,8 @@ export class Agent {
 
   async start(): Promise<void> {
     const { logger } = this.opts;
+    // Every image is decoded once: libvips' operation cache would only hold memory.
+    sharp.cache(false);
     const config = await this.withDemoCamera(this.opts.config);
     this.config = config;
     await ensureModels({ config, logger, ...(this.opts.modelMirror ? { mirror: this.opts.modelMirror } : {}) });

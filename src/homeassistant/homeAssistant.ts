@@ -5,6 +5,7 @@ import type { MqttTransport } from '../mqtt/connection.js';
 import { stateLabels } from '../mqtt/publisher.js';
 import { discoveryFilter, formTopics, haStatusTopic } from '../mqtt/topics.js';
 import { buildDiscovery, nodeUid, type DiscoveryContext } from './discovery.js';
+import { MAX_LABEL_LENGTH } from '../imprinting/labels.js';
 
 export interface HomeAssistantDeps {
   transport: MqttTransport;
@@ -110,7 +111,9 @@ export class HomeAssistant {
   }
 
   private setLabel(value: string): void {
-    this.formLabel = value.trim();
+    // The text entity allows 64 characters (the label limit); anything longer is cut
+    // rather than echoed back retained at any size. The button press validates it.
+    this.formLabel = [...value.trim()].slice(0, MAX_LABEL_LENGTH).join('');
     this.retain(formTopics(this.deps.baseTopic).labelState, this.formLabel);
   }
 
