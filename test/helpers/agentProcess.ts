@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { CLI } from './cli.js';
-import { freePort, SHARED_MODELS, waitFor } from './env.js';
+import { freePort, ROOT, SHARED_MODELS, waitFor } from './env.js';
 
 export interface AgentProcess {
   proc: ChildProcess;
@@ -28,6 +28,8 @@ export async function startAgentProcess(opts: {
   config: Record<string, unknown>;
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
+  /** Run dist/cli/main.js (npm run build first) instead of the sources under tsx. */
+  built?: boolean;
 }): Promise<AgentProcess> {
   const httpPort = await freePort();
   const config = {
@@ -38,7 +40,8 @@ export async function startAgentProcess(opts: {
   };
   const file = join(opts.dir, 'config.yaml');
   writeFileSync(file, stringify(config));
-  const proc = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), CLI, 'run', '--config', file], {
+  const entry = opts.built ? [join(ROOT, 'dist/cli/main.js')] : ['--import', import.meta.resolve('tsx'), CLI];
+  const proc = spawn(process.execPath, [...entry, 'run', '--config', file], {
     cwd: opts.dir,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
