@@ -14,6 +14,7 @@ import { loadConfig } from '../src/config/load.js';
 import type { AppConfig, CameraConfig } from '../src/config/types.js';
 import { Core } from '../src/core.js';
 import { EventBus } from '../src/eventBus.js';
+import { cameraConfig } from '../test/camera/fixtures.js';
 import { startAgentProcess } from '../test/helpers/agentProcess.js';
 import { freePort } from '../test/helpers/env.js';
 import { descendants } from '../test/helpers/processes.js';
@@ -27,20 +28,7 @@ const WARMUP_MS = 2000;
 const MEASURE_MS = 6000;
 
 function camera(url: string, overrides: Partial<CameraConfig> = {}): CameraConfig {
-  return {
-    url,
-    transport: 'tcp',
-    fps: 5,
-    roi: null,
-    motion: { enabled: false, threshold: 0.02, max_skip_s: 5 },
-    snapshot: { enabled: true, quality: 80, width: 640 },
-    decode: 'all',
-    input_args: [],
-    hwaccel_args: [],
-    stall_timeout: 20,
-    enabled: true,
-    ...overrides,
-  };
+  return cameraConfig({ url, ...overrides });
 }
 
 /** utime + stime of a process in ms (0 once it is gone). */

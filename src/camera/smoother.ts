@@ -1,4 +1,5 @@
 import { NONE, UNKNOWN, type Classification } from '../imprinting/types.js';
+import type { Events } from '../eventBus.js';
 
 export interface SmootherOptions {
   camera: string;
@@ -13,16 +14,8 @@ export interface SmootherOptions {
   newId: () => string;
 }
 
-export interface DetectionEvent {
-  type: 'start' | 'end';
-  id: string;
-  camera: string;
-  label: string;
-  score: number;
-  start_time: Date;
-  end_time: Date | null;
-  snapshot: Buffer | null;
-}
+/** A start or end of a class on a camera: the bus's `detectionEvent` payload. */
+export type DetectionEvent = Events['detectionEvent'];
 
 export interface SmootherUpdate {
   /** The camera's smoothed label: an ON class, else `unknown` or `none`. */

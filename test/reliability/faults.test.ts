@@ -27,6 +27,7 @@ import { buildFakeEdgetpu } from '../helpers/fakeEdgetpu.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { alive, descendants } from '../helpers/processes.js';
 import { buildTestClip, startRtspServer, type RtspServer } from '../helpers/rtspServer.js';
+import { seededRandom } from '../../src/imprinting/vector.js';
 
 const BASE = 'faults';
 const CAMERA = 'porch';
@@ -45,17 +46,8 @@ function report(fault: string, injected: string, recovery: string, outcome: stri
 
 const b64 = (name: string): string => readFileSync(image(name)).toString('base64');
 
-/** Deterministic kill moments (mulberry32), so a failing round can be replayed with FAULTS_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic kill moments, so a failing round can be replayed with FAULTS_SEED. */
+const rng = seededRandom;
 
 function commandLine(pid: number): string {
   try {

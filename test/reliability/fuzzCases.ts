@@ -2,6 +2,7 @@ import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { image } from '../helpers/env.js';
 import { pngBomb } from '../helpers/pngBomb.js';
+import { seededRandom } from '../../src/imprinting/vector.js';
 
 /**
  * Generators of malformed MQTT requests for the fuzz suite. Every case is built from a
@@ -10,16 +11,9 @@ import { pngBomb } from '../helpers/pngBomb.js';
 
 export type Rng = () => number;
 
-/** mulberry32: tiny, fast, good enough to pick cases reproducibly. */
+/** Reproducible case picking (the project's seeded generator). */
 export function seededRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return seededRandom(seed);
 }
 
 const int = (rng: Rng, min: number, max: number): number => min + Math.floor(rng() * (max - min + 1));
