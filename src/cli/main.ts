@@ -8,6 +8,7 @@ import type { AppConfig } from '../config/types.js';
 import { AppError } from '../errors.js';
 import { parseCommandLine, USAGE, UsageError, type Command, type CommonFlags } from './args.js';
 import { classes, classify, enroll, models, type CliContext, type CliIo } from './commands.js';
+import { prettyDestination } from './logFormat.js';
 
 const DEFAULT_CONFIG = 'config/config.yaml';
 
@@ -64,7 +65,9 @@ async function dispatch(command: Command, ctx: CliContext & { configFile: string
 
 function cliLogger(config: AppConfig | null, command: Command): Logger {
   const level = command.name === 'run' ? (config?.log.level ?? 'info') : 'warn';
-  return pino({ level, base: undefined }, pino.destination(2));
+  const format = config?.log.format ?? 'auto';
+  const pretty = format === 'pretty' || (format === 'auto' && process.stderr.isTTY);
+  return pino({ level, base: undefined }, pretty ? prettyDestination(process.stderr) : pino.destination(2));
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {

@@ -151,7 +151,10 @@ export function mainSchema(defaults: { nodeId: string }): SchemaNode {
         host: str('127.0.0.1', 'address to bind; 0.0.0.0 for every interface'),
         port: int(8089, 0, 65535, 'port (0: any free port)'),
       },
-      log: { level: str('info', 'log level', { values: LOG_LEVELS }) },
+      log: {
+        level: str('info', 'log level', { values: LOG_LEVELS }),
+        format: str('auto', 'auto: readable lines on a terminal, JSON otherwise', { values: ['auto', 'pretty', 'json'] }),
+      },
     },
     ENV_PREFIX,
   );

@@ -82,5 +82,9 @@ export interface AppConfig {
   data_dir: string;
   model_dir: string;
   http: { enabled: boolean; host: string; port: number };
-  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent' };
+  log: {
+    level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+    /** `auto`: readable lines when stderr is a terminal, JSON lines (for log collectors) otherwise. */
+    format: 'auto' | 'pretty' | 'json';
+  };
 }

@@ -50,6 +50,7 @@ void describe('defaults', () => {
     assert.equal(config.data_dir, './data');
     assert.equal(config.model_dir, './models');
     assert.equal(config.log.level, 'info');
+    assert.equal(config.log.format, 'auto');
     assert.deepEqual(config.cameras, {});
     assert.equal('password_file' in config.mqtt, false);
   });
