@@ -104,8 +104,8 @@ export class SupervisedDetector implements Detector {
     this.opts.logger.info(
       { detector: choice.kind, reason: choice.reason },
       choice.kind === 'edgetpu'
-        ? `detector: using the Edge TPU (${config.device || 'first Coral'}) because ${choice.reason}`
-        : `detector: using the CPU (${config.threads} threads) because ${choice.reason}`,
+        ? `using the Edge TPU (${config.device || 'first Coral'}) because ${choice.reason}`
+        : `using the CPU (${config.threads} threads) because ${choice.reason}`,
     );
     this.spawn(choice.kind);
     await this.waitReady();
@@ -242,7 +242,7 @@ export class SupervisedDetector implements Detector {
   private async fallBackToCpu(reason: string): Promise<void> {
     const retryMs = this.opts.tpuRetryMs ?? 10 * 60_000;
     this.opts.logger.warn(
-      `detector: falling back to the CPU (${reason}); the Edge TPU will be tried again in ${Math.round(retryMs / 1000)} s`,
+      `falling back to the CPU (${reason}); the Edge TPU will be tried again in ${Math.round(retryMs / 1000)} s`,
     );
     await this.killChild();
     if (this.stopping) return;
@@ -253,7 +253,7 @@ export class SupervisedDetector implements Detector {
 
   private async retryTpu(): Promise<void> {
     if (this.stopping || this.kind === 'edgetpu') return;
-    this.opts.logger.info('detector: trying the Edge TPU again');
+    this.opts.logger.info('trying the Edge TPU again');
     await this.killChild();
     if (!this.stopping) this.spawn('edgetpu');
   }

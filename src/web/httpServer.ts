@@ -70,7 +70,7 @@ export class HttpServer {
     server.on('error', (err) => this.deps.logger.error({ err }, 'http server error'));
     this.server = server;
     this.boundPort = (server.address() as AddressInfo).port;
-    this.deps.logger.info({ host, port: this.boundPort }, `http: /health and /metrics on http://${host}:${this.boundPort}`);
+    this.deps.logger.info({ host, port: this.boundPort }, `/health and /metrics on http://${host}:${this.boundPort}`);
   }
 
   async stop(): Promise<void> {

@@ -49,7 +49,7 @@ describe('first run: no config, no broker, no models installed', () => {
 
   it('installs the models from the mirror and says what it runs on', () => {
     assert.match(log, /copying them from/);
-    assert.match(log, /detector: using the CPU/);
+    assert.match(log, /using the CPU \(2 threads\) because no Coral/);
     assert.match(log, /demo camera/);
   });
 
