@@ -84,7 +84,14 @@ export class Agent {
 
   private async withDemoCamera(config: AppConfig): Promise<AppConfig> {
     if (!this.opts.demoCamera) return config;
-    const clip = await ensureDemoClip(config.data_dir);
+    let clip: string;
+    try {
+      clip = await ensureDemoClip(config.data_dir);
+    } catch (err) {
+      // Cameras need ffmpeg anyway; say so, and still run for enrollment and classify.
+      this.opts.logger.warn(`no demo camera: ffmpeg could not make its clip (${errorMessage(err)}); is ffmpeg installed?`);
+      return config;
+    }
     this.opts.logger.warn(
       `no camera is configured: running the demo camera "${DEMO_CAMERA}" (ffmpeg's test pattern). ` +
         'Add your cameras under `cameras:` in config/config.yaml (see config/config.example.yaml).',
