@@ -1,21 +1,9 @@
+import { defaultCameraConfig } from '../../src/config/load.js';
 import type { CameraConfig, ClassifierConfig } from '../../src/config/types.js';
 
-/** A camera config with the project's defaults, for tests. */
+/** A camera config with the project's defaults (at 5 fps), for tests. */
 export function cameraConfig(overrides: Partial<CameraConfig> = {}): CameraConfig {
-  return {
-    url: 'rtsp://127.0.0.1:8554/cam',
-    transport: 'tcp',
-    fps: 5,
-    roi: null,
-    motion: { enabled: false, threshold: 0.02, max_skip_s: 5 },
-    snapshot: { enabled: true, quality: 80, width: 640 },
-    decode: 'all',
-    input_args: [],
-    hwaccel_args: [],
-    stall_timeout: 20,
-    enabled: true,
-    ...overrides,
-  };
+  return { ...defaultCameraConfig('rtsp://127.0.0.1:8554/cam'), fps: 5, ...overrides };
 }
 
 export function classifierConfig(overrides: Partial<ClassifierConfig> = {}): ClassifierConfig {

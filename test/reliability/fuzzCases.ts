@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import { image } from '../helpers/env.js';
 import { pngBomb } from '../helpers/pngBomb.js';
 import { seededRandom } from '../../src/imprinting/vector.js';
+import { KNOWN_COMMANDS } from '../../src/web/metrics.js';
 
 /**
  * Generators of malformed MQTT requests for the fuzz suite. Every case is built from a
@@ -58,15 +59,8 @@ export async function buildMaterial(): Promise<Material> {
   };
 }
 
-export const JSON_COMMANDS = [
-  'class/enroll',
-  'class/remove',
-  'class/rename',
-  'class/undo',
-  'class/list',
-  'classify',
-  'camera/detect',
-] as const;
+/** Every request command of the contract (the list the metrics count by). */
+export const JSON_COMMANDS = KNOWN_COMMANDS;
 type JsonCommand = (typeof JSON_COMMANDS)[number];
 
 export const UNKNOWN_COMMANDS = [
