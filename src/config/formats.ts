@@ -4,7 +4,33 @@
  * and return the string unchanged when it does not parse, so the validator reports it.
  */
 
-export type FormatName = 'ei_string' | 'ei_int' | 'ei_number' | 'ei_bool' | 'ei_args' | 'ei_roi';
+export type FormatName = 'ei_string' | 'ei_int' | 'ei_number' | 'ei_bool' | 'ei_args' | 'ei_roi' | 'ei_mqtt_url';
+
+/** A region of a frame: source pixels, or fractions of the frame when every value is ≤ 1. */
+export interface Roi {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** URL schemes mqtt.js connects with; the one list both the schema and the connection use. */
+export const MQTT_SCHEMES = ['mqtt', 'mqtts', 'ws', 'wss', 'tcp', 'ssl', 'tls'] as const;
+
+/** Why an MQTT broker URL cannot be used, or null. Never quotes the URL (it may hold a password). */
+export function mqttUrlProblem(url: string): string | null {
+  const hint = `must be empty or a URL like mqtt://host:1883 (${MQTT_SCHEMES.join(', ')})`;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return hint;
+  }
+  const scheme = parsed.protocol.replace(/:$/, '');
+  if (!(MQTT_SCHEMES as readonly string[]).includes(scheme)) return `unsupported scheme "${scheme}"; ${hint}`;
+  if (parsed.hostname === '') return `has no host; ${hint}`;
+  return null;
+}
 
 /** One configuration key. `doc` is what config/config.example.yaml says about it. */
 export interface LeafSpec {
@@ -84,6 +110,11 @@ export const VALIDATORS: Record<FormatName, (x: unknown, spec: LeafSpec) => void
   ei_roi(x) {
     validateRoi(x);
   },
+  ei_mqtt_url(x) {
+    if (typeof x !== 'string') fail('must be a string');
+    const problem = x === '' ? null : mqttUrlProblem(x);
+    if (problem) fail(problem);
+  },
 };
 
 const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
@@ -128,4 +159,5 @@ export const CONVERTERS: Record<FormatName, (s: string) => unknown> = {
   // ffmpeg arguments from one string, split on white space (no quoting, as in Frigate).
   ei_args: (s) => (s.trim() === '' ? [] : s.trim().split(/\s+/)),
   ei_roi: toRoi,
+  ei_mqtt_url: (s) => s,
 };

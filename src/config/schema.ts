@@ -1,45 +1,96 @@
 /**
- * The configuration schema: every key, its default, its format and its environment
- * variable. Cameras are a map, so their keys live in a schema of their own, applied to each
- * camera. config/config.example.yaml documents the same keys (a test keeps them in step).
+ * The configuration schema — the one description of every key: its default, its format,
+ * its documentation and its environment variable. convict loads and validates with it
+ * (src/config/load.ts), config/config.example.yaml documents the same keys (a test keeps
+ * them in step), and the TypeScript types are derived from it (`ConfigOf`, src/config/types.ts),
+ * so nothing is written twice.
+ *
+ * Cameras, and the zones of a camera, are maps from a user-chosen name to settings: convict
+ * has no maps, so a map node carries the schema applied to each of its entries.
  */
-import type { FormatName, LeafSpec } from './formats.js';
+import type { FormatName, LeafSpec, Roi } from './formats.js';
 import { DEFAULT_MARGIN, DEFAULT_THRESHOLD } from '../imprinting/defaults.js';
 
-export interface SchemaNode {
-  [key: string]: SchemaNode | LeafSpec;
+/** A leaf with the TypeScript type of its value (phantom: never set at run time). */
+export interface Leaf<T> extends LeafSpec {
+  readonly __value?: T;
 }
+
+/**
+ * A file holding the secret of another key (`password_file` for `password`): read while
+ * loading, so it is part of the file's schema but not of the loaded configuration.
+ */
+export interface SecretFileLeaf extends Leaf<string> {
+  readonly secretFileFor: string;
+}
+
+/** A map from a name to settings, each entry validated against `entry`. */
+export interface MapNode<E extends SchemaNode> {
+  readonly kind: 'map';
+  readonly entry: E;
+  readonly doc: string;
+}
+
+export interface SchemaNode {
+  readonly [key: string]: SchemaNode | Leaf<unknown> | MapNode<SchemaNode>;
+}
+
+/** The value type a schema describes. */
+export type ConfigOf<S> = {
+  -readonly [K in keyof S as S[K] extends SecretFileLeaf ? never : K]: S[K] extends Leaf<infer T>
+    ? T
+    : S[K] extends MapNode<infer E>
+      ? Record<string, ConfigOf<E>>
+      : ConfigOf<S[K]>;
+};
 
 export const ENV_PREFIX = 'EDGE_IMPRINT_';
 
 /** Names under `<base>/` that a camera cannot take without clashing with the node's topics. */
 export const RESERVED_CAMERA_NAMES = ['available', 'state', 'stats', 'classes', 'events', 'request', 'response', 'enroll_form'];
 
-export const CAMERA_NAME_PATTERN = /^[a-z0-9_]{1,64}$/;
+/** Camera and zone names appear in topics and entity ids. */
+export const NAME_PATTERN = /^[a-z0-9_]{1,64}$/;
 
 const MQTT_TOPIC_PART = /^[^/#+\s][^#+\s]*[^/#+\s]$|^[^/#+\s]$/;
-const MQTT_URL = /^(mqtt|mqtts|tcp|ssl|tls|ws|wss):\/\/\S+$/;
 const EDGETPU_DEVICE = /^(usb|pci)?(:\d+|:\/\S+)?$/;
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+const TOPIC_HINT = 'must be a topic without +, #, spaces or leading/trailing /';
 
-function leaf(format: FormatName, def: unknown, doc: string, extra: Partial<LeafSpec> = {}): LeafSpec {
+function leaf<T>(format: FormatName, def: T, doc: string, extra: Partial<LeafSpec> = {}): Leaf<T> {
   return { doc, format, default: def, ...extra };
 }
 
-function str(def: string, doc: string, extra: Partial<LeafSpec> = {}): LeafSpec {
+function str(def: string, doc: string, extra: Partial<LeafSpec> = {}): Leaf<string> {
   return leaf('ei_string', def, doc, extra);
 }
 
-function int(def: number, min: number, max: number, doc: string, extra: Partial<LeafSpec> = {}): LeafSpec {
-  return leaf('ei_int', def, doc, { min, max, ...extra });
+/** A string from a fixed list; its type is the union of the list. */
+function oneOf<const V extends readonly string[]>(values: V, def: V[number], doc: string): Leaf<V[number]> {
+  return leaf('ei_string', def, doc, { values });
 }
 
-function num(def: number, min: number, max: number, doc: string): LeafSpec {
+function int(def: number, min: number, max: number, doc: string): Leaf<number> {
+  return leaf('ei_int', def, doc, { min, max });
+}
+
+function intOf<const V extends readonly number[]>(values: V, def: V[number], doc: string): Leaf<V[number]> {
+  return leaf('ei_int', def, doc, { values });
+}
+
+function num(def: number, min: number, max: number, doc: string): Leaf<number> {
   return leaf('ei_number', def, doc, { min, max });
 }
 
-function bool(def: boolean, doc: string): LeafSpec {
+function bool(def: boolean, doc: string): Leaf<boolean> {
   return leaf('ei_bool', def, doc);
+}
+
+function secretFile(secretFileFor: string, doc: string): SecretFileLeaf {
+  return { ...leaf('ei_string', '', doc, { allowEmpty: true }), secretFileFor };
+}
+
+function mapOf<E extends SchemaNode>(entry: E, doc: string): MapNode<E> {
+  return { kind: 'map', entry, doc };
 }
 
 /** `Front-Door.local` → `front_door_local`: the contract's default node id. */
@@ -51,24 +102,15 @@ export function defaultNodeId(hostname: string): string {
 export const DEFAULT_CPU_MODEL = 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite';
 export const DEFAULT_EDGETPU_MODEL = 'mobilenet_v1_1.0_224_quant_embedding_extractor_edgetpu.tflite';
 
-function mqttSchema(): SchemaNode {
+function mqttSchema() {
   return {
-    url: str('', 'broker URL; empty starts the embedded broker on 127.0.0.1:1883', {
-      allowEmpty: true,
+    url: leaf('ei_mqtt_url', '', 'broker URL; empty uses a broker on 127.0.0.1:1883 or starts the embedded one', {
       redactUrl: true,
-      pattern: MQTT_URL,
-      patternHint: 'must be empty (embedded broker) or a URL like mqtt://host:1883 (mqtt, mqtts, ws, wss)',
     }),
     username: str('', 'broker user name', { allowEmpty: true }),
-    password: str('', 'broker password (prefer password_file or the environment)', {
-      allowEmpty: true,
-      sensitive: true,
-    }),
-    password_file: str('', 'file holding the broker password (Docker/systemd secrets)', { allowEmpty: true }),
-    base_topic: str('edge-imprint', 'prefix of every topic', {
-      pattern: MQTT_TOPIC_PART,
-      patternHint: 'must be a topic without +, #, spaces or leading/trailing /',
-    }),
+    password: str('', 'broker password (prefer password_file or the environment)', { allowEmpty: true, sensitive: true }),
+    password_file: secretFile('password', 'file holding the broker password (Docker/systemd secrets)'),
+    base_topic: str('edge-imprint', 'prefix of every topic', { pattern: MQTT_TOPIC_PART, patternHint: TOPIC_HINT }),
     client_id: str('', 'MQTT client id; empty means edge-imprint-<node_id>', { allowEmpty: true, maxLength: 128 }),
     tls: {
       ca: str('', 'CA certificate file (PEM) to trust', { allowEmpty: true }),
@@ -77,24 +119,21 @@ function mqttSchema(): SchemaNode {
     },
     discovery: {
       enabled: bool(true, 'publish Home Assistant discovery'),
-      prefix: str('homeassistant', 'Home Assistant discovery prefix', {
-        pattern: MQTT_TOPIC_PART,
-        patternHint: 'must be a topic without +, #, spaces or leading/trailing /',
-      }),
+      prefix: str('homeassistant', 'Home Assistant discovery prefix', { pattern: MQTT_TOPIC_PART, patternHint: TOPIC_HINT }),
     },
     stats_interval: int(60, 1, 86400, 'seconds between stats messages'),
     clean_session: bool(false, 'false keeps the session so requests sent during an outage are answered'),
-    protocol_version: int(5, 4, 5, 'MQTT protocol version', { values: [4, 5] }),
+    protocol_version: intOf([4, 5], 5, 'MQTT protocol version'),
     embedded: {
       host: str('127.0.0.1', 'address of the embedded broker started when url is empty'),
       port: int(1883, 0, 65535, 'port of the embedded broker'),
     },
-  };
+  } as const;
 }
 
-function detectorSchema(): SchemaNode {
+function detectorSchema() {
   return {
-    type: str('auto', 'auto uses a Coral when one answers, else the CPU', { values: ['auto', 'edgetpu', 'cpu'] }),
+    type: oneOf(['auto', 'edgetpu', 'cpu'], 'auto', 'auto uses a Coral when one answers, else the CPU'),
     device: str('', 'Coral device: empty (first found), usb, pci, usb:0, pci:0', {
       allowEmpty: true,
       pattern: EDGETPU_DEVICE,
@@ -107,10 +146,10 @@ function detectorSchema(): SchemaNode {
     },
     edgetpu_library: str('libedgetpu.so.1', 'libedgetpu path or name for the dynamic loader'),
     inference_timeout_ms: int(5000, 100, 600000, 'an inference slower than this restarts the detector'),
-  };
+  } as const;
 }
 
-function classifierSchema(): SchemaNode {
+function classifierSchema() {
   return {
     // Calibrated on data: see src/imprinting/defaults.ts and docs/accuracy.md.
     threshold: num(DEFAULT_THRESHOLD, 0, 1, 'lowest cosine score that counts as a match'),
@@ -121,23 +160,50 @@ function classifierSchema(): SchemaNode {
       min_hits: int(3, 1, 100, 'wins within the window that turn a class ON'),
     },
     off_delay_s: num(10, 0, 86400, 'seconds without the class before it turns OFF'),
-  };
+  } as const;
 }
 
-function limitsSchema(): SchemaNode {
+function limitsSchema() {
   return {
     max_payload_bytes: int(8 * 1024 * 1024, 1024, 256 * 1024 * 1024, 'largest request payload'),
     max_megapixels: num(40, 0.01, 1000, 'largest decoded image'),
-    queue_size: int(16, 1, 4096, 'pending requests before answering busy'),
-  };
+    queue_size: int(16, 1, 4096, 'requests waiting in one lane before new ones are answered busy'),
+    request_timeout_s: num(30, 1, 3600, 'longest a request may wait and run (camera enrollments add their frames)'),
+  } as const;
 }
 
-/** The schema of everything but `cameras`, with defaults that depend on the host. */
-export function mainSchema(defaults: { nodeId: string }): SchemaNode {
+/** Keys of one camera; `url` or `url_file` is required while the camera is enabled. */
+export function cameraSchema() {
+  return {
+    url: str('', 'rtsp://, rtsps://, http(s):// MJPEG, a video file or a V4L2 device', { allowEmpty: true, redactUrl: true }),
+    url_file: secretFile('url', 'file holding the URL (it carries credentials)'),
+    transport: oneOf(['tcp', 'udp'], 'tcp', 'RTSP transport'),
+    fps: num(2, 0.01, 30, 'frames per second sent to the detector'),
+    roi: leaf<Roi | null>('ei_roi', null, 'crop {x, y, width, height} in source pixels (or fractions) before resizing'),
+    motion: {
+      enabled: bool(false, 'skip inference while the picture does not change'),
+      threshold: num(0.02, 0.0001, 1, 'fraction of the frame (grid cells) whose brightness must change to count as motion'),
+      max_skip_s: num(5, 0, 3600, 'infer at least this often even without motion'),
+    },
+    snapshot: {
+      enabled: bool(true, 'publish a JPEG when a class turns ON'),
+      quality: int(80, 1, 100, 'JPEG quality'),
+      width: int(640, 16, 7680, 'snapshot width in pixels'),
+    },
+    decode: oneOf(['all', 'keyframes'], 'all', 'keyframes decodes only keyframes (-skip_frame nokey)'),
+    input_args: leaf<string[]>('ei_args', [], 'extra ffmpeg input arguments'),
+    hwaccel_args: leaf<string[]>('ei_args', [], 'ffmpeg hardware acceleration arguments'),
+    stall_timeout: num(20, 1, 3600, 'seconds without a frame before ffmpeg is restarted'),
+    enabled: bool(true, 'run detection on this camera'),
+  } as const;
+}
+
+/** The schema of everything, with defaults that depend on the host. */
+export function mainSchema(defaults: { nodeId: string }) {
   return withEnvNames(
     {
       node_id: str(defaults.nodeId, 'node id used in topics and unique ids', {
-        pattern: /^[a-z0-9_]{1,64}$/,
+        pattern: NAME_PATTERN,
         patternHint: 'must be 1-64 characters of a-z, 0-9 and _',
       }),
       mqtt: mqttSchema(),
@@ -152,54 +218,43 @@ export function mainSchema(defaults: { nodeId: string }): SchemaNode {
         port: int(8089, 0, 65535, 'port (0: any free port)'),
       },
       log: {
-        level: str('info', 'log level', { values: LOG_LEVELS }),
-        format: str('auto', 'auto: readable lines on a terminal, JSON otherwise', { values: ['auto', 'pretty', 'json'] }),
+        level: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info', 'log level'),
+        format: oneOf(['auto', 'pretty', 'json'], 'auto', 'auto: readable lines on a terminal, JSON otherwise'),
       },
-    },
+      cameras: mapOf(cameraSchema(), 'camera name → settings'),
+    } as const,
     ENV_PREFIX,
   );
 }
 
-/** Keys of one camera; `url` or `url_file` is required while the camera is enabled. */
-export function cameraSchema(): SchemaNode {
-  return {
-    url: str('', 'rtsp://, rtsps://, http(s):// MJPEG, a video file or a V4L2 device', {
-      allowEmpty: true,
-      redactUrl: true,
-    }),
-    url_file: str('', 'file holding the URL (it carries credentials)', { allowEmpty: true }),
-    transport: str('tcp', 'RTSP transport', { values: ['tcp', 'udp'] }),
-    fps: num(2, 0.01, 30, 'frames per second sent to the detector'),
-    roi: leaf('ei_roi', null, 'crop {x, y, width, height} in source pixels (or fractions) before resizing'),
-    motion: {
-      enabled: bool(false, 'skip inference while the picture does not change'),
-      threshold: num(0.02, 0.0001, 1, 'fraction of the frame (grid cells) whose brightness must change to count as motion'),
-      max_skip_s: num(5, 0, 3600, 'infer at least this often even without motion'),
-    },
-    snapshot: {
-      enabled: bool(true, 'publish a JPEG when a class turns ON'),
-      quality: int(80, 1, 100, 'JPEG quality'),
-      width: int(640, 16, 7680, 'snapshot width in pixels'),
-    },
-    decode: str('all', 'keyframes decodes only keyframes (-skip_frame nokey)', { values: ['all', 'keyframes'] }),
-    input_args: leaf('ei_args', [], 'extra ffmpeg input arguments'),
-    hwaccel_args: leaf('ei_args', [], 'ffmpeg hardware acceleration arguments'),
-    stall_timeout: num(20, 1, 3600, 'seconds without a frame before ffmpeg is restarted'),
-    enabled: bool(true, 'run detection on this camera'),
-  };
+export type MainSchema = ReturnType<typeof mainSchema>;
+export type CameraSchema = ReturnType<typeof cameraSchema>;
+
+export function isLeaf(node: unknown): node is Leaf<unknown> {
+  return typeof node === 'object' && node !== null && Object.hasOwn(node, 'default') && Object.hasOwn(node, 'format');
 }
 
-export function isLeaf(node: SchemaNode | LeafSpec): node is LeafSpec {
-  return Object.hasOwn(node, 'default') && Object.hasOwn(node, 'format');
+export function isMap(node: unknown): node is MapNode<SchemaNode> {
+  return typeof node === 'object' && node !== null && (node as { kind?: unknown }).kind === 'map';
 }
 
-/** Every leaf with its dotted path, in schema order. */
-export function leaves(node: SchemaNode, prefix = ''): Array<[string, LeafSpec]> {
-  const out: Array<[string, LeafSpec]> = [];
+/** Every leaf outside maps, with its dotted path, in schema order. */
+export function leaves(node: SchemaNode, prefix = ''): Array<[string, Leaf<unknown>]> {
+  const out: Array<[string, Leaf<unknown>]> = [];
   for (const [key, child] of Object.entries(node)) {
     const path = prefix === '' ? key : `${prefix}.${key}`;
     if (isLeaf(child)) out.push([path, child]);
-    else out.push(...leaves(child, path));
+    else if (!isMap(child)) out.push(...leaves(child, path));
+  }
+  return out;
+}
+
+/** The node without its maps: what convict validates in one pass. */
+export function withoutMaps(node: SchemaNode): SchemaNode {
+  const out: Record<string, SchemaNode | Leaf<unknown>> = {};
+  for (const [key, child] of Object.entries(node)) {
+    if (isLeaf(child)) out[key] = child;
+    else if (!isMap(child)) out[key] = withoutMaps(child);
   }
   return out;
 }
@@ -209,24 +264,40 @@ export function envName(path: string, prefix = ENV_PREFIX): string {
   return prefix + path.toUpperCase().replace(/\./g, '_');
 }
 
-function withEnvNames(node: SchemaNode, prefix: string, path = ''): SchemaNode {
-  const out: SchemaNode = {};
-  for (const [key, child] of Object.entries(node)) {
-    const childPath = path === '' ? key : `${path}.${key}`;
-    out[key] = isLeaf(child) ? { ...child, env: envName(childPath, prefix) } : withEnvNames(child, prefix, childPath);
-  }
-  return out;
-}
-
-/** The default configuration of one camera (e.g. for a demo camera built in code). */
-export function defaultCamera(): Record<string, unknown> {
-  return defaultsOf(cameraSchema());
-}
-
-export function defaultsOf(node: SchemaNode): Record<string, unknown> {
+function withEnvNames<S extends SchemaNode>(node: S, prefix: string, path = ''): S {
   const out: Record<string, unknown> = {};
   for (const [key, child] of Object.entries(node)) {
-    out[key] = isLeaf(child) ? structuredClone(child.default) : defaultsOf(child);
+    const childPath = path === '' ? key : `${path}.${key}`;
+    if (isLeaf(child)) out[key] = { ...child, env: envName(childPath, prefix) };
+    else if (isMap(child)) out[key] = child;
+    else out[key] = withEnvNames(child, prefix, childPath);
+  }
+  return out as S;
+}
+
+function isSecretFile(node: unknown): node is SecretFileLeaf {
+  return isLeaf(node) && typeof (node as Partial<SecretFileLeaf>).secretFileFor === 'string';
+}
+
+/** Every default of a schema (maps start empty), as the loaded configuration has it. */
+export function defaultsOf<S extends SchemaNode>(node: S): ConfigOf<S> {
+  const out: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(node)) {
+    if (isSecretFile(child)) continue;
+    if (isLeaf(child)) out[key] = structuredClone(child.default);
+    else out[key] = isMap(child) ? {} : defaultsOf(child);
+  }
+  return out as ConfigOf<S>;
+}
+
+/** Values of one section without its secret-file keys (already resolved into their secret). */
+export function withoutSecretFiles(node: SchemaNode, values: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(values)) {
+    const child = node[key];
+    if (isSecretFile(child)) continue;
+    const nested = child !== undefined && !isLeaf(child) && !isMap(child) && typeof value === 'object' && value !== null;
+    out[key] = nested ? withoutSecretFiles(child as SchemaNode, value as Record<string, unknown>) : value;
   }
   return out;
 }

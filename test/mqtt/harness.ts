@@ -8,6 +8,7 @@ import type { ConnectionOptions, MqttConnection } from '../../src/mqtt/connectio
 import { MqttApi } from '../../src/mqtt/mqttApi.js';
 import type { MqttPublisher, StatePayload, StatsPayload } from '../../src/mqtt/publisher.js';
 import type { RequestServer } from '../../src/mqtt/requests.js';
+import { loadConfig } from '../../src/config/load.js';
 import { tempDir, waitFor } from '../helpers/env.js';
 import { startImprinting } from '../helpers/imprinting.js';
 
@@ -16,11 +17,9 @@ import { startImprinting } from '../helpers/imprinting.js';
 export const BASE = 'edge-imprint';
 export const PREFIX = 'homeassistant';
 
-export const DEFAULT_LIMITS: LimitsConfig = {
-  max_payload_bytes: 8 * 1024 * 1024,
-  max_megapixels: 40,
-  queue_size: 16,
-};
+/** The shipped defaults, as a test agent gets them. */
+const DEFAULTS = loadConfig({ env: {}, hostname: 'testnode' });
+export const DEFAULT_LIMITS: LimitsConfig = DEFAULTS.limits;
 
 export interface AgentOptions {
   url: string;
@@ -67,12 +66,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   });
   const api = new MqttApi({
     config: {
+      ...DEFAULTS.mqtt,
       url: opts.url,
-      username: '',
-      password: '',
       base_topic: BASE,
       client_id: `edge-imprint-test-${Math.random().toString(16).slice(2, 8)}`,
-      tls: { ca: '', cert: '', key: '' },
       discovery: { enabled: opts.discovery !== false, prefix: PREFIX },
       stats_interval: opts.statsIntervalS ?? 0,
       clean_session: true,

@@ -1,3 +1,4 @@
+import { loadConfig } from '../../src/config/load.js';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, readdirSync } from 'node:fs';
@@ -123,10 +124,7 @@ void describe('MQTT transports: mqtts with CA and client certificate, websockets
     checkUrl('mqtts://host:8883');
     assert.equal(redactUrl('mqtt://bob:hunter2@host:1883'), 'mqtt://***:***@host:1883');
     const opts = connectionOptions(
-      {
-        url: 'mqtt://h', username: 'u', password: 'p', base_topic: 'edge-imprint', client_id: '', tls: { ca: '', cert: '', key: '' },
-        discovery: { enabled: true, prefix: 'homeassistant' }, stats_interval: 60, clean_session: false, protocol_version: 5,
-      },
+      { ...loadConfig({ env: {} }).mqtt, url: 'mqtt://h', username: 'u', password: 'p', client_id: '' },
       'garage',
       'mqtt://h',
     );

@@ -1,0 +1,80 @@
+/**
+ * Secrets in the configuration: `*_file` keys resolved into their secret, and every secret
+ * string gathered so that no message (config error, log, /health) can show it.
+ */
+import { accessSync, constants, readFileSync } from 'node:fs';
+import type { ConfigIssue } from './issues.js';
+import { scrubSecrets, urlSecrets } from './redact.js';
+import { ENV_PREFIX } from './schema.js';
+import { isPlain, type Plain } from './yamlFile.js';
+
+export function getPath(values: Plain, path: string): unknown {
+  let node: unknown = values;
+  for (const part of path.split('.')) node = isPlain(node) ? node[part] : undefined;
+  return node;
+}
+
+function readSecretFile(file: string, path: string, issues: ConfigIssue[]): string | null {
+  try {
+    // One trailing newline is what `echo secret > file` leaves; it is not part of the secret.
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    issues.push({ path, message: `cannot read the file (${code})`, value: file });
+    return null;
+  }
+}
+
+function checkReadable(file: unknown, path: string, issues: ConfigIssue[]): void {
+  if (typeof file !== 'string' || file === '') return;
+  try {
+    accessSync(file, constants.R_OK);
+  } catch (err) {
+    issues.push({ path, message: `cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, value: file });
+  }
+}
+
+/** Reads mqtt.password_file and each camera's url_file into the value they stand for. */
+export function resolveSecretFiles(main: Plain, cameras: Map<string, Plain>, issues: ConfigIssue[], secrets: Set<string>): void {
+  const mqtt = main.mqtt as Plain;
+  if (typeof mqtt.password_file === 'string' && mqtt.password_file !== '' && mqtt.password === '') {
+    const password = readSecretFile(mqtt.password_file, 'mqtt.password_file', issues);
+    if (password !== null) {
+      mqtt.password = password;
+      secrets.add(password);
+    }
+  }
+  for (const key of ['ca', 'cert', 'key']) checkReadable(getPath(main, `mqtt.tls.${key}`), `mqtt.tls.${key}`, issues);
+  for (const [name, camera] of cameras) {
+    if (typeof camera.url_file !== 'string' || camera.url_file === '' || camera.url !== '') continue;
+    const url = readSecretFile(camera.url_file, `cameras.${name}.url_file`, issues);
+    if (url === null) continue;
+    camera.url = url.trim();
+    for (const s of urlSecrets(url)) secrets.add(s);
+    if (camera.url === '') issues.push({ path: `cameras.${name}.url_file`, message: 'the file is empty', value: camera.url_file });
+  }
+}
+
+/** Every secret string we know of, from the raw file, the environment and the result. */
+export function collectSecrets(raw: Plain, main: Plain, cameras: Map<string, Plain>, env: NodeJS.ProcessEnv): Set<string> {
+  const secrets = new Set<string>();
+  const add = (v: unknown): void => {
+    if (typeof v === 'string' && v !== '') secrets.add(v);
+    else if (typeof v === 'number') secrets.add(String(v));
+  };
+  add(getPath(raw, 'mqtt.password'));
+  add(getPath(main, 'mqtt.password'));
+  add(env[`${ENV_PREFIX}MQTT_PASSWORD`]);
+  const urls = [getPath(raw, 'mqtt.url'), getPath(main, 'mqtt.url'), ...[...cameras.values()].map((c) => c.url)];
+  const rawCameras = raw.cameras;
+  if (isPlain(rawCameras)) for (const cam of Object.values(rawCameras)) urls.push(isPlain(cam) ? cam.url : undefined);
+  for (const [name, value] of Object.entries(env)) if (name.startsWith(`${ENV_PREFIX}CAMERAS`)) urls.push(value);
+  for (const url of urls) if (typeof url === 'string') for (const s of urlSecrets(url)) secrets.add(s);
+  return secrets;
+}
+
+export function scrubIssue(issue: ConfigIssue, secrets: Set<string>): ConfigIssue {
+  const out: ConfigIssue = { path: scrubSecrets(issue.path, secrets), message: scrubSecrets(issue.message, secrets) };
+  if (issue.value !== undefined) out.value = scrubSecrets(issue.value, secrets);
+  return out;
+}
