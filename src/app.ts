@@ -7,6 +7,8 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import sharp from 'sharp';
 import { CameraManager } from './camera/cameraManager.js';
+import { Commands } from './commands/commands.js';
+import { CommandRunner } from './commands/runner.js';
 import { DEMO_CAMERA, ensureDemoClip } from './camera/demoCamera.js';
 import { defaultCameraConfig } from './config/load.js';
 import { configSecrets } from './config/redact.js';
@@ -66,7 +68,11 @@ export class Agent {
     await this.startPart({ name: 'core', start: () => core.start(), stop: () => core.stop() });
     const cameras = this.buildCameras(core);
     await this.startPart({ name: 'cameras', start: () => cameras.start(), stop: () => cameras.stop() });
-    await this.startMqtt(core, cameras);
+    const commands = new Commands({ imprinter: core.service, limits: config.limits, cameras });
+    const runner = new CommandRunner({ capacity: config.limits.queue_size });
+    await this.startMqtt(core, cameras, commands, runner);
+    // Stopped before MQTT (parts stop in reverse): requests in flight are answered while it can still publish.
+    await this.startPart({ name: 'requests', start: async () => undefined, stop: () => runner.stop() });
     await this.startHttp();
     logger.info(startupBanner({ config, mqttUrl: this.mqttUrl, cameras: cameras.names() }));
   }
@@ -130,7 +136,7 @@ export class Agent {
     return cameras;
   }
 
-  private async startMqtt(core: Core, cameras: CameraManager): Promise<void> {
+  private async startMqtt(core: Core, cameras: CameraManager, commands: Commands, runner: CommandRunner): Promise<void> {
     const { logger } = this.opts;
     const config = this.config;
     let url = config.mqtt.url;
@@ -146,13 +152,13 @@ export class Agent {
       url,
       nodeId: config.node_id,
       version: VERSION,
-      limits: config.limits,
+      maxPayloadBytes: config.limits.max_payload_bytes,
       bus: this.bus,
       logger,
-      imprinter: core.service,
+      commands,
+      runner,
+      listClasses: () => core.service.list(),
       cameras: () => cameras.names(),
-      latestFrame: (camera) => cameras.latestFrame(camera),
-      setCameraEnabled: (camera, enabled) => cameras.setEnabled(camera, enabled),
       getState: () => this.state(core, cameras),
       getStats: () => this.stats(core, cameras),
       onAnswer: (command, response) => {

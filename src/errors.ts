@@ -9,7 +9,8 @@ export type ErrorCode =
   | 'too_large' // payload or decoded image over the limits
   | 'not_found' // unknown class or camera
   | 'conflict' // e.g. rename onto an existing class
-  | 'busy' // work queue full
+  | 'busy' // lane full, or the agent is stopping
+  | 'timeout' // the request's deadline (limits.request_timeout_s) passed; its work was cancelled
   | 'model_missing' // model file absent or corrupt
   | 'model_changed' // stored embeddings come from another model
   | 'detector_unavailable' // inference child down or timed out
@@ -20,10 +21,17 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** The request field or file at fault (`label`, `images[2]`), when there is one. */
+    readonly field?: string,
   ) {
     super(message);
     this.name = 'AppError';
   }
+}
+
+/** An error about one field: the message starts with the field, and `field` carries it. */
+export function fieldError(code: ErrorCode, field: string, problem: string): AppError {
+  return new AppError(code, `${field}: ${problem}`, field);
 }
 
 export function isAppError(err: unknown): err is AppError {

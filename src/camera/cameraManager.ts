@@ -29,8 +29,6 @@ export interface CameraStats {
 export interface LiveFrame {
   /** RGB at the detector input size, as the detector sees it. */
   rgb: Uint8Array;
-  /** The same frame as JPEG (thumbnail for a stored shot). */
-  jpeg: Buffer;
 }
 
 export interface CameraManagerDeps {
@@ -75,7 +73,7 @@ export class CameraManager {
 
   constructor(private readonly deps: CameraManagerDeps) {
     this.clock = deps.clock ?? Date.now;
-    this.log = deps.logger.child({ component: 'cameras' });
+    this.log = deps.logger;
   }
 
   async start(): Promise<void> {
@@ -149,14 +147,12 @@ export class CameraManager {
     return this.scheduler?.isEnabled(name) ?? false;
   }
 
-  /** The newest frame of a camera, for enrolling from live frames. */
-  async latestFrame(name: string): Promise<LiveFrame> {
+  /** The newest frame of a camera at the model's input size, or null when it has none (offline). */
+  latestFrame(name: string): LiveFrame | null {
     const camera = this.require(name);
     const frame = camera.latest;
-    if (!frame || this.clock() - frame.at > camera.config.stall_timeout * 1000) {
-      throw new AppError('not_found', `camera: "${name}" has no live frame (offline)`);
-    }
-    return { rgb: frame.rgb, jpeg: await this.encodeJpeg(frame.rgb, 90) };
+    if (!frame || this.clock() - frame.at > camera.config.stall_timeout * 1000) return null;
+    return { rgb: frame.rgb };
   }
 
   /** The newest snapshot JPEG of a camera (full scene), or null before the first one. */
@@ -223,7 +219,7 @@ export class CameraManager {
     const camera = this.cameras.get(r.camera);
     if (!camera) return;
     this.deps.onResult?.(r);
-    const update = camera.smoother.push(r.result, null);
+    const update = camera.smoother.push(r.result);
     camera.label = update.label;
     this.deps.bus.emit('cameraResult', {
       camera: r.camera,

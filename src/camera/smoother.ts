@@ -48,15 +48,15 @@ export class ClassSmoother {
 
   constructor(private readonly opts: SmootherOptions) {}
 
-  /** One classified frame; `snapshot` is kept by any event this frame starts. */
-  push(result: Classification, snapshot: Buffer | null): SmootherUpdate {
+  /** One classified frame (the camera manager attaches the frame's snapshot to a start). */
+  push(result: Classification): SmootherUpdate {
     const now = this.opts.clock();
     const hit = isClassLabel(result.label) && result.score > this.opts.threshold;
     const vote: Vote = { label: result.label, score: hit ? result.score : 0, at: now };
     this.votes.push(vote);
     if (this.votes.length > this.opts.window) this.votes.shift();
     const update: SmootherUpdate = { label: NONE, changes: [], events: [] };
-    if (hit) this.onHit(vote, now, snapshot, update);
+    if (hit) this.onHit(vote, now, update);
     this.expire(now, update);
     update.label = this.currentLabel();
     return update;
@@ -83,7 +83,7 @@ export class ClassSmoother {
     return [...this.active.keys()];
   }
 
-  private onHit(vote: Vote, now: number, snapshot: Buffer | null, update: SmootherUpdate): void {
+  private onHit(vote: Vote, now: number, update: SmootherUpdate): void {
     const current = this.active.get(vote.label);
     if (current) {
       current.lastHitAt = now;
@@ -103,7 +103,7 @@ export class ClassSmoother {
       score: vote.score,
       start_time: new Date(now),
       end_time: null,
-      snapshot,
+      snapshot: null,
     });
   }
 

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/types.js';
 import { Core } from '../core.js';
-import { AppError, errorMessage } from '../errors.js';
+import { AppError, errorMessage, fieldError } from '../errors.js';
 import type { ClassInfo } from '../imprinting/types.js';
 import { installModels } from '../models/install.js';
 import { loadManifest } from '../models/manifest.js';
@@ -37,20 +37,16 @@ async function readImage(path: string): Promise<Buffer> {
     return await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new AppError('bad_image', `${path}: ${code === 'ENOENT' ? 'no such file' : errorMessage(err)}`);
+    throw fieldError('bad_image', path, code === 'ENOENT' ? 'no such file' : errorMessage(err));
   }
 }
 
 export async function enroll(ctx: CliContext, label: string, images: string[], background: boolean): Promise<ExitCode> {
   const buffers = await Promise.all(images.map(readImage));
+  // Errors name the file, not an index, for a CLI user.
+  const source = `cli:${images.map((p) => basename(p)).join(',')}`;
   const result = await withCore(ctx, (core) =>
-    core.service
-      .enrollImages(label, buffers, { source: `cli:${images.map((p) => basename(p)).join(',')}`, ...(background ? { background } : {}) })
-      .catch((err: unknown) => {
-        // Name the file, not just its index, for a CLI user.
-        if (err instanceof AppError) throw new AppError(err.code, err.message.replace(/^images?\[?(\d*)\]?:/, (_m, i: string) => `${images[Number(i) || 0]}:`));
-        throw err;
-      }),
+    core.service.enrollImages(label, buffers, { source, names: images, ...(background ? { background } : {}) }),
   );
   ctx.io.out(`enrolled ${result.added} shot${result.added === 1 ? '' : 's'} into "${result.label}" (${result.shots} in all)${background ? ', a background class' : ''}`);
   return 0;
@@ -61,12 +57,12 @@ export async function classify(ctx: CliContext, images: string[], json: boolean)
     let code: ExitCode = 0;
     for (const path of images) {
       try {
-        const r = await core.service.classifyImage(await readImage(path));
+        const r = await core.service.classifyImage(await readImage(path), path);
         if (json) ctx.io.out(JSON.stringify({ image: path, label: r.label, score: r.score, scores: r.scores }));
         else ctx.io.out(`${path}: ${r.label} (score ${r.score.toFixed(3)})`);
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
-        ctx.io.err(err.message.startsWith(path) ? err.message : `${path}: ${err.message.replace(/^image: /, '')}`);
+        ctx.io.err(err.message);
         code = 1;
       }
     }

@@ -3,7 +3,7 @@
  * retry_ms=500`. pino writes JSON lines; this turns each into one line of text (pure).
  */
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };
-const HIDDEN = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'part', 'component', 'camera']);
+const HIDDEN = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'part', 'camera']);
 
 function field(value: unknown): string {
   if (typeof value === 'string') return /[\s"=]/.test(value) ? JSON.stringify(value) : value;
@@ -20,7 +20,7 @@ export function formatLogLine(json: string): string {
   }
   const time = typeof entry.time === 'number' ? new Date(entry.time).toISOString().slice(11, 23) : '';
   const level = LEVELS[Number(entry.level)] ?? String(entry.level);
-  const where = [entry.part ?? entry.component, entry.camera].filter((v) => typeof v === 'string').join(' ');
+  const where = [entry.part, entry.camera].filter((v) => typeof v === 'string').join(' ');
   const extras = Object.entries(entry)
     .filter(([key]) => !HIDDEN.has(key))
     .map(([key, value]) => `${key}=${field(value)}`);

@@ -1,12 +1,18 @@
 import type { Classification, ClassInfo, EnrollResult } from './types.js';
 
-/**
- * A frame already at the model's input size, and the camera's snapshot JPEG of it (for
- * callers that show it; the stored thumbnail is made from `rgb`, what the model saw).
- */
+/** A frame already at the model's input size (the stored thumbnail is made from it). */
 export interface PixelShot {
   rgb: Uint8Array;
-  jpeg: Buffer;
+}
+
+export interface EnrollOptions {
+  background?: boolean;
+  /** Where the shots came from, stored with them (`mqtt`, `cli:cat.jpg`, `camera:door`). */
+  source: string;
+  /** Aborted: nothing is stored (checked last, right before the one store transaction). */
+  signal?: AbortSignal;
+  /** What each image is called in errors (file paths for the CLI); default `images[i]` / `image`. */
+  names?: string[];
 }
 
 /**
@@ -14,17 +20,10 @@ export interface PixelShot {
  * Implemented by ImprintingService (src/imprinting/service.ts). Methods throw AppError.
  */
 export interface Imprinter {
-  enrollImages(
-    label: string,
-    images: Buffer[],
-    opts: { background?: boolean; source: string },
-  ): Promise<EnrollResult>;
-  enrollPixels(
-    label: string,
-    shots: PixelShot[],
-    opts: { background?: boolean; source: string },
-  ): Promise<EnrollResult>;
-  classifyImage(image: Buffer): Promise<Classification>;
+  enrollImages(label: string, images: Buffer[], opts: EnrollOptions): Promise<EnrollResult>;
+  enrollPixels(label: string, shots: PixelShot[], opts: EnrollOptions): Promise<EnrollResult>;
+  /** `field` names the image in errors (`image`, `payload`, a file name). */
+  classifyImage(image: Buffer, field?: string): Promise<Classification>;
   /** `rgb` at the model's input size (camera frames). */
   classifyPixels(rgb: Uint8Array): Promise<Classification>;
   list(): ClassInfo[];

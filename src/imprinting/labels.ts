@@ -1,34 +1,32 @@
-import { AppError } from '../errors.js';
+import { fieldError } from '../errors.js';
 import { RESERVED_LABELS } from './types.js';
 
 /**
- * Class-label rules shared by the CLI and the MQTT API: 1–64 characters of letters (any
- * script), digits, space, `_`, `-`, `.`; no leading or trailing space; `unknown` and
- * `none` reserved. `status`, `label`, `attributes` and `snapshot` are reserved too because
- * a class publishes `<base>/<camera>/<label>` and would overwrite those camera topics.
+ * Class-label rules, the one place they are checked (MQTT, the CLI, the config's zone
+ * class lists and the dashboard all call this): 1–64 characters of letters (any script),
+ * digits, space, `_`, `-`, `.`; no leading or trailing space; `unknown` and `none` reserved.
+ * `status`, `label`, `attributes` and `snapshot` are reserved too because a class publishes
+ * `<base>/<camera>/<label>` and would overwrite those camera topics.
  */
 const LABEL_CHARS = /^[\p{L}\p{M}\p{N} _.-]+$/u;
-const TOPIC_RESERVED = ['status', 'label', 'attributes', 'snapshot'];
+export const TOPIC_RESERVED = ['status', 'label', 'attributes', 'snapshot'];
 export const MAX_LABEL_LENGTH = 64;
 
-export function validateLabel(value: unknown, field = 'label'): string {
-  if (typeof value !== 'string') throw new AppError('bad_label', `${field}: must be a string`);
+/** The problem with a label, or null when it is valid. */
+export function labelProblem(value: unknown): string | null {
+  if (typeof value !== 'string') return 'must be a string';
   const length = [...value].length;
-  if (length < 1 || length > MAX_LABEL_LENGTH) {
-    throw new AppError('bad_label', `${field}: must be 1-${MAX_LABEL_LENGTH} characters, got ${length}`);
-  }
-  if (!LABEL_CHARS.test(value)) {
-    throw new AppError(
-      'bad_label',
-      `${field}: only letters, digits, space, "_", "-" and "." are allowed`,
-    );
-  }
-  if (value.trim() !== value) {
-    throw new AppError('bad_label', `${field}: must not start or end with a space`);
-  }
+  if (length < 1 || length > MAX_LABEL_LENGTH) return `must be 1-${MAX_LABEL_LENGTH} characters, got ${length}`;
+  if (!LABEL_CHARS.test(value)) return 'only letters, digits, space, "_", "-" and "." are allowed';
+  if (value.trim() !== value) return 'must not start or end with a space';
   const lower = value.toLowerCase();
-  if ((RESERVED_LABELS as readonly string[]).includes(lower) || TOPIC_RESERVED.includes(lower)) {
-    throw new AppError('bad_label', `${field}: "${value}" is reserved`);
-  }
-  return value;
+  if ((RESERVED_LABELS as readonly string[]).includes(lower) || TOPIC_RESERVED.includes(lower)) return `"${value}" is reserved`;
+  return null;
+}
+
+/** The label, or AppError('bad_label') naming `field`. */
+export function validateLabel(value: unknown, field = 'label'): string {
+  const problem = labelProblem(value);
+  if (problem !== null) throw fieldError('bad_label', field, problem);
+  return value as string;
 }

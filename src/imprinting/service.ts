@@ -6,7 +6,7 @@ import { AppError } from '../errors.js';
 import type { EventBus } from '../eventBus.js';
 import type { ImprintedClassifier } from './classifier.js';
 import type { FineTuneResult } from './fineTune.js';
-import type { Imprinter, PixelShot } from './imprinter.js';
+import type { EnrollOptions, Imprinter, PixelShot } from './imprinter.js';
 import { validateLabel } from './labels.js';
 import type { ClassStore } from './store.js';
 import type { BackgroundTuner } from './tuner.js';
@@ -65,42 +65,37 @@ export class ImprintingService implements Imprinter {
     return this.lastTuning;
   }
 
-  async enrollImages(
-    label: string,
-    images: Buffer[],
-    opts: { background?: boolean; source: string },
-  ): Promise<EnrollResult> {
+  async enrollImages(label: string, images: Buffer[], opts: EnrollOptions): Promise<EnrollResult> {
     const valid = validateLabel(label);
-    if (images.length === 0) throw new AppError('bad_request', 'images: at least one image is needed');
+    if (images.length === 0) throw new AppError('bad_request', 'images: at least one image is needed', 'images');
     // Decode everything first: one bad image rejects the request before anything is stored.
     const prepared: PreparedImage[] = [];
     for (const [i, image] of images.entries()) {
-      prepared.push(await this.prepare(image, images.length > 1 ? `images[${i}]` : 'image'));
+      opts.signal?.throwIfAborted();
+      prepared.push(await this.prepare(image, opts.names?.[i] ?? (images.length > 1 ? `images[${i}]` : 'image')));
     }
     const shots: NewShot[] = [];
     for (const p of prepared) {
+      opts.signal?.throwIfAborted();
       shots.push({ embedding: await this.deps.detector.embed(p.rgb), thumbnail: p.thumbnail, source: opts.source });
     }
-    return this.store(valid, shots, opts.background);
+    return this.store(valid, shots, opts);
   }
 
-  async enrollPixels(
-    label: string,
-    frames: PixelShot[],
-    opts: { background?: boolean; source: string },
-  ): Promise<EnrollResult> {
+  async enrollPixels(label: string, frames: PixelShot[], opts: EnrollOptions): Promise<EnrollResult> {
     const valid = validateLabel(label);
-    if (frames.length === 0) throw new AppError('bad_request', 'frames: at least one frame is needed');
+    if (frames.length === 0) throw new AppError('bad_request', 'frames: at least one frame is needed', 'frames');
     const shots: NewShot[] = [];
     for (const frame of frames) {
+      opts.signal?.throwIfAborted();
       const thumbnail = await inputThumbnail(frame.rgb, this.deps.detector.inputSize);
       shots.push({ embedding: await this.deps.detector.embed(frame.rgb), thumbnail, source: opts.source });
     }
-    return this.store(valid, shots, opts.background);
+    return this.store(valid, shots, opts);
   }
 
-  async classifyImage(image: Buffer): Promise<Classification> {
-    const prepared = await this.prepare(image, 'image');
+  async classifyImage(image: Buffer, field = 'image'): Promise<Classification> {
+    const prepared = await this.prepare(image, field);
     return this.classifyPixels(prepared.rgb);
   }
 
@@ -139,21 +134,21 @@ export class ImprintingService implements Imprinter {
   }
 
   private existing(label: string): string {
-    if (typeof label !== 'string' || label.length === 0) throw new AppError('bad_label', 'label: must be a non-empty string');
+    if (typeof label !== 'string' || label.length === 0) throw new AppError('bad_label', 'label: must be a non-empty string', 'label');
     return label;
   }
 
   private prepare(image: Buffer, field: string): Promise<PreparedImage> {
     const limits = { maxBytes: this.deps.limits.max_payload_bytes, maxMegapixels: this.deps.limits.max_megapixels };
-    return prepareImage(image, this.deps.detector.inputSize, limits).catch((err: unknown) => {
-      if (err instanceof AppError) throw new AppError(err.code, `${field}: ${err.message}`);
-      throw err;
-    });
+    return prepareImage(image, this.deps.detector.inputSize, limits, field);
   }
 
-  private store(label: string, shots: NewShot[], background: boolean | undefined): EnrollResult {
-    const opts = background === undefined ? { model: this.deps.modelId() } : { background, model: this.deps.modelId() };
-    const result = this.deps.store.addShots(label, shots, opts);
+  /** One transaction; a request cancelled (deadline, shutdown) before it stores nothing. */
+  private store(label: string, shots: NewShot[], opts: EnrollOptions): EnrollResult {
+    opts.signal?.throwIfAborted();
+    const { background } = opts;
+    const storeOpts = background === undefined ? { model: this.deps.modelId() } : { background, model: this.deps.modelId() };
+    const result = this.deps.store.addShots(label, shots, storeOpts);
     this.deps.onEnroll?.(shots.length);
     this.changed();
     this.deps.logger.info({ label, added: result.added, shots: result.shots }, 'class enrolled');

@@ -105,7 +105,7 @@ export class ClassStore {
   readonly path: string;
 
   constructor(private readonly opts: ClassStoreOptions) {
-    this.logger = opts.logger.child({ component: 'store' });
+    this.logger = opts.logger;
     this.clock = opts.clock ?? (() => new Date());
     this.path = join(opts.dataDir, STORE_FILE);
   }

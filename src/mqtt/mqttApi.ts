@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
-import type { LimitsConfig, MqttConfig } from '../config/types.js';
+import type { Commands } from '../commands/commands.js';
+import type { CommandRunner } from '../commands/runner.js';
+import type { MqttConfig } from '../config/types.js';
 import type { EventBus } from '../eventBus.js';
 import { HomeAssistant } from '../homeassistant/homeAssistant.js';
-import type { Imprinter } from '../imprinting/imprinter.js';
+import type { ClassInfo } from '../imprinting/types.js';
 import { connectionOptions, MqttConnection, type ConnectionOptions } from './connection.js';
 import { MqttPublisher, type StatePayload, type StatsPayload } from './publisher.js';
-import { RequestServer, type LatestFrame, type ResponsePayload } from './requests.js';
+import { RequestServer, type ResponsePayload } from './requests.js';
 
 export interface MqttApiDeps {
   config: MqttConfig;
@@ -13,13 +15,14 @@ export interface MqttApiDeps {
   url: string;
   nodeId: string;
   version: string;
-  limits: LimitsConfig;
+  /** limits.max_payload_bytes. */
+  maxPayloadBytes: number;
   bus: EventBus;
   logger: Logger;
-  imprinter: Imprinter;
+  commands: Commands;
+  runner: CommandRunner;
+  listClasses: () => ClassInfo[];
   cameras: () => string[];
-  latestFrame: LatestFrame;
-  setCameraEnabled: (camera: string, enabled: boolean) => void | Promise<void>;
   getState: () => StatePayload;
   getStats: () => StatsPayload;
   onAnswer?: (command: string, response: ResponsePayload) => void;
@@ -41,18 +44,16 @@ export class MqttApi {
     const { config, logger } = deps;
     this.connection = new MqttConnection(
       { ...connectionOptions(config, deps.nodeId, deps.url), ...deps.connectionOverrides },
-      logger.child({ component: 'mqtt' }),
+      logger.child({ part: 'mqtt' }),
     );
-    const listClasses = () => deps.imprinter.list();
+    const listClasses = deps.listClasses;
     this.requests = new RequestServer({
       transport: this.connection,
       baseTopic: config.base_topic,
-      limits: deps.limits,
-      imprinter: deps.imprinter,
-      cameras: deps.cameras,
-      latestFrame: deps.latestFrame,
-      setCameraEnabled: deps.setCameraEnabled,
-      logger: logger.child({ component: 'mqtt-requests' }),
+      commands: deps.commands,
+      runner: deps.runner,
+      maxPayloadBytes: deps.maxPayloadBytes,
+      logger: logger.child({ part: 'requests' }),
       discoveryPrefix: config.discovery.prefix,
       ...(deps.onAnswer ? { onAnswer: deps.onAnswer } : {}),
     });
@@ -60,7 +61,7 @@ export class MqttApi {
       transport: this.connection,
       bus: deps.bus,
       baseTopic: config.base_topic,
-      logger: logger.child({ component: 'mqtt-publisher' }),
+      logger: logger.child({ part: 'mqtt' }),
       getState: deps.getState,
       getStats: deps.getStats,
       listClasses,
@@ -78,7 +79,7 @@ export class MqttApi {
           cameras: deps.cameras,
           listClasses,
           enrollFromCamera: (label, camera) => this.requests.enrollFromCamera(label, camera),
-          logger: logger.child({ component: 'homeassistant' }),
+          logger: logger.child({ part: 'homeassistant' }),
         })
       : null;
   }

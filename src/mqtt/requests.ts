@@ -1,22 +1,12 @@
 import type { IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
-import type { LimitsConfig } from '../config/types.js';
+import type { Commands } from '../commands/commands.js';
+import type { Job, Outcome } from '../commands/lanes.js';
+import type { CommandRunner } from '../commands/runner.js';
 import { AppError, errorMessage, isAppError } from '../errors.js';
-import type { Imprinter, PixelShot } from '../imprinting/imprinter.js';
-import { validateLabel } from '../imprinting/labels.js';
+import { imageKind } from '../detector/imageInput.js';
 import type { MqttTransport } from './connection.js';
-import { checkImageSize, decodeBase64Image, imageKind, requireImage } from './images.js';
-import {
-  RequestSchemas,
-  type ClassifyRequest,
-  type DetectRequest,
-  type EnrollRequest,
-  type JsonCommand,
-  type LabelRequest,
-  type RenameRequest,
-} from './schemas.js';
 import { commandOf, requestFilter, responseTopic } from './topics.js';
-import { WorkQueue } from './workQueue.js';
 
 export interface ResponsePayload {
   status: 'ok' | 'error';
@@ -27,11 +17,8 @@ export interface ResponsePayload {
   transaction?: unknown;
 }
 
-/** Turns a handler's result, or what it threw, into the response payload. Pure. */
-export function buildResponse(
-  outcome: { ok: true; data: unknown } | { ok: false; error: unknown },
-  transaction: unknown,
-): ResponsePayload {
+/** Turns a command's outcome into the response payload. Pure. */
+export function buildResponse(outcome: Outcome, transaction: unknown): ResponsePayload {
   const tx = transaction === undefined ? {} : { transaction };
   if (outcome.ok) return { status: 'ok', data: outcome.data, ...tx };
   const err = outcome.error;
@@ -39,30 +26,18 @@ export function buildResponse(
   return { status: 'error', error: `internal error: ${errorMessage(err)}`, code: 'internal', ...tx };
 }
 
-export type LatestFrame = (camera: string) => PixelShot | null | Promise<PixelShot | null>;
-
 export interface RequestServerDeps {
   transport: MqttTransport;
   baseTopic: string;
-  limits: LimitsConfig;
-  imprinter: Imprinter;
-  /** Names of the configured cameras. */
-  cameras: () => string[];
-  /** The newest frame of a camera at the model's input size, or null when there is none. */
-  latestFrame: LatestFrame;
-  setCameraEnabled: (camera: string, enabled: boolean) => void | Promise<void>;
+  commands: Commands;
+  runner: CommandRunner;
+  /** limits.max_payload_bytes: checked before a payload is even parsed. */
+  maxPayloadBytes: number;
   logger: Logger;
-  sleep?: (ms: number) => Promise<void>;
   /** Home Assistant's discovery prefix: response topics there are refused. */
   discoveryPrefix?: string;
   /** Called once per answer (metrics: requests and request errors per command). */
   onAnswer?: (command: string, response: ResponsePayload) => void;
-}
-
-/** A parsed request: the work to do, and what to echo. */
-interface Parsed {
-  transaction: unknown;
-  work: () => Promise<unknown>;
 }
 
 interface ReplyTarget {
@@ -72,58 +47,16 @@ interface ReplyTarget {
 }
 
 const RAW_ENROLL_PREFIX = 'class/enroll/';
-const DEFAULT_INTERVAL_MS = 500;
 
 /**
  * Serves `<base>/request/<command>`: every request gets exactly one answer on
  * `<base>/response/<command>` (and on the MQTT v5 response topic when given), however
- * malformed it is. Validation happens on arrival; the work goes through a bounded queue.
+ * malformed it is. It only translates: the commands and their lanes do the work.
  */
 export class RequestServer {
-  private readonly schemas = new RequestSchemas();
-  private readonly queue: WorkQueue;
   private unsubscribe: (() => void) | null = null;
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly handlers: Record<JsonCommand, (payload: unknown) => () => Promise<unknown>>;
 
-  constructor(private readonly deps: RequestServerDeps) {
-    this.queue = new WorkQueue(deps.limits.queue_size);
-    this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    this.handlers = {
-      'class/enroll': (p) => this.enroll(this.schemas.validate<EnrollRequest>('class/enroll', p)),
-      'class/remove': (p) => {
-        const { label } = this.schemas.validate<LabelRequest>('class/remove', p);
-        return async () => this.deps.imprinter.remove(validateLabel(label));
-      },
-      'class/undo': (p) => {
-        const { label } = this.schemas.validate<LabelRequest>('class/undo', p);
-        return async () => this.deps.imprinter.undo(validateLabel(label));
-      },
-      'class/rename': (p) => {
-        const { label, to } = this.schemas.validate<RenameRequest>('class/rename', p);
-        const from = validateLabel(label);
-        const target = validateLabel(to, 'to');
-        return async () => this.deps.imprinter.rename(from, target);
-      },
-      'class/list': (p) => {
-        this.schemas.validate('class/list', p);
-        return async () => this.deps.imprinter.list();
-      },
-      classify: (p) => {
-        const { image } = this.schemas.validate<ClassifyRequest>('classify', p);
-        const bytes = decodeBase64Image(image, 'image');
-        return () => this.classify(bytes, 'image');
-      },
-      'camera/detect': (p) => {
-        const { camera, enabled } = this.schemas.validate<DetectRequest>('camera/detect', p);
-        this.requireCamera(camera);
-        return async () => {
-          await this.deps.setCameraEnabled(camera, enabled);
-          return { camera, enabled };
-        };
-      },
-    };
-  }
+  constructor(private readonly deps: RequestServerDeps) {}
 
   async start(): Promise<void> {
     this.unsubscribe = await this.deps.transport.subscribe(
@@ -132,18 +65,15 @@ export class RequestServer {
     );
   }
 
+  /** Stops taking requests; the runner (stopped by its owner) answers those in flight. */
   async stop(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = null;
-    await this.queue.close();
   }
 
   /** The Home Assistant "Enroll from camera" button: answered on `response/class/enroll`. */
   enrollFromCamera(label: string, camera: string): void {
-    this.handle({ command: 'class/enroll' }, () => ({
-      transaction: undefined,
-      work: this.enroll({ label, camera }),
-    }));
+    this.handle({ command: 'class/enroll' }, undefined, () => this.deps.commands.job('class/enroll', { label, camera }));
   }
 
   private onRequest(topic: string, payload: Buffer, packet: IPublishPacket): void {
@@ -163,112 +93,39 @@ export class RequestServer {
       this.reply(target, buildResponse({ ok: false, error: err }, undefined));
       return;
     }
-    this.handle(target, () => this.parse(command, rawLabel, payload));
+    this.parseAndHandle(target, command, rawLabel, payload);
   }
 
-  /** The one place a request is answered: parse errors, busy, success or failure. */
-  private handle(target: ReplyTarget, parse: () => Parsed): void {
-    let parsed: Parsed;
-    try {
-      parsed = parse();
-    } catch (err) {
-      this.reply(target, buildResponse({ ok: false, error: err }, transactionOf(err)));
+  private parseAndHandle(target: ReplyTarget, command: string, rawLabel: string | null, payload: Buffer): void {
+    const { commands } = this.deps;
+    const max = this.deps.maxPayloadBytes;
+    if (payload.length > max) {
+      const err = new AppError('too_large', `payload: ${payload.length} bytes, over the limit of ${max} (limits.max_payload_bytes)`, 'payload');
+      this.reply(target, buildResponse({ ok: false, error: err }, undefined));
       return;
     }
-    const { transaction, work } = parsed;
-    const accepted = this.queue.tryPush({
-      run: async () => {
-        let response: ResponsePayload;
-        try {
-          response = buildResponse({ ok: true, data: await work() }, transaction);
-        } catch (err) {
-          if (!isAppError(err)) this.deps.logger.error({ err, command: target.command }, 'request failed');
-          response = buildResponse({ ok: false, error: err }, transaction);
-        }
-        this.reply(target, response);
-      },
-      cancel: () =>
-        this.reply(target, buildResponse({ ok: false, error: new AppError('busy', 'the agent is stopping') }, transaction)),
-    });
-    if (!accepted) {
-      const busy = new AppError('busy', `too many requests waiting (limits.queue_size ${this.deps.limits.queue_size}); retry later`);
-      this.reply(target, buildResponse({ ok: false, error: busy }, transaction));
-    }
-  }
-
-  private parse(command: string, rawLabel: string | null, payload: Buffer): Parsed {
-    const max = this.deps.limits.max_payload_bytes;
-    if (payload.length > max) {
-      throw new AppError('too_large', `payload: ${payload.length} bytes, over the limit of ${max} (limits.max_payload_bytes)`);
-    }
-    if (rawLabel !== null) {
-      const label = validateLabel(rawLabel);
-      requireImage(payload, 'payload');
-      return { transaction: undefined, work: () => this.enrollBytes(label, [payload], false) };
-    }
-    if (command === 'classify' && imageKind(payload)) {
-      return { transaction: undefined, work: () => this.classify(payload, 'payload') };
-    }
-    const known = this.schemas.has(command);
-    const json = known ? parseJson(payload) : tryParseJson(payload);
-    const transaction = isObject(json) ? echoable(json.transaction) : undefined;
+    if (rawLabel !== null) return this.handle(target, undefined, () => commands.rawEnrollJob(rawLabel, payload, 'payload'));
+    if (command === 'classify' && imageKind(payload)) return this.handle(target, undefined, () => commands.classifyBytes(payload, 'payload'));
+    let json: unknown;
+    let transaction: unknown;
     try {
-      if (!known) throw new AppError('bad_request', `unknown command "${command}"`);
-      return { transaction, work: this.handlers[command](json) };
-    } catch (err) {
-      throw withTransaction(err, transaction);
+      json = commands.has(command) ? parseJson(payload) : tryParseJson(payload);
+      transaction = isObject(json) ? echoable(json.transaction) : undefined;
+    } catch (error) {
+      this.reply(target, buildResponse({ ok: false, error }, undefined));
+      return;
     }
+    this.handle(target, transaction, () => commands.job(command, json));
   }
 
-  private enroll(req: EnrollRequest): () => Promise<unknown> {
-    const label = validateLabel(req.label);
-    const hasImages = req.images !== undefined;
-    const hasCamera = req.camera !== undefined;
-    if (hasImages === hasCamera) {
-      throw new AppError('bad_request', 'images, camera: give exactly one of "images" or "camera"');
-    }
-    if (req.images) {
-      const images = req.images.map((image, i) => decodeBase64Image(image, `images[${i}]`));
-      return () => this.enrollBytes(label, images, req.background ?? false);
-    }
-    const camera = req.camera ?? '';
-    this.requireCamera(camera);
-    return () => this.enrollFrames(label, camera, req.frames ?? 1, req.interval_ms ?? DEFAULT_INTERVAL_MS, req.background ?? false);
-  }
-
-  private async enrollBytes(label: string, images: Buffer[], background: boolean): Promise<unknown> {
-    for (const [i, image] of images.entries()) {
-      await checkImageSize(image, images.length > 1 ? `images[${i}]` : 'image', this.deps.limits.max_megapixels);
-    }
-    return this.deps.imprinter.enrollImages(label, images, { background, source: 'mqtt' });
-  }
-
-  private async enrollFrames(
-    label: string,
-    camera: string,
-    frames: number,
-    intervalMs: number,
-    background: boolean,
-  ): Promise<unknown> {
-    const shots: PixelShot[] = [];
-    for (let i = 0; i < frames; i++) {
-      if (i > 0) await this.sleep(intervalMs);
-      const frame = await this.deps.latestFrame(camera);
-      if (!frame) throw new AppError('not_found', `camera: no frame from "${camera}" yet (is the stream online?)`);
-      shots.push(frame);
-    }
-    return this.deps.imprinter.enrollPixels(label, shots, { background, source: `camera:${camera}` });
-  }
-
-  private async classify(image: Buffer, field: string): Promise<unknown> {
-    await checkImageSize(image, field, this.deps.limits.max_megapixels);
-    return this.deps.imprinter.classifyImage(image);
-  }
-
-  private requireCamera(camera: string): void {
-    if (!this.deps.cameras().includes(camera)) {
-      throw new AppError('not_found', `camera: no camera named "${camera}"`);
-    }
+  /** The one place a request is answered: parse errors, busy, timeout, success or failure. */
+  private handle(target: ReplyTarget, transaction: unknown, makeJob: () => Job): void {
+    void this.deps.runner.run(makeJob).then((outcome) => {
+      if (!outcome.ok && !isAppError(outcome.error)) {
+        this.deps.logger.error({ err: outcome.error, command: target.command }, 'request failed');
+      }
+      this.reply(target, buildResponse(outcome, transaction));
+    });
   }
 
   private reply(target: ReplyTarget, response: ResponsePayload): void {
@@ -336,16 +193,4 @@ function echoable(transaction: unknown): unknown {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Parse errors carry the transaction so the error answer can still echo it. */
-const TRANSACTION = Symbol('transaction');
-
-function withTransaction(err: unknown, transaction: unknown): unknown {
-  if (err instanceof Error) Object.assign(err, { [TRANSACTION]: transaction });
-  return err;
-}
-
-function transactionOf(err: unknown): unknown {
-  return err instanceof Error ? (err as Error & { [TRANSACTION]?: unknown })[TRANSACTION] : undefined;
 }

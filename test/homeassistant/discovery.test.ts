@@ -116,7 +116,6 @@ void describe('Home Assistant discovery through a real mosquitto', () => {
     const { width, height } = imprinting.inputSize;
     const frame: PixelShot = {
       rgb: new Uint8Array(await sharp(CAT).resize(width, height, { fit: 'fill' }).removeAlpha().raw().toBuffer()),
-      jpeg: await sharp(CAT).resize(width, height).jpeg().toBuffer(),
     };
     const { imprinter, bus } = imprinting;
     agent = await startAgent({ url: broker.url, imprinter, bus, logger, cameras: ['door'], latestFrame: () => frame });

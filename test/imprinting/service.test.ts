@@ -93,7 +93,7 @@ describe('bad input: clear errors, nothing stored', () => {
   }
 
   it('not an image', () => rejects([Buffer.from('hello, not a picture')], 'bad_image', /^image: not an image/));
-  it('an empty file', () => rejects([Buffer.alloc(0)], 'bad_image', /image is empty/));
+  it('an empty file', () => rejects([Buffer.alloc(0)], 'bad_image', /^image: empty/));
   it('a truncated JPEG', () => {
     const jpeg = read('cat_test_0.jpg');
     return rejects([jpeg.subarray(0, Math.floor(jpeg.length / 2))], 'bad_image', /truncated or corrupt/);
@@ -102,7 +102,7 @@ describe('bad input: clear errors, nothing stored', () => {
     const bomb = await pngBomb(20000, 20000);
     assert.ok(bomb.length < 2_000_000, `bomb is ${bomb.length} bytes`);
     assert.equal((await sharp(bomb, { limitInputPixels: false }).metadata()).width, 20000);
-    await rejects([bomb], 'too_large', /20000x20000 \(400\.0 MP\), over the limit of 40 MP/);
+    await rejects([bomb], 'too_large', /^image: 20000x20000 is 400\.0 megapixels, over the limit of 40/);
   });
   it('one bad image among good ones stores none of them', () =>
     rejects([read('cat_train_0.jpg'), Buffer.from('junk')], 'bad_image', /^images\[1\]: not an image/));

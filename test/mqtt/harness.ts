@@ -9,6 +9,8 @@ import { MqttApi } from '../../src/mqtt/mqttApi.js';
 import type { MqttPublisher, StatePayload, StatsPayload } from '../../src/mqtt/publisher.js';
 import type { RequestServer } from '../../src/mqtt/requests.js';
 import { loadConfig } from '../../src/config/load.js';
+import { Commands } from '../../src/commands/commands.js';
+import { CommandRunner } from '../../src/commands/runner.js';
 import { tempDir, waitFor } from '../helpers/env.js';
 import { startImprinting } from '../helpers/imprinting.js';
 
@@ -27,7 +29,9 @@ export interface AgentOptions {
   bus: EventBus;
   logger: Logger;
   cameras?: string[];
-  latestFrame?: (camera: string) => PixelShot | null | Promise<PixelShot | null>;
+  latestFrame?: (camera: string) => PixelShot | null;
+  /** Injected wait between camera frames (abortable). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   setCameraEnabled?: (camera: string, enabled: boolean) => void;
   limits?: Partial<LimitsConfig>;
   connection?: Partial<ConnectionOptions>;
@@ -41,6 +45,7 @@ export interface Agent {
   requests: RequestServer;
   publisher: MqttPublisher;
   homeAssistant: HomeAssistant | null;
+  runner: CommandRunner;
   enabled: Map<string, boolean>;
   stop(): Promise<void>;
 }
@@ -64,6 +69,17 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     detector: { type: 'cpu', inference_ms: 12.5, restarts: 0 },
     cameras: {},
   });
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const cameraControl = {
+    names: () => cameras,
+    latestFrame: opts.latestFrame ?? (() => null),
+    setEnabled: (camera: string, on: boolean) => {
+      enabled.set(camera, on);
+      opts.setCameraEnabled?.(camera, on);
+    },
+  };
+  const commands = new Commands({ imprinter: opts.imprinter, limits, cameras: cameraControl, ...(opts.sleep ? { sleep: opts.sleep } : {}) });
+  const runner = new CommandRunner({ capacity: limits.queue_size });
   const api = new MqttApi({
     config: {
       ...DEFAULTS.mqtt,
@@ -78,16 +94,13 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     url: opts.url,
     nodeId: 'testnode',
     version: '0.1.0',
-    limits: { ...DEFAULT_LIMITS, ...opts.limits },
+    maxPayloadBytes: limits.max_payload_bytes,
     bus: opts.bus,
     logger: opts.logger,
-    imprinter: opts.imprinter,
+    commands,
+    runner,
+    listClasses,
     cameras: () => cameras,
-    latestFrame: opts.latestFrame ?? (() => null),
-    setCameraEnabled: (camera, on) => {
-      enabled.set(camera, on);
-      opts.setCameraEnabled?.(camera, on);
-    },
     getState: state,
     getStats: stats,
     connectionOverrides: { minReconnectMs: 200, maxReconnectMs: 1000, ...opts.connection },
@@ -99,8 +112,13 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     requests: api.requests,
     publisher: api.publisher,
     homeAssistant: api.homeAssistant,
+    runner,
     enabled,
-    stop: () => api.stop(),
+    // As the agent stops: requests answered first, then MQTT.
+    stop: async () => {
+      await runner.stop();
+      await api.stop();
+    },
   };
 }
 
@@ -188,9 +206,13 @@ export interface TestImprinting {
 }
 
 /** The real imprinter on the real CPU model, in a temporary data dir. */
-export async function startTestImprinting(): Promise<TestImprinting> {
+/** The real inference core; `limits` as the agent would share them with its requests. */
+export async function startTestImprinting(limits?: Partial<LimitsConfig>): Promise<TestImprinting> {
   const dir = tempDir('edge-imprint-mqtt-');
-  const real = await startImprinting({ dataDir: dir.path });
+  const real = await startImprinting({
+    dataDir: dir.path,
+    config: (c) => ({ ...c, detector: { ...c.detector, type: 'cpu' }, limits: { ...c.limits, ...limits } }),
+  });
   return {
     imprinter: real.imprinter,
     bus: real.bus,

@@ -4,9 +4,8 @@ import { AppError } from '../../src/errors.js';
 import { validateLabel } from '../../src/imprinting/labels.js';
 import { describeError } from '../../src/mqtt/connection.js';
 import { buildResponse } from '../../src/mqtt/requests.js';
-import { formatErrors, RequestSchemas } from '../../src/mqtt/schemas.js';
+import { formatErrors, RequestSchemas } from '../../src/commands/schemas.js';
 import { classStateTopic, commandOf, discoveryTopic, requestTopic, responseTopic, topicMatches } from '../../src/mqtt/topics.js';
-import { WorkQueue } from '../../src/mqtt/workQueue.js';
 
 void describe('topics', () => {
   void it('builds the contract topics from the base topic', () => {
@@ -72,32 +71,5 @@ void describe('responses and schemas', () => {
     assert.match(describeError(new Error('x'), 134, 'bob'), /credentials of user "bob"/);
     assert.match(describeError(new Error('x'), 5, ''), /anonymous login/);
     assert.match(describeError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), undefined, ''), /refused the TCP connection/);
-  });
-});
-
-void describe('WorkQueue', () => {
-  void it('runs in order, one at a time, refuses beyond its limit, cancels on close', async () => {
-    const queue = new WorkQueue(2);
-    const order: string[] = [];
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((r) => (release = r));
-    const job = (name: string, wait?: Promise<void>) => ({
-      run: async () => {
-        order.push(`start ${name}`);
-        await wait;
-        order.push(`end ${name}`);
-      },
-      cancel: () => order.push(`cancel ${name}`),
-    });
-    assert.ok(queue.tryPush(job('a', gate)));
-    assert.ok(queue.tryPush(job('b')));
-    assert.equal(queue.tryPush(job('c')), false, 'limit 2 counts the running job');
-    const closed = queue.close();
-    release();
-    await closed;
-    assert.deepEqual(order, ['start a', 'cancel b', 'end a']);
-    assert.ok(queue.tryPush(job('d')));
-    await queue.close();
-    assert.deepEqual(order.slice(-2), ['start d', 'end d']);
   });
 });

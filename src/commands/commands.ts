@@ -1,0 +1,172 @@
+/**
+ * The commands users send (over MQTT today, from the dashboard too): each one validates its
+ * payload, says which lane it runs in and how long it may take, and calls one service. The
+ * MQTT request server and any other front end only translate to and from these.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { LimitsConfig } from '../config/types.js';
+import { checkImageBytes } from '../detector/imageInput.js';
+import { AppError, fieldError } from '../errors.js';
+import type { Imprinter, PixelShot } from '../imprinting/imprinter.js';
+import { validateLabel } from '../imprinting/labels.js';
+import type { Job } from './lanes.js';
+import {
+  RequestSchemas,
+  type ClassifyRequest,
+  type DetectRequest,
+  type EnrollRequest,
+  type JsonCommand,
+  type LabelRequest,
+  type RenameRequest,
+} from './schemas.js';
+
+/** What commands need from the cameras. */
+export interface CameraControl {
+  names(): string[];
+  /** The newest frame at the model's input size, or null when the camera has none (offline). */
+  latestFrame(camera: string): PixelShot | null;
+  setEnabled(camera: string, enabled: boolean): void;
+}
+
+export interface CommandDeps {
+  imprinter: Imprinter;
+  limits: LimitsConfig;
+  cameras: CameraControl;
+  /** Abortable wait between camera frames (injected by tests). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+const DEFAULT_INTERVAL_MS = 500;
+const DATA_URL = /^data:[^;,]*;base64,/;
+const BASE64 = /^[A-Za-z0-9+/\-_]*={0,2}$/;
+
+/** The commands and their lanes, in one table: a new command is one more row. */
+export class Commands {
+  private readonly schemas = new RequestSchemas();
+  private readonly table: Record<JsonCommand, (payload: unknown) => Job>;
+
+  constructor(private readonly deps: CommandDeps) {
+    const v = <T>(command: JsonCommand, payload: unknown): T => this.schemas.validate<T>(command, payload);
+    this.table = {
+      'class/enroll': (p) => this.enroll(v<EnrollRequest>('class/enroll', p)),
+      'class/remove': (p) => {
+        const label = validateLabel(v<LabelRequest>('class/remove', p).label);
+        return this.control(() => deps.imprinter.remove(label));
+      },
+      'class/undo': (p) => {
+        const label = validateLabel(v<LabelRequest>('class/undo', p).label);
+        return this.control(() => deps.imprinter.undo(label));
+      },
+      'class/rename': (p) => {
+        const req = v<RenameRequest>('class/rename', p);
+        const [from, to] = [validateLabel(req.label), validateLabel(req.to, 'to')];
+        return this.control(() => deps.imprinter.rename(from, to));
+      },
+      'class/list': (p) => {
+        v('class/list', p);
+        return this.control(() => deps.imprinter.list());
+      },
+      classify: (p) => this.classifyBytes(decodeBase64Image(v<ClassifyRequest>('classify', p).image, 'image', deps.limits), 'image'),
+      'camera/detect': (p) => {
+        const { camera, enabled } = v<DetectRequest>('camera/detect', p);
+        this.requireCamera(camera);
+        return this.control(() => {
+          deps.cameras.setEnabled(camera, enabled);
+          return { camera, enabled };
+        });
+      },
+    };
+  }
+
+  has(command: string): command is JsonCommand {
+    return Object.hasOwn(this.table, command);
+  }
+
+  /** The job for a JSON command; throws AppError naming the field at fault. */
+  job(command: string, payload: unknown): Job {
+    if (!this.has(command)) throw new AppError('bad_request', `unknown command "${command}"`);
+    return this.table[command](payload);
+  }
+
+  /** `class/enroll/<label>` with the raw bytes of one image. */
+  rawEnrollJob(label: string, image: Buffer, field: string): Job {
+    const valid = validateLabel(label);
+    checkImageBytes(image, field, this.imageLimits());
+    return this.imagesJob((signal) => this.deps.imprinter.enrollImages(valid, [image], { source: 'mqtt', signal }));
+  }
+
+  /** `classify` with the raw bytes of one image. */
+  classifyBytes(image: Buffer, field: string): Job {
+    checkImageBytes(image, field, this.imageLimits());
+    return this.imagesJob(() => this.deps.imprinter.classifyImage(image, field));
+  }
+
+  private enroll(req: EnrollRequest): Job {
+    const label = validateLabel(req.label);
+    if ((req.images === undefined) === (req.camera === undefined)) {
+      throw new AppError('bad_request', 'images, camera: give exactly one of "images" or "camera"', 'images');
+    }
+    const background = req.background ?? false;
+    if (req.images) {
+      const images = req.images.map((image, i) => decodeBase64Image(image, `images[${i}]`, this.deps.limits));
+      return this.imagesJob((signal) => this.deps.imprinter.enrollImages(label, images, { background, source: 'mqtt', signal }));
+    }
+    const camera = req.camera ?? '';
+    this.requireCamera(camera);
+    const frames = req.frames ?? 1;
+    const intervalMs = req.interval_ms ?? DEFAULT_INTERVAL_MS;
+    return {
+      lane: 'camera',
+      // A camera enrollment takes its frames' time on top of the usual allowance.
+      timeoutMs: this.timeoutMs() + (frames - 1) * intervalMs,
+      run: (signal) => this.enrollFrames(label, camera, { frames, intervalMs, background }, signal),
+    };
+  }
+
+  private async enrollFrames(
+    label: string,
+    camera: string,
+    opts: { frames: number; intervalMs: number; background: boolean },
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    const sleep = this.deps.sleep ?? ((ms: number, s: AbortSignal) => delay(ms, undefined, { signal: s }));
+    const shots: PixelShot[] = [];
+    for (let i = 0; i < opts.frames; i++) {
+      if (i > 0) await sleep(opts.intervalMs, signal);
+      signal.throwIfAborted();
+      const frame = this.deps.cameras.latestFrame(camera);
+      if (!frame) throw fieldError('not_found', 'camera', `"${camera}" has no live frame (is the stream online?)`);
+      shots.push(frame);
+    }
+    return this.deps.imprinter.enrollPixels(label, shots, { background: opts.background, source: `camera:${camera}`, signal });
+  }
+
+  private control(work: () => unknown): Job {
+    return { lane: 'control', timeoutMs: this.timeoutMs(), run: async () => work() };
+  }
+
+  private imagesJob(run: (signal: AbortSignal) => Promise<unknown>): Job {
+    return { lane: 'images', timeoutMs: this.timeoutMs(), run };
+  }
+
+  private timeoutMs(): number {
+    return this.deps.limits.request_timeout_s * 1000;
+  }
+
+  private imageLimits() {
+    return { maxBytes: this.deps.limits.max_payload_bytes, maxMegapixels: this.deps.limits.max_megapixels };
+  }
+
+  private requireCamera(camera: string): void {
+    if (!this.deps.cameras.names().includes(camera)) throw fieldError('not_found', 'camera', `no camera named "${camera}"`);
+  }
+}
+
+/** Decodes a base64 (optionally a data: URL) image string and checks its bytes; errors name `field`. */
+export function decodeBase64Image(value: string, field: string, limits: LimitsConfig): Buffer {
+  const body = value.replace(DATA_URL, '').replace(/\s+/g, '');
+  if (!BASE64.test(body)) throw fieldError('bad_image', field, 'not valid base64');
+  const bytes = Buffer.from(body, 'base64');
+  checkImageBytes(bytes, field, { maxBytes: limits.max_payload_bytes, maxMegapixels: limits.max_megapixels });
+  return bytes;
+}
