@@ -142,7 +142,7 @@ async function runPipeline(
   const run: PipelineRun = { latencies: [], beyond: [], inference: [], manager: null as unknown as CameraManager };
   let measuring = false;
   const onResult = (r: ScheduledResult) => {
-    if (!measuring || r.reused) return;
+    if (!measuring || r.units.every((u) => u.reused)) return;
     const now = preciseClock();
     const inference = r.finishedAt - r.startedAt;
     run.latencies.push(now - r.frame.at);

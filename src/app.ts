@@ -20,7 +20,7 @@ import { ensureModels } from './models/firstRun.js';
 import type { MqttConnection } from './mqtt/connection.js';
 import { EmbeddedBroker } from './mqtt/embeddedBroker.js';
 import { MqttApi } from './mqtt/mqttApi.js';
-import type { StatePayload, StatsPayload } from './mqtt/publisher.js';
+import type { PublishedUnit, StatePayload, StatsPayload } from './mqtt/publisher.js';
 import { VERSION } from './version.js';
 import { HttpServer } from './web/httpServer.js';
 import { Metrics } from './web/metrics.js';
@@ -128,7 +128,7 @@ export class Agent {
       config,
       bus: this.bus,
       logger: logger.child({ part: 'camera' }),
-      classify: (rgb) => core.service.classifyPixels(rgb),
+      classify: (rgb, unit) => core.service.classifyPixels(rgb, unit),
       inputSize: core.detector.inputSize,
     });
     const cameras = this.cameras;
@@ -159,6 +159,7 @@ export class Agent {
       runner,
       listClasses: () => core.service.list(),
       cameras: () => cameras.names(),
+      units: () => publishedUnits(config),
       getState: () => this.state(core, cameras),
       getStats: () => this.stats(core, cameras),
       onAnswer: (command, response) => {
@@ -211,6 +212,15 @@ export class Agent {
       cameras: cameras.stats(),
     };
   }
+}
+
+/** Each zone, or each camera without zones, with the classes it may report. Pure. */
+export function publishedUnits(config: AppConfig): PublishedUnit[] {
+  return Object.entries(config.cameras).flatMap(([camera, c]): PublishedUnit[] => {
+    const zones = Object.entries(c.zones);
+    if (zones.length === 0) return [{ camera, zone: null, classes: [] }];
+    return zones.map(([zone, z]) => ({ camera, zone, classes: z.classes }));
+  });
 }
 
 /** Runs the agent until SIGINT/SIGTERM. Returns the process exit code. */

@@ -54,6 +54,7 @@ export class Core {
       ...(bus ? { bus } : {}),
       ...(opts.onEnroll ? { onEnroll: opts.onEnroll } : {}),
       ...(this.tuner ? { tuner: this.tuner } : {}),
+      unitClasses: (unit) => (unit.zone === null ? [] : (config.cameras[unit.camera]?.zones[unit.zone]?.classes ?? [])),
     });
   }
 

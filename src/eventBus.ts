@@ -9,21 +9,28 @@ export interface Events {
   cameraStatus: { camera: string; status: 'online' | 'offline' };
   cameraResult: {
     camera: string;
+    /** null: the whole frame of a camera without zones. */
+    zone: string | null;
     label: string;
     score: number;
     scores: Record<string, number>;
     at: Date;
   };
-  classState: { camera: string; label: string; on: boolean };
+  classState: { camera: string; zone: string | null; label: string; on: boolean };
   detectionEvent: {
     type: 'start' | 'end';
     id: string;
     camera: string;
+    zone: string | null;
     label: string;
     score: number;
     start_time: Date;
     end_time: Date | null;
     snapshot: Buffer | null;
+    /** Start events: the embedding of the frame that turned the class ON (for corrections). */
+    embedding: Float32Array | null;
+    /** Start events: that frame's crop as the model saw it (RGB at the model's input size). */
+    crop: Uint8Array | null;
   };
   classesChanged: { labels: string[] };
   detectorChanged: { type: 'edgetpu' | 'cpu'; device: string; model: string; reason: string };

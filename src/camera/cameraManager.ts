@@ -2,17 +2,19 @@ import { existsSync } from 'node:fs';
 import { spawn as nodeSpawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import sharp from 'sharp';
-import type { AppConfig, CameraConfig } from '../config/types.js';
+import type { AppConfig, CameraConfig, Roi } from '../config/types.js';
 import type { InputSize } from '../detector/types.js';
-import { AppError } from '../errors.js';
+import { fieldError } from '../errors.js';
 import type { EventBus } from '../eventBus.js';
+import type { Classification } from '../imprinting/types.js';
 import { CameraSource, type CameraStatus, type RawFrame, type SpawnFn, type SupervisionOptions } from './cameraSource.js';
+import { cameraUnits, outsideFrame } from './ffmpegArgs.js';
 import { MotionGate } from './motionGate.js';
-import { FrameScheduler, type ClassifyFn, type ScheduledResult } from './scheduler.js';
+import { FrameScheduler, type ClassifyFn, type ScheduledResult, type UnitRef } from './scheduler.js';
+import { cropToInput } from './crops.js';
 import { ClassSmoother, type SmootherUpdate } from './smoother.js';
+import { outlineZone, rgbToJpeg } from './snapshots.js';
 
-/** Per camera, as in the `stats` MQTT payload. */
 /** util-linux's setpriv (on every Debian) ties each ffmpeg's life to the agent's; see CameraSourceDeps. */
 function parentDeathPrefix(): readonly string[] {
   return existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [];
@@ -43,22 +45,43 @@ export interface CameraManagerDeps {
   supervision?: Partial<SupervisionOptions>;
   /** Observer of every scheduled result, for benchmarks and diagnostics. */
   onResult?: (result: ScheduledResult) => void;
+  /**
+   * Every freshly inferred result of a unit, with the classes ON there after it: what the
+   * zone's scene model learns from (only while nothing is ON).
+   */
+  observe?: (unit: UnitRef, result: Classification, activeLabels: string[]) => void;
+}
+
+/** Per camera, as in the `stats` MQTT payload. */
+
+/** One thing a camera classifies: a zone, or its whole frame. */
+interface UnitState {
+  zone: string | null;
+  roi: Roi | null;
+  smoother: ClassSmoother;
+  label: string | null;
+  /** A pixel zone reaching outside the stream's frame: its results are not published. */
+  invalid: boolean;
 }
 
 interface Camera {
   name: string;
   config: CameraConfig;
   source: CameraSource;
-  smoother: ClassSmoother;
+  units: UnitState[];
   latest: RawFrame | null;
-  label: string | null;
+  /** The stream's size, once ffmpeg named it (cameras with pixel zones). */
+  sourceSize: { width: number; height: number } | null;
   /** Detection events go out in order, even when a start waits for its snapshot. */
   events: Promise<void>;
 }
 
+/** Which part of a live frame to take: a zone's crop, or a box of the whole frame. */
+export type FrameRegion = { zone: string } | { box: Roi } | Record<string, never>;
+
 /**
  * Builds one supervised source per configured camera and wires
- * source → scheduler (one shared detector) → smoother → event bus.
+ * source → scheduler (one shared detector) → smoother per zone → event bus.
  */
 export class CameraManager {
   private readonly cameras = new Map<string, Camera>();
@@ -88,7 +111,8 @@ export class CameraManager {
     for (const [name, config] of Object.entries(this.deps.config.cameras)) {
       const camera = this.buildCamera(name, config);
       this.cameras.set(name, camera);
-      scheduler.addCamera(name, { enabled: config.enabled, gate: this.buildGate(config) });
+      const units = camera.units.map((u) => ({ zone: u.zone, gate: this.buildGate(config) }));
+      scheduler.addCamera(name, { enabled: config.enabled, units });
     }
     await scheduler.start();
     process.once('exit', this.killOnExit);
@@ -107,7 +131,7 @@ export class CameraManager {
     const results = await Promise.allSettled([...this.cameras.values()].map((c) => c.source.stop()));
     for (const r of results) if (r.status === 'rejected') this.log.error({ err: r.reason }, 'camera stop failed');
     await this.scheduler?.stop();
-    for (const camera of this.cameras.values()) this.publish(camera, camera.smoother.endAll());
+    for (const camera of this.cameras.values()) this.endAll(camera);
     await Promise.all([...this.cameras.values()].map((c) => c.events));
     process.off('exit', this.killOnExit);
     this.scheduler = null;
@@ -116,6 +140,11 @@ export class CameraManager {
 
   names(): string[] {
     return [...this.cameras.keys()];
+  }
+
+  /** The zones of a camera, in config order (none: the camera classifies its whole frame). */
+  zones(name: string): string[] {
+    return this.require(name).units.flatMap((u) => (u.zone === null ? [] : [u.zone]));
   }
 
   stats(): Record<string, CameraStats> {
@@ -138,7 +167,7 @@ export class CameraManager {
   setEnabled(name: string, enabled: boolean): void {
     const camera = this.require(name);
     this.scheduler?.setEnabled(name, enabled);
-    if (!enabled) this.publish(camera, camera.smoother.endAll());
+    if (!enabled) this.endAll(camera);
     this.log.info({ camera: name, enabled }, 'detection switched');
   }
 
@@ -147,12 +176,23 @@ export class CameraManager {
     return this.scheduler?.isEnabled(name) ?? false;
   }
 
-  /** The newest frame of a camera at the model's input size, or null when it has none (offline). */
-  latestFrame(name: string): LiveFrame | null {
+  /**
+   * The newest live frame at the model's input size, or null when the camera has none
+   * (offline): a zone's crop (exactly what the zone classifies), a box of the scene (cut
+   * from the newest snapshot), or the camera's own unit (whole frame or roi).
+   */
+  async latestFrame(name: string, region: FrameRegion = {}): Promise<LiveFrame | null> {
     const camera = this.require(name);
     const frame = camera.latest;
     if (!frame || this.clock() - frame.at > camera.config.stall_timeout * 1000) return null;
-    return { rgb: frame.rgb };
+    if ('box' in region) return this.boxOf(camera, region.box);
+    const zone = 'zone' in region ? region.zone : null;
+    const index = camera.units.findIndex((u) => u.zone === zone);
+    if (index < 0 && zone !== null) throw fieldError('not_found', 'zone', `camera "${name}" has no zone "${zone}"`);
+    // A camera with zones has no whole-frame unit: take the whole scene from its snapshot.
+    if (index < 0) return this.boxOf(camera, { x: 0, y: 0, width: 1, height: 1 });
+    const crop = frame.crops[index];
+    return crop ? { rgb: crop } : null;
   }
 
   /** The newest snapshot JPEG of a camera (full scene), or null before the first one. */
@@ -160,29 +200,28 @@ export class CameraManager {
     return this.require(name).source.latestSnapshot();
   }
 
+  private async boxOf(camera: Camera, box: Roi): Promise<LiveFrame | null> {
+    const jpeg = camera.source.latestSnapshot();
+    if (!jpeg) {
+      throw fieldError('not_found', 'box', `camera "${camera.name}" has no snapshot to cut a box from (snapshot.enabled is false or no frame yet)`);
+    }
+    return { rgb: await cropToInput(jpeg, box, camera.sourceSize, this.deps.inputSize) };
+  }
+
   private require(name: string): Camera {
     const camera = this.cameras.get(name);
-    if (!camera) throw new AppError('not_found', `camera: no camera named "${name}"`);
+    if (!camera) throw fieldError('not_found', 'camera', `no camera named "${name}"`);
     return camera;
   }
 
   private buildCamera(name: string, config: CameraConfig): Camera {
-    const { vote, off_delay_s, threshold } = this.deps.config.classifier;
     const camera: Camera = {
       name,
       config,
+      units: cameraUnits(config).map((u) => this.buildUnit(name, u.zone, u.roi)),
       latest: null,
-      label: null,
+      sourceSize: null,
       events: Promise.resolve(),
-      smoother: new ClassSmoother({
-        camera: name,
-        window: vote.window,
-        minHits: vote.min_hits,
-        offDelayS: off_delay_s,
-        threshold,
-        clock: this.clock,
-        newId: () => eventId(this.clock()),
-      }),
       source: new CameraSource({
         name,
         config,
@@ -196,10 +235,26 @@ export class CameraManager {
         sink: {
           frame: (frame) => this.onFrame(camera, frame),
           status: (status) => this.deps.bus.emit('cameraStatus', { camera: name, status }),
+          sourceSize: (size) => this.onSourceSize(camera, size),
         },
       }),
     };
     return camera;
+  }
+
+  private buildUnit(camera: string, zone: string | null, roi: Roi | null): UnitState {
+    const { vote, off_delay_s, threshold } = this.deps.config.classifier;
+    const smoother = new ClassSmoother({
+      camera,
+      zone,
+      window: vote.window,
+      minHits: vote.min_hits,
+      offDelayS: off_delay_s,
+      threshold,
+      clock: this.clock,
+      newId: () => eventId(this.clock()),
+    });
+    return { zone, roi, smoother, label: null, invalid: false };
   }
 
   private buildGate(config: CameraConfig): MotionGate | null {
@@ -208,6 +263,16 @@ export class CameraManager {
       threshold: config.motion.threshold,
       maxSkipS: config.motion.max_skip_s,
     });
+  }
+
+  /** Pixel zones are checked once the stream's size is known; one outside is not classified. */
+  private onSourceSize(camera: Camera, size: { width: number; height: number }): void {
+    camera.sourceSize = size;
+    for (const unit of camera.units) {
+      const problem = unit.zone !== null && unit.roi ? outsideFrame(unit.roi, size) : null;
+      unit.invalid = problem !== null;
+      if (problem) this.log.error(`cameras.${camera.name}.zones.${unit.zone}.roi: ${problem}; this zone is not classified until it is fixed`);
+    }
   }
 
   private onFrame(camera: Camera, frame: RawFrame): void {
@@ -219,54 +284,70 @@ export class CameraManager {
     const camera = this.cameras.get(r.camera);
     if (!camera) return;
     this.deps.onResult?.(r);
-    const update = camera.smoother.push(r.result);
-    camera.label = update.label;
-    this.deps.bus.emit('cameraResult', {
-      camera: r.camera,
-      label: update.label,
-      score: r.result.score,
-      scores: r.result.scores,
-      at: new Date(r.finishedAt),
+    r.units.forEach((u, i) => {
+      const unit = camera.units[i];
+      if (!unit || unit.invalid) return;
+      const update = unit.smoother.push(u.result);
+      unit.label = update.label;
+      if (!u.reused) this.deps.observe?.({ camera: camera.name, zone: unit.zone }, u.result, unit.smoother.activeLabels());
+      this.deps.bus.emit('cameraResult', {
+        camera: r.camera,
+        zone: unit.zone,
+        label: update.label,
+        score: u.result.score,
+        scores: u.result.scores,
+        at: new Date(r.finishedAt),
+      });
+      this.publish(camera, unit, update, { frame: r.frame, index: i, result: u.result });
     });
-    this.publish(camera, update, r.frame);
   }
 
   private tick(): void {
-    for (const camera of this.cameras.values()) this.publish(camera, camera.smoother.tick());
+    for (const camera of this.cameras.values()) for (const unit of camera.units) this.publish(camera, unit, unit.smoother.tick());
+  }
+
+  private endAll(camera: Camera): void {
+    for (const unit of camera.units) this.publish(camera, unit, unit.smoother.endAll());
   }
 
   /** Class changes at once, then the events, queued per camera so they keep their order. */
-  private publish(camera: Camera, update: SmootherUpdate, frame?: RawFrame): void {
+  private publish(camera: Camera, unit: UnitState, update: SmootherUpdate, cause?: FrameCause): void {
     for (const change of update.changes) {
-      this.deps.bus.emit('classState', { camera: camera.name, label: change.label, on: change.on });
+      this.deps.bus.emit('classState', { camera: camera.name, zone: unit.zone, label: change.label, on: change.on });
     }
     for (const event of update.events) {
       this.log.info(
-        { camera: camera.name, label: event.label, score: round3(event.score), id: event.id },
+        { camera: camera.name, zone: unit.zone ?? undefined, label: event.label, score: round3(event.score), id: event.id },
         `detection ${event.type}`,
       );
+      const start = event.type === 'start' && cause ? cause : null;
       camera.events = camera.events.then(async () => {
-        const snapshot = event.type === 'start' && frame ? await this.snapshotOf(camera, frame) : event.snapshot;
-        this.deps.bus.emit('detectionEvent', { ...event, snapshot });
+        const snapshot = start ? await this.snapshotOf(camera, unit, start) : event.snapshot;
+        const embedding = start?.result.embedding ?? null;
+        const crop = start ? (start.frame.crops[start.index] ?? null) : null;
+        this.deps.bus.emit('detectionEvent', { ...event, snapshot, embedding, crop });
       });
     }
   }
 
   /**
-   * The snapshot JPEG of the frame itself; with snapshots off (or the JPEG lost) a JPEG of
-   * the model-input frame, which is the exact frame, only small.
+   * The snapshot JPEG of the frame itself (a zone's outlined on it); with snapshots off (or
+   * the JPEG lost) a JPEG of the unit's crop, which is the exact frame the model saw.
    */
-  private async snapshotOf(camera: Camera, frame: RawFrame): Promise<Buffer | null> {
-    const jpeg = camera.config.snapshot.enabled ? await frame.snapshot() : null;
-    return jpeg ?? this.encodeJpeg(frame.rgb, camera.config.snapshot.quality).catch(() => null);
+  private async snapshotOf(camera: Camera, unit: UnitState, cause: FrameCause): Promise<Buffer | null> {
+    const { quality } = camera.config.snapshot;
+    const jpeg = camera.config.snapshot.enabled ? await cause.frame.snapshot() : null;
+    if (jpeg && unit.roi && unit.zone !== null) return outlineZone(jpeg, unit.roi, camera.sourceSize, quality).catch(() => jpeg);
+    if (jpeg) return jpeg;
+    const crop = cause.frame.crops[cause.index] ?? cause.frame.rgb;
+    return rgbToJpeg(crop, this.deps.inputSize, quality).catch(() => null);
   }
+}
 
-  private async encodeJpeg(rgb: Uint8Array, quality: number): Promise<Buffer> {
-    const { width, height } = this.deps.inputSize;
-    return sharp(rgb, { raw: { width, height, channels: 3 } })
-      .jpeg({ quality: Math.min(100, Math.max(1, Math.round(quality))) })
-      .toBuffer();
-  }
+interface FrameCause {
+  frame: RawFrame;
+  index: number;
+  result: Classification;
 }
 
 /** Sortable and unique: `<unix seconds with ms>-<6 random base36 chars>`, as Frigate does. */

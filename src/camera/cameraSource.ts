@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { CameraConfig } from '../config/types.js';
 import type { InputSize } from '../detector/types.js';
-import { buildFfmpegPlan, redactUrl, SNAPSHOT_FD } from './ffmpegArgs.js';
+import { buildFfmpegPlan, redactUrl, SNAPSHOT_FD, sourceSizeFromStderr } from './ffmpegArgs.js';
 import { FrameSplitter, JpegSplitter } from './frameSplitter.js';
 
 export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
@@ -12,8 +12,10 @@ export type CameraStatus = 'online' | 'offline';
 
 export interface RawFrame {
   camera: string;
-  /** width*height*3 RGB bytes at the detector input size. */
+  /** The crops of every unit (zone, or the whole frame) stacked: width*height*3 bytes each. */
   rgb: Uint8Array;
+  /** One view into `rgb` per unit, in the order of `cameraUnits(config)`. */
+  crops: Uint8Array[];
   /** Arrival time (clock ms). */
   at: number;
   seq: number;
@@ -29,6 +31,8 @@ export interface CameraSourceSink {
   frame(frame: RawFrame): void;
   /** Called only when the status changes. */
   status(status: CameraStatus): void;
+  /** The source's frame size, when ffmpeg names it (cameras with pixel zones). */
+  sourceSize?(size: { width: number; height: number }): void;
 }
 
 export interface SupervisionOptions {
@@ -122,6 +126,8 @@ export class CameraSource {
   private loopWarned = false;
   private stderr: string[] = [];
   private snapshot: Buffer | null = null;
+  /** The source size is passed on once per source (it cannot change without a new config). */
+  private sizeReported = false;
   private watchdog: NodeJS.Timeout | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
 
@@ -223,11 +229,11 @@ export class CameraSource {
       if (child.pid === undefined) resolveExit();
       this.fail(run, `ffmpeg failed: ${err.message}`);
     });
-    this.attachOutputs(run, plan.frameBytes);
+    this.attachOutputs(run, plan.frameBytes, plan.units.length);
   }
 
-  private attachOutputs(run: Run, frameBytes: number): void {
-    const splitter = new FrameSplitter(frameBytes, (rgb) => this.onFrame(run, rgb));
+  private attachOutputs(run: Run, frameBytes: number, units: number): void {
+    const splitter = new FrameSplitter(frameBytes, (rgb) => this.onFrame(run, rgb, units));
     run.child.stdout?.on('data', (chunk: Buffer) => splitter.push(chunk));
     const snapshots = run.child.stdio[SNAPSHOT_FD] as Readable | null | undefined;
     if (snapshots) {
@@ -239,7 +245,7 @@ export class CameraSource {
     run.child.stderr?.on('data', (chunk: Buffer) => {
       const lines = (partial + chunk.toString('utf8')).split(/\r?\n|\r/);
       partial = lines.pop() ?? '';
-      for (const line of lines) if (line.trim() !== '') this.pushStderr(line);
+      for (const line of lines) if (line.trim() !== '') this.onStderrLine(line);
     });
   }
 
@@ -269,13 +275,22 @@ export class CameraSource {
     });
   }
 
+  private onStderrLine(line: string): void {
+    const size = this.sizeReported ? null : sourceSizeFromStderr(line);
+    if (size) {
+      this.sizeReported = true;
+      this.deps.sink.sourceSize?.(size);
+    }
+    this.pushStderr(line);
+  }
+
   private pushStderr(line: string): void {
     // Scrubbed on the way in, so nothing can log the raw line later.
     this.stderr.push(redactUrl(line));
     if (this.stderr.length > this.opts.stderrLines) this.stderr.shift();
   }
 
-  private onFrame(run: Run, rgb: Buffer): void {
+  private onFrame(run: Run, rgb: Buffer, units: number): void {
     if (run !== this.run || run.failed || !this.running) return;
     const at = this.clock();
     this.lastFrameAt = at;
@@ -286,7 +301,9 @@ export class CameraSource {
     this.setStatus('online');
     const snapshot = (): Promise<Buffer | null> =>
       run.paired ? this.pairedSnapshot(run, index) : Promise.resolve(this.snapshot);
-    this.deps.sink.frame({ camera: this.deps.name, rgb, at, seq: this.frames, snapshot });
+    const size = rgb.length / units;
+    const crops = Array.from({ length: units }, (_, i) => rgb.subarray(i * size, (i + 1) * size));
+    this.deps.sink.frame({ camera: this.deps.name, rgb, crops, at, seq: this.frames, snapshot });
   }
 
   private setStatus(status: CameraStatus): void {

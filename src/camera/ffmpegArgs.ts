@@ -1,3 +1,4 @@
+import { isFractional } from '../config/formats.js';
 import type { CameraConfig, Roi } from '../config/types.js';
 import type { InputSize } from '../detector/types.js';
 
@@ -7,10 +8,31 @@ export type InputKind = 'rtsp' | 'rtsps' | 'http' | 'file' | 'v4l2';
 /** File descriptor of the snapshot JPEG pipe (0-2 are stdin, stdout, stderr). */
 export const SNAPSHOT_FD = 3;
 
+/**
+ * What one camera classifies: its zones, in config order, or the whole frame (after the
+ * camera's roi) as the one unit of a camera without zones (`zone` null).
+ */
+export interface Unit {
+  zone: string | null;
+  roi: Roi | null;
+}
+
+export function cameraUnits(camera: CameraConfig): Unit[] {
+  const zones = Object.entries(camera.zones);
+  if (zones.length === 0) return [{ zone: null, roi: camera.roi }];
+  return zones.map(([zone, z]) => ({ zone, roi: z.roi }));
+}
+
 export interface FfmpegPlan {
   args: string[];
-  /** Bytes of one raw RGB frame on stdout. */
+  /**
+   * Bytes of one raw RGB frame on stdout: the crops of every unit stacked top to bottom,
+   * each exactly the model's input size.
+   */
   frameBytes: number;
+  units: Unit[];
+  /** Whether stderr announces the source's size (pixel zones are checked against it). */
+  reportsSourceSize: boolean;
   /** Whether snapshot JPEGs are written to fd 3. */
   snapshots: boolean;
   /**
@@ -45,11 +67,15 @@ export function buildFfmpegPlan(camera: CameraConfig, options: PlanOptions): Ffm
   const snapshots = camera.snapshot.enabled;
   const snapshotFps = Math.min(camera.fps, options.snapshotFps ?? MAX_SNAPSHOT_FPS);
   const paired = snapshots && snapshotFps === camera.fps;
+  const units = cameraUnits(camera);
+  // At `info` ffmpeg names the input's size once at start (and -nostats keeps it quiet after).
+  const reportsSourceSize = units.some((u) => u.zone !== null && u.roi !== null && !isFractional(u.roi));
   const args = [
     '-hide_banner',
     '-nostdin',
     '-loglevel',
-    'warning',
+    reportsSourceSize ? 'info' : 'warning',
+    ...(reportsSourceSize ? ['-nostats'] : []),
     ...camera.hwaccel_args,
     ...inputArgs(camera),
     '-filter_complex',
@@ -57,7 +83,22 @@ export function buildFfmpegPlan(camera: CameraConfig, options: PlanOptions): Ffm
     ...rawOutputArgs(),
     ...(snapshots ? snapshotOutputArgs(camera.snapshot.quality) : []),
   ];
-  return { args, frameBytes: width * height * 3, snapshots, pairedSnapshots: paired };
+  return { args, frameBytes: width * height * 3 * units.length, units, reportsSourceSize, snapshots, pairedSnapshots: paired };
+}
+
+/** `Stream #0:0: Video: h264 (Main), yuv420p(progressive), 1280x720 [SAR 1:1 ...]` → its size. */
+export function sourceSizeFromStderr(line: string): { width: number; height: number } | null {
+  const match = /Stream #0:\d+.*?: Video: .*?, (\d{2,5})x(\d{2,5})[\s,[]/.exec(line);
+  return match ? { width: Number(match[1]), height: Number(match[2]) } : null;
+}
+
+/** The part of a pixel region that lies outside a frame of `size`, described, or null. */
+export function outsideFrame(roi: Roi, size: { width: number; height: number }): string | null {
+  if (isFractional(roi)) return null;
+  if (roi.x + roi.width > size.width || roi.y + roi.height > size.height) {
+    return `reaches outside the ${size.width}x${size.height} frame (x + width at most ${size.width}, y + height at most ${size.height})`;
+  }
+  return null;
 }
 
 /** Input options by source kind, then the user's own input args, then `-i`. */
@@ -114,14 +155,25 @@ function liveTimestampArgs(): string[] {
  * it gets exactly the detection frames, so an event's snapshot is the frame that caused it.
  */
 export function filterGraph(camera: CameraConfig, size: InputSize, snapshotFps: number, paired = false): string {
-  const detect = [roiCrop(camera.roi), `scale=${size.width}:${size.height}:flags=area,format=rgb24`]
-    .filter((f) => f !== '')
-    .join(',');
+  const units = cameraUnits(camera);
   const head = `[0:v]fps=${formatNumber(camera.fps)}`;
-  if (snapshotFps <= 0) return `${head},${detect}[det]`;
-  const rate = paired ? '' : `fps=${formatNumber(snapshotFps)},`;
-  const snapshot = `${rate}scale=${camera.snapshot.width}:-2:flags=bilinear,format=yuvj420p`;
-  return `${head},split=2[d][s];[d]${detect}[det];[s]${snapshot}[snap]`;
+  const snapshotBranch = snapshotFps > 0;
+  const branches = units.length + (snapshotBranch ? 1 : 0);
+  const outputs = units.map((_, i) => `[u${i}]`).join('') + (snapshotBranch ? '[s]' : '');
+  const parts = [branches === 1 ? `${head}${outputs}` : `${head},split=${branches}${outputs}`];
+  units.forEach((unit, i) => parts.push(`[u${i}]${unitCrop(unit, size)}[c${i}]`));
+  // The crops of one frame leave as one raw frame, stacked, so they stay together.
+  parts.push(units.length === 1 ? '[c0]null[det]' : `${units.map((_, i) => `[c${i}]`).join('')}vstack=inputs=${units.length}[det]`);
+  if (snapshotBranch) {
+    const rate = paired ? '' : `fps=${formatNumber(snapshotFps)},`;
+    parts.push(`[s]${rate}scale=${camera.snapshot.width}:-2:flags=bilinear,format=yuvj420p[snap]`);
+  }
+  return parts.join(';');
+}
+
+/** Crop (a zone, or the camera's roi) then scale to the model input, RGB in the same pass. */
+function unitCrop(unit: Unit, size: InputSize): string {
+  return [roiCrop(unit.roi), `scale=${size.width}:${size.height}:flags=area,format=rgb24`].filter((f) => f !== '').join(',');
 }
 
 /**
@@ -130,13 +182,17 @@ export function filterGraph(camera: CameraConfig, size: InputSize, snapshotFps: 
  */
 export function roiCrop(roi: Roi | null): string {
   if (!roi) return '';
-  const fractional = roi.x <= 1 && roi.y <= 1 && roi.width <= 1 && roi.height <= 1;
+  const fractional = isFractional(roi);
   const x = fractional ? `iw*${formatNumber(roi.x)}` : String(Math.round(roi.x));
   const y = fractional ? `ih*${formatNumber(roi.y)}` : String(Math.round(roi.y));
   const w = fractional ? `iw*${formatNumber(roi.width)}` : String(Math.round(roi.width));
   const h = fractional ? `ih*${formatNumber(roi.height)}` : String(Math.round(roi.height));
-  // Commas inside filter arguments must be escaped in a filter graph.
-  return `crop=w=min(${w}\\,iw-${x}):h=min(${h}\\,ih-${y}):x=${x}:y=${y}`;
+  // Commas inside filter arguments must be escaped in a filter graph. x and y are kept
+  // inside the frame too, so a region beyond the edge leaves a sliver (reported) instead
+  // of a filter error that would stop the whole camera.
+  const cx = `min(${x}\\,iw-2)`;
+  const cy = `min(${y}\\,ih-2)`;
+  return `crop=w=max(2\\,min(${w}\\,iw-${cx})):h=max(2\\,min(${h}\\,ih-${cy})):x=${cx}:y=${cy}`;
 }
 
 function rawOutputArgs(): string[] {

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
-import type { Classification } from '../imprinting/types.js';
+import type { Classification, UnitRef } from '../imprinting/types.js';
+
+export type { UnitRef };
 import type { RawFrame } from './cameraSource.js';
 import type { MotionGate } from './motionGate.js';
 import { RateMeter } from './rateMeter.js';
@@ -7,17 +9,28 @@ import { RateMeter } from './rateMeter.js';
 /** A hung detector must not hang shutdown; the detector has its own inference timeout. */
 const STOP_WAIT_MS = 5_000;
 
-export type ClassifyFn = (rgb: Uint8Array) => Promise<Classification>;
+export type ClassifyFn = (rgb: Uint8Array, unit: UnitRef) => Promise<Classification>;
+
+export interface UnitResult {
+  zone: string | null;
+  result: Classification;
+  /** True when the motion gate skipped inference and the unit's last result was reused. */
+  reused: boolean;
+}
 
 export interface ScheduledResult {
   camera: string;
   frame: RawFrame;
-  result: Classification;
-  /** True when the motion gate skipped inference and the camera's last result was reused. */
-  reused: boolean;
-  /** Clock ms: inference started / finished (equal when reused). */
+  /** One per unit, in the camera's unit order. */
+  units: UnitResult[];
+  /** Clock ms: inference of the first unit started / of the last finished (equal when all reused). */
   startedAt: number;
   finishedAt: number;
+}
+
+export interface SchedulerUnit {
+  zone: string | null;
+  gate: MotionGate | null;
 }
 
 export interface SchedulerDeps {
@@ -39,12 +52,17 @@ export interface SchedulerCameraStats {
   errors: number;
 }
 
+interface UnitSlot {
+  zone: string | null;
+  gate: MotionGate | null;
+  last: Classification | null;
+}
+
 interface Slot {
   name: string;
   enabled: boolean;
   pending: RawFrame | null;
-  gate: MotionGate | null;
-  last: Classification | null;
+  units: UnitSlot[];
   arrived: RateMeter;
   processed: RateMeter;
   skipped: RateMeter;
@@ -70,14 +88,13 @@ export class FrameScheduler {
     this.clock = deps.clock ?? Date.now;
   }
 
-  addCamera(name: string, opts: { enabled: boolean; gate: MotionGate | null }): void {
+  addCamera(name: string, opts: { enabled: boolean; units: SchedulerUnit[] }): void {
     if (this.slots.some((s) => s.name === name)) return;
     this.slots.push({
       name,
       enabled: opts.enabled,
       pending: null,
-      gate: opts.gate,
-      last: null,
+      units: opts.units.map((u) => ({ zone: u.zone, gate: u.gate, last: null })),
       arrived: new RateMeter(this.clock),
       processed: new RateMeter(this.clock),
       skipped: new RateMeter(this.clock),
@@ -104,7 +121,7 @@ export class FrameScheduler {
     if (!slot) return false;
     slot.enabled = enabled;
     if (!enabled) slot.pending = null;
-    slot.gate?.reset();
+    for (const unit of slot.units) unit.gate?.reset();
     return true;
   }
 
@@ -172,26 +189,48 @@ export class FrameScheduler {
     });
   }
 
+  /** Every unit of one frame, back to back; the frame is delivered whole or not at all. */
   private async process(slot: Slot, frame: RawFrame): Promise<void> {
     const startedAt = this.clock();
-    if (slot.gate && slot.last && !slot.gate.shouldInfer(frame.rgb, startedAt)) {
-      slot.totals.motion_skipped += 1;
-      this.deliver({ camera: slot.name, frame, result: slot.last, reused: true, startedAt, finishedAt: startedAt });
-      return;
-    }
-    if (slot.gate && !slot.last) slot.gate.shouldInfer(frame.rgb, startedAt);
+    const units: UnitResult[] = [];
+    let inferred = false;
     try {
-      const result = await this.deps.classify(frame.rgb);
-      const finishedAt = this.clock();
-      slot.last = result;
-      slot.totals.processed += 1;
-      slot.processed.mark();
-      if (!this.running || !slot.enabled) return;
-      this.deliver({ camera: slot.name, frame, result, reused: false, startedAt, finishedAt });
+      for (const [i, unit] of slot.units.entries()) {
+        const crop = frame.crops[i] ?? frame.rgb;
+        const reuse = this.reusable(unit, crop, startedAt);
+        if (reuse) {
+          units.push({ zone: unit.zone, result: reuse, reused: true });
+          continue;
+        }
+        const result = await this.deps.classify(crop, { camera: slot.name, zone: unit.zone });
+        unit.last = result;
+        inferred = true;
+        units.push({ zone: unit.zone, result, reused: false });
+      }
     } catch (err) {
       slot.totals.errors += 1;
       this.logError(slot.name, err);
+      return;
     }
+    const finishedAt = inferred ? this.clock() : startedAt;
+    if (inferred) {
+      slot.totals.processed += 1;
+      slot.processed.mark();
+    } else {
+      slot.totals.motion_skipped += 1;
+    }
+    if (!this.running || !slot.enabled) return;
+    this.deliver({ camera: slot.name, frame, units, startedAt, finishedAt });
+  }
+
+  /** The unit's last result when its motion gate says the crop did not change. */
+  private reusable(unit: UnitSlot, crop: Uint8Array, now: number): Classification | null {
+    if (!unit.gate) return null;
+    if (!unit.last) {
+      unit.gate.shouldInfer(crop, now);
+      return null;
+    }
+    return unit.gate.shouldInfer(crop, now) ? null : unit.last;
   }
 
   private deliver(result: ScheduledResult): void {

@@ -3,6 +3,8 @@ import type { Events } from '../eventBus.js';
 
 export interface SmootherOptions {
   camera: string;
+  /** The zone whose frames this smoother sees (null: the camera's whole frame). */
+  zone: string | null;
   /** Votes: a class turns ON when it won at least `minHits` of the last `window` frames. */
   window: number;
   minHits: number;
@@ -99,11 +101,14 @@ export class ClassSmoother {
       type: 'start',
       id,
       camera: this.opts.camera,
+      zone: this.opts.zone,
       label: vote.label,
       score: vote.score,
       start_time: new Date(now),
       end_time: null,
       snapshot: null,
+      embedding: null,
+      crop: null,
     });
   }
 
@@ -126,11 +131,14 @@ export class ClassSmoother {
       type: 'end',
       id: state.id,
       camera: this.opts.camera,
+      zone: this.opts.zone,
       label,
       score: state.score,
       start_time: new Date(state.startedAt),
       end_time: new Date(now),
       snapshot: null,
+      embedding: null,
+      crop: null,
     });
   }
 

@@ -4,11 +4,13 @@
  * MQTT request server and any other front end only translate to and from these.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import type { LimitsConfig } from '../config/types.js';
+import { isFractional } from '../config/formats.js';
+import type { LimitsConfig, Roi } from '../config/types.js';
 import { checkImageBytes } from '../detector/imageInput.js';
 import { AppError, fieldError } from '../errors.js';
 import type { Imprinter, PixelShot } from '../imprinting/imprinter.js';
 import { validateLabel } from '../imprinting/labels.js';
+import type { FrameRegion } from '../camera/cameraManager.js';
 import type { Job } from './lanes.js';
 import {
   RequestSchemas,
@@ -23,8 +25,10 @@ import {
 /** What commands need from the cameras. */
 export interface CameraControl {
   names(): string[];
+  /** The zones of a camera (none: it classifies its whole frame). */
+  zones(camera: string): string[];
   /** The newest frame at the model's input size, or null when the camera has none (offline). */
-  latestFrame(camera: string): PixelShot | null;
+  latestFrame(camera: string, region?: FrameRegion): Promise<PixelShot | null>;
   setEnabled(camera: string, enabled: boolean): void;
 }
 
@@ -113,20 +117,35 @@ export class Commands {
     }
     const camera = req.camera ?? '';
     this.requireCamera(camera);
+    const region = this.regionOf(camera, req);
     const frames = req.frames ?? 1;
     const intervalMs = req.interval_ms ?? DEFAULT_INTERVAL_MS;
     return {
       lane: 'camera',
       // A camera enrollment takes its frames' time on top of the usual allowance.
       timeoutMs: this.timeoutMs() + (frames - 1) * intervalMs,
-      run: (signal) => this.enrollFrames(label, camera, { frames, intervalMs, background }, signal),
+      run: (signal) => this.enrollFrames(label, camera, { frames, intervalMs, background, region }, signal),
     };
+  }
+
+  /** The zone or box of a camera enrollment, checked before any frame is taken. */
+  private regionOf(camera: string, req: EnrollRequest): FrameRegion {
+    if (req.zone !== undefined && req.box !== undefined) throw fieldError('bad_request', 'zone', 'give either "zone" or "box", not both');
+    if (req.zone !== undefined) {
+      const zones = this.deps.cameras.zones(camera);
+      if (!zones.includes(req.zone)) {
+        throw fieldError('not_found', 'zone', `camera "${camera}" has no zone "${req.zone}"${zones.length ? ` (zones: ${zones.join(', ')})` : ''}`);
+      }
+      return { zone: req.zone };
+    }
+    if (req.box !== undefined) return { box: checkBox(req.box) };
+    return {};
   }
 
   private async enrollFrames(
     label: string,
     camera: string,
-    opts: { frames: number; intervalMs: number; background: boolean },
+    opts: { frames: number; intervalMs: number; background: boolean; region: FrameRegion },
     signal: AbortSignal,
   ): Promise<unknown> {
     const sleep = this.deps.sleep ?? ((ms: number, s: AbortSignal) => delay(ms, undefined, { signal: s }));
@@ -134,11 +153,12 @@ export class Commands {
     for (let i = 0; i < opts.frames; i++) {
       if (i > 0) await sleep(opts.intervalMs, signal);
       signal.throwIfAborted();
-      const frame = this.deps.cameras.latestFrame(camera);
+      const frame = await this.deps.cameras.latestFrame(camera, opts.region);
       if (!frame) throw fieldError('not_found', 'camera', `"${camera}" has no live frame (is the stream online?)`);
       shots.push(frame);
     }
-    return this.deps.imprinter.enrollPixels(label, shots, { background: opts.background, source: `camera:${camera}`, signal });
+    const where = 'zone' in opts.region ? `/${opts.region.zone}` : 'box' in opts.region ? '/box' : '';
+    return this.deps.imprinter.enrollPixels(label, shots, { background: opts.background, source: `camera:${camera}${where}`, signal });
   }
 
   private control(work: () => unknown): Job {
@@ -160,6 +180,16 @@ export class Commands {
   private requireCamera(camera: string): void {
     if (!this.deps.cameras.names().includes(camera)) throw fieldError('not_found', 'camera', `no camera named "${camera}"`);
   }
+}
+
+/** A box of the frame: pixels, or fractions when every value is at most 1; never empty or outside. */
+export function checkBox(box: Roi): Roi {
+  if (box.width <= 0 || box.height <= 0) throw fieldError('bad_request', 'box', 'width and height must be above 0');
+  if (box.x < 0 || box.y < 0) throw fieldError('bad_request', 'box', 'x and y must be at least 0');
+  if (isFractional(box) && (box.x + box.width > 1 + 1e-9 || box.y + box.height > 1 + 1e-9)) {
+    throw fieldError('bad_request', 'box', 'reaches outside the frame: x + width and y + height must be at most 1 for fractions');
+  }
+  return box;
 }
 
 /** Decodes a base64 (optionally a data: URL) image string and checks its bytes; errors name `field`. */

@@ -8,6 +8,8 @@ export interface EnrollRequest {
   images?: string[];
   background?: boolean;
   camera?: string;
+  zone?: string;
+  box?: { x: number; y: number; width: number; height: number };
   frames?: number;
   interval_ms?: number;
   transaction?: unknown;
@@ -43,6 +45,13 @@ const schemas = {
       images: { type: 'array', minItems: 1, maxItems: 50, items: { type: 'string', minLength: 1 } },
       background: { type: 'boolean' },
       camera: { type: 'string', minLength: 1 },
+      zone: { type: 'string', minLength: 1 },
+      box: {
+        type: 'object',
+        required: ['x', 'y', 'width', 'height'],
+        additionalProperties: false,
+        properties: { x: { type: 'number' }, y: { type: 'number' }, width: { type: 'number' }, height: { type: 'number' } },
+      },
       frames: { type: 'integer', minimum: 1, maximum: 50 },
       interval_ms: { type: 'integer', minimum: 0, maximum: 10_000 },
       transaction,

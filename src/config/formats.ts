@@ -1,10 +1,12 @@
+import { labelProblem } from '../imprinting/labels.js';
+
 /**
  * Value formats of the configuration schema: a validator that throws a short message, and a
  * converter that turns an environment string into the typed value. Converters never throw
  * and return the string unchanged when it does not parse, so the validator reports it.
  */
 
-export type FormatName = 'ei_string' | 'ei_int' | 'ei_number' | 'ei_bool' | 'ei_args' | 'ei_roi' | 'ei_mqtt_url';
+export type FormatName = 'ei_string' | 'ei_int' | 'ei_number' | 'ei_bool' | 'ei_args' | 'ei_roi' | 'ei_mqtt_url' | 'ei_labels';
 
 /** A region of a frame: source pixels, or fractions of the frame when every value is ≤ 1. */
 export interface Roi {
@@ -12,6 +14,11 @@ export interface Roi {
   y: number;
   width: number;
   height: number;
+}
+
+/** A region given as fractions of the frame: every value at most 1. */
+export function isFractional(roi: Roi): boolean {
+  return roi.x <= 1 && roi.y <= 1 && roi.width <= 1 && roi.height <= 1;
 }
 
 /** URL schemes mqtt.js connects with; the one list both the schema and the connection use. */
@@ -110,6 +117,14 @@ export const VALIDATORS: Record<FormatName, (x: unknown, spec: LeafSpec) => void
   ei_roi(x) {
     validateRoi(x);
   },
+  ei_labels(x) {
+    if (!Array.isArray(x)) fail('must be a list of class labels');
+    x.forEach((label, i) => {
+      const problem = labelProblem(label);
+      if (problem) fail(`item ${i + 1} (${JSON.stringify(label)}) ${problem}`);
+    });
+    if (new Set(x).size !== x.length) fail('lists a class twice');
+  },
   ei_mqtt_url(x) {
     if (typeof x !== 'string') fail('must be a string');
     const problem = x === '' ? null : mqttUrlProblem(x);
@@ -160,4 +175,6 @@ export const CONVERTERS: Record<FormatName, (s: string) => unknown> = {
   ei_args: (s) => (s.trim() === '' ? [] : s.trim().split(/\s+/)),
   ei_roi: toRoi,
   ei_mqtt_url: (s) => s,
+  // A comma-separated list from the environment: `bin_in,bin_out`.
+  ei_labels: (s) => (s.trim() === '' ? [] : s.split(',').map((l) => l.trim())),
 };

@@ -10,6 +10,8 @@
 import { hostname as osHostname } from 'node:os';
 import type { AppConfig, CameraConfig } from './types.js';
 import { cameraEnvOverrides } from './cameraEnv.js';
+import { isFractional, type Roi } from './formats.js';
+import { labelProblem } from '../imprinting/labels.js';
 import { runConvict } from './convictRun.js';
 import { ConfigError, formatIssue, type ConfigIssue } from './issues.js';
 import {
@@ -18,6 +20,7 @@ import {
   RESERVED_CAMERA_NAMES,
   cameraSchema,
   defaultNodeId,
+  zoneSchema,
   defaultsOf,
   leaves,
   mainSchema,
@@ -154,9 +157,44 @@ function loadCameras(rawCameras: unknown, env: NodeJS.ProcessEnv, issues: Config
     } else if (values.enabled === true && values.url === '' && values.url_file === '') {
       issues.push({ path: `${path}.url`, message: 'is required (or url_file) while the camera is enabled' });
     }
+    values.zones = loadZones(isPlain(raw) ? raw.zones : undefined, path, issues);
+    if (values.roi !== null && Object.keys(values.zones as Plain).length > 0) {
+      issues.push({ path: `${path}.roi`, message: 'cannot be combined with zones: zones are regions of the whole frame, give each its own roi' });
+    }
     out.set(name, values);
   }
   return out;
+}
+
+/** A camera's zones: names by the label rules, each with a region inside the frame. */
+function loadZones(raw: unknown, cameraPath: string, issues: ConfigIssue[]): Plain {
+  const path = `${cameraPath}.zones`;
+  if (raw === undefined || raw === null) return {};
+  if (!isPlain(raw)) {
+    issues.push({ path, message: 'must be a mapping of zone name to {roi, classes}', value: showValue(raw) });
+    return {};
+  }
+  const zones: Plain = {};
+  for (const [name, zoneRaw] of Object.entries(raw)) {
+    const zonePath = `${path}.${name}`;
+    const problem = labelProblem(name);
+    if (problem) issues.push({ path: zonePath, message: `zone names follow the class label rules: ${problem}` });
+    const zone = loadSection(zoneSchema(), zoneRaw, zonePath, {}, issues);
+    checkZoneRoi(zone.roi as Roi | null, `${zonePath}.roi`, issues);
+    zones[name] = zone;
+  }
+  return zones;
+}
+
+function checkZoneRoi(roi: Roi | null, path: string, issues: ConfigIssue[]): void {
+  if (roi === null) {
+    issues.push({ path, message: 'is required: the region {x, y, width, height} in source pixels, or fractions of the frame' });
+    return;
+  }
+  if (!isFractional(roi)) return; // pixel regions are checked against the stream's size when it is known
+  const shown = showValue(roi);
+  if (roi.x + roi.width > 1 + 1e-9) issues.push({ path, message: 'is outside the frame: x + width must be at most 1 for fractions', value: shown });
+  if (roi.y + roi.height > 1 + 1e-9) issues.push({ path, message: 'is outside the frame: y + height must be at most 1 for fractions', value: shown });
 }
 
 // ---------------------------------------------------------------- cross checks and result

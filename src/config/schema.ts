@@ -172,6 +172,14 @@ function limitsSchema() {
   } as const;
 }
 
+/** Keys of one zone of a camera: a region classified on its own. */
+export function zoneSchema() {
+  return {
+    roi: leaf<Roi | null>('ei_roi', null, 'the region {x, y, width, height} in source pixels, or fractions of the frame; required'),
+    classes: leaf<string[]>('ei_labels', [], 'the only classes this zone may report; empty: every class'),
+  } as const;
+}
+
 /** Keys of one camera; `url` or `url_file` is required while the camera is enabled. */
 export function cameraSchema() {
   return {
@@ -195,6 +203,7 @@ export function cameraSchema() {
     hwaccel_args: leaf<string[]>('ei_args', [], 'ffmpeg hardware acceleration arguments'),
     stall_timeout: num(20, 1, 3600, 'seconds without a frame before ffmpeg is restarted'),
     enabled: bool(true, 'run detection on this camera'),
+    zones: mapOf(zoneSchema(), 'zone name → region classified on its own (instead of the whole frame)'),
   } as const;
 }
 
@@ -229,6 +238,7 @@ export function mainSchema(defaults: { nodeId: string }) {
 
 export type MainSchema = ReturnType<typeof mainSchema>;
 export type CameraSchema = ReturnType<typeof cameraSchema>;
+export type ZoneSchema = ReturnType<typeof zoneSchema>;
 
 export function isLeaf(node: unknown): node is Leaf<unknown> {
   return typeof node === 'object' && node !== null && Object.hasOwn(node, 'default') && Object.hasOwn(node, 'format');

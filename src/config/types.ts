@@ -14,5 +14,6 @@ export type DetectorType = DetectorConfig['type'];
 export type ClassifierConfig = AppConfig['classifier'];
 export type LimitsConfig = AppConfig['limits'];
 export type CameraConfig = AppConfig['cameras'][string];
+export type ZoneConfig = CameraConfig['zones'][string];
 export type HttpConfig = AppConfig['http'];
 export type LogConfig = AppConfig['log'];

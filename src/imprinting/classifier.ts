@@ -70,8 +70,11 @@ export class ImprintedClassifier {
     return this.classes.map((c) => c.label);
   }
 
-  /** `embedding` must already be L2-normalised. */
-  classify(embedding: Float32Array): Classification {
+  /**
+   * `embedding` must already be L2-normalised. With `allowed` (a zone's class list) only
+   * those classes and the background classes compete; the others are not scored at all.
+   */
+  classify(embedding: Float32Array, allowed?: ReadonlySet<string>): Classification {
     const scores: Record<string, number> = {};
     if (this.classes.length === 0) return { label: UNKNOWN, score: 0, scores };
     if (embedding.length !== this.dim) {
@@ -82,8 +85,10 @@ export class ImprintedClassifier {
     let bestScore = -Infinity;
     let secondScore = -Infinity;
     for (let c = 0; c < perClass.length; c++) {
+      const entry = this.classes[c]!;
+      if (allowed && allowed.size > 0 && !entry.background && !allowed.has(entry.label)) continue;
       const s = perClass[c]!;
-      scores[this.classes[c]!.label] = s;
+      scores[entry.label] = s;
       if (s > bestScore) {
         secondScore = bestScore;
         bestScore = s;
@@ -92,6 +97,7 @@ export class ImprintedClassifier {
         secondScore = s;
       }
     }
+    if (best < 0) return { label: UNKNOWN, score: 0, scores };
     return { label: this.decide(this.classes[best]!, bestScore, secondScore), score: bestScore, scores };
   }
 

@@ -10,7 +10,7 @@ import type { EnrollOptions, Imprinter, PixelShot } from './imprinter.js';
 import { validateLabel } from './labels.js';
 import type { ClassStore } from './store.js';
 import type { BackgroundTuner } from './tuner.js';
-import type { Classification, ClassInfo, EnrollResult, NewShot } from './types.js';
+import type { Classification, ClassInfo, EnrollResult, NewShot, UnitRef } from './types.js';
 
 export interface ImprintingServiceDeps {
   detector: Detector;
@@ -28,7 +28,10 @@ export interface ImprintingServiceDeps {
   /** Wait after a change before tuning, so a burst of enrollments tunes once. */
   tuneDelayMs?: number;
   onEnroll?: (shots: number) => void;
+  /** The classes a camera zone may report (empty or absent: every class). */
+  unitClasses?: (unit: UnitRef) => string[];
 }
+
 
 /**
  * Learns and recognises classes: decodes images, embeds them on the detector, stores
@@ -99,9 +102,15 @@ export class ImprintingService implements Imprinter {
     return this.classifyPixels(prepared.rgb);
   }
 
-  async classifyPixels(rgb: Uint8Array): Promise<Classification> {
+  /**
+   * A camera frame (or zone crop) at the model's input size. `unit` names the camera and
+   * zone: a zone with a class list reports only those classes. The embedding comes back with
+   * the decision (events keep it for corrections).
+   */
+  async classifyPixels(rgb: Uint8Array, unit?: UnitRef): Promise<Classification> {
     const embedding = await this.deps.detector.embed(rgb);
-    return this.deps.classifier.classify(embedding);
+    const allowed = unit ? this.deps.unitClasses?.(unit) : undefined;
+    return { ...this.deps.classifier.classify(embedding, allowed && allowed.length > 0 ? new Set(allowed) : undefined), embedding };
   }
 
   /** Embedding and decision together, for benchmarks and diagnostics. */

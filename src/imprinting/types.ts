@@ -7,6 +7,10 @@ export interface Classification {
   score: number;
   /** Cosine similarity per class, every class included. */
   scores: Record<string, number>;
+  /** The frame's normalised embedding, when the caller may need it (events, the scene model). */
+  embedding?: Float32Array;
+  /** Why the decision came out this way (diagnostics), e.g. `below its threshold 0.62`. */
+  reason?: string;
 }
 
 export interface ClassInfo {
@@ -53,3 +57,9 @@ export interface ClassWeights {
 export const RESERVED_LABELS = ['unknown', 'none'] as const;
 export const UNKNOWN = 'unknown';
 export const NONE = 'none';
+
+/** A camera and one of its zones (null: the camera's whole frame, for a camera without zones). */
+export interface UnitRef {
+  camera: string;
+  zone: string | null;
+}

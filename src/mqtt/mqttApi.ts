@@ -6,7 +6,7 @@ import type { EventBus } from '../eventBus.js';
 import { HomeAssistant } from '../homeassistant/homeAssistant.js';
 import type { ClassInfo } from '../imprinting/types.js';
 import { connectionOptions, MqttConnection, type ConnectionOptions } from './connection.js';
-import { MqttPublisher, type StatePayload, type StatsPayload } from './publisher.js';
+import { MqttPublisher, type PublishedUnit, type StatePayload, type StatsPayload } from './publisher.js';
 import { RequestServer, type ResponsePayload } from './requests.js';
 
 export interface MqttApiDeps {
@@ -23,6 +23,8 @@ export interface MqttApiDeps {
   runner: CommandRunner;
   listClasses: () => ClassInfo[];
   cameras: () => string[];
+  /** Zones, or cameras without zones: what publishes labels and class states. */
+  units: () => PublishedUnit[];
   getState: () => StatePayload;
   getStats: () => StatsPayload;
   onAnswer?: (command: string, response: ResponsePayload) => void;
@@ -66,6 +68,7 @@ export class MqttApi {
       getStats: deps.getStats,
       listClasses,
       cameras: deps.cameras,
+      units: deps.units,
       statsIntervalS: config.stats_interval,
     });
     this.homeAssistant = config.discovery.enabled

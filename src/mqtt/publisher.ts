@@ -5,6 +5,7 @@ import type { MqttTransport } from './connection.js';
 import {
   cameraTopic,
   classesTopic,
+  unitTopic,
   classStateTopic,
   eventsTopic,
   stateTopic,
@@ -34,6 +35,8 @@ export interface EventPayload {
   type: 'start' | 'end';
   id: string;
   camera: string;
+  /** Present for events of a zone. */
+  zone?: string;
   label: string;
   score: number;
   start_time: string;
@@ -53,6 +56,7 @@ export function eventPayload(e: Events['detectionEvent']): EventPayload {
     type: e.type,
     id: e.id,
     camera: e.camera,
+    ...(e.zone === null ? {} : { zone: e.zone }),
     label: e.label,
     score: round(e.score),
     start_time: e.start_time.toISOString(),
@@ -74,6 +78,17 @@ function round(value: number): number {
   return Math.round(value * 10_000) / 10_000;
 }
 
+export interface PublishedUnit {
+  camera: string;
+  zone: string | null;
+  classes: string[];
+}
+
+/** The labels a unit has ON/OFF topics for: every non-background class, or the zone's own list. Pure. */
+export function unitLabels(unit: PublishedUnit, labels: string[]): string[] {
+  return unit.classes.length === 0 ? labels : labels.filter((l) => unit.classes.includes(l));
+}
+
 export interface PublisherDeps {
   transport: MqttTransport;
   bus: EventBus;
@@ -83,6 +98,11 @@ export interface PublisherDeps {
   getStats: () => StatsPayload;
   listClasses: () => ClassInfo[];
   cameras: () => string[];
+  /**
+   * What publishes a label and ON/OFF states: each zone, or the camera itself when it has
+   * none; `classes` (when not empty) are the only classes that zone reports.
+   */
+  units: () => PublishedUnit[];
   /** Seconds between `stats` messages (`mqtt.stats_interval`); 0 disables them. */
   statsIntervalS: number;
   /** Minimum milliseconds between two `attributes` messages of a camera whose label did not change. */
@@ -105,7 +125,7 @@ export class MqttPublisher {
     this.offs.push(
       bus.on('cameraStatus', (e) => this.onCameraStatus(e)),
       bus.on('cameraResult', (e) => this.onResult(e)),
-      bus.on('classState', (e) => this.retain(classStateTopic(this.deps.baseTopic, e.camera, e.label), e.on ? 'ON' : 'OFF')),
+      bus.on('classState', (e) => this.retain(classStateTopic(this.deps.baseTopic, e.camera, e.label, e.zone), e.on ? 'ON' : 'OFF')),
       bus.on('detectionEvent', (e) => this.onDetection(e)),
       bus.on('classesChanged', () => this.onClassesChanged()),
       bus.on('detectorChanged', () => this.publishState()),
@@ -149,22 +169,27 @@ export class MqttPublisher {
 
   private onResult(e: Events['cameraResult']): void {
     const { baseTopic } = this.deps;
+    const key = `${e.camera}/${e.zone ?? ''}`;
     const now = (this.deps.now ?? Date.now)();
-    const changed = this.lastLabel.get(e.camera) !== e.label;
-    const last = this.lastAttributesAt.get(e.camera) ?? -Infinity;
+    const changed = this.lastLabel.get(key) !== e.label;
+    const last = this.lastAttributesAt.get(key) ?? -Infinity;
     if (changed) {
-      this.lastLabel.set(e.camera, e.label);
-      this.retain(cameraTopic(baseTopic, e.camera, 'label'), e.label);
+      this.lastLabel.set(key, e.label);
+      this.retain(unitTopic(baseTopic, e.camera, e.zone, 'label'), e.label);
     }
     if (changed || now - last >= (this.deps.attributesIntervalMs ?? 1000)) {
-      this.lastAttributesAt.set(e.camera, now);
-      this.retain(cameraTopic(baseTopic, e.camera, 'attributes'), JSON.stringify(attributesPayload(e)));
+      this.lastAttributesAt.set(key, now);
+      this.retain(unitTopic(baseTopic, e.camera, e.zone, 'attributes'), JSON.stringify(attributesPayload(e)));
     }
   }
 
+  /** A zone's snapshot goes to the zone and, as the camera's latest, to the camera too. */
   private onDetection(e: Events['detectionEvent']): void {
     const { transport, baseTopic } = this.deps;
-    if (e.type === 'start' && e.snapshot) this.retain(cameraTopic(baseTopic, e.camera, 'snapshot'), e.snapshot);
+    if (e.type === 'start' && e.snapshot) {
+      this.retain(unitTopic(baseTopic, e.camera, e.zone, 'snapshot'), e.snapshot);
+      if (e.zone !== null) this.retain(cameraTopic(baseTopic, e.camera, 'snapshot'), e.snapshot);
+    }
     void transport.publish(eventsTopic(baseTopic), JSON.stringify(eventPayload(e)), { qos: 1 });
   }
 
@@ -175,13 +200,11 @@ export class MqttPublisher {
     this.retain(classesTopic(baseTopic), JSON.stringify(classes));
     this.publishState();
     const next = new Set(stateLabels(classes));
-    for (const camera of this.deps.cameras()) {
-      for (const label of this.labels) {
-        if (!next.has(label)) this.retain(classStateTopic(baseTopic, camera, label), '');
-      }
-      for (const label of next) {
-        if (!this.labels.has(label)) this.retain(classStateTopic(baseTopic, camera, label), 'OFF');
-      }
+    for (const unit of this.deps.units()) {
+      const before = new Set(unitLabels(unit, [...this.labels]));
+      const now = new Set(unitLabels(unit, [...next]));
+      for (const label of before) if (!now.has(label)) this.retain(classStateTopic(baseTopic, unit.camera, label, unit.zone), '');
+      for (const label of now) if (!before.has(label)) this.retain(classStateTopic(baseTopic, unit.camera, label, unit.zone), 'OFF');
     }
     this.labels = next;
   }

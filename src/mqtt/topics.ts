@@ -17,9 +17,13 @@ export const eventsTopic = (base: string): string => `${base}/events`;
 export const cameraTopic = (base: string, camera: string, leaf: CameraLeaf): string =>
   `${base}/${camera}/${leaf}`;
 
-/** `<base>/<camera>/<label>`: `ON` / `OFF` for one non-background class. */
-export const classStateTopic = (base: string, camera: string, label: string): string =>
-  `${base}/${camera}/${label}`;
+/** `<base>/<camera>/<leaf>`, or `<base>/<camera>/<zone>/<leaf>` for a zone. */
+export const unitTopic = (base: string, camera: string, zone: string | null, leaf: CameraLeaf): string =>
+  zone === null ? `${base}/${camera}/${leaf}` : `${base}/${camera}/${zone}/${leaf}`;
+
+/** `<base>/<camera>[/<zone>]/<label>`: `ON` / `OFF` for one non-background class. */
+export const classStateTopic = (base: string, camera: string, label: string, zone: string | null = null): string =>
+  zone === null ? `${base}/${camera}/${label}` : `${base}/${camera}/${zone}/${label}`;
 
 export const requestTopic = (base: string, command: string): string => `${base}/request/${command}`;
 export const responseTopic = (base: string, command: string): string => `${base}/response/${command}`;

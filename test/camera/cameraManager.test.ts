@@ -106,10 +106,10 @@ void test('two cameras: events per camera; one failing does not disturb the othe
     await waitFor(() => rec.events.find((e) => e.camera === 'b' && e.type === 'end'), 3000, 'b dog ends');
 
     // Live frames for enrollment.
-    const live = manager.latestFrame('a');
+    const live = await manager.latestFrame('a');
     assert.equal(live?.rgb.length, INPUT_SIZE.width * INPUT_SIZE.height * 3);
-    assert.equal(manager.latestFrame('b'), null, 'no live frame from a camera that is down');
-    assert.throws(() => manager.latestFrame('nope'), (e) => isAppError(e) && e.code === 'not_found');
+    assert.equal(await manager.latestFrame('b'), null, 'no live frame from a camera that is down');
+    await assert.rejects(manager.latestFrame('nope'), (e) => isAppError(e) && e.code === 'not_found');
     assert.throws(() => manager.setEnabled('nope', true), (e) => isAppError(e) && e.code === 'not_found');
 
     // Detection switched off at run time: the class ends, no more results; frames still flow.
@@ -121,7 +121,7 @@ void test('two cameras: events per camera; one failing does not disturb the othe
     assert.equal(rec.results.filter((r) => r.camera === 'a').length, resultsOff);
     assert.equal(manager.isEnabled('a'), false);
     assert.deepEqual(Object.keys(manager.stats().a ?? {}).sort(), ['camera_fps', 'process_fps', 'reconnects', 'skipped_fps', 'status']);
-    assert.ok((manager.latestFrame('a')?.rgb.length ?? 0) > 0, 'live frames while detection is off');
+    assert.ok(((await manager.latestFrame('a'))?.rgb.length ?? 0) > 0, 'live frames while detection is off');
     manager.setEnabled('a', true);
     await waitFor(() => rec.results.filter((r) => r.camera === 'a').length > resultsOff, 3000, 'results again');
   } finally {

@@ -7,7 +7,9 @@ import {
   inputKind,
   jpegQscale,
   redactUrl,
+  outsideFrame,
   roiCrop,
+  sourceSizeFromStderr,
 } from '../../src/camera/ffmpegArgs.js';
 import { image } from '../helpers/env.js';
 import { cameraConfig, INPUT_SIZE } from './fixtures.js';
@@ -69,7 +71,7 @@ void test('raw output: fps, ROI crop, scale to the input size, rgb24 on stdout; 
   assert.equal(plan.snapshots, true);
   const graph = after(plan.args, '-filter_complex') ?? '';
   assert.match(graph, /^\[0:v\]fps=2\.5,split=2/);
-  assert.match(graph, /crop=w=min\(640\\,iw-100\):h=min\(480\\,ih-50\):x=100:y=50,scale=224:224/);
+  assert.match(graph, /crop=w=max\(2\\,min\(640\\,iw-min\(100\\,iw-2\)\)\):h=max\(2\\,min\(480\\,ih-min\(50\\,ih-2\)\)\):x=min\(100\\,iw-2\):y=min\(50\\,ih-2\),scale=224:224/);
   // Same rate as detection: no second fps filter, every raw frame has its JPEG.
   assert.match(graph, /\[s\]scale=800:-2/);
   assert.equal(plan.pairedSnapshots, true);
@@ -94,10 +96,41 @@ void test('snapshots disabled: a single output and no split', () => {
 
 void test('fractional ROI is relative to the frame; JPEG quality maps onto qscale', () => {
   assert.equal(roiCrop(null), '');
-  assert.match(roiCrop({ x: 0.5, y: 0, width: 0.5, height: 1 }), /w=min\(iw\*0\.5\\,iw-iw\*0\.5\)/);
+  assert.match(roiCrop({ x: 0.5, y: 0, width: 0.5, height: 1 }), /w=max\(2\\,min\(iw\*0\.5\\,iw-min\(iw\*0\.5\\,iw-2\)\)\)/);
   assert.equal(jpegQscale(100), 2);
   assert.equal(jpegQscale(1), 31);
   assert.ok(jpegQscale(80) < jpegQscale(50));
+});
+
+void test('zones: one crop per zone, stacked into one raw frame in config order; the camera roi is not used', () => {
+  const zones = {
+    bin: { roi: { x: 0, y: 0.5, width: 0.25, height: 0.5 }, classes: [] },
+    door: { roi: { x: 600, y: 0, width: 300, height: 400 }, classes: [] },
+  };
+  const plan = buildFfmpegPlan(cameraConfig({ zones }), { inputSize: INPUT_SIZE });
+  assert.deepEqual(plan.units.map((u) => u.zone), ['bin', 'door']);
+  assert.equal(plan.frameBytes, 2 * 224 * 224 * 3);
+  const graph = after(plan.args, '-filter_complex') ?? '';
+  assert.match(graph, /^\[0:v\]fps=5,split=3\[u0\]\[u1\]\[s\]/);
+  assert.match(graph, /\[u0\]crop=.*iw\*0\.25.*scale=224:224:flags=area,format=rgb24\[c0\]/);
+  assert.match(graph, /\[c0\]\[c1\]vstack=inputs=2\[det\]/);
+  // A pixel zone is checked against the stream's size, which ffmpeg names at `info`.
+  assert.equal(plan.reportsSourceSize, true);
+  assert.equal(after(plan.args, '-loglevel'), 'info');
+  const fractional = buildFfmpegPlan(cameraConfig({ zones: { bin: zones.bin } }), { inputSize: INPUT_SIZE });
+  assert.equal(fractional.reportsSourceSize, false);
+  assert.match(after(fractional.args, '-filter_complex') ?? '', /\[c0\]null\[det\]/);
+  const plain = buildFfmpegPlan(cameraConfig(), { inputSize: INPUT_SIZE });
+  assert.deepEqual(plain.units, [{ zone: null, roi: null }]);
+});
+
+void test('the source size is read from ffmpeg\'s stream line; pixel regions are checked against it', () => {
+  const line = '  Stream #0:0: Video: h264 (Main), yuv420p(progressive), 1280x720 [SAR 1:1 DAR 16:9], 10 fps, 10 tbr, 90k tbn';
+  assert.deepEqual(sourceSizeFromStderr(line), { width: 1280, height: 720 });
+  assert.equal(sourceSizeFromStderr('Input #0, rtsp, from \'rtsp://***:***@cam/s\':'), null);
+  assert.equal(outsideFrame({ x: 600, y: 0, width: 300, height: 400 }, { width: 1280, height: 720 }), null);
+  assert.match(outsideFrame({ x: 1200, y: 0, width: 300, height: 400 }, { width: 1280, height: 720 }) ?? '', /outside the 1280x720 frame/);
+  assert.equal(outsideFrame({ x: 0.9, y: 0, width: 0.1, height: 1 }, { width: 10, height: 10 }), null);
 });
 
 void test('redactUrl scrubs credentials, including passwords containing @ and query secrets', () => {

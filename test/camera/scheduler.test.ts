@@ -9,9 +9,13 @@ import { INPUT_SIZE } from './fixtures.js';
 
 const FRAME_BYTES = INPUT_SIZE.width * INPUT_SIZE.height * 3;
 
-function frame(camera: string, seq: number, fill = seq % 256): RawFrame {
-  return { camera, seq, at: Date.now(), rgb: new Uint8Array(FRAME_BYTES).fill(fill), snapshot: async () => null };
+function frame(camera: string, seq: number, fill = seq % 256, units = 1): RawFrame {
+  const rgb = new Uint8Array(FRAME_BYTES * units).fill(fill);
+  const crops = Array.from({ length: units }, (_, i) => rgb.subarray(i * FRAME_BYTES, (i + 1) * FRAME_BYTES));
+  return { camera, seq, at: Date.now(), rgb, crops, snapshot: async () => null };
 }
+
+const one = (gate: MotionGate | null = null) => [{ zone: null, gate }];
 
 /** A classifier whose calls finish only when the test says so. */
 function gatedClassifier() {
@@ -31,7 +35,7 @@ async function setup(cameras: string[], gate?: () => MotionGate) {
   const c = gatedClassifier();
   const results: ScheduledResult[] = [];
   const scheduler = new FrameScheduler({ classify: c.classify, onResult: (r) => results.push(r), logger: testLogger() });
-  for (const name of cameras) scheduler.addCamera(name, { enabled: true, gate: gate ? gate() : null });
+  for (const name of cameras) scheduler.addCamera(name, { enabled: true, units: one(gate ? gate() : null) });
   await scheduler.start();
   /** Stop waits for the inference in flight: let it finish. */
   const stop = async () => {
@@ -102,8 +106,8 @@ void test('motion gate: a still frame reuses the last result without inference',
   s.scheduler.offer(frame('a', 2, 10));
   await new Promise((r) => setImmediate(r));
   assert.equal(s.calls.length, 0, 'no inference for the unchanged frame');
-  assert.equal(s.results[1]?.reused, true);
-  assert.equal(s.results[1]?.result.label, 'cat');
+  assert.equal(s.results[1]?.units[0]?.reused, true);
+  assert.equal(s.results[1]?.units[0]?.result.label, 'cat');
   s.scheduler.offer(frame('a', 3, 200));
   assert.equal(s.calls.length, 1, 'a changed frame is inferred');
   await s.finish('dog');
@@ -123,7 +127,7 @@ void test('a failing classifier is counted and does not stop the loop', async ()
     onResult: (r) => results.push(r),
     logger: testLogger(),
   });
-  scheduler.addCamera('a', { enabled: true, gate: null });
+  scheduler.addCamera('a', { enabled: true, units: one() });
   await scheduler.start();
   scheduler.offer(frame('a', 1));
   await new Promise((r) => setTimeout(r, 10));
@@ -142,7 +146,7 @@ void test('rates: camera_fps, process_fps and skipped_fps over the last seconds'
     logger: testLogger(),
     clock: () => now,
   });
-  scheduler.addCamera('a', { enabled: true, gate: null });
+  scheduler.addCamera('a', { enabled: true, units: one() });
   await scheduler.start();
   // 10 s at 10 fps; of every 4 frames 2 are replaced while the detector is busy.
   for (let i = 0; i < 100; i++) {
@@ -156,5 +160,28 @@ void test('rates: camera_fps, process_fps and skipped_fps over the last seconds'
   assert.ok(stats && stats.camera_fps >= 9 && stats.camera_fps <= 11, `camera_fps ${stats?.camera_fps}`);
   assert.ok(stats.process_fps + stats.skipped_fps >= 9 && stats.process_fps + stats.skipped_fps <= 11, JSON.stringify(stats));
   assert.ok(stats.skipped_fps >= 4 && stats.skipped_fps <= 6, JSON.stringify(stats));
+  await scheduler.stop();
+});
+
+void test('zones: the crops of one frame go to the detector back to back, each with its zone, and come back as one result', async () => {
+  const seen: Array<{ zone: string | null; first: number }> = [];
+  const results: ScheduledResult[] = [];
+  const scheduler = new FrameScheduler({
+    classify: async (rgb, unit) => {
+      seen.push({ zone: unit.zone, first: rgb[0] ?? -1 });
+      return { label: unit.zone === 'bin' ? 'bin_out' : 'none', score: 0.9, scores: {} };
+    },
+    onResult: (r) => results.push(r),
+    logger: testLogger(),
+  });
+  scheduler.addCamera('drive', { enabled: true, units: [{ zone: 'bin', gate: null }, { zone: 'gate', gate: null }] });
+  await scheduler.start();
+  const f = frame('drive', 1, 0, 2);
+  f.crops[1]?.fill(7);
+  scheduler.offer(f);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(seen, [{ zone: 'bin', first: 0 }, { zone: 'gate', first: 7 }]);
+  assert.equal(results.length, 1);
+  assert.deepEqual(results[0]?.units.map((u) => [u.zone, u.result.label]), [['bin', 'bin_out'], ['gate', 'none']]);
   await scheduler.stop();
 });

@@ -8,6 +8,7 @@ function setup(opts: { window?: number; minHits?: number; offDelayS?: number } =
   let ids = 0;
   const smoother = new ClassSmoother({
     camera: 'door',
+    zone: null,
     window: opts.window ?? 5,
     minHits: opts.minHits ?? 3,
     offDelayS: opts.offDelayS ?? 2,

@@ -118,7 +118,7 @@ void describe('MQTT connection', () => {
         connection: { clientId: 'edge-imprint-persistent', cleanSession: false, minReconnectMs: 2500, maxReconnectMs: 2500 },
       }),
     );
-    bus.emit('classState', { camera: 'door', label: 'cat', on: true });
+    bus.emit('classState', { camera: 'door', zone: null, label: 'cat', on: true });
     const observer = track(await TestClient.connect(broker.url, { reconnectPeriod: 50, clean: true }));
     await observer.subscribe(`${BASE}/door/cat`);
     await observer.next(`${BASE}/door/cat`);

@@ -50,7 +50,7 @@ void describe('whole flow: enroll with mosquitto_pub, the RTSP camera turns the 
       bus,
       logger: testLogger(),
       cameras: ['door'],
-      latestFrame: (camera) => cameras.latestFrame(camera),
+      latestFrame: (camera, region) => cameras.latestFrame(camera, region),
       setCameraEnabled: (camera, on) => cameras.setEnabled(camera, on),
     });
     await cameras.start();

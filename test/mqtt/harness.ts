@@ -10,6 +10,8 @@ import type { MqttPublisher, StatePayload, StatsPayload } from '../../src/mqtt/p
 import type { RequestServer } from '../../src/mqtt/requests.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Commands } from '../../src/commands/commands.js';
+import type { PublishedUnit } from '../../src/mqtt/publisher.js';
+import type { FrameRegion } from '../../src/camera/cameraManager.js';
 import { CommandRunner } from '../../src/commands/runner.js';
 import { tempDir, waitFor } from '../helpers/env.js';
 import { startImprinting } from '../helpers/imprinting.js';
@@ -29,7 +31,9 @@ export interface AgentOptions {
   bus: EventBus;
   logger: Logger;
   cameras?: string[];
-  latestFrame?: (camera: string) => PixelShot | null;
+  latestFrame?: (camera: string, region?: FrameRegion) => PixelShot | null | Promise<PixelShot | null>;
+  /** Zones per camera (default none). */
+  zones?: Record<string, string[]>;
   /** Injected wait between camera frames (abortable). */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   setCameraEnabled?: (camera: string, enabled: boolean) => void;
@@ -70,9 +74,11 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     cameras: {},
   });
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const latestFrame = opts.latestFrame ?? (() => null);
   const cameraControl = {
     names: () => cameras,
-    latestFrame: opts.latestFrame ?? (() => null),
+    zones: (camera: string) => opts.zones?.[camera] ?? [],
+    latestFrame: async (camera: string, region?: FrameRegion) => latestFrame(camera, region),
     setEnabled: (camera: string, on: boolean) => {
       enabled.set(camera, on);
       opts.setCameraEnabled?.(camera, on);
@@ -101,6 +107,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     runner,
     listClasses,
     cameras: () => cameras,
+    units: () => cameras.flatMap((camera): PublishedUnit[] => {
+      const zones = opts.zones?.[camera] ?? [];
+      return zones.length === 0 ? [{ camera, zone: null, classes: [] }] : zones.map((zone) => ({ camera, zone, classes: [] }));
+    }),
     getState: state,
     getStats: stats,
     connectionOverrides: { minReconnectMs: 200, maxReconnectMs: 1000, ...opts.connection },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { EventBus } from '../../src/eventBus.js';
-import { attributesPayload, eventPayload } from '../../src/mqtt/publisher.js';
+import { attributesPayload, eventPayload, unitLabels } from '../../src/mqtt/publisher.js';
 import { image, testLogger, waitFor } from '../helpers/env.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { BASE, startAgent, startTestImprinting, TestClient, type Agent, type TestImprinting } from './harness.js';
@@ -15,11 +15,14 @@ void describe('payload builders', () => {
       type: 'end',
       id: 'e1',
       camera: 'door',
+      zone: null,
       label: 'cat',
       score: 0.912345678,
       start_time: new Date('2026-01-02T03:04:05Z'),
       end_time: new Date('2026-01-02T03:04:09Z'),
       snapshot: SNAPSHOT,
+      embedding: null,
+      crop: null,
     });
     assert.deepEqual(p, {
       type: 'end',
@@ -32,8 +35,21 @@ void describe('payload builders', () => {
     });
   });
 
+  void it('events of a zone carry the zone', () => {
+    const p = eventPayload({
+      type: 'start', id: 'e2', camera: 'drive', zone: 'bin', label: 'bin_out', score: 0.8,
+      start_time: new Date(0), end_time: null, snapshot: null, embedding: null, crop: null,
+    });
+    assert.equal(p.zone, 'bin');
+  });
+
+  void it('a zone with a class list has ON/OFF topics for those classes only', () => {
+    assert.deepEqual(unitLabels({ camera: 'drive', zone: 'bin', classes: ['bin_out', 'bin_in'] }, ['cat', 'bin_in', 'bin_out']), ['bin_in', 'bin_out']);
+    assert.deepEqual(unitLabels({ camera: 'door', zone: null, classes: [] }, ['cat', 'dog']), ['cat', 'dog']);
+  });
+
   void it('attributes: label, score, scores, at', () => {
-    const p = attributesPayload({ camera: 'door', label: 'cat', score: 0.8, scores: { cat: 0.8, dog: 0.123456 }, at: new Date(0) });
+    const p = attributesPayload({ camera: 'door', zone: null, label: 'cat', score: 0.8, scores: { cat: 0.8, dog: 0.123456 }, at: new Date(0) });
     assert.deepEqual(p, { label: 'cat', score: 0.8, scores: { cat: 0.8, dog: 0.1235 }, at: '1970-01-01T00:00:00.000Z' });
   });
 });
@@ -87,10 +103,11 @@ void describe('publisher through a real mosquitto', () => {
   void it('bus events become label, attributes, ON/OFF, snapshot and events', async () => {
     const from = watcher.messages.length;
     bus.emit('cameraStatus', { camera: 'door', status: 'offline' });
-    bus.emit('cameraResult', { camera: 'door', label: 'cat', score: 0.9, scores: { cat: 0.9 }, at: new Date() });
-    bus.emit('classState', { camera: 'door', label: 'cat', on: true });
+    bus.emit('cameraResult', { camera: 'door', zone: null, label: 'cat', score: 0.9, scores: { cat: 0.9 }, at: new Date() });
+    bus.emit('classState', { camera: 'door', zone: null, label: 'cat', on: true });
     bus.emit('detectionEvent', {
-      type: 'start', id: 'ev1', camera: 'door', label: 'cat', score: 0.9, start_time: new Date(), end_time: null, snapshot: SNAPSHOT,
+      type: 'start', id: 'ev1', camera: 'door', zone: null, label: 'cat', score: 0.9, start_time: new Date(), end_time: null, snapshot: SNAPSHOT,
+      embedding: null, crop: null,
     });
     assert.equal((await watcher.next(`${BASE}/door/status`, from)).payload.toString(), 'offline');
     assert.equal((await watcher.next(`${BASE}/door/label`, from)).payload.toString(), 'cat');
@@ -105,7 +122,7 @@ void describe('publisher through a real mosquitto', () => {
     assert.deepEqual(state.cameras, { door: { status: 'online' } }, 'state comes from the provider');
     // The same label again: no new label message (it only changes on change).
     const again = watcher.messages.length;
-    bus.emit('cameraResult', { camera: 'door', label: 'cat', score: 0.91, scores: { cat: 0.91 }, at: new Date() });
+    bus.emit('cameraResult', { camera: 'door', zone: null, label: 'cat', score: 0.91, scores: { cat: 0.91 }, at: new Date() });
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(watcher.messages.slice(again).filter((m) => m.topic === `${BASE}/door/label`).length, 0);
   });
