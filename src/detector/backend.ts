@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { TFLiteNodeModelRunner } from 'tfjs-tflite-node';
 import { parseTflite, type Quantization } from '../models/tfliteInfo.js';
+import type { DelegateSpec } from './coralDelegate.js';
 import type { BackendSpec } from './protocol.js';
 import type { DetectorInfo, InputSize } from './types.js';
 
@@ -10,11 +11,6 @@ export interface Backend {
   readonly inputSize: InputSize;
   readonly info: DetectorInfo;
   embed(rgb: Uint8Array): Float32Array;
-}
-
-interface Delegate {
-  path: string;
-  options: Array<[string, string]>;
 }
 
 type TensorView = { data(): Uint8Array | Float32Array };
@@ -32,7 +28,7 @@ export class TfliteBackend implements Backend {
   private readonly runner: { infer(): void };
   private readonly quant: Quantization;
 
-  constructor(spec: BackendSpec, delegate: Delegate | undefined) {
+  constructor(spec: BackendSpec, delegate: DelegateSpec | undefined) {
     const bytes = readFileSync(spec.modelPath);
     const description = parseTflite(bytes);
     const inTensor = description.inputs[0];
