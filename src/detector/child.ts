@@ -31,7 +31,7 @@ function handle(message: ToChild): void {
   if (message.type === 'init') {
     try {
       backend = createBackend(message.spec);
-      if (backend) send({ type: 'ready', info: backend.info, inputSize: backend.inputSize });
+      if (backend) send({ type: 'ready', inputSize: backend.inputSize });
     } catch (err) {
       send({ type: 'unavailable', message: err instanceof Error ? err.message : String(err) });
     }
