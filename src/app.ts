@@ -12,6 +12,7 @@ import { defaultCameraConfig } from './config/load.js';
 import { configSecrets } from './config/redact.js';
 import type { AppConfig } from './config/types.js';
 import { Core } from './core.js';
+import { detectorHealth } from './detector/state.js';
 import { AppError, errorMessage } from './errors.js';
 import { EventBus } from './eventBus.js';
 import { ensureModels } from './models/firstRun.js';
@@ -174,7 +175,7 @@ export class Agent {
       logger: logger.child({ part: 'http' }),
       metrics: this.metrics,
       checks: {
-        detector: () => ({ up: core.detector.info().model !== '', detail: core.detector.info().type }),
+        detector: () => detectorHealth(core.detector.state, core.detector.info().type),
         mqtt: () => this.connection?.connected ?? false,
       },
       secrets: configSecrets(config),
@@ -188,7 +189,7 @@ export class Agent {
     return {
       version: VERSION,
       node_id: this.config.node_id,
-      detector: { type: info.type, device: info.device, model: info.model },
+      detector: { type: info.type, device: info.device, model: info.model, state: core.detector.state },
       classes: core.service.list().map((c) => c.label),
       cameras: Object.fromEntries(Object.entries(stats).map(([name, s]) => [name, { status: s.status }])),
       started_at: this.startedAt.toISOString(),
@@ -201,7 +202,7 @@ export class Agent {
     return {
       uptime_s: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       rss_mb: Math.round(process.memoryUsage.rss() / 2 ** 20),
-      detector: { type: info.type, inference_ms: d.inference_ms, restarts: d.restarts },
+      detector: { type: info.type, state: core.detector.state, inference_ms: d.inference_ms, restarts: d.restarts },
       cameras: cameras.stats(),
     };
   }
