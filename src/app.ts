@@ -208,8 +208,43 @@ export class Agent {
   }
 }
 
+/**
+ * Last-resort handlers for errors no part caught (every part catches its own; reaching
+ * these is a bug, logged so it gets reported). Returns their removal.
+ */
+function guardProcess(logger: Logger): () => void {
+  // A rejection nobody handled has already unwound its own chain; the parts' state is
+  // what it would be had the caller caught and ignored it, so the agent keeps serving
+  // (Node's default would end it, taking the cameras and MQTT down for one lost promise).
+  const onRejection = (reason: unknown): void => {
+    logger.error({ err: reason }, 'unhandled promise rejection (a bug, please report it); still running');
+  };
+  // A synchronous throw left some code half-way (a lock held, a timer never re-armed):
+  // Node documents resuming after it as unsafe. Exit 1 so systemd or Docker restarts a
+  // clean agent instead of one that is quietly broken.
+  const onException = (err: Error): void => {
+    logger.fatal({ err }, 'uncaught exception (a bug, please report it); exiting');
+    process.exit(1);
+  };
+  process.on('unhandledRejection', onRejection);
+  process.on('uncaughtException', onException);
+  return () => {
+    process.off('unhandledRejection', onRejection);
+    process.off('uncaughtException', onException);
+  };
+}
+
 /** Runs the agent until SIGINT/SIGTERM. Returns the process exit code. */
 export async function runAgent(config: AppConfig, logger: Logger, opts: { demoCamera: boolean }): Promise<number> {
+  const unguard = guardProcess(logger);
+  try {
+    return await runUntilSignal(config, logger, opts);
+  } finally {
+    unguard();
+  }
+}
+
+async function runUntilSignal(config: AppConfig, logger: Logger, opts: { demoCamera: boolean }): Promise<number> {
   const mirror = process.env.EDGE_IMPRINT_MODEL_MIRROR;
   const agent = new Agent({ config, logger, demoCamera: opts.demoCamera, ...(mirror ? { modelMirror: mirror } : {}) });
   try {
