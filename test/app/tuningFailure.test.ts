@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { STORE_FILE } from '../../src/imprinting/store.js';
 import { AgentProbe } from '../helpers/agentProbe.js';
 import { startAgentProcess, type AgentProcess } from '../helpers/agentProcess.js';
-import { image, tempDir } from '../helpers/env.js';
+import { image, tempDir, waitFor } from '../helpers/env.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { alive } from '../helpers/processes.js';
 
@@ -65,8 +65,10 @@ describe('an agent whose fine-tuning throws', { timeout: 180_000 }, () => {
       db.close();
     }
     // The agent notices the change by itself (store polling), reloads and tunes again.
-    await agent.waitForLog(/fine-tuning failed; keeping the imprinted weights/);
-    assert.ok(alive(agent.pid), `the agent died:\n${agent.log().slice(-3000)}`);
+    const failed = /fine-tuning failed; keeping the imprinted weights/;
+    await waitFor(() => failed.test(agent.log()) || agent.proc.exitCode !== null, 30_000, 'the tuning failure');
+    assert.ok(agent.proc.exitCode === null && alive(agent.pid), `the agent died:\n${agent.log().slice(-3000)}`);
+    assert.match(agent.log(), failed);
     const answer = await probe.request('classify', { image: b64('cat_test_0.jpg') });
     assert.equal(answer.status, 'ok', `classify: ${answer.error}`);
     assert.equal((answer.data as { label: string }).label, 'cat');
