@@ -14,6 +14,7 @@ import { defaultCameraConfig } from './config/load.js';
 import { configSecrets } from './config/redact.js';
 import type { AppConfig } from './config/types.js';
 import { Core } from './core.js';
+import { detectorHealth } from './detector/state.js';
 import { AppError, errorMessage } from './errors.js';
 import { EventBus } from './eventBus.js';
 import { ensureModels } from './models/firstRun.js';
@@ -181,7 +182,7 @@ export class Agent {
       logger: logger.child({ part: 'http' }),
       metrics: this.metrics,
       checks: {
-        detector: () => ({ up: core.detector.info().model !== '', detail: core.detector.info().type }),
+        detector: () => detectorHealth(core.detector.state, core.detector.info().type),
         mqtt: () => this.connection?.connected ?? false,
       },
       secrets: configSecrets(config),
@@ -195,7 +196,7 @@ export class Agent {
     return {
       version: VERSION,
       node_id: this.config.node_id,
-      detector: { type: info.type, device: info.device, model: info.model },
+      detector: { type: info.type, device: info.device, model: info.model, state: core.detector.state },
       classes: core.service.list().map((c) => c.label),
       cameras: Object.fromEntries(Object.entries(stats).map(([name, s]) => [name, { status: s.status }])),
       started_at: this.startedAt.toISOString(),
@@ -208,7 +209,7 @@ export class Agent {
     return {
       uptime_s: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       rss_mb: Math.round(process.memoryUsage.rss() / 2 ** 20),
-      detector: { type: info.type, inference_ms: d.inference_ms, restarts: d.restarts },
+      detector: { type: info.type, state: core.detector.state, inference_ms: d.inference_ms, restarts: d.restarts },
       cameras: cameras.stats(),
     };
   }
@@ -223,8 +224,43 @@ export function publishedUnits(config: AppConfig): PublishedUnit[] {
   });
 }
 
+/**
+ * Last-resort handlers for errors no part caught (every part catches its own; reaching
+ * these is a bug, logged so it gets reported). Returns their removal.
+ */
+function guardProcess(logger: Logger): () => void {
+  // A rejection nobody handled has already unwound its own chain; the parts' state is
+  // what it would be had the caller caught and ignored it, so the agent keeps serving
+  // (Node's default would end it, taking the cameras and MQTT down for one lost promise).
+  const onRejection = (reason: unknown): void => {
+    logger.error({ err: reason }, 'unhandled promise rejection (a bug, please report it); still running');
+  };
+  // A synchronous throw left some code half-way (a lock held, a timer never re-armed):
+  // Node documents resuming after it as unsafe. Exit 1 so systemd or Docker restarts a
+  // clean agent instead of one that is quietly broken.
+  const onException = (err: Error): void => {
+    logger.fatal({ err }, 'uncaught exception (a bug, please report it); exiting');
+    process.exit(1);
+  };
+  process.on('unhandledRejection', onRejection);
+  process.on('uncaughtException', onException);
+  return () => {
+    process.off('unhandledRejection', onRejection);
+    process.off('uncaughtException', onException);
+  };
+}
+
 /** Runs the agent until SIGINT/SIGTERM. Returns the process exit code. */
 export async function runAgent(config: AppConfig, logger: Logger, opts: { demoCamera: boolean }): Promise<number> {
+  const unguard = guardProcess(logger);
+  try {
+    return await runUntilSignal(config, logger, opts);
+  } finally {
+    unguard();
+  }
+}
+
+async function runUntilSignal(config: AppConfig, logger: Logger, opts: { demoCamera: boolean }): Promise<number> {
   const mirror = process.env.EDGE_IMPRINT_MODEL_MIRROR;
   const agent = new Agent({ config, logger, demoCamera: opts.demoCamera, ...(mirror ? { modelMirror: mirror } : {}) });
   try {

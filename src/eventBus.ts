@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import type { DetectorState } from './detector/state.js';
 
 /**
  * Typed in-process events. A listener that throws is logged and never takes the
@@ -33,7 +34,8 @@ export interface Events {
     crop: Uint8Array | null;
   };
   classesChanged: { labels: string[] };
-  detectorChanged: { type: 'edgetpu' | 'cpu'; device: string; model: string; reason: string };
+  /** Every change of the detector's state (see detector/state.ts), with the backend it concerns. */
+  detectorChanged: { state: DetectorState; type: 'edgetpu' | 'cpu'; device: string; model: string; reason: string };
 }
 
 type Listener<K extends keyof Events> = (payload: Events[K]) => void | Promise<void>;

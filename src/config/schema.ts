@@ -144,7 +144,7 @@ function detectorSchema() {
       cpu: str(DEFAULT_CPU_MODEL, 'CPU model file, relative to model_dir or absolute'),
       edgetpu: str(DEFAULT_EDGETPU_MODEL, 'Edge TPU model file, relative to model_dir or absolute'),
     },
-    edgetpu_library: str('libedgetpu.so.1', 'libedgetpu path or name for the dynamic loader'),
+    edgetpu_library: str('', 'libedgetpu path or name; empty: the platform\'s (libedgetpu.so.1 on Linux)', { allowEmpty: true }),
     inference_timeout_ms: int(5000, 100, 600000, 'an inference slower than this restarts the detector'),
   } as const;
 }

@@ -2,19 +2,14 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { TFLiteNodeModelRunner } from 'tfjs-tflite-node';
 import { parseTflite, type Quantization } from '../models/tfliteInfo.js';
+import type { DelegateSpec } from './coralDelegate.js';
 import type { BackendSpec } from './protocol.js';
-import type { DetectorInfo, InputSize } from './types.js';
+import type { InputSize } from './types.js';
 
 /** An interpreter that turns model-sized RGB bytes into an L2-normalised embedding. */
 export interface Backend {
   readonly inputSize: InputSize;
-  readonly info: DetectorInfo;
   embed(rgb: Uint8Array): Float32Array;
-}
-
-interface Delegate {
-  path: string;
-  options: Array<[string, string]>;
 }
 
 type TensorView = { data(): Uint8Array | Float32Array };
@@ -26,13 +21,12 @@ type TensorView = { data(): Uint8Array | Float32Array };
  */
 export class TfliteBackend implements Backend {
   readonly inputSize: InputSize;
-  readonly info: DetectorInfo;
   private readonly input: Uint8Array;
   private readonly output: TensorView;
   private readonly runner: { infer(): void };
   private readonly quant: Quantization;
 
-  constructor(spec: BackendSpec, delegate: Delegate | undefined) {
+  constructor(spec: BackendSpec, delegate: DelegateSpec | undefined) {
     const bytes = readFileSync(spec.modelPath);
     const description = parseTflite(bytes);
     const inTensor = description.inputs[0];
@@ -51,12 +45,6 @@ export class TfliteBackend implements Backend {
     if (!(inputData instanceof Uint8Array) || !outputs[0]) throw new Error('interpreter has no uint8 input');
     this.input = inputData;
     this.output = outputs[0];
-    this.info = {
-      type: spec.kind,
-      device: spec.kind === 'cpu' ? `${spec.threads} threads` : spec.device || 'auto',
-      model: basename(spec.modelPath),
-      model_sha256: spec.modelSha256,
-    };
   }
 
   embed(rgb: Uint8Array): Float32Array {

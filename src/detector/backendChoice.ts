@@ -1,7 +1,8 @@
-import { isAbsolute, join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import type { DetectorConfig } from '../config/types.js';
 import { coralPresent } from './coralProbe.js';
 import type { BackendKind, BackendSpec } from './protocol.js';
+import type { DetectorInfo } from './types.js';
 
 export interface Choice {
   kind: BackendKind;
@@ -16,7 +17,6 @@ export interface ChoiceFacts {
 export function modelPath(modelDir: string, file: string): string {
   return isAbsolute(file) ? file : join(modelDir, file);
 }
-
 
 /** Pure decision for `detector.type`, with the reason that goes into the log line. */
 export function chooseBackend(config: DetectorConfig, facts: ChoiceFacts): Choice {
@@ -45,5 +45,15 @@ export function backendSpec(
     threads: config.threads,
     device: config.device,
     library: config.edgetpu_library,
+  };
+}
+
+/** What the logs, `state` and `stats` say about a backend: derived from its spec alone. */
+export function backendInfo(spec: BackendSpec): DetectorInfo {
+  return {
+    type: spec.kind,
+    device: spec.kind === 'cpu' ? `${spec.threads} threads` : spec.device || 'auto',
+    model: basename(spec.modelPath),
+    model_sha256: spec.modelSha256,
   };
 }

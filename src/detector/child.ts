@@ -4,6 +4,7 @@
  * agent's SupervisedDetector restarts it or falls back to the CPU.
  */
 import { TfliteBackend, type Backend } from './backend.js';
+import { coralDelegate } from './coralDelegate.js';
 import { probeLibrary } from './coralProbe.js';
 import type { BackendSpec, FromChild, ToChild } from './protocol.js';
 
@@ -13,13 +14,15 @@ function send(message: FromChild): void {
 
 function createBackend(spec: BackendSpec): Backend | null {
   if (spec.kind === 'cpu') return new TfliteBackend(spec, undefined);
-  const probe = probeLibrary(spec.library);
+  const delegate = coralDelegate(spec.device, spec.library);
+  // Loaded here first: TFLite would dereference the null delegate of a library that
+  // cannot load and take this process down without a word.
+  const probe = probeLibrary(delegate.path);
   if (!probe.ok) {
     send({ type: 'unavailable', message: probe.reason });
     return null;
   }
-  const options: Array<[string, string]> = spec.device ? [['device', spec.device]] : [];
-  return new TfliteBackend(spec, { path: spec.library, options });
+  return new TfliteBackend(spec, delegate);
 }
 
 let backend: Backend | null = null;
@@ -28,7 +31,7 @@ function handle(message: ToChild): void {
   if (message.type === 'init') {
     try {
       backend = createBackend(message.spec);
-      if (backend) send({ type: 'ready', info: backend.info, inputSize: backend.inputSize });
+      if (backend) send({ type: 'ready', inputSize: backend.inputSize });
     } catch (err) {
       send({ type: 'unavailable', message: err instanceof Error ? err.message : String(err) });
     }

@@ -1,5 +1,5 @@
 /** Messages between the supervising agent and the inference child (IPC, advanced serialisation). */
-import type { DetectorInfo, InputSize } from './types.js';
+import type { InputSize } from './types.js';
 
 export type BackendKind = 'cpu' | 'edgetpu';
 
@@ -8,7 +8,7 @@ export interface BackendSpec {
   modelPath: string;
   modelSha256: string;
   threads: number;
-  /** Edge TPU only. */
+  /** Edge TPU only: `detector.device` and `detector.edgetpu_library` (empty: the platform's name). */
   device: string;
   library: string;
 }
@@ -16,7 +16,7 @@ export interface BackendSpec {
 export type ToChild = { type: 'init'; spec: BackendSpec } | { type: 'embed'; id: number; rgb: Uint8Array };
 
 export type FromChild =
-  | { type: 'ready'; info: DetectorInfo; inputSize: InputSize }
+  | { type: 'ready'; inputSize: InputSize }
   | { type: 'result'; id: number; embedding: Float32Array; inferenceMs: number }
   | { type: 'failed'; id: number; message: string }
   /** The backend cannot run here at all (no libedgetpu, no model); retrying will not help soon. */

@@ -4,13 +4,14 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { DetectorConfig } from '../config/types.js';
-import { AppError } from '../errors.js';
+import { AppError, errorMessage } from '../errors.js';
 import type { EventBus } from '../eventBus.js';
 import { verifyModel } from '../models/install.js';
 import type { ModelFile } from '../models/manifest.js';
-import { backendSpec, chooseBackend, modelPath } from './backendChoice.js';
+import { backendInfo, backendSpec, chooseBackend, modelPath } from './backendChoice.js';
 import { findCorals } from './coralProbe.js';
 import type { BackendKind, BackendSpec, FromChild, ToChild } from './protocol.js';
+import { CrashWindow, detectorUp, GIVE_UP, type DetectorState, type GiveUpPolicy } from './state.js';
 import type { Detector, DetectorInfo, DetectorStats, InputSize } from './types.js';
 
 export interface SupervisedDetectorOptions {
@@ -24,10 +25,13 @@ export interface SupervisedDetectorOptions {
   tpuFailuresBeforeFallback?: number;
   /** How long the CPU fallback lasts before the Edge TPU is tried again. */
   tpuRetryMs?: number;
+  /** When a crashing CPU child is given up on, and how often it is retried then (GIVE_UP). */
+  giveUp?: Partial<GiveUpPolicy>;
   backoff?: { initialMs: number; maxMs: number };
   maxQueue?: number;
   corals?: () => { usb: number; pci: number };
   onInference?: (ms: number) => void;
+  now?: () => number;
 }
 
 interface Job {
@@ -50,15 +54,17 @@ function childEntry(): string {
 /**
  * Runs inference in a supervised child process. A crash or a hang costs a restart with
  * backoff, never the agent; repeated Edge TPU failures fall back to the CPU, and the
- * Edge TPU is tried again later.
+ * Edge TPU is tried again later. A CPU child that keeps crashing is given up on
+ * (`failed`: inferences are refused at once) and retried rarely. The state (state.ts)
+ * changes only in setState(), which tells the bus.
  */
 export class SupervisedDetector implements Detector {
   private child: ChildProcess | null = null;
-  private ready = false;
+  private current: DetectorState = 'starting';
+  private failedReason = '';
   private kind: BackendKind = 'cpu';
   private preferred: BackendKind = 'cpu';
   private sha: Record<BackendKind, string> = { cpu: '', edgetpu: '' };
-  private current: DetectorInfo | null = null;
   private size: InputSize = { width: 224, height: 224 };
   private queue: Job[] = [];
   private inFlight: Job | null = null;
@@ -66,20 +72,34 @@ export class SupervisedDetector implements Detector {
   private readyTimer: NodeJS.Timeout | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
   private retryTpuTimer: NodeJS.Timeout | null = null;
+  private retryFailedTimer: NodeJS.Timeout | null = null;
+  /** Failures in a row: the backoff's exponent, and the Edge TPU's road to the CPU. */
   private failures = 0;
+  private readonly crashes: CrashWindow;
+  private readonly policy: GiveUpPolicy;
+  /** Retrying after `failed`: one crash before a successful inference fails again. */
+  private retrying = false;
   private restarts = 0;
   private inferenceMs = 0;
   private stopping = false;
   private readyWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
 
-  constructor(private readonly opts: SupervisedDetectorOptions) {}
+  constructor(private readonly opts: SupervisedDetectorOptions) {
+    this.policy = { ...GIVE_UP, ...opts.giveUp };
+    this.crashes = new CrashWindow(this.policy.windowMs);
+  }
 
   get inputSize(): InputSize {
     return this.size;
   }
 
+  get state(): DetectorState {
+    return this.current;
+  }
+
+  /** The backend chosen now (running, or being started). */
   info(): DetectorInfo {
-    return this.current ?? { type: this.kind, device: '', model: '', model_sha256: this.sha[this.kind] };
+    return backendInfo(this.spec(this.kind));
   }
 
   stats(): DetectorStats {
@@ -107,13 +127,14 @@ export class SupervisedDetector implements Detector {
         ? `using the Edge TPU (${config.device || 'first Coral'}) because ${choice.reason}`
         : `using the CPU (${config.threads} threads) because ${choice.reason}`,
     );
+    this.setState('starting', 'the detector is starting');
     this.spawn(choice.kind);
     await this.waitReady();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const timer of [this.restartTimer, this.retryTpuTimer, this.inFlightTimer, this.readyTimer]) {
+    for (const timer of [this.restartTimer, this.retryTpuTimer, this.retryFailedTimer, this.inFlightTimer, this.readyTimer]) {
       if (timer) clearTimeout(timer);
     }
     const err = new AppError('detector_unavailable', 'detector is stopping');
@@ -124,6 +145,7 @@ export class SupervisedDetector implements Detector {
 
   embed(rgb: Uint8Array): Promise<Float32Array> {
     if (this.stopping) return Promise.reject(new AppError('detector_unavailable', 'detector is stopped'));
+    if (this.current === 'failed') return Promise.reject(this.failedError());
     if (this.queue.length >= (this.opts.maxQueue ?? 64)) {
       return Promise.reject(new AppError('busy', 'detector queue is full'));
     }
@@ -140,19 +162,44 @@ export class SupervisedDetector implements Detector {
     });
   }
 
+  /** The one place the state changes: logs it, settles start(), tells the bus. */
+  private setState(next: DetectorState, reason: string): void {
+    if (next === this.current) return;
+    this.current = next;
+    const info = this.info();
+    const level = next === 'failed' ? 'error' : 'info';
+    this.opts.logger[level]({ state: next, detector: info.type }, `${next}: ${reason}`);
+    if (detectorUp(next)) this.readyWaiters.splice(0).forEach((w) => w.resolve());
+    if (next === 'failed') this.readyWaiters.splice(0).forEach((w) => w.reject(this.failedError()));
+    this.opts.bus?.emit('detectorChanged', { state: next, type: info.type, device: info.device, model: info.model, reason });
+  }
+
+  private failedError(): AppError {
+    const retryS = Math.round(this.policy.retryMs / 1000);
+    return new AppError('detector_unavailable', `the detector failed (${this.failedReason}); it is retried every ${retryS} s`);
+  }
+
   private fallbackAfter(): number {
     return this.opts.tpuFailuresBeforeFallback ?? 3;
   }
 
+  private spec(kind: BackendKind): BackendSpec {
+    return backendSpec(kind, this.opts.config, this.opts.modelDir, this.sha);
+  }
+
   private waitReady(): Promise<void> {
-    if (this.ready) return Promise.resolve();
+    if (detectorUp(this.current)) return Promise.resolve();
     return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
 
+  /** Runs a supervision step nobody awaits; a failure in it is logged, never unhandled. */
+  private background(step: Promise<void>, what: string): void {
+    step.catch((err: unknown) => this.opts.logger.error({ err: errorMessage(err) }, `${what} failed`));
+  }
+
   private spawn(kind: BackendKind): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
     this.kind = kind;
-    this.ready = false;
-    const spec = backendSpec(kind, this.opts.config, this.opts.modelDir, this.sha);
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--test') && !a.startsWith('--inspect'));
     const child = (this.opts.fork ?? nodeFork)(childEntry(), [], {
       serialization: 'advanced',
@@ -172,7 +219,7 @@ export class SupervisedDetector implements Detector {
       this.opts.logger.error(`detector (${kind}) did not become ready in ${READY_TIMEOUT_MS / 1000} s; killing it`);
       child.kill('SIGKILL');
     }, READY_TIMEOUT_MS);
-    const init: ToChild = { type: 'init', spec };
+    const init: ToChild = { type: 'init', spec: this.spec(kind) };
     child.send(init);
   }
 
@@ -180,7 +227,7 @@ export class SupervisedDetector implements Detector {
     if (child !== this.child) return;
     switch (m.type) {
       case 'ready':
-        return this.onReady(m.info, m.inputSize);
+        return this.onReady(m.inputSize);
       case 'unavailable':
         return this.onUnavailable(m.message);
       case 'result':
@@ -190,53 +237,80 @@ export class SupervisedDetector implements Detector {
     }
   }
 
-  private onReady(info: DetectorInfo, inputSize: InputSize): void {
+  private onReady(inputSize: InputSize): void {
     if (this.readyTimer) clearTimeout(this.readyTimer);
-    this.ready = true;
     this.size = inputSize;
-    const changed = this.current?.type !== info.type;
-    this.current = info;
-    if (changed) {
-      const reason = info.type === this.preferred ? 'started' : 'fallback';
-      this.opts.bus?.emit('detectorChanged', { type: info.type, device: info.device, model: info.model, reason });
-    }
-    this.readyWaiters.splice(0).forEach((w) => w.resolve());
+    if (this.kind === this.preferred) this.setState('ready', `the ${this.kind} child is ready`);
+    else this.setState('fallback', 'the CPU runs in place of the Edge TPU');
     this.pump();
   }
 
   private onUnavailable(message: string): void {
     if (this.kind === 'edgetpu') {
       this.opts.logger.warn(`Edge TPU unavailable: ${message}. Is the Coral plugged in and libedgetpu installed?`);
-      void this.fallBackToCpu(message);
+      this.background(this.fallBackToCpu(message), 'falling back to the CPU');
       return;
     }
-    this.opts.logger.error(`CPU detector cannot start: ${message}`);
-    const err = new AppError('detector_unavailable', `detector cannot start: ${message}`);
-    this.readyWaiters.splice(0).forEach((w) => w.reject(err));
-    this.failAll(err);
-    this.child?.kill('SIGKILL');
+    // A model the CPU interpreter refuses will not load on the next try either.
+    this.giveUp(`the CPU detector cannot start: ${message}`);
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null, stderr: string): void {
     if (child !== this.child) return;
     this.child = null;
-    this.ready = false;
     if (this.readyTimer) clearTimeout(this.readyTimer);
     if (this.stopping) return;
     this.restarts++;
     this.failures++;
-    this.opts.logger.error(
-      { code, signal, stderr: stderr.slice(-500) },
-      `detector child (${this.kind}) died (${signal ?? `exit code ${code}`}); restarting`,
-    );
+    const how = signal ?? `exit code ${code}`;
+    this.opts.logger.error({ code, signal, stderr: stderr.slice(-500) }, `detector child (${this.kind}) died (${how})`);
     this.requeueInFlight();
-    if (this.kind === 'edgetpu' && this.failures >= this.fallbackAfter()) {
-      void this.fallBackToCpu(`${this.failures} failures in a row`);
+    if (this.kind === 'edgetpu') return this.afterTpuCrash(how);
+    // The CPU is the last resort: a loop of its crashes is given up on, not restarted forever.
+    const inWindow = this.crashes.record((this.opts.now ?? Date.now)());
+    if (this.retrying) return this.giveUp(`the retry crashed too (${how})`);
+    if (inWindow >= this.policy.crashes) {
+      const minutes = Math.round(this.policy.windowMs / 60_000);
+      return this.giveUp(`${inWindow} crashes in ${minutes} min without a successful inference, the last ${how}`);
+    }
+    this.restartAfterBackoff(`the cpu child died (${how})`);
+  }
+
+  private afterTpuCrash(how: string): void {
+    if (this.failures >= this.fallbackAfter()) {
+      this.setState('restarting', `the Edge TPU failed ${this.failures} times in a row, the last ${how}`);
+      this.background(this.fallBackToCpu(`${this.failures} failures in a row`), 'falling back to the CPU');
       return;
     }
+    this.restartAfterBackoff(`the edgetpu child died (${how})`);
+  }
+
+  private restartAfterBackoff(reason: string): void {
+    this.setState('restarting', reason);
     const { initialMs, maxMs } = this.opts.backoff ?? { initialMs: 250, maxMs: 30_000 };
     const delay = Math.min(initialMs * 2 ** (this.failures - 1), maxMs);
     this.restartTimer = setTimeout(() => this.spawn(this.kind), delay);
+  }
+
+  /** `failed`: no child, every waiting job refused, and one retry after `policy.retryMs`. */
+  private giveUp(reason: string): void {
+    this.failedReason = reason;
+    for (const timer of [this.restartTimer, this.retryTpuTimer, this.retryFailedTimer]) {
+      if (timer) clearTimeout(timer);
+    }
+    this.setState('failed', `${reason}; retrying in ${Math.round(this.policy.retryMs / 1000)} s`);
+    this.failAll(this.failedError());
+    this.background(this.killChild(), 'stopping the failed detector child');
+    this.retryFailedTimer = setTimeout(() => this.retryAfterFailure(), this.policy.retryMs);
+  }
+
+  private retryAfterFailure(): void {
+    if (this.stopping) return;
+    this.retrying = true;
+    this.failures = 0;
+    this.setState('restarting', `retrying the ${this.kind} detector after the failure`);
+    this.spawn(this.kind);
+    if (this.kind !== this.preferred) this.scheduleTpuRetry();
   }
 
   private async fallBackToCpu(reason: string): Promise<void> {
@@ -248,14 +322,25 @@ export class SupervisedDetector implements Detector {
     if (this.stopping) return;
     this.failures = 0;
     this.spawn('cpu');
-    this.retryTpuTimer = setTimeout(() => void this.retryTpu(), retryMs);
+    this.scheduleTpuRetry();
+  }
+
+  private scheduleTpuRetry(): void {
+    if (this.retryTpuTimer) clearTimeout(this.retryTpuTimer);
+    const retryMs = this.opts.tpuRetryMs ?? 10 * 60_000;
+    this.retryTpuTimer = setTimeout(() => this.background(this.retryTpu(), 'retrying the Edge TPU'), retryMs);
   }
 
   private async retryTpu(): Promise<void> {
     if (this.stopping || this.kind === 'edgetpu') return;
+    // Only from a running fallback: a CPU child being restarted, or a failed one, waits its turn.
+    if (this.current !== 'fallback') return this.scheduleTpuRetry();
     this.opts.logger.info('trying the Edge TPU again');
+    this.setState('restarting', 'trying the Edge TPU again');
     await this.killChild();
-    if (!this.stopping) this.spawn('edgetpu');
+    if (this.stopping) return;
+    this.failures = 0;
+    this.spawn('edgetpu');
   }
 
   private requeueInFlight(): void {
@@ -273,7 +358,7 @@ export class SupervisedDetector implements Detector {
   private inFlightId = 0;
 
   private pump(): void {
-    if (!this.ready || !this.child || this.inFlight) return;
+    if (!detectorUp(this.current) || !this.child || this.inFlight) return;
     const job = this.queue.shift();
     if (!job) return;
     job.attempts++;
@@ -297,6 +382,8 @@ export class SupervisedDetector implements Detector {
     this.inFlight = null;
     if (embedding && ms !== undefined) {
       this.failures = 0;
+      this.crashes.clear();
+      this.retrying = false;
       this.inferenceMs = this.inferenceMs === 0 ? ms : this.inferenceMs * 0.9 + ms * 0.1;
       this.opts.onInference?.(ms);
     }
@@ -319,7 +406,7 @@ export class SupervisedDetector implements Detector {
   private async killChild(): Promise<void> {
     const child = this.child;
     this.child = null;
-    this.ready = false;
+    if (this.readyTimer) clearTimeout(this.readyTimer);
     if (!this.stopping) this.requeueInFlight();
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -1,4 +1,5 @@
 /** The small interface every inference backend and the supervised detector share. */
+import type { DetectorState } from './state.js';
 
 export interface InputSize {
   width: number;
@@ -22,6 +23,8 @@ export interface Detector {
   stop(): Promise<void>;
   /** Model input size; frames and images are resized to this before `embed`. */
   readonly inputSize: InputSize;
+  /** Whether inferences are answered now; see state.ts. */
+  readonly state: DetectorState;
   /** RGB bytes of exactly width*height*3 → L2-normalised float embedding. */
   embed(rgb: Uint8Array): Promise<Float32Array>;
   info(): DetectorInfo;

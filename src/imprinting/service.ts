@@ -175,25 +175,33 @@ export class ImprintingService implements Imprinter {
   private scheduleTuning(): void {
     if (!this.deps.tuner) return;
     if (this.tuneTimer) clearTimeout(this.tuneTimer);
-    this.tuneTimer = setTimeout(() => void this.tune(), this.deps.tuneDelayMs ?? 1000);
+    this.tuneTimer = setTimeout(() => {
+      // tune() settles with null on every failure; the catch is for a bug in it.
+      this.tune().catch((err: unknown) => this.deps.logger.error({ err }, 'fine-tuning failed unexpectedly'));
+    }, this.deps.tuneDelayMs ?? 1000);
     this.tuneTimer.unref();
   }
 
-  /** Fine-tunes on the stored shots; applies the result if no change came in meanwhile. */
+  /**
+   * Fine-tunes on the stored shots; applies the result if no change came in meanwhile.
+   * Never rejects: any failure (the store, the worker, applying the weights) keeps the
+   * imprinted weights in use and resolves null.
+   */
   async tune(): Promise<FineTuneResult | null> {
     const tuner = this.deps.tuner;
     if (!tuner) return null;
-    const generation = this.generation;
-    const classes = this.deps.store.shotEmbeddings();
-    let result: FineTuneResult;
     try {
-      result = await tuner.tune(classes);
+      return await this.tuneWith(tuner);
     } catch (err) {
       this.deps.logger.warn({ err }, 'fine-tuning failed; keeping the imprinted weights');
       return null;
     }
+  }
+
+  private async tuneWith(tuner: BackgroundTuner): Promise<FineTuneResult | null> {
+    const generation = this.generation;
+    const result = await tuner.tune(this.deps.store.shotEmbeddings());
     if (generation !== this.generation) return null;
-    this.lastTuning = result;
     if (result.used) {
       const tuned = new Map(result.weights.map((w) => [w.label, w.sum]));
       const weights = this.deps.store.loadWeights().map((w) => {
@@ -202,6 +210,7 @@ export class ImprintingService implements Imprinter {
       });
       this.deps.classifier.setClasses(weights);
     }
+    this.lastTuning = result;
     this.deps.logger.info({ used: result.used, held_out: result.heldOut }, `fine-tuning: ${result.reason}`);
     return result;
   }

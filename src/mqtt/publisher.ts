@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { DetectorState } from '../detector/state.js';
 import type { EventBus, Events } from '../eventBus.js';
 import type { ClassInfo } from '../imprinting/types.js';
 import type { MqttTransport } from './connection.js';
@@ -15,7 +16,8 @@ import {
 export interface StatePayload {
   version: string;
   node_id: string;
-  detector: { type: 'edgetpu' | 'cpu'; device: string; model: string };
+  /** `state` is republished (retained) on every change; the Home Assistant sensor reads it. */
+  detector: { type: 'edgetpu' | 'cpu'; device: string; model: string; state: DetectorState };
   classes: string[];
   cameras: Record<string, { status: 'online' | 'offline' }>;
   started_at: string;
@@ -24,7 +26,7 @@ export interface StatePayload {
 export interface StatsPayload {
   uptime_s: number;
   rss_mb: number;
-  detector: { type: 'edgetpu' | 'cpu'; inference_ms: number; restarts: number };
+  detector: { type: 'edgetpu' | 'cpu'; state: DetectorState; inference_ms: number; restarts: number };
   cameras: Record<
     string,
     { status: 'online' | 'offline'; camera_fps: number; process_fps: number; skipped_fps: number; reconnects: number }

@@ -41,7 +41,7 @@ void describe('defaults', () => {
       embedded: { host: '127.0.0.1', port: 1883 },
     });
     assert.equal(config.detector.type, 'auto');
-    assert.equal(config.detector.edgetpu_library, 'libedgetpu.so.1');
+    assert.equal(config.detector.edgetpu_library, '', 'empty: the platform\'s name, from coral-tflite-delegate');
     assert.equal(config.detector.inference_timeout_ms, 5000);
     assert.equal(config.detector.threads, 2);
     assert.deepEqual(config.classifier, { threshold: 0.6, margin: 0.065, fine_tune: true, vote: { window: 5, min_hits: 3 }, off_delay_s: 10 });

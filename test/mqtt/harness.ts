@@ -62,7 +62,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const state = (): StatePayload => ({
     version: '0.1.0',
     node_id: 'testnode',
-    detector: { type: 'cpu', device: '1 thread', model: 'test.tflite' },
+    detector: { type: 'cpu', device: '1 thread', model: 'test.tflite', state: 'ready' },
     classes: listClasses().map((c) => c.label),
     cameras: Object.fromEntries(cameras.map((c) => [c, { status: 'online' as const }])),
     started_at: new Date(0).toISOString(),
@@ -70,7 +70,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const stats = (): StatsPayload => ({
     uptime_s: 1,
     rss_mb: 100,
-    detector: { type: 'cpu', inference_ms: 12.5, restarts: 0 },
+    detector: { type: 'cpu', state: 'ready', inference_ms: 12.5, restarts: 0 },
     cameras: {},
   });
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
