@@ -13,7 +13,7 @@ import { DEMO_CAMERA, ensureDemoClip } from './camera/demoCamera.js';
 import { defaultCameraConfig } from './config/load.js';
 import { configSecrets } from './config/redact.js';
 import type { AppConfig } from './config/types.js';
-import { Core } from './core.js';
+import { Core, unknownZoneClasses } from './core.js';
 import { detectorHealth } from './detector/state.js';
 import { AppError, errorMessage } from './errors.js';
 import { EventBus } from './eventBus.js';
@@ -67,6 +67,8 @@ export class Agent {
     await ensureModels({ config, logger, ...(this.opts.modelMirror ? { mirror: this.opts.modelMirror } : {}) });
     const core = this.buildCore();
     await this.startPart({ name: 'core', start: () => core.start(), stop: () => core.stop() });
+    // A zone may list classes it has yet to learn (enrolled from that zone later): say so.
+    for (const line of unknownZoneClasses(config, core.service.list().map((c) => c.label))) logger.warn(line);
     const cameras = this.buildCameras(core);
     await this.startPart({ name: 'cameras', start: () => cameras.start(), stop: () => cameras.stop() });
     const commands = new Commands({ imprinter: core.service, limits: config.limits, cameras });

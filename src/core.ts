@@ -16,6 +16,29 @@ export interface CoreOptions {
   onEnroll?: (shots: number) => void;
 }
 
+/** The zone a class label would collide with, described, or null. Pure. */
+export function zoneClash(config: Pick<AppConfig, 'cameras'>, label: string): string | null {
+  for (const [camera, c] of Object.entries(config.cameras)) {
+    if (Object.hasOwn(c.zones, label)) return `"${label}" is the name of a zone (cameras.${camera}.zones.${label}); a class cannot take it`;
+  }
+  return null;
+}
+
+/** One line per zone class that names no class yet (enroll it, or fix the list). Pure. */
+export function unknownZoneClasses(config: Pick<AppConfig, 'cameras'>, labels: readonly string[]): string[] {
+  const known = new Set(labels);
+  const lines: string[] = [];
+  for (const [camera, c] of Object.entries(config.cameras)) {
+    for (const [zone, z] of Object.entries(c.zones)) {
+      const missing = z.classes.filter((l) => !known.has(l));
+      if (missing.length > 0) {
+        lines.push(`cameras.${camera}.zones.${zone}.classes: no class ${missing.map((l) => `"${l}"`).join(', ')} yet (enroll it, e.g. from this zone)`);
+      }
+    }
+  }
+  return lines;
+}
+
 /**
  * The inference core every entry point needs (the agent, the CLI, the tests): detector,
  * class store, classifier and the imprinting service over them. Started in that order,
@@ -55,6 +78,7 @@ export class Core {
       ...(opts.onEnroll ? { onEnroll: opts.onEnroll } : {}),
       ...(this.tuner ? { tuner: this.tuner } : {}),
       unitClasses: (unit) => (unit.zone === null ? [] : (config.cameras[unit.camera]?.zones[unit.zone]?.classes ?? [])),
+      labelClash: (label) => zoneClash(config, label),
     });
   }
 

@@ -6,6 +6,8 @@ import pino, { type Logger } from 'pino';
 import { ConfigError, inspectConfig, loadConfig, formatIssue } from '../config/load.js';
 import type { AppConfig } from '../config/types.js';
 import { AppError } from '../errors.js';
+import { unknownZoneClasses } from '../core.js';
+import { storedLabels } from '../imprinting/store.js';
 import { parseCommandLine, USAGE, UsageError, type Command, type CommonFlags } from './args.js';
 import { classes, classify, enroll, models, type CliContext, type CliIo } from './commands.js';
 import { prettyDestination } from './logFormat.js';
@@ -26,9 +28,12 @@ function overrides(flags: CommonFlags): { data_dir?: string; model_dir?: string 
 
 function validate(flags: CommonFlags, io: CliIo): 0 | 1 {
   const file = configFile(flags);
-  const { issues } = inspectConfig({ ...(file ? { file } : {}), overrides: overrides(flags) });
-  if (issues.length === 0) {
+  const { config, issues } = inspectConfig({ ...(file ? { file } : {}), overrides: overrides(flags) });
+  if (config && issues.length === 0) {
     io.out(`${file ?? 'defaults (no config file)'}: valid`);
+    // Not errors: a zone may list classes it will learn later. Checked against the store, if any.
+    const labels = storedLabels(config.data_dir);
+    if (labels) unknownZoneClasses(config, labels).forEach((line) => io.err(`warning: ${line}`));
     return 0;
   }
   issues.forEach((i) => io.err(formatIssue(i)));

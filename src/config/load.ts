@@ -188,6 +188,7 @@ function loadZones(raw: unknown, cameraPath: string, issues: ConfigIssue[]): Pla
 
 function checkZoneRoi(roi: Roi | null, path: string, issues: ConfigIssue[]): void {
   if (roi === null) {
+    if (issues.some((i) => i.path === path)) return; // given, but already reported as invalid
     issues.push({ path, message: 'is required: the region {x, y, width, height} in source pixels, or fractions of the frame' });
     return;
   }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { LimitsConfig } from '../config/types.js';
 import { inputThumbnail, jpegToInput, prepareImage, type PreparedImage } from '../detector/imageInput.js';
 import type { Detector } from '../detector/types.js';
-import { AppError } from '../errors.js';
+import { AppError, fieldError } from '../errors.js';
 import type { EventBus } from '../eventBus.js';
 import type { ImprintedClassifier } from './classifier.js';
 import type { FineTuneResult } from './fineTune.js';
@@ -30,6 +30,11 @@ export interface ImprintingServiceDeps {
   onEnroll?: (shots: number) => void;
   /** The classes a camera zone may report (empty or absent: every class). */
   unitClasses?: (unit: UnitRef) => string[];
+  /**
+   * Why a label cannot name a class here, or null: a class `bin` on a camera with a zone
+   * `bin` would publish `<base>/<camera>/bin` beside the zone's `<base>/<camera>/bin/...`.
+   */
+  labelClash?: (label: string) => string | null;
 }
 
 
@@ -69,7 +74,7 @@ export class ImprintingService implements Imprinter {
   }
 
   async enrollImages(label: string, images: Buffer[], opts: EnrollOptions): Promise<EnrollResult> {
-    const valid = validateLabel(label);
+    const valid = this.newLabel(label);
     if (images.length === 0) throw new AppError('bad_request', 'images: at least one image is needed', 'images');
     // Decode everything first: one bad image rejects the request before anything is stored.
     const prepared: PreparedImage[] = [];
@@ -86,7 +91,7 @@ export class ImprintingService implements Imprinter {
   }
 
   async enrollPixels(label: string, frames: PixelShot[], opts: EnrollOptions): Promise<EnrollResult> {
-    const valid = validateLabel(label);
+    const valid = this.newLabel(label);
     if (frames.length === 0) throw new AppError('bad_request', 'frames: at least one frame is needed', 'frames');
     const shots: NewShot[] = [];
     for (const frame of frames) {
@@ -130,7 +135,7 @@ export class ImprintingService implements Imprinter {
   }
 
   rename(label: string, to: string): { label: string; to: string } {
-    const target = validateLabel(to, 'to');
+    const target = this.newLabel(to, 'to');
     this.deps.store.renameClass(this.existing(label), target);
     this.changed();
     return { label, to: target };
@@ -140,6 +145,14 @@ export class ImprintingService implements Imprinter {
     const result = this.deps.store.undoShot(this.existing(label));
     this.changed();
     return result;
+  }
+
+  /** A valid label that no zone name takes. */
+  private newLabel(label: string, field = 'label'): string {
+    const valid = validateLabel(label, field);
+    const clash = this.deps.labelClash?.(valid);
+    if (clash) throw fieldError('bad_label', field, clash);
+    return valid;
   }
 
   private existing(label: string): string {

@@ -97,6 +97,22 @@ function prepareAll(db: Database) {
 
 type Statements = ReturnType<typeof prepareAll>;
 
+/**
+ * The class labels stored in `dataDir`, read-only (nothing is created or migrated), or null
+ * when there is no store there yet: for checks like `validate-config`.
+ */
+export function storedLabels(dataDir: string): string[] | null {
+  let db: Database | undefined;
+  try {
+    db = new BetterSqlite3(join(dataDir, STORE_FILE), { readonly: true, fileMustExist: true });
+    return db.prepare<[], { label: string }>('SELECT label FROM classes ORDER BY label').all().map((r) => r.label);
+  } catch {
+    return null;
+  } finally {
+    db?.close();
+  }
+}
+
 export class ClassStore {
   private db: Database | undefined;
   private stmts: Statements | undefined;

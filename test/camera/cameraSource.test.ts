@@ -258,3 +258,53 @@ void test('HTTP MJPEG camera (multipart/x-mixed-replace): frames flow', async ()
     http.close();
   }
 });
+
+/** Mean R, G, B of one crop. */
+function meanColour(crop: Uint8Array): [number, number, number] {
+  const sum = [0, 0, 0];
+  for (let i = 0; i < crop.length; i += 3) for (let c = 0; c < 3; c++) sum[c] = (sum[c] ?? 0) + (crop[i + c] ?? 0);
+  const n = crop.length / 3;
+  return [Math.round((sum[0] ?? 0) / n), Math.round((sum[1] ?? 0) / n), Math.round((sum[2] ?? 0) / n)];
+}
+
+test('zones: one ffmpeg cuts each zone out of the same frame (real decode), and names the stream size for pixel zones', async () => {
+  // A 640x480 scene: red left half, blue right half, a green square bottom-right.
+  const file = `${dir.path}/halves.mp4`;
+  const made = spawnSync('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', 'color=c=red:s=320x480:r=10:d=4',
+    '-f', 'lavfi', '-i', 'color=c=blue:s=320x480:r=10:d=4',
+    '-f', 'lavfi', '-i', 'color=c=lime:s=160x160:r=10:d=4',
+    '-filter_complex', '[0:v][1:v]hstack=inputs=2[bg];[bg][2:v]overlay=x=460:y=300,format=yuv420p[out]',
+    '-map', '[out]', '-c:v', 'libx264', '-preset', 'veryfast', '-bf', '0', file,
+  ], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  const sizes: Array<{ width: number; height: number }> = [];
+  const zones = {
+    left: { roi: { x: 0, y: 0, width: 0.4, height: 1 }, classes: [] },
+    right: { roi: { x: 340, y: 0, width: 280, height: 200 }, classes: [] },
+    square: { roi: { x: 480, y: 320, width: 120, height: 120 }, classes: [] },
+  };
+  const frames: RawFrame[] = [];
+  const source = new CameraSource({
+    name: 'cam',
+    config: cameraConfig({ url: file, fps: 2, zones }),
+    inputSize: INPUT_SIZE,
+    logger: testLogger(),
+    spawn: spawn as SpawnFn,
+    sink: { frame: (f) => frames.push(f), status: () => undefined, sourceSize: (s) => sizes.push(s) },
+  });
+  await source.start();
+  try {
+    const frame = await waitFor(() => frames[1], 15_000, 'two frames');
+    assert.equal(frame.crops.length, 3);
+    for (const crop of frame.crops) assert.equal(crop.length, INPUT_SIZE.width * INPUT_SIZE.height * 3);
+    const [left, right, square] = frame.crops.map(meanColour);
+    assert.ok(left![0] > 200 && left![2] < 60, `left is red ${left}`);
+    assert.ok(right![2] > 200 && right![0] < 60, `right is blue ${right}`);
+    assert.ok(square![1] > 200 && square![0] < 60 && square![2] < 60, `square is green ${square}`);
+    assert.deepEqual(sizes, [{ width: 640, height: 480 }]);
+  } finally {
+    await source.stop();
+  }
+});

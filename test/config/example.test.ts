@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
-import { ENV_PREFIX, cameraSchema, envName, leaves, mainSchema } from '../../src/config/schema.js';
+import { ENV_PREFIX, cameraSchema, envName, leaves, mainSchema, zoneSchema } from '../../src/config/schema.js';
 import { ROOT, tempDir } from '../helpers/env.js';
 
 const EXAMPLE = join(ROOT, 'config', 'config.example.yaml');
@@ -46,10 +46,13 @@ void describe('config/config.example.yaml', () => {
   });
 
   void it('has a camera example that documents every camera key and is valid once uncommented', () => {
-    const parsed = parse(cameraExample()) as { cameras: Record<string, unknown> };
+    const parsed = parse(cameraExample()) as { cameras: Record<string, { zones?: Record<string, unknown> }> };
     const camera = Object.values(parsed.cameras)[0];
     const documented = new Set(paths(camera));
     for (const [path] of leaves(cameraSchema())) assert.ok(documented.has(path), `cameras.<name>.${path} is not in the example`);
+    const zone = Object.values(parsed.cameras).flatMap((c) => Object.values(c.zones ?? {}))[0];
+    const zoneKeys = new Set(paths(zone));
+    for (const [path] of leaves(zoneSchema())) assert.ok(zoneKeys.has(path), `cameras.<name>.zones.<zone>.${path} is not in the example`);
 
     // url and url_file are alternatives: the example shows both, a real file sets one.
     const dir = tempDir();
@@ -57,7 +60,8 @@ void describe('config/config.example.yaml', () => {
       const file = join(dir.path, 'cameras.yaml');
       writeFileSync(file, cameraExample());
       const config = loadConfig({ file, env: {}, hostname: 'h' });
-      assert.equal(Object.keys(config.cameras).length, 1);
+      assert.equal(Object.keys(config.cameras).length, 2);
+      assert.deepEqual(Object.keys(config.cameras.driveway?.zones ?? {}), ['bin', 'gate']);
     } finally {
       dir.cleanup();
     }

@@ -74,6 +74,7 @@ void describe('defaults', () => {
       hwaccel_args: [],
       stall_timeout: 20,
       enabled: true,
+      zones: {},
     });
     assert.deepEqual(defaultCameraConfig('rtsp://cam/1'), config.cameras.door);
   });
@@ -315,5 +316,54 @@ void describe('secrets', () => {
     assert.deepEqual(numeric, ['mqtt.password: must be a string']);
     const viaFile = validateConfig({ env: { EDGE_IMPRINT_MQTT_PASSWORD_FILE: pwFile, EDGE_IMPRINT_LOG_LEVEL: 'file-pw-44' } });
     assert.deepEqual(viaFile, ['log.level: must be one of trace, debug, info, warn, error, fatal, silent, set by EDGE_IMPRINT_LOG_LEVEL ("***")']);
+  });
+});
+
+void describe('zones', () => {
+  void it('loads zones in pixels or fractions, with class lists, in config order', () => {
+    const config = loadConfig({
+      file: yamlFile(`cameras:
+  drive:
+    url: rtsp://cam/1
+    zones:
+      bin: { roi: { x: 0, y: 0.5, width: 0.25, height: 0.5 }, classes: [bin_out, bin_in] }
+      gate: { roi: { x: 600, y: 0, width: 300, height: 400 } }
+`),
+      env: {},
+      hostname: 'h',
+    });
+    const zones = config.cameras.drive?.zones ?? {};
+    assert.deepEqual(Object.keys(zones), ['bin', 'gate']);
+    assert.deepEqual(zones.bin, { roi: { x: 0, y: 0.5, width: 0.25, height: 0.5 }, classes: ['bin_out', 'bin_in'] });
+    assert.deepEqual(zones.gate?.classes, [], 'no list: every class');
+    assert.deepEqual(loadConfig({ file: yamlFile('cameras: { door: { url: rtsp://c/1 } }'), env: {}, hostname: 'h' }).cameras.door?.zones, {});
+  });
+
+  void it('names every bad zone with its field: outside the frame, zero size, no roi, bad names and class lists, roi beside zones', () => {
+    const errors = errorsOf(`cameras:
+  drive:
+    url: rtsp://cam/1
+    roi: { x: 0, y: 0, width: 100, height: 100 }
+    zones:
+      wide: { roi: { x: 0.5, y: 0, width: 0.6, height: 1 } }
+      flat: { roi: { x: 10, y: 10, width: 0, height: 5 } }
+      nowhere: { classes: [cat] }
+      "a/b": { roi: { x: 0, y: 0, width: 1, height: 1 } }
+      status: { roi: { x: 0, y: 0, width: 1, height: 1 } }
+      listy: { roi: { x: 0, y: 0, width: 1, height: 1 }, classes: [cat, cat, "", unknown] }
+      odd: { roi: { x: 0, y: 0, width: 1, height: 1 }, colour: red }
+`);
+    const expect = [
+      /^cameras\.drive\.roi: cannot be combined with zones/,
+      /^cameras\.drive\.zones\.wide\.roi: is outside the frame: x \+ width must be at most 1/,
+      /^cameras\.drive\.zones\.flat\.roi: width must be above 0/,
+      /^cameras\.drive\.zones\.nowhere\.roi: is required/,
+      /^cameras\.drive\.zones\.a\/b: zone names follow the class label rules/,
+      /^cameras\.drive\.zones\.status: zone names follow the class label rules: "status" is reserved/,
+      /^cameras\.drive\.zones\.listy\.classes: item 3 \(""\) must be 1-64 characters/,
+      /^cameras\.drive\.zones\.odd\.colour: unknown key/,
+    ];
+    for (const pattern of expect) assert.ok(errors.some((e) => pattern.test(e)), `${pattern} not in:\n${errors.join('\n')}`);
+    assert.equal(errors.filter((e) => e.startsWith('cameras.drive.zones.flat.roi')).length, 1, 'one problem, one line');
   });
 });

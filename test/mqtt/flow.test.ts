@@ -101,3 +101,93 @@ void describe('whole flow: enroll with mosquitto_pub, the RTSP camera turns the 
     await watcher.next(`${BASE}/events`, off, (p) => (JSON.parse(p.toString()) as { type: string }).type === 'end', 5000);
   });
 });
+
+void describe('zones: one camera, two zones, each with its own label, class states, events and snapshot', () => {
+  const dir = tempDir('edge-imprint-zones-');
+  let broker: Mosquitto;
+  let imprinting: TestImprinting;
+  let cameras: CameraManager;
+  let agent: Agent;
+  let watcher: TestClient;
+
+  before(async () => {
+    // A 640x480 scene: the cat photo fills the left half, the right half is an empty grey wall.
+    const clip = `${dir.path}/scene.mp4`;
+    await run('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-y',
+      '-f', 'lavfi', '-i', 'color=c=0x808070:s=640x480:r=10:d=30',
+      '-loop', '1', '-framerate', '10', '-t', '30', '-i', image('cat_test_0.jpg'),
+      '-filter_complex', '[1:v]scale=320:480:force_original_aspect_ratio=increase,crop=320:480[cat];[0:v][cat]overlay=x=0:y=0,format=yuv420p[out]',
+      '-map', '[out]', '-c:v', 'libx264', '-preset', 'veryfast', '-bf', '0', '-g', '10', clip,
+    ]);
+    broker = await startMosquitto({ persistence: false });
+    imprinting = await startTestImprinting();
+    const { imprinter, bus } = imprinting;
+    const zones = {
+      left: { roi: { x: 0, y: 0, width: 0.5, height: 1 }, classes: [] },
+      right: { roi: { x: 0.5, y: 0, width: 0.5, height: 1 }, classes: [] },
+    };
+    cameras = new CameraManager({
+      config: { cameras: { door: cameraConfig({ url: clip, fps: 5, zones }) }, classifier: classifierConfig({ vote: { window: 3, min_hits: 2 } }) },
+      bus,
+      logger: testLogger(),
+      classify: (rgb, unit) => imprinter.classifyPixels(rgb, unit),
+      inputSize: imprinting.inputSize,
+    });
+    agent = await startAgent({
+      url: broker.url,
+      imprinter,
+      bus,
+      logger: testLogger(),
+      cameras: ['door'],
+      zones: { door: ['left', 'right'] },
+      latestFrame: (camera, region) => cameras.latestFrame(camera, region),
+    });
+    await cameras.start();
+    watcher = await TestClient.connect(broker.url);
+    await watcher.subscribe(`${BASE}/#`);
+  });
+  after(async () => {
+    await watcher?.end();
+    await cameras?.stop();
+    await agent?.stop();
+    await imprinting?.stop();
+    await broker?.cleanup();
+    dir.cleanup();
+  });
+
+  void it('enrolls from each zone; only the zone that sees the cat turns it ON, with a zone event and snapshot', { timeout: 60_000 }, async () => {
+    await waitFor(() => watcher.messages.some((m) => m.topic === `${BASE}/door/left/label`), 20_000, 'the zones classifying');
+    const wall = await watcher.request('class/enroll', { label: 'wall', camera: 'door', zone: 'right', frames: 2, interval_ms: 100, background: true });
+    assert.deepEqual(wall.data, { label: 'wall', shots: 2, added: 2 }, JSON.stringify(wall));
+    const from = watcher.messages.length;
+    const cat = await watcher.request('class/enroll', { label: 'cat', camera: 'door', zone: 'left', frames: 2, interval_ms: 100 });
+    assert.deepEqual(cat.data, { label: 'cat', shots: 2, added: 2 }, JSON.stringify(cat));
+
+    await watcher.next(`${BASE}/door/left/cat`, from, (p) => p.toString() === 'ON', 20_000);
+    const start = await watcher.next(`${BASE}/events`, from, (p) => (JSON.parse(p.toString()) as { type: string }).type === 'start', 5000);
+    assert.deepEqual(
+      (({ camera, zone, label }) => ({ camera, zone, label }))(JSON.parse(start.payload.toString()) as Record<string, unknown>),
+      { camera: 'door', zone: 'left', label: 'cat' },
+    );
+    const snapshot = await watcher.next(`${BASE}/door/left/snapshot`, from, () => true, 5000);
+    assert.equal(snapshot.payload[0], 0xff, 'the zone snapshot is a JPEG');
+    await watcher.next(`${BASE}/door/snapshot`, from, () => true, 5000);
+    await watcher.next(`${BASE}/door/right/label`, 0, (p) => p.toString() === 'none', 10_000);
+    assert.equal(
+      watcher.messages.slice(from).some((m) => m.topic === `${BASE}/door/right/cat` && m.payload.toString() === 'ON'),
+      false,
+      'the wall zone never sees the cat',
+    );
+    assert.equal(watcher.messages.some((m) => m.topic === `${BASE}/door/label`), false, 'a camera with zones has no label of its own');
+
+    const bad = await watcher.request('class/enroll', { label: 'x', camera: 'door', zone: 'porch' });
+    assert.equal(bad.code, 'not_found');
+    assert.match(String(bad.error), /^zone: camera "door" has no zone "porch" \(zones: left, right\)/);
+    const flat = await watcher.request('class/enroll', { label: 'x', camera: 'door', box: { x: 0.2, y: 0.2, width: 0, height: 0.1 } });
+    assert.equal(flat.code, 'bad_request');
+    assert.match(String(flat.error), /^box: width and height must be above 0/);
+    const boxed = await watcher.request('class/enroll', { label: 'cat face', camera: 'door', box: { x: 0.05, y: 0.1, width: 0.4, height: 0.5 } });
+    assert.deepEqual(boxed.data, { label: 'cat face', shots: 1, added: 1 }, JSON.stringify(boxed));
+  });
+});
