@@ -8,7 +8,7 @@ import { SupervisedDetector } from '../../src/detector/supervisedDetector.js';
 import { EventBus, type Events } from '../../src/eventBus.js';
 import { loadManifest } from '../../src/models/manifest.js';
 import { dot } from '../../src/imprinting/vector.js';
-import { image, SHARED_MODELS, tempDir } from '../helpers/env.js';
+import { image, MODEL_DIR, tempDir } from '../helpers/env.js';
 import { buildFakeEdgetpu } from '../helpers/fakeEdgetpu.js';
 
 const LIMITS = { maxBytes: 8 << 20, maxMegapixels: 40 };
@@ -43,7 +43,7 @@ async function embedFile(detector: SupervisedDetector, name: string): Promise<Fl
 function makeDetector(cfg: DetectorConfig, extra: { logger: pino.Logger; bus?: EventBus }): SupervisedDetector {
   return new SupervisedDetector({
     config: cfg,
-    modelDir: SHARED_MODELS,
+    modelDir: MODEL_DIR,
     manifest: loadManifest(),
     backoff: { initialMs: 50, maxMs: 500 },
     tpuRetryMs: 60_000,
