@@ -16,7 +16,7 @@ import { AppError, errorMessage } from './errors.js';
 import { EventBus } from './eventBus.js';
 import { ensureModels } from './models/firstRun.js';
 import type { MqttConnection } from './mqtt/connection.js';
-import { EmbeddedBroker } from './mqtt/embeddedBroker.js';
+import { EmbeddedBroker, findLocalBroker } from './mqtt/embeddedBroker.js';
 import { MqttApi } from './mqtt/mqttApi.js';
 import type { StatePayload, StatsPayload } from './mqtt/publisher.js';
 import { VERSION } from './version.js';
@@ -47,6 +47,7 @@ export class Agent {
   private core: Core | null = null;
   private cameras: CameraManager | null = null;
   private mqttUrl = '';
+  private embeddedBroker = false;
   private connection: MqttConnection | null = null;
   private config: AppConfig;
 
@@ -68,7 +69,7 @@ export class Agent {
     await this.startPart({ name: 'cameras', start: () => cameras.start(), stop: () => cameras.stop() });
     await this.startMqtt(core, cameras);
     await this.startHttp();
-    logger.info(startupBanner({ config, mqttUrl: this.mqttUrl, cameras: cameras.names() }));
+    logger.info(startupBanner({ config, mqttUrl: this.mqttUrl, embeddedBroker: this.embeddedBroker, cameras: cameras.names() }));
   }
 
   async stop(): Promise<void> {
@@ -133,16 +134,12 @@ export class Agent {
   private async startMqtt(core: Core, cameras: CameraManager): Promise<void> {
     const { logger } = this.opts;
     const config = this.config;
-    let url = config.mqtt.url;
-    if (!url) {
-      const broker = new EmbeddedBroker(config.mqtt.embedded ?? {}, logger.child({ part: 'broker' }));
-      await this.startPart({ name: 'embedded broker', start: () => broker.start(), stop: () => broker.stop() });
-      url = broker.url;
-    }
+    const { url, embedded } = await this.chooseBroker();
     this.mqttUrl = url;
+    this.embeddedBroker = embedded;
     const api = new MqttApi({
       // The embedded broker (aedes) speaks 3.1.1 only: skip the v5 attempt.
-      config: config.mqtt.url ? config.mqtt : { ...config.mqtt, protocol_version: 4 },
+      config: embedded ? { ...config.mqtt, protocol_version: 4 } : config.mqtt,
       url,
       nodeId: config.node_id,
       version: VERSION,
@@ -162,6 +159,18 @@ export class Agent {
     });
     await this.startPart({ name: 'mqtt', start: () => api.start(), stop: () => api.stop() });
     this.connection = api.connection;
+  }
+
+  /** mqtt.url; without it a broker already answering on the embedded address; else the embedded broker. */
+  private async chooseBroker(): Promise<{ url: string; embedded: boolean }> {
+    const { mqtt } = this.config;
+    if (mqtt.url) return { url: mqtt.url, embedded: false };
+    const logger = this.opts.logger.child({ part: 'broker' });
+    const local = await findLocalBroker({ ...mqtt.embedded, username: mqtt.username, password: mqtt.password }, logger);
+    if (local) return { url: local, embedded: false };
+    const broker = new EmbeddedBroker(mqtt.embedded ?? {}, logger);
+    await this.startPart({ name: 'embedded broker', start: () => broker.start(), stop: () => broker.stop() });
+    return { url: broker.url, embedded: true };
   }
 
   private async startHttp(): Promise<void> {
