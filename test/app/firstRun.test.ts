@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { CLI } from '../helpers/cli.js';
-import { freePort, SHARED_MODELS, tempDir, waitFor } from '../helpers/env.js';
+import { freePort, MODEL_DIR, tempDir, waitFor } from '../helpers/env.js';
 import { alive, descendants } from '../helpers/processes.js';
 
 describe('first run: no config, no broker, no models installed', () => {
@@ -23,7 +23,7 @@ describe('first run: no config, no broker, no models installed', () => {
       cwd: dir.path,
       env: {
         ...process.env,
-        EDGE_IMPRINT_MODEL_MIRROR: SHARED_MODELS,
+        EDGE_IMPRINT_MODEL_MIRROR: MODEL_DIR,
         EDGE_IMPRINT_MQTT_EMBEDDED_PORT: String(brokerPort),
         EDGE_IMPRINT_HTTP_PORT: String(httpPort),
         EDGE_IMPRINT_MQTT_STATS_INTERVAL: '2',
