@@ -3,7 +3,7 @@ import type { LimitsConfig, MqttConfig } from '../config/types.js';
 import type { EventBus } from '../eventBus.js';
 import { HomeAssistant } from '../homeassistant/homeAssistant.js';
 import type { Imprinter } from '../imprinting/imprinter.js';
-import { connectionOptions, MqttConnection, type ConnectionOptions } from './connection.js';
+import { connectionOptions, MqttConnection, type ConnectionOptions, type DropReason } from './connection.js';
 import { MqttPublisher, type StatePayload, type StatsPayload } from './publisher.js';
 import { RequestServer, type LatestFrame, type ResponsePayload } from './requests.js';
 
@@ -23,6 +23,8 @@ export interface MqttApiDeps {
   getState: () => StatePayload;
   getStats: () => StatsPayload;
   onAnswer?: (command: string, response: ResponsePayload) => void;
+  /** Every message the connection dropped (QoS 0 while offline, offline queue full or aged out). */
+  onMqttDropped?: (reason: DropReason, count: number) => void;
   /** Test hooks: reconnect timings and the like. */
   connectionOverrides?: Partial<ConnectionOptions>;
 }
@@ -41,7 +43,8 @@ export class MqttApi {
     const { config, logger } = deps;
     this.connection = new MqttConnection(
       { ...connectionOptions(config, deps.nodeId, deps.url), ...deps.connectionOverrides },
-      logger.child({ component: 'mqtt' }),
+      logger.child({ part: 'mqtt' }),
+      deps.onMqttDropped ? { onDropped: deps.onMqttDropped } : {},
     );
     const listClasses = () => deps.imprinter.list();
     this.requests = new RequestServer({
@@ -52,7 +55,7 @@ export class MqttApi {
       cameras: deps.cameras,
       latestFrame: deps.latestFrame,
       setCameraEnabled: deps.setCameraEnabled,
-      logger: logger.child({ component: 'mqtt-requests' }),
+      logger: logger.child({ part: 'mqtt-requests' }),
       discoveryPrefix: config.discovery.prefix,
       ...(deps.onAnswer ? { onAnswer: deps.onAnswer } : {}),
     });
@@ -60,7 +63,7 @@ export class MqttApi {
       transport: this.connection,
       bus: deps.bus,
       baseTopic: config.base_topic,
-      logger: logger.child({ component: 'mqtt-publisher' }),
+      logger: logger.child({ part: 'mqtt-publisher' }),
       getState: deps.getState,
       getStats: deps.getStats,
       listClasses,
@@ -78,7 +81,7 @@ export class MqttApi {
           cameras: deps.cameras,
           listClasses,
           enrollFromCamera: (label, camera) => this.requests.enrollFromCamera(label, camera),
-          logger: logger.child({ component: 'homeassistant' }),
+          logger: logger.child({ part: 'homeassistant' }),
         })
       : null;
   }
