@@ -287,6 +287,8 @@ export class MqttConnection implements MqttTransport {
   private version: 4 | 5;
   /** Last payload of every retained topic; an empty payload is a clear still to be sent. */
   private readonly retained = new Map<string, string | Buffer>();
+  /** Retained topics already sent on the current connection: not sent again by the republish. */
+  private readonly sentOnThisConnection = new Set<string>();
   private readonly subscriptions = new Set<Subscription>();
   private readonly connectListeners = new Set<() => void>();
   private readonly inFlight = new Set<InFlight>();
@@ -389,9 +391,12 @@ export class MqttConnection implements MqttTransport {
 
   /** Retained state is never queued: the retained map is sent again on every connect. */
   private async publishRetained(topic: string, payload: string | Buffer, opts: PublishOptions): Promise<void> {
+    // Re-inserted, so a reconnect sends the retained topics in the order they last changed.
+    this.retained.delete(topic);
     this.retained.set(topic, payload);
     const client = this.client;
     if (!client?.connected) return;
+    this.sentOnThisConnection.add(topic);
     const acked = await this.publishNow(client, topic, payload, opts);
     this.forgetSentClear(topic, acked);
   }
@@ -433,6 +438,7 @@ export class MqttConnection implements MqttTransport {
   private onConnected(client: MqttClient, packet: IConnackPacket): void {
     if (client !== this.client) return;
     this.state = 'connected';
+    this.sentOnThisConnection.clear();
     this.counters.connects++;
     this.backoff.reset();
     if (this.reported) this.logger.info('MQTT connection restored');
@@ -449,8 +455,10 @@ export class MqttConnection implements MqttTransport {
     const filters = [...new Set([...this.subscriptions].map((s) => s.filter))];
     await this.subscribeOn(client, filters);
     await this.publishNow(client, this.opts.availabilityTopic, 'online', { retain: true, qos: 1 });
+    // Topics published meanwhile already went out with their latest payload.
+    const again = [...this.retained].filter(([topic]) => !this.sentOnThisConnection.has(topic));
     await Promise.all(
-      [...this.retained].map(async ([topic, payload]) =>
+      again.map(async ([topic, payload]) =>
         this.forgetSentClear(topic, await this.publishNow(client, topic, payload, { retain: true, qos: 1 })),
       ),
     );
