@@ -165,10 +165,11 @@ export class HomeAssistant {
     void this.migrate(found, true).finally(() => this.settle());
   }
 
-  /** Back to ready, and deal with strays that came in meanwhile. */
+  /** Back to ready: announce a class change made meanwhile, deal with strays that came in. */
   private settle(): void {
     if (this.phase !== 'migrating') return;
     this.phase = 'ready';
+    this.announce();
     if (this.strays.size > 0) this.scheduleStrays();
   }
 
