@@ -159,6 +159,7 @@ export class Agent {
       cameras: () => cameras.names(),
       getState: () => this.state(core, cameras),
       getStats: () => this.stats(core, cameras),
+      onMqttDropped: (reason, count) => this.metrics.recordMqttDropped(reason, count),
       onAnswer: (command, response) => {
         this.metrics.recordRequest(command);
         if (response.status === 'error') this.metrics.recordRequestError(command);

@@ -66,8 +66,12 @@ describe('first run: no config, no broker, no models installed', () => {
     };
     assert.equal(state.detector.type, 'cpu');
     assert.ok('demo' in state.cameras);
-    const discovery = [...messages.keys()].filter((t) => t.startsWith('homeassistant/'));
-    assert.ok(discovery.length >= 5, `discovery topics: ${discovery.join(', ')}`);
+    // Device-based discovery: one config for the node, one for the demo camera.
+    const discovery = await waitFor(() => {
+      const topics = [...messages.keys()].filter((t) => /^homeassistant\/device\/.+\/config$/.test(t));
+      return topics.length >= 2 ? topics : undefined;
+    }, 10_000, 'the device discovery configs');
+    assert.deepEqual(discovery.map((t) => t.split('/')[3]).sort(), ['camera_demo', 'node']);
   });
 
   it('the demo camera delivers frames that are classified', async () => {
