@@ -19,7 +19,7 @@ import { ImprintedClassifier } from '../src/imprinting/classifier.js';
 import type { ClassWeights } from '../src/imprinting/types.js';
 import { meanDirection, seededRandom, shuffled } from '../src/imprinting/vector.js';
 import { DATASET_DIR, embedFiles, listDataset, type LabelledFiles } from './embeddings.js';
-import { MODEL_DIR, ROOT, SHARED_IMAGES } from './setup.js';
+import { FIXTURE_IMAGES, MODEL_DIR, ROOT } from './setup.js';
 
 export const MODEL = join(MODEL_DIR, 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite');
 const SHOTS = [1, 5, 10, 20];
@@ -297,7 +297,7 @@ export interface CoralOutcome {
 /** Coral's imprinting check: enroll cat/dog/hotdog from the *_train_* photos and classify the others. */
 export async function coralCheck(): Promise<(threshold: number, margin: number) => CoralOutcome> {
   const names = [...Object.values(CORAL_TRAIN).flat(), ...CORAL_QUERIES];
-  const path = (n: string): string => join(SHARED_IMAGES, `${n}.jpg`);
+  const path = (n: string): string => join(FIXTURE_IMAGES, `${n}.jpg`);
   // The agent's own decoding path, since these values ship as its defaults.
   const { embeddings } = await embedFiles(names.map(path), MODEL, 'product');
   const emb = (n: string): Float32Array => embeddings.get(path(n))!;

@@ -20,7 +20,7 @@ import { freePort } from '../test/helpers/env.js';
 import { descendants } from '../test/helpers/processes.js';
 import { buildTestClip, startRtspServer, type RtspServer } from '../test/helpers/rtspServer.js';
 import { median, ms, percentile, type Report } from './report.js';
-import { benchLogger, MODEL_DIR, SHARED_IMAGES, tempDir } from './setup.js';
+import { benchLogger, FIXTURE_IMAGES, MODEL_DIR, tempDir } from './setup.js';
 
 const INPUT = { width: 224, height: 224 };
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -119,7 +119,7 @@ async function startCore(dataDir: string): Promise<{ core: Core; config: AppConf
   const config: AppConfig = { ...loaded, detector: { ...loaded.detector, type: 'cpu' } };
   const core = new Core({ config, logger: benchLogger() });
   await core.start();
-  const photo = (f: string) => readFileSync(join(SHARED_IMAGES, f));
+  const photo = (f: string) => readFileSync(join(FIXTURE_IMAGES, f));
   await core.service.enrollImages('dog', [photo('dog_train_0.jpg')], { source: 'bench' });
   await core.service.enrollImages('cat', [photo('cat_train_0.jpg')], { source: 'bench' });
   return { core, config };

@@ -7,7 +7,7 @@ import { Core } from '../src/core.js';
 import { SupervisedDetector } from '../src/detector/supervisedDetector.js';
 import { loadManifest } from '../src/models/manifest.js';
 import { median, ms, percentile, type Report } from './report.js';
-import { benchLogger, MODEL_DIR, SHARED_IMAGES, tempDir } from './setup.js';
+import { benchLogger, FIXTURE_IMAGES, MODEL_DIR, tempDir } from './setup.js';
 
 const MODEL = 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite';
 const THREADS = 2;
@@ -41,7 +41,7 @@ export async function runEngineBench(report: Report): Promise<void> {
   });
   await detector.start();
   const bare = bareRunner();
-  const rgb = await sharp(join(SHARED_IMAGES, 'cat_test_0.jpg')).resize(224, 224, { fit: 'fill' }).raw().toBuffer();
+  const rgb = await sharp(join(FIXTURE_IMAGES, 'cat_test_0.jpg')).resize(224, 224, { fit: 'fill' }).raw().toBuffer();
   const bareTimes: number[] = [];
   const engineTimes: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -71,9 +71,9 @@ export async function runEngineBench(report: Report): Promise<void> {
   });
 }
 
-/** A 1920x1080 JPEG made from a real photo (the shared set has no 1080p file). */
+/** A 1920x1080 JPEG made from a real photo (the test photos have no 1080p file). */
 export async function photo1080p(): Promise<Buffer> {
-  return sharp(join(SHARED_IMAGES, 'cat_720p.jpg')).resize(1920, 1080, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(join(FIXTURE_IMAGES, 'cat_720p.jpg')).resize(1920, 1080, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
 }
 
 /** Enroll one 1080p JPEG end to end: decode, resize, embed, store (fsync'd). */

@@ -4,11 +4,13 @@
  */
 import { Report } from './report.js';
 import { SECTIONS } from './sections.js';
+import { installBenchModels } from './setup.js';
 
 async function main(): Promise<void> {
   const json = process.argv.includes('--json');
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
   const print = json ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => console.log(line);
+  installBenchModels();
   const report = new Report(print);
   for (const section of SECTIONS) {
     if (only && !only.includes(section.name)) continue;

@@ -19,7 +19,7 @@ import { AppError, errorMessage } from './errors.js';
 import { EventBus } from './eventBus.js';
 import { ensureModels } from './models/firstRun.js';
 import type { MqttConnection } from './mqtt/connection.js';
-import { EmbeddedBroker } from './mqtt/embeddedBroker.js';
+import { EmbeddedBroker, findLocalBroker } from './mqtt/embeddedBroker.js';
 import { MqttApi } from './mqtt/mqttApi.js';
 import type { PublishedUnit, StatePayload, StatsPayload } from './mqtt/publisher.js';
 import { VERSION } from './version.js';
@@ -50,6 +50,7 @@ export class Agent {
   private core: Core | null = null;
   private cameras: CameraManager | null = null;
   private mqttUrl = '';
+  private embeddedBroker = false;
   private connection: MqttConnection | null = null;
   private config: AppConfig;
 
@@ -77,7 +78,7 @@ export class Agent {
     // Stopped before MQTT (parts stop in reverse): requests in flight are answered while it can still publish.
     await this.startPart({ name: 'requests', start: async () => undefined, stop: () => runner.stop() });
     await this.startHttp();
-    logger.info(startupBanner({ config, mqttUrl: this.mqttUrl, cameras: cameras.names() }));
+    logger.info(startupBanner({ config, mqttUrl: this.mqttUrl, embeddedBroker: this.embeddedBroker, cameras: cameras.names() }));
   }
 
   async stop(): Promise<void> {
@@ -142,16 +143,12 @@ export class Agent {
   private async startMqtt(core: Core, cameras: CameraManager, commands: Commands, runner: CommandRunner): Promise<void> {
     const { logger } = this.opts;
     const config = this.config;
-    let url = config.mqtt.url;
-    if (!url) {
-      const broker = new EmbeddedBroker(config.mqtt.embedded ?? {}, logger.child({ part: 'broker' }));
-      await this.startPart({ name: 'embedded broker', start: () => broker.start(), stop: () => broker.stop() });
-      url = broker.url;
-    }
+    const { url, embedded } = await this.chooseBroker();
     this.mqttUrl = url;
+    this.embeddedBroker = embedded;
     const api = new MqttApi({
       // The embedded broker (aedes) speaks 3.1.1 only: skip the v5 attempt.
-      config: config.mqtt.url ? config.mqtt : { ...config.mqtt, protocol_version: 4 },
+      config: embedded ? { ...config.mqtt, protocol_version: 4 } : config.mqtt,
       url,
       nodeId: config.node_id,
       version: VERSION,
@@ -165,6 +162,7 @@ export class Agent {
       units: () => publishedUnits(config),
       getState: () => this.state(core, cameras),
       getStats: () => this.stats(core, cameras),
+      onMqttDropped: (reason, count) => this.metrics.recordMqttDropped(reason, count),
       onAnswer: (command, response) => {
         this.metrics.recordRequest(command);
         if (response.status === 'error') this.metrics.recordRequestError(command);
@@ -172,6 +170,18 @@ export class Agent {
     });
     await this.startPart({ name: 'mqtt', start: () => api.start(), stop: () => api.stop() });
     this.connection = api.connection;
+  }
+
+  /** mqtt.url; without it a broker already answering on the embedded address; else the embedded broker. */
+  private async chooseBroker(): Promise<{ url: string; embedded: boolean }> {
+    const { mqtt } = this.config;
+    if (mqtt.url) return { url: mqtt.url, embedded: false };
+    const logger = this.opts.logger.child({ part: 'broker' });
+    const local = await findLocalBroker({ ...mqtt.embedded, username: mqtt.username, password: mqtt.password }, logger);
+    if (local) return { url: local, embedded: false };
+    const broker = new EmbeddedBroker(mqtt.embedded ?? {}, logger);
+    await this.startPart({ name: 'embedded broker', start: () => broker.start(), stop: () => broker.stop() });
+    return { url: broker.url, embedded: true };
   }
 
   private async startHttp(): Promise<void> {

@@ -12,14 +12,14 @@ function brokerAddress(url: string): { host: string; port: string } {
 }
 
 /** The last start-up log line: how to enroll a first class, and how to reach Home Assistant. Pure. */
-export function startupBanner(opts: { config: AppConfig; mqttUrl: string; cameras: string[] }): string {
-  const { config, mqttUrl, cameras } = opts;
+export function startupBanner(opts: { config: AppConfig; mqttUrl: string; embeddedBroker: boolean; cameras: string[] }): string {
+  const { config, mqttUrl, embeddedBroker, cameras } = opts;
   const { host, port } = brokerAddress(mqttUrl);
   const base = config.mqtt.base_topic;
   const auth = config.mqtt.username ? ` -u ${config.mqtt.username} -P '<password>'` : '';
   const enroll = `mosquitto_pub -h ${host} -p ${port}${auth} -t '${requestTopic(base, 'class/enroll/cat')}' -f cat.jpg`;
   const listen = `mosquitto_sub -h ${host} -p ${port}${auth} -t '${base}/#' -v`;
-  const ha = config.mqtt.url
+  const ha = !embeddedBroker
     ? `Home Assistant: discovery is ${config.mqtt.discovery.enabled ? `on (prefix ${config.mqtt.discovery.prefix})` : 'off'}; the device "${config.node_id}" appears under Settings > Devices > MQTT.`
     : 'Home Assistant: point edge-imprint at the broker Home Assistant uses (mqtt.url: mqtt://<ha-host>:1883 with a user), or add this machine\'s embedded broker in HA\'s MQTT integration (bind it beyond loopback first).';
   return [

@@ -32,7 +32,8 @@ commands:
   classes remove <label>                remove a class and its shots
   classes rename <label> <new>          rename a class
   classes undo <label>                  remove the latest shot of a class
-  models [--from DIR]                   install the model files (download, or copy from DIR)
+  models [--from DIR]                   install the model files (download, or copy from DIR
+                                        or from env EDGE_IMPRINT_MODEL_MIRROR)
   validate-config                       check the configuration, list every error
   bench [--json]                        run the benchmarks
 

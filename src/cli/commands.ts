@@ -105,12 +105,17 @@ export async function classes(
   }
 }
 
-export async function models(ctx: CliContext, from: string | undefined): Promise<ExitCode> {
+/**
+ * Installs the model files: copied from `--from`, else from EDGE_IMPRINT_MODEL_MIRROR (the
+ * variable `run` honours on a first run), else downloaded; sha256-checked either way.
+ */
+export async function models(ctx: CliContext, from: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<ExitCode> {
+  const source = from || env.EDGE_IMPRINT_MODEL_MIRROR;
   const outcomes = await installModels({
     modelDir: ctx.config.model_dir,
     files: loadManifest(),
     logger: ctx.logger,
-    ...(from ? { from } : {}),
+    ...(source ? { from: source } : {}),
   });
   for (const [name, outcome] of Object.entries(outcomes)) {
     ctx.io.out(`${name}: ${outcome === 'present' ? 'already installed, sha256 ok' : `${outcome}, sha256 ok`}`);

@@ -11,7 +11,8 @@
  *                                   inferences are refused at once
  *   failed     → restarting         the rare retry (GIVE_UP.retryMs)
  */
-export type DetectorState = 'starting' | 'ready' | 'restarting' | 'failed' | 'fallback';
+export const DETECTOR_STATES = ['starting', 'ready', 'restarting', 'failed', 'fallback'] as const;
+export type DetectorState = (typeof DETECTOR_STATES)[number];
 
 /**
  * When the supervisor stops restarting the child and says `failed`:

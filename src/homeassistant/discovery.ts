@@ -1,3 +1,4 @@
+import { DETECTOR_STATES } from '../detector/state.js';
 import { createHash } from 'node:crypto';
 import {
   availableTopic,
@@ -9,8 +10,14 @@ import {
   stateTopic,
   statsTopic,
 } from '../mqtt/topics.js';
+import { PROJECT_URL } from '../version.js';
 
-/** Pure builders of Home Assistant MQTT discovery configs. */
+/**
+ * Pure builders of Home Assistant device-based discovery: one config per device (the node,
+ * and each camera via the node) under `<prefix>/device/<node uid>/<device key>/config`,
+ * with every entity of the device under `cmps`, keyed by the object id it had as a
+ * per-entity config in earlier versions, and with the same unique_id.
+ */
 
 export interface DiscoveryContext {
   prefix: string;
@@ -22,16 +29,26 @@ export interface DiscoveryContext {
   labels: string[];
 }
 
-export interface DiscoveryEntry {
-  component: Component;
-  topic: string;
-  config: Record<string, unknown>;
+export type Platform = 'sensor' | 'binary_sensor' | 'image' | 'event' | 'text' | 'select' | 'button';
+
+/** One entity of a device, `key` being its key in `cmps` (and its object id in earlier versions). */
+export interface Component {
+  key: string;
+  platform: Platform;
+  uniqueId: string;
+  /** The entity's options, without `platform`. */
+  options: Record<string, unknown>;
 }
 
-export type Component = 'sensor' | 'binary_sensor' | 'image' | 'event' | 'text' | 'select' | 'button';
+export interface DeviceDiscovery {
+  topic: string;
+  components: Component[];
+  /** The retained config (`devicePayload`). */
+  payload: Record<string, unknown>;
+}
 
-/** Keys Home Assistant requires per component (its MQTT platform schemas), besides availability. */
-export const REQUIRED_KEYS: Record<Component, string[]> = {
+/** Keys Home Assistant requires per platform (its MQTT platform schemas), besides availability. */
+export const REQUIRED_KEYS: Record<Platform, string[]> = {
   sensor: ['state_topic'],
   binary_sensor: ['state_topic'],
   image: ['image_topic'],
@@ -40,6 +57,8 @@ export const REQUIRED_KEYS: Record<Component, string[]> = {
   select: ['command_topic', 'options'],
   button: ['command_topic'],
 };
+
+/** The states of the "Detector state" enum sensor (`detector.state` in `<base>/state`). */
 
 /**
  * A discovery-safe id (`[a-z0-9_]`) for a name; names that had to be altered get a short
@@ -60,63 +79,48 @@ export function cameraUid(nodeId: string, camera: string): string {
   return `${nodeUid(nodeId)}_${safeId(camera)}`;
 }
 
-function nodeDevice(ctx: DiscoveryContext): Record<string, unknown> {
-  return {
-    identifiers: [nodeUid(ctx.nodeId)],
-    name: `edge-imprint ${ctx.nodeId}`,
-    manufacturer: 'edge-imprint',
-    model: 'edge-imprint agent',
-    sw_version: ctx.version,
-  };
+/** The device config topic of the node (`node`) or of a camera (`camera_<id>`). */
+export function deviceTopic(ctx: Pick<DiscoveryContext, 'prefix' | 'nodeId'>, deviceKey: string): string {
+  return discoveryTopic(ctx.prefix, 'device', nodeUid(ctx.nodeId), deviceKey);
 }
 
-function cameraDevice(ctx: DiscoveryContext, camera: string): Record<string, unknown> {
-  return {
-    identifiers: [cameraUid(ctx.nodeId, camera)],
-    name: camera,
-    manufacturer: 'edge-imprint',
-    model: 'camera',
-    via_device: nodeUid(ctx.nodeId),
-  };
+/** Where earlier versions published this entity on its own (cleared by the migration). */
+export function legacyTopic(ctx: Pick<DiscoveryContext, 'prefix' | 'nodeId'>, component: Component): string {
+  return discoveryTopic(ctx.prefix, component.platform, nodeUid(ctx.nodeId), component.key);
 }
 
-function entry(
+function component(
   ctx: DiscoveryContext,
-  component: Component,
+  platform: Platform,
   uniqueId: string,
-  device: Record<string, unknown>,
-  config: Record<string, unknown>,
-): DiscoveryEntry {
-  const objectId = uniqueId.slice(nodeUid(ctx.nodeId).length + 1);
-  return {
-    component,
-    topic: discoveryTopic(ctx.prefix, component, nodeUid(ctx.nodeId), objectId),
-    config: {
-      unique_id: uniqueId,
-      has_entity_name: true,
-      availability_topic: availableTopic(ctx.baseTopic),
-      payload_available: 'online',
-      payload_not_available: 'offline',
-      device,
-      origin: { name: 'edge-imprint', sw_version: ctx.version },
-      ...config,
-    },
-  };
+  options: Record<string, unknown>,
+): Component {
+  // The object id earlier versions used: the unique_id without the node prefix.
+  const key = uniqueId.slice(nodeUid(ctx.nodeId).length + 1);
+  return { key, platform, uniqueId, options: { unique_id: uniqueId, ...options } };
 }
 
-function nodeEntities(ctx: DiscoveryContext): DiscoveryEntry[] {
+function nodeComponents(ctx: DiscoveryContext): Component[] {
   const uid = nodeUid(ctx.nodeId);
-  const device = nodeDevice(ctx);
   const form = formTopics(ctx.baseTopic);
-  const entries = [
-    entry(ctx, 'sensor', `${uid}_detector`, device, {
+  const components = [
+    component(ctx, 'sensor', `${uid}_detector`, {
       name: 'Detector',
       state_topic: stateTopic(ctx.baseTopic),
       value_template: '{{ value_json.detector.type }}',
       entity_category: 'diagnostic',
       icon: 'mdi:chip',
     }),
-    entry(ctx, 'sensor', `${uid}_inference_time`, device, {
+    component(ctx, 'sensor', `${uid}_detector_state`, {
+      name: 'Detector state',
+      state_topic: stateTopic(ctx.baseTopic),
+      value_template: '{{ value_json.detector.state }}',
+      device_class: 'enum',
+      options: [...DETECTOR_STATES],
+      entity_category: 'diagnostic',
+      icon: 'mdi:state-machine',
+    }),
+    component(ctx, 'sensor', `${uid}_inference_time`, {
       name: 'Inference time',
       state_topic: statsTopic(ctx.baseTopic),
       value_template: '{{ value_json.detector.inference_ms }}',
@@ -127,10 +131,10 @@ function nodeEntities(ctx: DiscoveryContext): DiscoveryEntry[] {
       entity_category: 'diagnostic',
     }),
   ];
-  if (ctx.cameras.length === 0) return entries;
+  if (ctx.cameras.length === 0) return components;
   // The no-code enrollment form: type a label, pick a camera, press the button.
-  entries.push(
-    entry(ctx, 'text', `${uid}_enroll_label`, device, {
+  components.push(
+    component(ctx, 'text', `${uid}_enroll_label`, {
       name: 'Enroll label',
       command_topic: form.labelSet,
       state_topic: form.labelState,
@@ -139,21 +143,21 @@ function nodeEntities(ctx: DiscoveryContext): DiscoveryEntry[] {
       mode: 'text',
       icon: 'mdi:tag-plus',
     }),
-    entry(ctx, 'select', `${uid}_enroll_camera`, device, {
+    component(ctx, 'select', `${uid}_enroll_camera`, {
       name: 'Enroll camera',
       command_topic: form.cameraSet,
       state_topic: form.cameraState,
       options: ctx.cameras,
       icon: 'mdi:cctv',
     }),
-    entry(ctx, 'button', `${uid}_enroll`, device, {
+    component(ctx, 'button', `${uid}_enroll`, {
       name: 'Enroll from camera',
       command_topic: form.enrollPress,
       payload_press: 'PRESS',
       icon: 'mdi:camera-plus',
     }),
   );
-  return entries;
+  return components;
 }
 
 /** The event entity reads the shared `events` topic and keeps only its camera's events. */
@@ -166,23 +170,22 @@ export function eventTemplate(camera: string): string {
   );
 }
 
-function cameraEntities(ctx: DiscoveryContext, camera: string): DiscoveryEntry[] {
+function cameraComponents(ctx: DiscoveryContext, camera: string): Component[] {
   const uid = cameraUid(ctx.nodeId, camera);
-  const device = cameraDevice(ctx, camera);
   const base = ctx.baseTopic;
   return [
-    entry(ctx, 'sensor', `${uid}_label`, device, {
+    component(ctx, 'sensor', `${uid}_label`, {
       name: 'Label',
       state_topic: cameraTopic(base, camera, 'label'),
       json_attributes_topic: cameraTopic(base, camera, 'attributes'),
       icon: 'mdi:tag-search',
     }),
-    entry(ctx, 'image', `${uid}_snapshot`, device, {
+    component(ctx, 'image', `${uid}_snapshot`, {
       name: 'Snapshot',
       image_topic: cameraTopic(base, camera, 'snapshot'),
       content_type: 'image/jpeg',
     }),
-    entry(ctx, 'binary_sensor', `${uid}_stream`, device, {
+    component(ctx, 'binary_sensor', `${uid}_stream`, {
       name: 'Stream',
       state_topic: cameraTopic(base, camera, 'status'),
       payload_on: 'online',
@@ -190,7 +193,7 @@ function cameraEntities(ctx: DiscoveryContext, camera: string): DiscoveryEntry[]
       device_class: 'connectivity',
       entity_category: 'diagnostic',
     }),
-    entry(ctx, 'event', `${uid}_detection`, device, {
+    component(ctx, 'event', `${uid}_detection`, {
       name: 'Detection',
       state_topic: eventsTopic(base),
       event_types: ['start', 'end'],
@@ -198,7 +201,7 @@ function cameraEntities(ctx: DiscoveryContext, camera: string): DiscoveryEntry[]
       icon: 'mdi:motion-sensor',
     }),
     ...ctx.labels.map((label) =>
-      entry(ctx, 'binary_sensor', `${uid}_class_${safeId(label)}`, device, {
+      component(ctx, 'binary_sensor', `${uid}_class_${safeId(label)}`, {
         name: label,
         state_topic: classStateTopic(base, camera, label),
         payload_on: 'ON',
@@ -209,7 +212,67 @@ function cameraEntities(ctx: DiscoveryContext, camera: string): DiscoveryEntry[]
   ];
 }
 
-/** Every discovery config the node should have right now. */
-export function buildDiscovery(ctx: DiscoveryContext): DiscoveryEntry[] {
-  return [...nodeEntities(ctx), ...ctx.cameras.flatMap((camera) => cameraEntities(ctx, camera))];
+/** The retained config of one device: shared device, origin and availability, and `cmps`. */
+export function devicePayload(
+  ctx: DiscoveryContext,
+  device: Record<string, unknown>,
+  components: Component[],
+): Record<string, unknown> {
+  const cmps: Record<string, unknown> = {};
+  for (const c of components) cmps[c.key] = { p: c.platform, ...c.options };
+  return {
+    dev: device,
+    o: { name: 'edge-imprint', sw: ctx.version, url: PROJECT_URL },
+    avty_t: availableTopic(ctx.baseTopic),
+    pl_avail: 'online',
+    pl_not_avail: 'offline',
+    cmps,
+  };
+}
+
+/**
+ * The device config with `removed` components listed by their platform only: Home
+ * Assistant's documented way to remove a component from a device (followed by the config
+ * without them).
+ */
+export function withRemoved(
+  device: DeviceDiscovery,
+  removed: Array<Pick<Component, 'key' | 'platform'>>,
+): Record<string, unknown> {
+  const cmps = { ...(device.payload.cmps as Record<string, unknown>) };
+  for (const c of removed) cmps[c.key] = { p: c.platform };
+  return { ...device.payload, cmps };
+}
+
+function nodeDevice(ctx: DiscoveryContext): DeviceDiscovery {
+  const device = {
+    ids: [nodeUid(ctx.nodeId)],
+    name: `edge-imprint ${ctx.nodeId}`,
+    mf: 'edge-imprint',
+    mdl: 'edge-imprint agent',
+    sw: ctx.version,
+  };
+  const components = nodeComponents(ctx);
+  return { topic: deviceTopic(ctx, 'node'), components, payload: devicePayload(ctx, device, components) };
+}
+
+function cameraDevice(ctx: DiscoveryContext, camera: string): DeviceDiscovery {
+  const device = {
+    ids: [cameraUid(ctx.nodeId, camera)],
+    name: camera,
+    mf: 'edge-imprint',
+    mdl: 'camera',
+    via_device: nodeUid(ctx.nodeId),
+  };
+  const components = cameraComponents(ctx, camera);
+  return {
+    topic: deviceTopic(ctx, `camera_${safeId(camera)}`),
+    components,
+    payload: devicePayload(ctx, device, components),
+  };
+}
+
+/** Every device config the node should have right now: the node first, then each camera. */
+export function buildDiscovery(ctx: DiscoveryContext): DeviceDiscovery[] {
+  return [nodeDevice(ctx), ...ctx.cameras.map((camera) => cameraDevice(ctx, camera))];
 }

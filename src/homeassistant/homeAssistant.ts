@@ -1,10 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import type { EventBus } from '../eventBus.js';
 import type { ClassInfo } from '../imprinting/types.js';
 import type { MqttTransport } from '../mqtt/connection.js';
 import { stateLabels } from '../mqtt/publisher.js';
-import { discoveryFilter, formTopics, haStatusTopic } from '../mqtt/topics.js';
-import { buildDiscovery, nodeUid, type DiscoveryContext } from './discovery.js';
+import { availableTopic, discoveryFilter, formTopics, haStatusTopic } from '../mqtt/topics.js';
+import { buildDiscovery, nodeUid, withRemoved, type Component, type DeviceDiscovery } from './discovery.js';
+import { isMigrateMarker, MIGRATE_PAYLOAD, planMigration } from './migration.js';
 import { MAX_LABEL_LENGTH } from '../imprinting/labels.js';
 
 export interface HomeAssistantDeps {
@@ -20,17 +23,43 @@ export interface HomeAssistantDeps {
   /** The "Enroll from camera" button; answers on `<base>/response/class/enroll`. */
   enrollFromCamera: (label: string, camera: string) => void;
   logger: Logger;
+  /** Pause between migration steps, so Home Assistant has handled one before the next. */
+  stepPauseMs?: number;
+  /** Longest wait for the retained discovery configs after the first connect. */
+  scanTimeoutMs?: number;
 }
 
 /**
- * Home Assistant MQTT discovery: announces the node and camera devices, re-announces on
- * HA's birth message, clears the configs of entities that no longer exist (also those left
- * retained by an earlier run), and holds the state of the no-code enrollment form.
+ * scanning: collecting the discovery configs retained under this node (first connect);
+ * migrating: Home Assistant's migration steps; ready: announcing changes; stopped.
+ */
+type Phase = 'scanning' | 'migrating' | 'ready' | 'stopped';
+
+interface Announced {
+  json: string;
+  components: Array<Pick<Component, 'key' | 'platform'>>;
+}
+
+/** How long later-found stray configs are collected before they are dealt with together. */
+const STRAY_BATCH_MS = 300;
+
+/**
+ * Home Assistant MQTT discovery, device-based: one retained config for the node and one
+ * per camera. Before the first announce it looks at what earlier versions left retained
+ * and migrates or removes it; it re-announces on HA's birth message, removes the entities
+ * of a removed class, and holds the state of the no-code enrollment form.
  */
 export class HomeAssistant {
+  private phase: Phase = 'scanning';
   private readonly offs: Array<() => void> = [];
-  /** Discovery topic → the config JSON last published there. */
-  private announced = new Map<string, string>();
+  /** Device config topic → what was last announced there. */
+  private announced = new Map<string, Announced>();
+  /** Discovery configs retained under this node: found while scanning, or strays found later. */
+  private found = new Map<string, Buffer>();
+  private readonly strays = new Map<string, Buffer>();
+  private scanTimer: NodeJS.Timeout | null = null;
+  private strayTimer: NodeJS.Timeout | null = null;
+  private readonly abort = new AbortController();
   private formLabel: string | null = null;
   private formCamera: string | null = null;
 
@@ -39,16 +68,22 @@ export class HomeAssistant {
   async start(): Promise<void> {
     const { transport, bus, baseTopic, prefix } = this.deps;
     const form = formTopics(baseTopic);
-    this.announce();
-    this.offs.push(bus.on('classesChanged', () => this.announce()));
+    this.offs.push(
+      bus.on('classesChanged', () => {
+        if (this.phase === 'ready') this.announce();
+      }),
+      transport.onConnect(() => this.armScanTimeout()),
+    );
     const subs = await Promise.all([
       transport.subscribe(haStatusTopic(prefix), (_t, payload) => {
         if (payload.toString() === 'online') this.onBirth();
       }),
-      // Subscribed after the first announce, so only configs we no longer want are cleared.
       transport.subscribe(discoveryFilter(prefix, nodeUid(this.deps.nodeId)), (topic, payload) =>
         this.onRetainedConfig(topic, payload),
       ),
+      // Our own `online`, published after every subscription of this connection was made:
+      // the broker delivers it after the retained configs those subscriptions brought.
+      transport.subscribe(availableTopic(baseTopic), (_t, payload, packet) => this.onAvailable(payload, packet)),
       transport.subscribe(form.labelSet, (_t, payload) => this.setLabel(payload.toString('utf8'))),
       transport.subscribe(form.cameraSet, (_t, payload) => this.setCamera(payload.toString('utf8'))),
       transport.subscribe(form.enrollPress, () => this.pressEnroll()),
@@ -61,53 +96,145 @@ export class HomeAssistant {
       }),
     ]);
     this.offs.push(...subs);
+    if (transport.connected) this.armScanTimeout();
     const first = this.deps.cameras()[0];
     if (this.formCamera === null && first !== undefined) this.setCamera(first);
   }
 
   async stop(): Promise<void> {
+    this.phase = 'stopped';
+    this.abort.abort();
+    for (const timer of [this.scanTimer, this.strayTimer]) if (timer) clearTimeout(timer);
     for (const off of this.offs.splice(0)) off();
   }
 
   /**
-   * Publishes the configs that changed (all of them when `force`) and clears the ones
-   * announced before but gone now. Enrollments change classes often; most configs don't.
+   * Publishes the device configs that changed (all of them when `force`) and clears the
+   * devices announced before but gone now. A component gone from a device is first sent
+   * with its platform only (HA removes it), then the config without it.
    */
   announce(force = false): void {
-    const ctx: DiscoveryContext = {
+    const devices = this.devices();
+    const next = new Map<string, Announced>();
+    let published = 0;
+    for (const device of devices) {
+      const json = JSON.stringify(device.payload);
+      const before = this.announced.get(device.topic);
+      const keys = new Set(device.components.map((c) => c.key));
+      const removed = before?.components.filter((c) => !keys.has(c.key)) ?? [];
+      if (removed.length > 0) this.retain(device.topic, JSON.stringify(withRemoved(device, removed)));
+      if (force || removed.length > 0 || before?.json !== json) {
+        this.retain(device.topic, json);
+        published++;
+      }
+      next.set(device.topic, { json, components: device.components.map(({ key, platform }) => ({ key, platform })) });
+    }
+    for (const topic of this.announced.keys()) {
+      if (!next.has(topic)) this.retain(topic, '');
+    }
+    this.announced = next;
+    this.deps.logger.debug({ devices: next.size, published }, 'Home Assistant discovery announced');
+  }
+
+  private devices(): DeviceDiscovery[] {
+    return buildDiscovery({
       prefix: this.deps.prefix,
       baseTopic: this.deps.baseTopic,
       nodeId: this.deps.nodeId,
       version: this.deps.version,
       cameras: this.deps.cameras(),
       labels: stateLabels(this.deps.listClasses()),
-    };
-    const next = new Map(buildDiscovery(ctx).map((e) => [e.topic, JSON.stringify(e.config)]));
-    for (const topic of this.announced.keys()) {
-      if (!next.has(topic)) this.retain(topic, '');
+    });
+  }
+
+  private armScanTimeout(): void {
+    if (this.phase !== 'scanning' || this.scanTimer) return;
+    this.scanTimer = setTimeout(() => this.endScan(), this.deps.scanTimeoutMs ?? 3000);
+  }
+
+  private onAvailable(payload: Buffer, packet: IPublishPacket): void {
+    if (!packet.retain && payload.toString() === 'online') this.endScan();
+  }
+
+  private endScan(): void {
+    if (this.phase !== 'scanning') return;
+    if (this.scanTimer) clearTimeout(this.scanTimer);
+    this.phase = 'migrating';
+    const found = this.found;
+    this.found = new Map();
+    void this.migrate(found, true).finally(() => this.settle());
+  }
+
+  /** Back to ready: announce a class change made meanwhile, deal with strays that came in. */
+  private settle(): void {
+    if (this.phase !== 'migrating') return;
+    this.phase = 'ready';
+    this.announce();
+    if (this.strays.size > 0) this.scheduleStrays();
+  }
+
+  /**
+   * Home Assistant's migration steps, in order: `migrate_discovery` to every old topic of an
+   * entity that still exists, the device configs, then every old topic cleared. Configs of
+   * entities or devices that no longer exist are cleared (HA removes them).
+   */
+  private async migrate(found: Map<string, Buffer>, initial: boolean): Promise<void> {
+    const plan = planMigration(this.deps.prefix, found, this.devices());
+    const { logger } = this.deps;
+    if (plan.migrate.length > 0) {
+      logger.info({ entities: plan.migrate.length }, 'Home Assistant: migrating per-entity discovery to device-based discovery');
+      for (const topic of plan.migrate) this.retain(topic, MIGRATE_PAYLOAD);
+      if (!(await this.pause())) return;
     }
-    let published = 0;
-    for (const [topic, json] of next) {
-      if (!force && this.announced.get(topic) === json) continue;
-      this.retain(topic, json);
-      published++;
+    if (initial || plan.migrate.length > 0) this.announce(true);
+    if (plan.migrate.length + plan.remove.length === 0) return;
+    if (plan.migrate.length > 0 && !(await this.pause())) return;
+    for (const topic of [...plan.migrate, ...plan.remove]) this.retain(topic, '');
+    if (plan.remove.length > 0) logger.info({ topics: plan.remove }, 'removed stale Home Assistant discovery configs');
+    if (plan.migrate.length > 0) logger.info('Home Assistant: migration to device-based discovery done');
+  }
+
+  /** False when stopped meanwhile: the remaining steps are left for the next start. */
+  private async pause(): Promise<boolean> {
+    try {
+      await sleep(this.deps.stepPauseMs ?? 1000, undefined, { signal: this.abort.signal });
+      return true;
+    } catch {
+      return false;
     }
-    this.announced = next;
-    this.deps.logger.debug({ entities: next.size, published }, 'Home Assistant discovery announced');
+  }
+
+  private onRetainedConfig(topic: string, payload: Buffer): void {
+    if (payload.length === 0) return;
+    if (this.phase === 'scanning') {
+      this.found.set(topic, payload);
+      return;
+    }
+    // Our own device configs and migration markers come back to us; anything else is a stray.
+    if (this.announced.has(topic) || isMigrateMarker(payload) || this.phase === 'stopped') return;
+    this.strays.set(topic, payload);
+    if (this.phase === 'ready') this.scheduleStrays();
+  }
+
+  private scheduleStrays(): void {
+    if (this.strayTimer) return;
+    this.strayTimer = setTimeout(() => {
+      this.strayTimer = null;
+      if (this.phase !== 'ready') return;
+      const strays = new Map(this.strays);
+      this.strays.clear();
+      this.phase = 'migrating';
+      void this.migrate(strays, false).finally(() => this.settle());
+    }, STRAY_BATCH_MS);
   }
 
   private onBirth(): void {
+    if (this.phase !== 'ready') return; // the announce at the end of the migration covers it
     this.deps.logger.info('Home Assistant came online; re-announcing discovery');
     this.announce(true);
     const form = formTopics(this.deps.baseTopic);
     if (this.formLabel !== null) this.retain(form.labelState, this.formLabel);
     if (this.formCamera !== null) this.retain(form.cameraState, this.formCamera);
-  }
-
-  private onRetainedConfig(topic: string, payload: Buffer): void {
-    if (payload.length === 0 || this.announced.has(topic)) return;
-    this.deps.logger.info({ topic }, 'removing a stale Home Assistant entity');
-    this.retain(topic, '');
   }
 
   private setLabel(value: string): void {

@@ -8,11 +8,11 @@
  *   photo of a never-enrolled class `unknown`. The grid threshold 0.30-0.95 (step 0.01) x
  *   margin 0-0.15 (step 0.005) is searched for the best balanced accuracy
  *   (known-correct rate + unknown-rejected rate) / 2.
- * - Restricted to values that pass Coral's imprinting check on /work/shared/images (cat, dog,
- *   hotdog enrolled from *_train_*; every *_test_* right, cat.jpg and cat_720p.jpg `cat`,
- *   at least 4 of bird/owl/parrot/sunflower/dragonfly `unknown`) even with the threshold
- *   0.02 and the margin 0.01 off on either side, so Edge TPU or decoder differences cannot
- *   flip it.
+ * - Restricted to values that pass Coral's imprinting check on the committed test photos
+ *   (test/fixtures/images: cat, dog, hotdog enrolled from *_train_*; every *_test_* right,
+ *   cat.jpg and cat_720p.jpg `cat`, at least 4 of bird/owl/parrot/sunflower/dragonfly
+ *   `unknown`) even with the threshold 0.02 and the margin 0.01 off on either side, so
+ *   Edge TPU or decoder differences cannot flip it.
  *
  * Result: 0.60 / 0.065, balanced accuracy 62.7 % on the open-set episodes (the unrestricted
  * optimum 0.67 / 0.04 reaches 62.9 % but rejects dog_test_0.jpg and cat.jpg); the Coral

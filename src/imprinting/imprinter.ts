@@ -1,4 +1,4 @@
-import type { Classification, ClassInfo, EnrollResult } from './types.js';
+import type { Classification, ClassInfo, EnrollResult, UnitRef } from './types.js';
 
 /** A frame already at the model's input size (the stored thumbnail is made from it). */
 export interface PixelShot {
@@ -24,8 +24,8 @@ export interface Imprinter {
   enrollPixels(label: string, shots: PixelShot[], opts: EnrollOptions): Promise<EnrollResult>;
   /** `field` names the image in errors (`image`, `payload`, a file name). */
   classifyImage(image: Buffer, field?: string): Promise<Classification>;
-  /** `rgb` at the model's input size (camera frames). */
-  classifyPixels(rgb: Uint8Array): Promise<Classification>;
+  /** `rgb` at the model's input size (camera frames); `unit`: the camera zone it comes from. */
+  classifyPixels(rgb: Uint8Array, unit?: UnitRef): Promise<Classification>;
   list(): ClassInfo[];
   remove(label: string): { label: string };
   rename(label: string, to: string): { label: string; to: string };

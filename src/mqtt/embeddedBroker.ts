@@ -2,15 +2,61 @@ import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import { AppError, errorMessage } from '../errors.js';
+import { AUTH_REFUSALS, probeBroker } from './brokerProbe.js';
 
 export interface EmbeddedBrokerOptions {
   host?: string;
   port?: number;
 }
 
+export interface LocalBrokerOptions extends EmbeddedBrokerOptions {
+  /** The credentials the agent will log in with. */
+  username?: string;
+  password?: string;
+  /** Time allowed for the probe's CONNECT/CONNACK. */
+  timeoutMs?: number;
+}
+
 /**
- * The zero-config broker: an in-process aedes (MQTT 3.1.1) used when `mqtt.url` is empty,
- * so a first run works with nothing else installed. Loopback only by default.
+ * With no `mqtt.url`: the URL of an MQTT broker already answering where the embedded one
+ * would listen (on a home-lab box often the broker Home Assistant uses), or null when
+ * nothing listens there and the embedded broker can start. Throws a one-line AppError
+ * when the address is taken by something the agent cannot use: a broker refusing the
+ * login, or a program that does not speak MQTT.
+ */
+export async function findLocalBroker(opts: LocalBrokerOptions, logger: Logger): Promise<string | null> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? 1883;
+  const url = `mqtt://${host}:${port}`;
+  const result = await probeBroker({ host, port, username: opts.username, password: opts.password, timeoutMs: opts.timeoutMs });
+  switch (result.kind) {
+    case 'none':
+      return null;
+    case 'broker':
+      logger.info({ url }, `no mqtt.url configured: using the MQTT broker already answering on ${url} (set mqtt.url to choose a broker)`);
+      return url;
+    case 'refused': {
+      const who = opts.username ? `the login of user "${opts.username}"` : 'an anonymous login';
+      const fix = AUTH_REFUSALS.has(result.code)
+        ? 'set mqtt.url to it with mqtt.username and mqtt.password (or mqtt.password_file)'
+        : 'set mqtt.url to a broker the agent can use';
+      throw new AppError(
+        'config',
+        `no mqtt.url configured and the MQTT broker on ${host}:${port} refused ${who} (${result.reason}): ${fix}, or set mqtt.embedded.port to a free port to run the embedded broker`,
+      );
+    }
+    case 'not_mqtt':
+      throw new AppError(
+        'config',
+        `no mqtt.url configured and ${host}:${port} is in use by a program that is not an MQTT broker (${result.reason}): stop it, set mqtt.embedded.port to a free port for the embedded broker, or set mqtt.url to your broker`,
+      );
+  }
+}
+
+/**
+ * The zero-config broker: an in-process aedes (MQTT 3.1.1) used when `mqtt.url` is empty
+ * and no broker answers on its address (see findLocalBroker), so a first run works with
+ * nothing else installed. Loopback only by default.
  */
 export class EmbeddedBroker {
   private broker: Aedes | null = null;

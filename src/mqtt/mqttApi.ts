@@ -5,7 +5,7 @@ import type { MqttConfig } from '../config/types.js';
 import type { EventBus } from '../eventBus.js';
 import { HomeAssistant } from '../homeassistant/homeAssistant.js';
 import type { ClassInfo } from '../imprinting/types.js';
-import { connectionOptions, MqttConnection, type ConnectionOptions } from './connection.js';
+import { connectionOptions, MqttConnection, type ConnectionOptions, type DropReason } from './connection.js';
 import { MqttPublisher, type PublishedUnit, type StatePayload, type StatsPayload } from './publisher.js';
 import { RequestServer, type ResponsePayload } from './requests.js';
 
@@ -28,6 +28,8 @@ export interface MqttApiDeps {
   getState: () => StatePayload;
   getStats: () => StatsPayload;
   onAnswer?: (command: string, response: ResponsePayload) => void;
+  /** Every message the connection dropped (QoS 0 while offline, offline queue full or aged out). */
+  onMqttDropped?: (reason: DropReason, count: number) => void;
   /** Test hooks: reconnect timings and the like. */
   connectionOverrides?: Partial<ConnectionOptions>;
 }
@@ -47,6 +49,7 @@ export class MqttApi {
     this.connection = new MqttConnection(
       { ...connectionOptions(config, deps.nodeId, deps.url), ...deps.connectionOverrides },
       logger.child({ part: 'mqtt' }),
+      deps.onMqttDropped ? { onDropped: deps.onMqttDropped } : {},
     );
     const listClasses = deps.listClasses;
     this.requests = new RequestServer({

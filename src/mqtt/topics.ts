@@ -46,6 +46,11 @@ export const formTopics = (base: string) => ({
 
 export const haStatusTopic = (prefix: string): string => `${prefix}/status`;
 
+/**
+ * A discovery config topic, `<prefix>/<component>/<node id>/<object id>/config`. The
+ * component is a platform (`sensor`, ...) for the per-entity configs earlier versions
+ * published, and `device` for the device-based configs published now.
+ */
 export const discoveryTopic = (
   prefix: string,
   component: string,
@@ -53,9 +58,18 @@ export const discoveryTopic = (
   objectId: string,
 ): string => `${prefix}/${component}/${nodeId}/${objectId}/config`;
 
-/** Every discovery config topic of one node, to find stale retained configs. */
+/** Every discovery config topic of one node (device-based and per-entity), to find stale ones. */
 export const discoveryFilter = (prefix: string, nodeId: string): string =>
   `${prefix}/+/${nodeId}/+/config`;
+
+/** The component and object id of a topic matched by `discoveryFilter`, or null. */
+export function parseDiscoveryTopic(prefix: string, topic: string): { component: string; objectId: string } | null {
+  if (!topic.startsWith(`${prefix}/`)) return null;
+  const parts = topic.slice(prefix.length + 1).split('/');
+  const [component, , objectId, leaf] = parts;
+  if (parts.length !== 4 || leaf !== 'config' || !component || !objectId) return null;
+  return { component, objectId };
+}
 
 /** MQTT wildcard match of a topic against a subscription filter. */
 export function topicMatches(filter: string, topic: string): boolean {

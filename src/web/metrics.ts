@@ -3,6 +3,7 @@
  * one, so two agents in one test process do not share counters).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DROP_REASONS, type DropReason } from '../mqtt/connection.js';
 
 export interface CameraStats {
   camera_fps: number;
@@ -43,6 +44,7 @@ export class Metrics {
   private readonly enrollments: Counter;
   private readonly requests: Counter<'command'>;
   private readonly requestErrors: Counter<'command'>;
+  private readonly mqttDropped: Counter<'reason'>;
   private readonly camera: Record<'fps' | 'processFps' | 'skippedFps' | 'reconnects' | 'online', Gauge<'camera'>>;
 
   constructor(options: MetricsOptions = {}) {
@@ -67,6 +69,14 @@ export class Metrics {
       labelNames: ['command'],
       registers,
     });
+    this.mqttDropped = new Counter({
+      name: 'edge_imprint_mqtt_dropped_total',
+      help: 'MQTT messages not delivered: QoS 0 while disconnected, offline queue full, or aged out in it',
+      labelNames: ['reason'],
+      registers,
+    });
+    // Every reason shows from the start (at 0), so a dashboard can tell "none" from "unknown".
+    for (const reason of DROP_REASONS) this.mqttDropped.inc({ reason }, 0);
     const gauge = (name: string, help: string): Gauge<'camera'> =>
       new Gauge({ name: `edge_imprint_camera_${name}`, help, labelNames: ['camera'], registers });
     this.camera = {
@@ -93,6 +103,10 @@ export class Metrics {
 
   recordRequestError(command: string): void {
     this.requestErrors.inc({ command: this.commandLabel(command) });
+  }
+
+  recordMqttDropped(reason: DropReason, count = 1): void {
+    if (count > 0) this.mqttDropped.inc({ reason }, count);
   }
 
   /** Called at each scrape; cameras it no longer lists disappear from the output. */

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { CLI } from '../helpers/cli.js';
-import { freePort, SHARED_MODELS, tempDir, waitFor } from '../helpers/env.js';
+import { freePort, MODEL_DIR, tempDir, waitFor } from '../helpers/env.js';
 import { alive, descendants } from '../helpers/processes.js';
 
 describe('first run: no config, no broker, no models installed', () => {
@@ -23,7 +23,7 @@ describe('first run: no config, no broker, no models installed', () => {
       cwd: dir.path,
       env: {
         ...process.env,
-        EDGE_IMPRINT_MODEL_MIRROR: SHARED_MODELS,
+        EDGE_IMPRINT_MODEL_MIRROR: MODEL_DIR,
         EDGE_IMPRINT_MQTT_EMBEDDED_PORT: String(brokerPort),
         EDGE_IMPRINT_HTTP_PORT: String(httpPort),
         EDGE_IMPRINT_MQTT_STATS_INTERVAL: '2',
@@ -66,8 +66,12 @@ describe('first run: no config, no broker, no models installed', () => {
     };
     assert.equal(state.detector.type, 'cpu');
     assert.ok('demo' in state.cameras);
-    const discovery = [...messages.keys()].filter((t) => t.startsWith('homeassistant/'));
-    assert.ok(discovery.length >= 5, `discovery topics: ${discovery.join(', ')}`);
+    // Device-based discovery: one config for the node, one for the demo camera.
+    const discovery = await waitFor(() => {
+      const topics = [...messages.keys()].filter((t) => /^homeassistant\/device\/.+\/config$/.test(t));
+      return topics.length >= 2 ? topics : undefined;
+    }, 10_000, 'the device discovery configs');
+    assert.deepEqual(discovery.map((t) => t.split('/')[3]).sort(), ['camera_demo', 'node']);
   });
 
   it('the demo camera delivers frames that are classified', async () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, spawnCli } from '../helpers/cli.js';
-import { image, SHARED_MODELS, tempDir } from '../helpers/env.js';
+import { image, MODEL_DIR, tempDir } from '../helpers/env.js';
 
 describe('edge-imprint CLI, end to end on the real model', () => {
   const dir = tempDir();
@@ -14,17 +14,36 @@ describe('edge-imprint CLI, end to end on the real model', () => {
   after(() => dir.cleanup());
 
   it('models --from copies and verifies the model files', () => {
-    const r = cli('models', '--from', SHARED_MODELS);
+    const r = cli('models', '--from', MODEL_DIR);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /mobilenet_v1_1\.0_224_quant_embedding_extractor\.tflite: copied, sha256 ok/);
     assert.match(r.stdout, /_edgetpu\.tflite: copied, sha256 ok/);
     assert.ok(existsSync(join(models, 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite')));
-    assert.match(cli('models', '--from', SHARED_MODELS).stdout, /already installed/);
+    assert.match(cli('models', '--from', MODEL_DIR).stdout, /already installed/);
+  });
+
+  it('models without --from copies from EDGE_IMPRINT_MODEL_MIRROR; --from wins over it', () => {
+    const target = join(dir.path, 'mirrored');
+    const r = runCli(['models', '--model-dir', target], { cwd: dir.path, env: { EDGE_IMPRINT_MODEL_MIRROR: MODEL_DIR } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /mobilenet_v1_1\.0_224_quant_embedding_extractor\.tflite: copied, sha256 ok/);
+    assert.ok(existsSync(join(target, 'mobilenet_v1_1.0_224_quant_embedding_extractor_edgetpu.tflite')));
+    // An empty mirror: the error names it, so the variable was read (and nothing downloaded).
+    const empty = join(dir.path, 'emptymirror');
+    mkdirSync(empty);
+    const missing = runCli(['models', '--model-dir', join(dir.path, 'none')], { cwd: dir.path, env: { EDGE_IMPRINT_MODEL_MIRROR: empty } });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /not found in .*emptymirror/);
+    const explicit = runCli(['models', '--from', MODEL_DIR, '--model-dir', join(dir.path, 'explicit')], {
+      cwd: dir.path,
+      env: { EDGE_IMPRINT_MODEL_MIRROR: empty },
+    });
+    assert.equal(explicit.code, 0, explicit.stderr);
   });
 
   it('models --from a folder with a corrupt file refuses it and says which', () => {
     const bad = join(dir.path, 'badmirror');
-    runCli(['models', '--from', SHARED_MODELS, '--model-dir', bad]);
+    runCli(['models', '--from', MODEL_DIR, '--model-dir', bad]);
     writeFileSync(join(bad, 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite'), 'not a model');
     const r = runCli(['models', '--from', bad, '--model-dir', join(dir.path, 'other')]);
     assert.equal(r.code, 1);
@@ -115,14 +134,14 @@ describe('kill -9 of an enrolling CLI process leaves each class whole or absent'
   const data = join(dir.path, 'data');
   const photos = ['cat_train_0.jpg', 'cat_test_0.jpg', 'cat.jpg'].map(image);
   before(() => {
-    assert.equal(runCli(['enroll', 'base', image('dog_train_0.jpg'), '--data-dir', data, '--model-dir', SHARED_MODELS]).code, 0);
+    assert.equal(runCli(['enroll', 'base', image('dog_train_0.jpg'), '--data-dir', data, '--model-dir', MODEL_DIR]).code, 0);
   });
   after(() => dir.cleanup());
 
   it('repeated at random moments', async () => {
     const outcomes: string[] = [];
     for (let round = 0; round < 6; round++) {
-      const child = spawnCli(['enroll', `batch${round}`, ...photos, '--data-dir', data, '--model-dir', SHARED_MODELS]);
+      const child = spawnCli(['enroll', `batch${round}`, ...photos, '--data-dir', data, '--model-dir', MODEL_DIR]);
       const delay = 300 + Math.floor(Math.random() * 2500);
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       const timer = setTimeout(() => child.kill('SIGKILL'), delay);

@@ -10,7 +10,7 @@ import { AppError } from '../../src/errors.js';
 import { EventBus, type Events } from '../../src/eventBus.js';
 import { loadManifest } from '../../src/models/manifest.js';
 import { dot } from '../../src/imprinting/vector.js';
-import { image, SHARED_MODELS, tempDir, waitFor } from '../helpers/env.js';
+import { image, MODEL_DIR, tempDir, waitFor } from '../helpers/env.js';
 import { buildFakeEdgetpu } from '../helpers/fakeEdgetpu.js';
 
 const LIMITS = { maxBytes: 8 << 20, maxMegapixels: 40 };
@@ -48,7 +48,7 @@ function makeDetector(
 ): SupervisedDetector {
   return new SupervisedDetector({
     config: cfg,
-    modelDir: SHARED_MODELS,
+    modelDir: MODEL_DIR,
     manifest: loadManifest(),
     backoff: { initialMs: 50, maxMs: 500 },
     tpuRetryMs: 60_000,

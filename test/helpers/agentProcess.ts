@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { CLI } from './cli.js';
-import { freePort, ROOT, SHARED_MODELS, waitFor } from './env.js';
+import { freePort, MODEL_DIR, ROOT, waitFor } from './env.js';
 
 export interface AgentProcess {
   proc: ChildProcess;
@@ -20,7 +20,7 @@ export interface AgentProcess {
 
 /**
  * Starts `edge-imprint run` from source as a separate process, with `config` written as
- * `<dir>/config.yaml` (data in `<dir>/data`, models from ../shared/models unless given).
+ * `<dir>/config.yaml` (data in `<dir>/data`, models from the test model cache unless given).
  * Resolves once the start-up banner is logged.
  */
 export async function startAgentProcess(opts: {
@@ -34,7 +34,7 @@ export async function startAgentProcess(opts: {
   const httpPort = await freePort();
   const config = {
     data_dir: join(opts.dir, 'data'),
-    model_dir: SHARED_MODELS,
+    model_dir: MODEL_DIR,
     http: { port: httpPort },
     ...opts.config,
   };

@@ -5,19 +5,22 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 
-/** The repository root, and the read-only shared folder beside it. */
+/** The repository root. Tests read nothing outside it but the folders named below. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const SHARED = process.env.EDGE_IMPRINT_SHARED ?? resolve(ROOT, '..', 'shared');
-export const SHARED_MODELS = join(SHARED, 'models');
-export const SHARED_IMAGES = join(SHARED, 'images');
-export const CPU_MODEL = join(SHARED_MODELS, 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite');
-export const EDGETPU_MODEL = join(
-  SHARED_MODELS,
-  'mobilenet_v1_1.0_224_quant_embedding_extractor_edgetpu.tflite',
-);
+/**
+ * The model files, installed before the tests by scripts/runTests.mjs with `edge-imprint
+ * models` (downloaded, or copied from EDGE_IMPRINT_MODEL_MIRROR). Default .cache/models;
+ * EDGE_IMPRINT_TEST_MODEL_DIR points elsewhere (scripts/modelCache.mjs owns this rule).
+ */
+export const MODEL_DIR = resolve(ROOT, process.env.EDGE_IMPRINT_TEST_MODEL_DIR || join('.cache', 'models'));
+export const CPU_MODEL = join(MODEL_DIR, 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite');
+export const EDGETPU_MODEL = join(MODEL_DIR, 'mobilenet_v1_1.0_224_quant_embedding_extractor_edgetpu.tflite');
+/** The committed test photos (Open Images, CC BY 2.0: see COPYRIGHT there). */
+export const FIXTURE_IMAGES = join(ROOT, 'test', 'fixtures', 'images');
 
+/** The path of a test photo. */
 export function image(name: string): string {
-  return join(SHARED_IMAGES, name);
+  return join(FIXTURE_IMAGES, name);
 }
 
 /** A fresh temporary folder, removed by the returned cleanup. */

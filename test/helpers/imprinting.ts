@@ -4,7 +4,7 @@ import { Core } from '../../src/core.js';
 import type { Detector } from '../../src/detector/types.js';
 import { EventBus } from '../../src/eventBus.js';
 import type { ImprintingService } from '../../src/imprinting/service.js';
-import { SHARED_MODELS, testLogger } from './env.js';
+import { MODEL_DIR, testLogger } from './env.js';
 
 export interface StartedImprinting {
   imprinter: ImprintingService;
@@ -15,14 +15,14 @@ export interface StartedImprinting {
   stop(): Promise<void>;
 }
 
-/** The real inference core (CPU model from ../shared/models) on a test data dir. */
+/** The real inference core (CPU model from the test model cache) on a test data dir. */
 export async function startImprinting(opts: {
   dataDir: string;
   bus?: EventBus;
   config?: (c: AppConfig) => AppConfig;
 }): Promise<StartedImprinting> {
   const logger = testLogger();
-  const base = loadConfig({ env: {}, overrides: { data_dir: opts.dataDir, model_dir: SHARED_MODELS } });
+  const base = loadConfig({ env: {}, overrides: { data_dir: opts.dataDir, model_dir: MODEL_DIR } });
   const config = opts.config ? opts.config(base) : { ...base, detector: { ...base.detector, type: 'cpu' as const } };
   const bus = opts.bus ?? new EventBus(logger);
   const core = new Core({ config, logger, bus });

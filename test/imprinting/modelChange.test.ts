@@ -5,10 +5,9 @@ import BetterSqlite3 from 'better-sqlite3';
 import { join } from 'node:path';
 import { STORE_FILE } from '../../src/imprinting/store.js';
 import { dot } from '../../src/imprinting/vector.js';
-import { image, tempDir, waitFor } from '../helpers/env.js';
+import { image, MODEL_DIR, tempDir, waitFor } from '../helpers/env.js';
 import { startImprinting } from '../helpers/imprinting.js';
 import { runCli } from '../helpers/cli.js';
-import { SHARED_MODELS } from '../helpers/env.js';
 
 const read = (name: string): Buffer => readFileSync(image(name));
 
@@ -52,7 +51,7 @@ describe('a class changed through the CLI reaches a running agent', () => {
     try {
       const changes: string[][] = [];
       core.bus.on('classesChanged', (e) => void changes.push(e.labels));
-      const r = runCli(['enroll', 'cat', image('cat_train_0.jpg'), '--data-dir', dir.path, '--model-dir', SHARED_MODELS]);
+      const r = runCli(['enroll', 'cat', image('cat_train_0.jpg'), '--data-dir', dir.path, '--model-dir', MODEL_DIR]);
       assert.equal(r.code, 0, r.stderr);
       await waitFor(() => changes.some((labels) => labels.includes('cat')), 5000, 'the agent to see the new class');
       assert.equal((await core.imprinter.classifyImage(read('cat_test_0.jpg'))).label, 'cat');

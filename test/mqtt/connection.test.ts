@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
-import { MqttConnection } from '../../src/mqtt/connection.js';
+import { MqttConnection, type ConnectFn, type ConnectionOptions } from '../../src/mqtt/connection.js';
 import { EmbeddedBroker } from '../../src/mqtt/embeddedBroker.js';
 import { freePort, image, testLogger, waitFor } from '../helpers/env.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
@@ -22,6 +23,58 @@ function capturingLogger(): { logger: pino.Logger; lines: () => Array<Record<str
   });
   const logger = pino({ level: 'debug' }, stream);
   return { logger, lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+/** Freezes every plain object under `value` (Buffers and functions stay as they are). */
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Buffer.isBuffer(value) || ArrayBuffer.isView(value)) return;
+  for (const inner of Object.values(value)) deepFreeze(inner);
+  Object.freeze(value);
+}
+
+/** A comparable picture of a client's options (Buffers as hex, functions by name). */
+function snapshot(options: object): string {
+  return JSON.stringify(options, (_k, v: unknown) => {
+    if (typeof v === 'function') return `fn:${v.name}`;
+    if (v && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer') return `buf:${String((v as { data: unknown }).data)}`;
+    return v;
+  });
+}
+
+/** Options of a watcher whose session (and QoS 1 messages) the broker keeps across its restart. */
+const PERSISTENT = (clientId: string): mqtt.IClientOptions => ({
+  clean: false,
+  clientId,
+  reconnectPeriod: 20,
+  properties: { sessionExpiryInterval: 300 },
+});
+
+/** mqtt.connect, with every client's `options` frozen the moment it exists: any later write throws. */
+function freezingConnect(): { connect: ConnectFn; clients: Array<{ client: MqttClient; before: string }> } {
+  const clients: Array<{ client: MqttClient; before: string }> = [];
+  const connect: ConnectFn = (url, opts) => {
+    const client = mqtt.connect(url, opts);
+    deepFreeze(client.options);
+    clients.push({ client, before: snapshot(client.options) });
+    return client;
+  };
+  return { connect, clients };
+}
+
+function plainOptions(url: string, extra: Partial<ConnectionOptions> = {}): ConnectionOptions {
+  return {
+    url,
+    username: '',
+    password: '',
+    clientId: `conn-${Math.random().toString(16).slice(2, 8)}`,
+    cleanSession: false,
+    protocolVersion: 5,
+    tls: { ca: '', cert: '', key: '' },
+    availabilityTopic: `${BASE}/available`,
+    minReconnectMs: 200,
+    maxReconnectMs: 400,
+    ...extra,
+  };
 }
 
 void describe('MQTT connection', () => {
@@ -178,5 +231,121 @@ void describe('MQTT connection', () => {
     // A second embedded broker on the same port fails with a clear config error.
     const clash = new EmbeddedBroker({ host: '127.0.0.1', port }, testLogger());
     await assert.rejects(clash.start(), /embedded MQTT broker: cannot listen on 127\.0\.0\.1:\d+/);
+  });
+});
+
+void describe('MQTT connection: no mqtt.js internals, bounded while offline', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  });
+  const track = <T extends { stop?: () => Promise<void>; end?: () => Promise<void>; cleanup?: () => Promise<void> }>(x: T): T => {
+    cleanups.push(async () => {
+      if (x.cleanup) await x.cleanup();
+      else if (x.stop) await x.stop();
+      else if (x.end) await x.end();
+    });
+    return x;
+  };
+
+  void it('never writes client.options: reconnect and the v5 -> 3.1.1 fallback with frozen options', async () => {
+    // Broker restart: the connection comes back on a new client; no option of the old one is touched.
+    const broker: Mosquitto = track(await startMosquitto());
+    const restart = freezingConnect();
+    const connection = track(new MqttConnection(plainOptions(broker.url), testLogger(), { connect: restart.connect }));
+    await connection.start();
+    assert.equal(connection.connected, true);
+    await broker.restart();
+    await waitFor(() => !connection.connected || undefined, 3000, 'the loss noticed');
+    await waitFor(() => connection.connected, 5000, 'reconnected after the broker restart');
+    assert.ok(restart.clients.length >= 2, `a fresh client per attempt (${restart.clients.length})`);
+    for (const { client, before } of restart.clients) {
+      assert.equal(Object.isFrozen(client.options), true);
+      assert.equal(snapshot(client.options), before, 'options unchanged');
+    }
+
+    // A broker that refuses v5 (the embedded aedes): the next client is built with protocol 4.
+    const port = await freePort();
+    const embedded = track(new EmbeddedBroker({ host: '127.0.0.1', port }, testLogger()));
+    await embedded.start();
+    const fallback = freezingConnect();
+    const old = track(new MqttConnection(plainOptions(embedded.url), testLogger(), { connect: fallback.connect }));
+    await old.start();
+    await waitFor(() => old.connected, 5000, 'connected after the fallback');
+    assert.equal(old.protocolVersion, 4);
+    assert.equal(fallback.clients[0]?.client.options.protocolVersion, 5, 'the refused client kept its options');
+    assert.equal(fallback.clients.at(-1)?.client.options.protocolVersion, 4);
+    for (const { client, before } of fallback.clients) assert.equal(snapshot(client.options), before, 'options unchanged');
+  });
+
+  void it('while disconnected: QoS 0 dropped and counted, QoS 1 queued and sent after, retained state and clears sent again', async () => {
+    const broker: Mosquitto = track(await startMosquitto());
+    const seed = track(await TestClient.connect(broker.url));
+    await seed.publish(`${BASE}/gone`, 'left by an earlier run', { retain: true });
+    // A persistent watcher: the broker keeps its QoS 1 messages while it reconnects after the restart.
+    const watcher = track(await TestClient.connect(broker.url, PERSISTENT('offline-watcher')));
+    await watcher.subscribe(`${BASE}/#`);
+    const connection = track(new MqttConnection(plainOptions(broker.url, { minReconnectMs: 1500, maxReconnectMs: 1500 }), testLogger()));
+    await connection.start();
+    await connection.publish(`${BASE}/state`, 'v1', { retain: true });
+    await broker.stop();
+    await waitFor(() => !connection.connected || undefined, 3000, 'the loss noticed');
+
+    for (let i = 0; i < 5; i++) await connection.publish(`${BASE}/stats`, `s${i}`, { qos: 0 });
+    for (let i = 0; i < 3; i++) await connection.publish(`${BASE}/events`, `e${i}`, { qos: 1 });
+    await connection.publish(`${BASE}/state`, 'v2', { retain: true });
+    await connection.publish(`${BASE}/gone`, '', { retain: true });
+    const away = connection.stats();
+    assert.equal(away.dropped_offline_qos0, 5);
+    assert.equal(away.queued, 3);
+    assert.equal(away.state, 'waiting');
+
+    const from = watcher.messages.length;
+    await broker.restart();
+    await waitFor(() => connection.connected, 5000, 'reconnected');
+    await waitFor(() => watcher.messages.slice(from).filter((m) => m.topic === `${BASE}/events`).length >= 3, 5000, 'queued events');
+    const after = watcher.messages.slice(from);
+    assert.deepEqual(after.filter((m) => m.topic === `${BASE}/events`).map((m) => m.payload.toString()), ['e0', 'e1', 'e2']);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(watcher.messages.slice(from).filter((m) => m.topic === `${BASE}/stats`).length, 0, 'no QoS 0 backlog');
+    assert.equal(connection.stats().queued, 0);
+    // A late subscriber sees the state as it is now, and the topic cleared while offline is gone.
+    const late = track(await TestClient.connect(broker.url));
+    await late.subscribe(`${BASE}/#`);
+    await late.next(`${BASE}/state`, 0, (p) => p.toString() === 'v2');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(late.count(`${BASE}/gone`), 0, 'the retained clear made while offline reached the broker');
+  });
+
+  void it('the offline queue is capped by count and by age, oldest out first', async () => {
+    const broker: Mosquitto = track(await startMosquitto());
+    let now = 1_000_000;
+    const watcher = track(await TestClient.connect(broker.url, PERSISTENT('cap-watcher')));
+    await watcher.subscribe(`${BASE}/events`);
+    const dropped: string[] = [];
+    const connection = track(
+      new MqttConnection(
+        plainOptions(broker.url, { minReconnectMs: 1500, maxReconnectMs: 1500, offlineQueueSize: 3, offlineQueueMaxAgeMs: 10_000 }),
+        testLogger(),
+        { now: () => now, onDropped: (reason, count) => dropped.push(`${reason}:${count}`) },
+      ),
+    );
+    await connection.start();
+    await broker.stop();
+    await waitFor(() => !connection.connected || undefined, 3000, 'the loss noticed');
+    await connection.publish(`${BASE}/events`, 'aged', { qos: 1 });
+    now += 20_000; // 'aged' is now older than the age cap
+    for (const p of ['q1', 'q2', 'q3', 'q4']) await connection.publish(`${BASE}/events`, p, { qos: 1 });
+    assert.deepEqual(dropped, ['expired:1', 'queue_full:1']);
+    const stats = connection.stats();
+    assert.equal(stats.queued, 3);
+    assert.equal(stats.dropped_expired, 1);
+    assert.equal(stats.dropped_queue_full, 1);
+
+    const from = watcher.messages.length;
+    await broker.restart();
+    await waitFor(() => watcher.messages.length - from >= 3, 6000, 'the queue flushed');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(watcher.messages.slice(from).map((m) => m.payload.toString()), ['q2', 'q3', 'q4']);
   });
 });

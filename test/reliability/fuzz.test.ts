@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import sharp from 'sharp';
 import { startAgentProcess, type AgentProcess } from '../helpers/agentProcess.js';
-import { image, SHARED_MODELS, tempDir, waitFor } from '../helpers/env.js';
+import { image, MODEL_DIR, tempDir, waitFor } from '../helpers/env.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { alive } from '../helpers/processes.js';
 import { percentile, RequestTracker, rssMb, RssSampler, tally, type TrackedRequest } from '../helpers/requestTracker.js';
@@ -121,7 +121,7 @@ void describe('fuzz: 1000+ malformed MQTT requests to a running agent', () => {
     await tracker.send({ id: `${runId}-warm-list`, command: 'class/list', payload: Buffer.from(`{"transaction":"${runId}-warm-list"}`), byTransaction: true });
     await waitFor(() => tracker.pending().length === 0, 30_000, 'the warm-up answers');
     const treeBefore = snapshot(root.path, dataDir);
-    const modelsBefore = snapshot(SHARED_MODELS, '');
+    const modelsBefore = snapshot(MODEL_DIR, '');
     const rssBefore = rssMb(agent.pid);
     const sampler = new RssSampler(agent.pid);
     sampler.start();
@@ -171,7 +171,7 @@ void describe('fuzz: 1000+ malformed MQTT requests to a running agent', () => {
     const half = Number(trail[Math.floor(trail.length / 2)] ?? rssBefore);
     assert.ok(rssAfter - half < 40, `RSS still climbing in the second half: ${trail.join(' → ')} MB`);
     assert.deepEqual(changes(treeBefore, snapshot(root.path, dataDir)), []);
-    assert.deepEqual(changes(modelsBefore, snapshot(SHARED_MODELS, '')), []);
+    assert.deepEqual(changes(modelsBefore, snapshot(MODEL_DIR, '')), []);
     assert.deepEqual(final, [], 'class/list after the fuzz');
     assert.equal(lastOn(`${BASE}/classes`), '[]', 'retained classes');
     const leaks = watched.filter(

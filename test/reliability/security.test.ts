@@ -219,8 +219,9 @@ void describe('security: password, TLS and client certificates; ACL; secrets nev
       ha.next(`${BASE}/available`, t0, `${mode.name}: available online`, (p) => p === 'online'),
       waitFor(
         () => {
-          const n = ha.since(t0).filter((m) => /^homeassistant\/[a-z_]+\/edge_imprint_home\/[^/]+\/config$/.test(m.topic)).length;
-          return n >= (withCameras ? 5 : 2) ? n : false;
+          // Device-based discovery: the node's config, and one per camera.
+          const n = ha.since(t0).filter((m) => /^homeassistant\/device\/edge_imprint_home\/[^/]+\/config$/.test(m.topic)).length;
+          return n >= (withCameras ? 3 : 1) ? n : false;
         },
         20_000,
         `${mode.name}: discovery`,
@@ -314,8 +315,10 @@ void describe('security: password, TLS and client certificates; ACL; secrets nev
   void it('a client without request rights cannot make the agent act, nor fake its states', async () => {
     const a = agent!;
     await ha.next(`${BASE}/gate/cat`, 0, 'gate/cat OFF', (p) => p === 'OFF');
-    // The Home Assistant entity of class cat on the door camera: deleting it is one of the attacks.
-    const catEntity = ha.seen.find((m) => /^homeassistant\/binary_sensor\/edge_imprint_home\/[^/]*door[^/]*cat[^/]*\/config$/.test(m.topic))?.topic;
+    // The Home Assistant device of the door camera (with the entity of class cat): deleting it is one of the attacks.
+    const catEntity = ha.seen.find(
+      (m) => /^homeassistant\/device\/edge_imprint_home\/camera_door\/config$/.test(m.topic) && m.payload.includes('door_class_cat'),
+    )?.topic;
     assert.ok(catEntity, 'the discovery config of door/cat');
     const metricsBefore = await (await fetch(`http://127.0.0.1:${a.httpPort}/metrics`)).text();
     const requestsBefore = counterSum(metricsBefore, 'edge_imprint_requests_total');
@@ -397,7 +400,7 @@ void describe('security: password, TLS and client certificates; ACL; secrets nev
     assert.equal(now.get(`${BASE}/available`), 'online');
     assert.equal(now.get(`${BASE}/gate/cat`), 'OFF');
     assert.notEqual(now.get(`${BASE}/door/label`), 'pwned');
-    assert.ok((now.get(catEntity) ?? '').length > 0, 'door_cat discovery still there');
+    assert.ok((now.get(catEntity) ?? '').includes('door_class_cat'), 'door_cat discovery still there');
     // Detection on the door camera is still on: frames keep being classified.
     await ha.next(`${BASE}/stats`, Date.now(), 'stats with door frames classified', (p) => (JSON.parse(p) as { cameras: { door: { process_fps: number } } }).cameras.door.process_fps > 0, 10_000);
     const denied = (broker.log().slice(brokerMark).match(/Denied PUBLISH/g) ?? []).length;
