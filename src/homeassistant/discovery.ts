@@ -9,7 +9,9 @@ import {
   formTopics,
   stateTopic,
   statsTopic,
+  unitTopic,
 } from '../mqtt/topics.js';
+import { unitLabels, type PublishedUnit } from '../mqtt/publisher.js';
 import { PROJECT_URL } from '../version.js';
 
 /**
@@ -25,8 +27,10 @@ export interface DiscoveryContext {
   nodeId: string;
   version: string;
   cameras: string[];
-  /** Non-background class labels: one binary sensor each, per camera. */
+  /** Non-background class labels: one binary sensor each, per camera or zone. */
   labels: string[];
+  /** Each zone, or each camera without zones (zone null), with the classes it may report. */
+  units: PublishedUnit[];
 }
 
 export type Platform = 'sensor' | 'binary_sensor' | 'image' | 'event' | 'text' | 'select' | 'button';
@@ -160,26 +164,23 @@ function nodeComponents(ctx: DiscoveryContext): Component[] {
   return components;
 }
 
-/** The event entity reads the shared `events` topic and keeps only its camera's events. */
-export function eventTemplate(camera: string): string {
+/** The event entity reads the shared `events` topic and keeps only its camera's (or zone's) events. */
+export function eventTemplate(camera: string, zone: string | null = null): string {
+  const zoneTest = zone === null ? '' : ` and value_json.zone == ${JSON.stringify(zone)}`;
   return (
-    `{% if value_json.camera == ${JSON.stringify(camera)} %}` +
+    `{% if value_json.camera == ${JSON.stringify(camera)}${zoneTest} %}` +
     "{{ {'event_type': value_json.type, 'label': value_json.label, 'score': value_json.score, " +
     "'id': value_json.id, 'start_time': value_json.start_time, 'end_time': value_json.end_time} | to_json }}" +
     '{% endif %}'
   );
 }
 
+/** A camera's own entities, then each of its units' (its zones, or its whole frame). */
 function cameraComponents(ctx: DiscoveryContext, camera: string): Component[] {
   const uid = cameraUid(ctx.nodeId, camera);
   const base = ctx.baseTopic;
-  return [
-    component(ctx, 'sensor', `${uid}_label`, {
-      name: 'Label',
-      state_topic: cameraTopic(base, camera, 'label'),
-      json_attributes_topic: cameraTopic(base, camera, 'attributes'),
-      icon: 'mdi:tag-search',
-    }),
+  const units = ctx.units.filter((u) => u.camera === camera);
+  const own = [
     component(ctx, 'image', `${uid}_snapshot`, {
       name: 'Snapshot',
       image_topic: cameraTopic(base, camera, 'snapshot'),
@@ -200,16 +201,52 @@ function cameraComponents(ctx: DiscoveryContext, camera: string): Component[] {
       value_template: eventTemplate(camera),
       icon: 'mdi:motion-sensor',
     }),
-    ...ctx.labels.map((label) =>
+  ];
+  return [...own, ...units.flatMap((unit) => unitComponents(ctx, unit))];
+}
+
+/**
+ * The label, class states (and for a zone its snapshot and events) of one unit. A camera
+ * without zones keeps the unique ids of earlier versions; a zone's ids add `_zone_<zone>`.
+ */
+function unitComponents(ctx: DiscoveryContext, unit: PublishedUnit): Component[] {
+  const { camera, zone } = unit;
+  const base = ctx.baseTopic;
+  const uid = zone === null ? cameraUid(ctx.nodeId, camera) : `${cameraUid(ctx.nodeId, camera)}_zone_${safeId(zone)}`;
+  const title = (what: string): string => (zone === null ? what : `${zone} ${what.toLowerCase()}`);
+  const list = [
+    component(ctx, 'sensor', `${uid}_label`, {
+      name: title('Label'),
+      state_topic: unitTopic(base, camera, zone, 'label'),
+      json_attributes_topic: unitTopic(base, camera, zone, 'attributes'),
+      icon: 'mdi:tag-search',
+    }),
+    ...unitLabels(unit, ctx.labels).map((label) =>
       component(ctx, 'binary_sensor', `${uid}_class_${safeId(label)}`, {
-        name: label,
-        state_topic: classStateTopic(base, camera, label),
+        name: zone === null ? label : `${zone} ${label}`,
+        state_topic: classStateTopic(base, camera, label, zone),
         payload_on: 'ON',
         payload_off: 'OFF',
         icon: 'mdi:eye',
       }),
     ),
   ];
+  if (zone === null) return list;
+  list.push(
+    component(ctx, 'image', `${uid}_snapshot`, {
+      name: title('Snapshot'),
+      image_topic: unitTopic(base, camera, zone, 'snapshot'),
+      content_type: 'image/jpeg',
+    }),
+    component(ctx, 'event', `${uid}_detection`, {
+      name: title('Detection'),
+      state_topic: eventsTopic(base),
+      event_types: ['start', 'end'],
+      value_template: eventTemplate(camera, zone),
+      icon: 'mdi:motion-sensor',
+    }),
+  );
+  return list;
 }
 
 /** The retained config of one device: shared device, origin and availability, and `cmps`. */

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { EventBus } from '../eventBus.js';
 import type { ClassInfo } from '../imprinting/types.js';
 import type { MqttTransport } from '../mqtt/connection.js';
-import { stateLabels } from '../mqtt/publisher.js';
+import { stateLabels, type PublishedUnit } from '../mqtt/publisher.js';
 import { availableTopic, discoveryFilter, formTopics, haStatusTopic } from '../mqtt/topics.js';
 import { buildDiscovery, nodeUid, withRemoved, type Component, type DeviceDiscovery } from './discovery.js';
 import { isMigrateMarker, MIGRATE_PAYLOAD, planMigration } from './migration.js';
@@ -19,6 +19,8 @@ export interface HomeAssistantDeps {
   nodeId: string;
   version: string;
   cameras: () => string[];
+  /** Each zone, or each camera without zones, with the classes it may report. */
+  units: () => PublishedUnit[];
   listClasses: () => ClassInfo[];
   /** The "Enroll from camera" button; answers on `<base>/response/class/enroll`. */
   enrollFromCamera: (label: string, camera: string) => void;
@@ -144,6 +146,7 @@ export class HomeAssistant {
       version: this.deps.version,
       cameras: this.deps.cameras(),
       labels: stateLabels(this.deps.listClasses()),
+      units: this.deps.units(),
     });
   }
 

@@ -83,6 +83,7 @@ export class MqttApi {
           nodeId: deps.nodeId,
           version: deps.version,
           cameras: deps.cameras,
+          units: deps.units,
           listClasses,
           enrollFromCamera: (label, camera) => this.requests.enrollFromCamera(label, camera),
           logger: logger.child({ part: 'homeassistant' }),

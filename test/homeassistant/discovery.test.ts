@@ -30,6 +30,10 @@ const CTX: DiscoveryContext = {
   version: '1.2.3',
   cameras: ['door', 'Back Yard'],
   labels: ['cat', 'Cat', 'parcel box'],
+  units: [
+    { camera: 'door', zone: null, classes: [] },
+    { camera: 'Back Yard', zone: null, classes: [] },
+  ],
 };
 
 /**
@@ -191,6 +195,33 @@ void describe('Home Assistant device-based discovery payloads (pure)', () => {
     const tombstone = expand(withRemoved(door, [{ key: 'door_class_dog', platform: 'binary_sensor' }]));
     assert.deepEqual(tombstone.components.door_class_dog, { platform: 'binary_sensor' });
     assert.equal(Object.keys(tombstone.components).length, door.components.length + 1, 'the others are still there');
+  });
+
+  void it('a camera with zones: each zone its label, class states (its own list only), snapshot and events', () => {
+    const ctx: DiscoveryContext = {
+      ...CTX,
+      cameras: ['drive'],
+      units: [
+        { camera: 'drive', zone: 'bin', classes: ['bin_out', 'bin_in'] },
+        { camera: 'drive', zone: 'gate', classes: [] },
+      ],
+      labels: ['cat', 'bin_in', 'bin_out'],
+    };
+    const drive = buildDiscovery(ctx).find((d) => d.topic.endsWith('/camera_drive/config'));
+    assert.ok(drive, 'the camera device');
+    const keys = drive.components.map((c) => `${c.platform}:${c.key}`).sort();
+    for (const key of [
+      'sensor:drive_zone_bin_label', 'binary_sensor:drive_zone_bin_class_bin_in', 'binary_sensor:drive_zone_bin_class_bin_out',
+      'image:drive_zone_bin_snapshot', 'event:drive_zone_bin_detection', 'sensor:drive_zone_gate_label',
+      'binary_sensor:drive_zone_gate_class_cat', 'image:drive_snapshot', 'binary_sensor:drive_stream', 'event:drive_detection',
+    ]) assert.ok(keys.includes(key), `${key} in ${keys.join(', ')}`);
+    assert.equal(keys.includes('binary_sensor:drive_zone_bin_class_cat'), false, 'the bin zone only knows its own classes');
+    assert.equal(keys.includes('sensor:drive_label'), false, 'a camera with zones has no label of its own');
+    const binCat = drive.components.find((c) => c.key === 'drive_zone_bin_class_bin_out');
+    assert.equal(binCat?.options.state_topic, 'edge-imprint/drive/bin/bin_out');
+    const label = drive.components.find((c) => c.key === 'drive_zone_bin_label');
+    assert.equal(label?.options.json_attributes_topic, 'edge-imprint/drive/bin/attributes');
+    assert.match(String(drive.components.find((c) => c.key === 'drive_zone_bin_detection')?.options.value_template), /value_json\.zone == "bin"/);
   });
 
   void it('the event template keeps only its own camera', () => {
