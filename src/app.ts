@@ -72,7 +72,7 @@ export class Agent {
     for (const line of unknownZoneClasses(config, core.service.list().map((c) => c.label))) logger.warn(line);
     const cameras = this.buildCameras(core);
     await this.startPart({ name: 'cameras', start: () => cameras.start(), stop: () => cameras.stop() });
-    const commands = new Commands({ imprinter: core.service, limits: config.limits, cameras });
+    const commands = new Commands({ imprinter: core.service, limits: config.limits, cameras, classes: core.service, corrections: core.corrections });
     const runner = new CommandRunner({ capacity: config.limits.queue_size });
     await this.startMqtt(core, cameras, commands, runner);
     // Stopped before MQTT (parts stop in reverse): requests in flight are answered while it can still publish.

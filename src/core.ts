@@ -5,6 +5,9 @@ import type { EventBus } from './eventBus.js';
 import { ImprintedClassifier } from './imprinting/classifier.js';
 import { ImprintingService } from './imprinting/service.js';
 import { ClassStore } from './imprinting/store.js';
+import { Corrections } from './imprinting/corrections.js';
+import { EventRecorder } from './imprinting/eventRecorder.js';
+import { EventStore } from './imprinting/eventStore.js';
 import { BackgroundTuner } from './imprinting/tuner.js';
 import { loadManifest } from './models/manifest.js';
 
@@ -14,6 +17,8 @@ export interface CoreOptions {
   bus?: EventBus;
   onInference?: (ms: number) => void;
   onEnroll?: (shots: number) => void;
+  /** The model id without starting the detector (the CLI's corrections): sha256 of the CPU model. */
+  modelId?: () => string;
 }
 
 /** The zone a class label would collide with, described, or null. Pure. */
@@ -50,6 +55,10 @@ export class Core {
   readonly classifier: ImprintedClassifier;
   readonly service: ImprintingService;
   readonly tuner: BackgroundTuner | null;
+  readonly events: EventStore;
+  readonly corrections: Corrections;
+  /** Keeps detection events from the bus (absent without a bus: the CLI). */
+  readonly recorder: EventRecorder | null;
 
   constructor(opts: CoreOptions) {
     const { config, logger, bus } = opts;
@@ -80,6 +89,24 @@ export class Core {
       unitClasses: (unit) => (unit.zone === null ? [] : (config.cameras[unit.camera]?.zones[unit.zone]?.classes ?? [])),
       labelClash: (label) => zoneClash(config, label),
     });
+    const retention = { maxCount: config.events.max_count, maxAgeDays: config.events.max_age_days };
+    this.events = new EventStore(this.store, retention);
+    this.corrections = new Corrections({
+      store: this.store,
+      events: this.events,
+      modelId: opts.modelId ?? (() => this.detector.modelId()),
+      newLabel: (label, field) => this.service.checkNewLabel(label, field),
+      changed: () => this.service.notifyChanged(),
+    });
+    this.recorder = bus
+      ? new EventRecorder({
+          bus,
+          events: this.events,
+          modelId: () => this.detector.modelId(),
+          inputSize: () => this.detector.inputSize,
+          logger: logger.child({ part: 'events' }),
+        })
+      : null;
   }
 
   async start(): Promise<void> {
@@ -87,6 +114,7 @@ export class Core {
     try {
       await this.detector.start();
       await this.service.start();
+      await this.recorder?.start();
     } catch (err) {
       await this.stop();
       throw err;
@@ -94,7 +122,7 @@ export class Core {
   }
 
   async stop(): Promise<void> {
-    for (const part of [this.service, this.tuner, this.detector, this.store]) {
+    for (const part of [this.recorder, this.service, this.tuner, this.detector, this.store]) {
       if (!part) continue;
       try {
         await part.stop();

@@ -8,6 +8,10 @@ export type Command =
   | { name: 'classes'; action: 'list'; json: boolean }
   | { name: 'classes'; action: 'remove' | 'undo'; label: string }
   | { name: 'classes'; action: 'rename'; label: string; to: string }
+  | { name: 'events'; action: 'list'; json: boolean; filter: { camera?: string; zone?: string; label?: string; limit: number } }
+  | { name: 'events'; action: 'confirm' | 'undo'; id: string }
+  | { name: 'events'; action: 'reject'; id: string; empty: boolean }
+  | { name: 'events'; action: 'relabel'; id: string; label: string }
   | { name: 'models'; from: string | undefined }
   | { name: 'validate-config' }
   | { name: 'bench'; json: boolean }
@@ -32,6 +36,12 @@ commands:
   classes remove <label>                remove a class and its shots
   classes rename <label> <new>          rename a class
   classes undo <label>                  remove the latest shot of a class
+  events [list] [--camera C] [--zone Z] [--label L] [--limit N] [--json]
+                                        recent detections, newest first
+  events confirm <id>                   the detection was right: learn its frame
+  events reject <id> [--empty]          it was wrong (--empty: nothing was there)
+  events relabel <id> <label>           it showed <label>: learn that instead
+  events undo <id>                      take a correction back
   models [--from DIR]                   install the model files (download, or copy from DIR
                                         or from env EDGE_IMPRINT_MODEL_MIRROR)
   validate-config                       check the configuration, list every error
@@ -50,6 +60,11 @@ const OPTIONS = {
   json: { type: 'boolean', default: false },
   background: { type: 'boolean', default: false },
   from: { type: 'string' },
+  camera: { type: 'string' },
+  zone: { type: 'string' },
+  label: { type: 'string' },
+  limit: { type: 'string' },
+  empty: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -80,7 +95,43 @@ function classesCommand(rest: string[], json: boolean): Command {
   }
 }
 
-function command(name: string | undefined, rest: string[], v: { json: boolean; background: boolean; from?: string }): Command {
+interface Values {
+  json: boolean;
+  background: boolean;
+  from?: string;
+  camera?: string;
+  zone?: string;
+  label?: string;
+  limit?: string;
+  empty: boolean;
+}
+
+function eventsCommand(rest: string[], v: Values): Command {
+  const [action = 'list', ...args] = rest;
+  switch (action) {
+    case 'list': {
+      exactly(args, 0, '');
+      const limit = v.limit === undefined ? 20 : Number(v.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be a whole number from 1 to 1000');
+      const filter = { ...(v.camera ? { camera: v.camera } : {}), ...(v.zone ? { zone: v.zone } : {}), ...(v.label ? { label: v.label } : {}), limit };
+      return { name: 'events', action: 'list', json: v.json, filter };
+    }
+    case 'confirm':
+    case 'undo':
+      exactly(args, 1, '<id>');
+      return { name: 'events', action, id: args[0]! };
+    case 'reject':
+      exactly(args, 1, '<id>');
+      return { name: 'events', action, id: args[0]!, empty: v.empty };
+    case 'relabel':
+      exactly(args, 2, '<id> <label>');
+      return { name: 'events', action, id: args[0]!, label: args[1]! };
+    default:
+      throw new UsageError(`unknown events action ${JSON.stringify(action)} (list, confirm, reject, relabel, undo)`);
+  }
+}
+
+function command(name: string | undefined, rest: string[], v: Values): Command {
   switch (name) {
     case 'run':
     case 'validate-config':
@@ -94,6 +145,8 @@ function command(name: string | undefined, rest: string[], v: { json: boolean; b
       return { name: 'classify', images: rest, json: v.json };
     case 'classes':
       return classesCommand(rest, v.json);
+    case 'events':
+      return eventsCommand(rest, v);
     case 'models':
       exactly(rest, 0, '');
       return { name: 'models', from: v.from };
@@ -119,6 +172,7 @@ export function parseCommandLine(argv: string[]): { command: Command; flags: Com
   const flags = { config: values.config, dataDir: values['data-dir'], modelDir: values['model-dir'] };
   if (values.help) return { command: { name: 'help' }, flags };
   const [name, ...rest] = positionals;
-  const v = { json: values.json, background: values.background, ...(values.from ? { from: values.from } : {}) };
+  const optional = (['from', 'camera', 'zone', 'label', 'limit'] as const).filter((k) => values[k] !== undefined);
+  const v: Values = { json: values.json, background: values.background, empty: values.empty, ...Object.fromEntries(optional.map((k) => [k, values[k]])) };
   return { command: command(name, rest, v), flags };
 }

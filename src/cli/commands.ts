@@ -5,7 +5,10 @@ import type { AppConfig } from '../config/types.js';
 import { Core } from '../core.js';
 import { AppError, errorMessage, fieldError } from '../errors.js';
 import type { ClassInfo } from '../imprinting/types.js';
-import { installModels } from '../models/install.js';
+import type { EventInfo } from '../imprinting/eventStore.js';
+import { modelPath } from '../detector/backendChoice.js';
+import type { Command } from './args.js';
+import { installModels, verifyModel } from '../models/install.js';
 import { loadManifest } from '../models/manifest.js';
 
 export interface CliIo {
@@ -71,7 +74,8 @@ export async function classify(ctx: CliContext, images: string[], json: boolean)
 }
 
 function classLine(c: ClassInfo): string {
-  return `${c.label}\t${c.shots} shot${c.shots === 1 ? '' : 's'}${c.background ? '\tbackground' : ''}\tupdated ${c.updated_at}`;
+  const kind = c.background ? '\tbackground' : `\tthreshold ${c.threshold.toFixed(2)}`;
+  return `${c.label}\t${c.shots} shot${c.shots === 1 ? '' : 's'}${kind}\tupdated ${c.updated_at}`;
 }
 
 /** Class management needs no detector: it opens only the store. */
@@ -85,7 +89,8 @@ export async function classes(
   try {
     const store = core.store;
     if (action === 'list') {
-      const list = store.listClasses();
+      const floor = ctx.config.classifier.threshold;
+      const list = store.listClasses().map(({ threshold_override, ...c }) => ({ ...c, threshold: threshold_override ?? floor }));
       if (args.json) ctx.io.out(JSON.stringify(list));
       else if (list.length === 0) ctx.io.out('no classes yet: enroll one with `edge-imprint enroll <label> <image>`');
       else list.forEach((c) => ctx.io.out(classLine(c)));
@@ -121,4 +126,41 @@ export async function models(ctx: CliContext, from: string | undefined, env: Nod
     ctx.io.out(`${name}: ${outcome === 'present' ? 'already installed, sha256 ok' : `${outcome}, sha256 ok`}`);
   }
   return 0;
+}
+
+function eventLine(e: EventInfo): string {
+  const where = e.zone === null ? e.camera : `${e.camera}/${e.zone}`;
+  const fix = e.correction === null ? '' : `\t${e.correction}${e.correction === 'relabeled' ? ` as "${e.corrected_label}"` : ''}`;
+  return `${e.id}\t${e.start_time}\t${where}\t${e.label} (${e.score.toFixed(2)})${fix}`;
+}
+
+/**
+ * The correction loop from the command line. It needs no detector: events keep their
+ * frame's embedding, and the model is identified by its file's sha256.
+ */
+export async function events(ctx: CliContext, command: Extract<Command, { name: 'events' }>): Promise<ExitCode> {
+  const modelFile = modelPath(ctx.config.model_dir, ctx.config.detector.model.cpu);
+  const modelId = command.action === 'list' ? '' : await verifyModel(modelFile, loadManifest());
+  const core = new Core({ config: ctx.config, logger: ctx.logger, modelId: () => modelId });
+  await core.store.start();
+  try {
+    const c = core.corrections;
+    if (command.action === 'list') {
+      const list = c.list(command.filter);
+      if (command.json) ctx.io.out(JSON.stringify(list));
+      else if (list.length === 0) ctx.io.out('no detection events (yet, or none that match)');
+      else list.forEach((e) => ctx.io.out(eventLine(e)));
+      return 0;
+    }
+    const ref = { id: command.id };
+    const result =
+      command.action === 'confirm' ? c.confirm(ref)
+      : command.action === 'reject' ? c.reject(ref, { empty: command.empty })
+      : command.action === 'relabel' ? c.relabel(ref, command.label)
+      : c.undo(ref);
+    ctx.io.out(`${result.id}: ${result.correction ?? 'correction undone'}${result.to ? ` as "${result.to}"` : ''} (was "${result.label}")`);
+    return 0;
+  } finally {
+    await core.store.stop();
+  }
 }

@@ -9,7 +9,7 @@ import { AppError } from '../errors.js';
 import { unknownZoneClasses } from '../core.js';
 import { storedLabels } from '../imprinting/store.js';
 import { parseCommandLine, USAGE, UsageError, type Command, type CommonFlags } from './args.js';
-import { classes, classify, enroll, models, type CliContext, type CliIo } from './commands.js';
+import { classes, classify, enroll, events, models, type CliContext, type CliIo } from './commands.js';
 import { prettyDestination } from './logFormat.js';
 
 const DEFAULT_CONFIG = 'config/config.yaml';
@@ -56,6 +56,8 @@ async function dispatch(command: Command, ctx: CliContext & { configFile: string
       return classify(ctx, command.images, command.json);
     case 'classes':
       return classes(ctx, command.action, command);
+    case 'events':
+      return events(ctx, command);
     case 'models':
       return models(ctx, command.from);
     case 'run': {

@@ -12,8 +12,13 @@ import type { Imprinter, PixelShot } from '../imprinting/imprinter.js';
 import { validateLabel } from '../imprinting/labels.js';
 import type { FrameRegion } from '../camera/cameraManager.js';
 import type { Job } from './lanes.js';
+import type { Corrections, EventRef } from '../imprinting/corrections.js';
+import type { ClassInfo } from '../imprinting/types.js';
 import {
   RequestSchemas,
+  type ClassSetRequest,
+  type EventListRequest,
+  type EventRefRequest,
   type ClassifyRequest,
   type DetectRequest,
   type EnrollRequest,
@@ -32,10 +37,17 @@ export interface CameraControl {
   setEnabled(camera: string, enabled: boolean): void;
 }
 
+/** What the class settings and correction commands call. */
+export interface ClassControl {
+  setClass(label: string, settings: { threshold?: number | null; background?: boolean }): ClassInfo;
+}
+
 export interface CommandDeps {
   imprinter: Imprinter;
   limits: LimitsConfig;
   cameras: CameraControl;
+  classes: ClassControl;
+  corrections: Corrections;
   /** Abortable wait between camera frames (injected by tests). */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
@@ -71,6 +83,36 @@ export class Commands {
         return this.control(() => deps.imprinter.list());
       },
       classify: (p) => this.classifyBytes(decodeBase64Image(v<ClassifyRequest>('classify', p).image, 'image', deps.limits), 'image'),
+      'class/set': (p) => {
+        const req = v<ClassSetRequest>('class/set', p);
+        const label = validateLabel(req.label);
+        const settings = { ...(req.threshold !== undefined ? { threshold: req.threshold } : {}), ...(req.background !== undefined ? { background: req.background } : {}) };
+        return this.control(() => deps.classes.setClass(label, settings));
+      },
+      'event/list': (p) => {
+        const { camera, zone, label, limit } = v<EventListRequest>('event/list', p);
+        const filter = { ...(camera ? { camera } : {}), ...(zone ? { zone } : {}), ...(label ? { label } : {}), limit: limit ?? 50 };
+        return this.control(() => deps.corrections.list(filter));
+      },
+      'event/confirm': (p) => {
+        const ref = this.eventRef(v<EventRefRequest>('event/confirm', p));
+        return this.control(() => deps.corrections.confirm(ref));
+      },
+      'event/reject': (p) => {
+        const req = v<EventRefRequest>('event/reject', p);
+        const ref = this.eventRef(req);
+        return this.control(() => deps.corrections.reject(ref, { empty: req.empty ?? false }));
+      },
+      'event/relabel': (p) => {
+        const req = v<EventRefRequest>('event/relabel', p);
+        const ref = this.eventRef(req);
+        const label = validateLabel(req.label);
+        return this.control(() => deps.corrections.relabel(ref, label));
+      },
+      'event/undo': (p) => {
+        const ref = this.eventRef(v<EventRefRequest>('event/undo', p));
+        return this.control(() => deps.corrections.undo(ref));
+      },
       'camera/detect': (p) => {
         const { camera, enabled } = v<DetectRequest>('camera/detect', p);
         this.requireCamera(camera);
@@ -159,6 +201,21 @@ export class Commands {
     }
     const where = 'zone' in opts.region ? `/${opts.region.zone}` : 'box' in opts.region ? '/box' : '';
     return this.deps.imprinter.enrollPixels(label, shots, { background: opts.background, source: `camera:${camera}${where}`, signal });
+  }
+
+  /** `{id}`, or `{camera, zone?}` for the newest event there (Home Assistant's buttons). */
+  private eventRef(req: EventRefRequest): EventRef {
+    if ((req.id === undefined) === (req.camera === undefined)) {
+      throw fieldError('bad_request', 'id', 'give either "id", or "camera" (and "zone") for the newest event there');
+    }
+    if (req.id !== undefined) return { id: req.id };
+    const camera = req.camera ?? '';
+    this.requireCamera(camera);
+    const zone = req.zone ?? null;
+    if (zone !== null && !this.deps.cameras.zones(camera).includes(zone)) {
+      throw fieldError('not_found', 'zone', `camera "${camera}" has no zone "${zone}"`);
+    }
+    return { camera, zone };
   }
 
   private control(work: () => unknown): Job {

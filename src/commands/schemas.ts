@@ -33,6 +33,31 @@ export interface DetectRequest {
   transaction?: unknown;
 }
 
+export interface ClassSetRequest {
+  label: string;
+  threshold?: number | null;
+  background?: boolean;
+  transaction?: unknown;
+}
+export interface EventListRequest {
+  camera?: string;
+  zone?: string;
+  label?: string;
+  limit?: number;
+  transaction?: unknown;
+}
+/** An event by `id`, or the newest of a camera (and zone): what Home Assistant's buttons send. */
+export interface EventRefRequest {
+  id?: string;
+  camera?: string;
+  zone?: string | null;
+  /** event/reject: nothing should have been there at all (the frame shows the empty scene). */
+  empty?: boolean;
+  /** event/relabel: the class the event really showed. */
+  label?: string;
+  transaction?: unknown;
+}
+
 const transaction = {} as const; // any JSON value, echoed back as is
 
 const schemas = {
@@ -72,6 +97,33 @@ const schemas = {
     additionalProperties: false,
     properties: { image: { type: 'string', minLength: 1 }, transaction },
   },
+  'class/set': {
+    type: 'object',
+    required: ['label'],
+    additionalProperties: false,
+    minProperties: 2,
+    properties: {
+      label: { type: 'string' },
+      threshold: { type: ['number', 'null'], minimum: 0, maximum: 1 },
+      background: { type: 'boolean' },
+      transaction,
+    },
+  },
+  'event/list': {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      camera: { type: 'string', minLength: 1 },
+      zone: { type: 'string', minLength: 1 },
+      label: { type: 'string', minLength: 1 },
+      limit: { type: 'integer', minimum: 1, maximum: 1000 },
+      transaction,
+    },
+  },
+  'event/confirm': eventRef({}),
+  'event/reject': eventRef({ empty: { type: 'boolean' } }),
+  'event/relabel': { ...eventRef({ label: { type: 'string' } }), required: ['label'] },
+  'event/undo': eventRef({}),
   'camera/detect': {
     type: 'object',
     required: ['camera', 'enabled'],
@@ -79,6 +131,21 @@ const schemas = {
     properties: { camera: { type: 'string', minLength: 1 }, enabled: { type: 'boolean' }, transaction },
   },
 } as const;
+
+/** `{id}` or `{camera, zone?}`, plus a command's own fields. */
+function eventRef<P extends Record<string, unknown>>(extra: P) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      id: { type: 'string', minLength: 1 },
+      camera: { type: 'string', minLength: 1 },
+      zone: { type: ['string', 'null'], minLength: 1 },
+      ...extra,
+      transaction,
+    },
+  } as const;
+}
 
 function labelOnly() {
   return {

@@ -219,6 +219,10 @@ export function mainSchema(defaults: { nodeId: string }) {
       detector: detectorSchema(),
       classifier: classifierSchema(),
       limits: limitsSchema(),
+      events: {
+        max_count: int(500, 1, 100_000, 'detection events kept for review and corrections (oldest go first)'),
+        max_age_days: num(30, 0.01, 3650, 'days a detection event is kept'),
+      },
       data_dir: str('./data', 'class store, thumbnails and state'),
       model_dir: str('./models', 'model files'),
       http: {

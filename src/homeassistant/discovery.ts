@@ -9,6 +9,7 @@ import {
   formTopics,
   stateTopic,
   statsTopic,
+  requestTopic,
   unitTopic,
 } from '../mqtt/topics.js';
 import { unitLabels, type PublishedUnit } from '../mqtt/publisher.js';
@@ -230,6 +231,7 @@ function unitComponents(ctx: DiscoveryContext, unit: PublishedUnit): Component[]
         icon: 'mdi:eye',
       }),
     ),
+    ...correctionButtons(ctx, unit, uid, title),
   ];
   if (zone === null) return list;
   list.push(
@@ -247,6 +249,29 @@ function unitComponents(ctx: DiscoveryContext, unit: PublishedUnit): Component[]
     }),
   );
   return list;
+}
+
+/**
+ * "Right" and "Wrong" buttons acting on the unit's newest event: each press is an
+ * `event/confirm` or `event/reject` request for that camera (and zone); the answer comes
+ * on `<base>/response/event/...`.
+ */
+function correctionButtons(ctx: DiscoveryContext, unit: PublishedUnit, uid: string, title: (what: string) => string): Component[] {
+  const target = JSON.stringify({ camera: unit.camera, zone: unit.zone });
+  return [
+    component(ctx, 'button', `${uid}_right`, {
+      name: title('Right'),
+      command_topic: requestTopic(ctx.baseTopic, 'event/confirm'),
+      payload_press: target,
+      icon: 'mdi:check-circle',
+    }),
+    component(ctx, 'button', `${uid}_wrong`, {
+      name: title('Wrong'),
+      command_topic: requestTopic(ctx.baseTopic, 'event/reject'),
+      payload_press: target,
+      icon: 'mdi:close-circle',
+    }),
+  ];
 }
 
 /** The retained config of one device: shared device, origin and availability, and `cmps`. */

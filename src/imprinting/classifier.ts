@@ -61,6 +61,11 @@ export class ImprintedClassifier {
     this.kernelImpl = SimdDots.create(matrix, total, dim);
   }
 
+  /** The threshold a class must reach (the same for every class here). */
+  threshold(_label: string): number {
+    return this.options.threshold;
+  }
+
   /** Which scoring loop runs: WebAssembly SIMD, or the plain JS fallback. */
   kernel(): 'wasm-simd' | 'js' {
     return this.kernelImpl ? 'wasm-simd' : 'js';

@@ -124,8 +124,21 @@ export class ImprintingService implements Imprinter {
     return this.deps.detector.embed(prepared.rgb);
   }
 
+  /** Every class with the threshold in effect for it. */
   list(): ClassInfo[] {
-    return this.deps.store.listClasses();
+    return this.deps.store.listClasses().map(({ threshold_override, ...c }) => ({
+      ...c,
+      threshold: threshold_override ?? this.deps.classifier.threshold(c.label),
+    }));
+  }
+
+  /** Per-class settings (class/set): a threshold override (null: from the data again), background. */
+  setClass(label: string, settings: { threshold?: number | null; background?: boolean }): ClassInfo {
+    this.deps.store.setClass(this.existing(label), settings);
+    this.changed();
+    const info = this.list().find((c) => c.label === label);
+    if (!info) throw new AppError('not_found', `label: no class "${label}"`, 'label');
+    return info;
   }
 
   remove(label: string): { label: string } {
@@ -145,6 +158,16 @@ export class ImprintingService implements Imprinter {
     const result = this.deps.store.undoShot(this.existing(label));
     this.changed();
     return result;
+  }
+
+  /** A label a new class may take (the label rules, and no zone's name); throws AppError naming `field`. */
+  checkNewLabel(label: string, field = 'label'): string {
+    return this.newLabel(label, field);
+  }
+
+  /** Something else changed the classes (a correction): reload, and tell everyone. */
+  notifyChanged(): void {
+    this.changed();
   }
 
   /** A valid label that no zone name takes. */

@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { AppError, errorMessage, isAppError } from '../errors.js';
 import { allFinite, decodeFloat32, encodeFloat32, isWellFormedText, isoTime, sumFloat32 } from './storeCodec.js';
 import { migrate } from './storeMigrations.js';
-import type { ClassInfo, ClassWeights, EnrollResult, NewShot, Shot } from './types.js';
+import type { ClassWeights, EnrollResult, NewShot, Shot, StoredClass } from './types.js';
 
 export const STORE_FILE = 'edge-imprint.db';
 /** How long a writer waits for the other process (CLI or agent) to release the lock. */
@@ -39,6 +39,8 @@ interface ClassRow {
   count: number;
   created_at: string;
   updated_at: string;
+  threshold: number | null;
+  origin: string;
 }
 
 interface ShotRow {
@@ -55,9 +57,12 @@ interface ShotRow {
 function prepareAll(db: Database) {
   return {
     classByLabel: db.prepare<[string], ClassRow>('SELECT * FROM classes WHERE label = ?'),
-    insertClass: db.prepare<[string, number, Buffer, string, string], unknown>(
-      'INSERT INTO classes (label, background, sum, count, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)',
+    insertClass: db.prepare<[string, number, Buffer, string, string, string], unknown>(
+      'INSERT INTO classes (label, background, sum, count, created_at, updated_at, origin) VALUES (?, ?, ?, 0, ?, ?, ?)',
     ),
+    setThreshold: db.prepare<[number | null, string, number], unknown>('UPDATE classes SET threshold = ?, updated_at = ? WHERE id = ?'),
+    setBackground: db.prepare<[number, string, number], unknown>('UPDATE classes SET background = ?, updated_at = ? WHERE id = ?'),
+    shotById: db.prepare<[number], { id: number; class_id: number }>('SELECT id, class_id FROM shots WHERE id = ?'),
     updateClassSum: db.prepare<[Buffer, number, number, string, number], unknown>(
       'UPDATE classes SET sum = ?, count = ?, background = ?, updated_at = ? WHERE id = ?',
     ),
@@ -113,6 +118,13 @@ export function storedLabels(dataDir: string): string[] | null {
   }
 }
 
+export interface AddShotsOptions {
+  background?: boolean;
+  model: string;
+  /** The node that creates the class (kept from the first enrollment on). */
+  origin?: string;
+}
+
 export class ClassStore {
   private db: Database | undefined;
   private stmts: Statements | undefined;
@@ -161,11 +173,12 @@ export class ClassStore {
    * `background` sets the class's flag when given; when omitted a new class is not background
    * and an existing class keeps the flag it has.
    */
-  addShots(
-    label: string,
-    shots: NewShot[],
-    opts: { background?: boolean; model: string },
-  ): EnrollResult {
+  addShots(label: string, shots: NewShot[], opts: AddShotsOptions): EnrollResult {
+    return this.addShotsWithIds(label, shots, opts).result;
+  }
+
+  /** addShots, also returning the new shots' ids (a correction remembers what it added). */
+  addShotsWithIds(label: string, shots: NewShot[], opts: AddShotsOptions): { result: EnrollResult; ids: number[] } {
     checkText('label', label, 'bad_label');
     checkText('model', opts.model);
     const dim = checkShots(shots);
@@ -174,7 +187,7 @@ export class ClassStore {
     const write = () => {
       let row = s.classByLabel.get(label);
       if (!row) {
-        s.insertClass.run(label, opts.background ? 1 : 0, encodeFloat32(new Float32Array(dim)), now, now);
+        s.insertClass.run(label, opts.background ? 1 : 0, encodeFloat32(new Float32Array(dim)), now, now, opts.origin ?? '');
         row = s.classByLabel.get(label)!;
       }
       const current = this.decode(row.sum, `sum of class "${label}"`);
@@ -184,9 +197,9 @@ export class ClassStore {
           `shots: embedding length ${dim} differs from class "${label}" (${current.length}); was the model changed?`,
         );
       }
-      for (const shot of shots) {
-        s.insertShot.run(row.id, encodeFloat32(shot.embedding), opts.model, shot.thumbnail, shot.source, now);
-      }
+      const ids = shots.map(
+        (shot) => Number(s.insertShot.run(row.id, encodeFloat32(shot.embedding), opts.model, shot.thumbnail, shot.source, now).lastInsertRowid),
+      );
       const sum = sumFloat32(
         shots.map((x) => x.embedding),
         dim,
@@ -195,18 +208,77 @@ export class ClassStore {
       const background = opts.background === undefined ? row.background : opts.background ? 1 : 0;
       const count = row.count + shots.length;
       s.updateClassSum.run(encodeFloat32(sum), count, background, now, row.id);
-      return { label, shots: count, added: shots.length };
+      return { result: { label, shots: count, added: shots.length }, ids };
     };
     return this.guard(() => this.db!.transaction(write).immediate());
   }
 
+  /**
+   * Per-class settings: `threshold` (null clears the override), `background`.
+   * AppError('not_found') when there is no such class.
+   */
+  setClass(label: string, settings: { threshold?: number | null; background?: boolean }): void {
+    checkText('label', label, 'bad_label');
+    const s = this.statements();
+    const now = isoTime(this.clock());
+    const set = () => {
+      const row = this.existing(label);
+      if (settings.threshold !== undefined) s.setThreshold.run(settings.threshold, now, row.id);
+      if (settings.background !== undefined) s.setBackground.run(settings.background ? 1 : 0, now, row.id);
+    };
+    this.guard(() => this.db!.transaction(set).immediate());
+  }
+
+  /**
+   * Deletes one shot by id and recomputes its class from the shots that remain (the class
+   * goes with its last shot). AppError('not_found') when there is no such shot.
+   */
+  removeShot(id: number): { label: string; shots: number } {
+    const s = this.statements();
+    const remove = () => {
+      const shot = s.shotById.get(id);
+      if (!shot) throw new AppError('not_found', `shot: no shot ${id}`, 'shot');
+      const row = s.classById.get(shot.class_id)!;
+      s.deleteShot.run(id);
+      return this.recompute(row);
+    };
+    return this.guard(() => this.db!.transaction(remove).immediate());
+  }
+
+  /** Runs `fn` in one IMMEDIATE transaction on this store's database (sibling stores). */
+  write<T>(fn: (db: Database) => T): T {
+    this.statements();
+    return this.guard(() => this.db!.transaction(() => fn(this.db!)).immediate());
+  }
+
+  /** Runs `fn` on this store's database, storage errors turned into AppError. */
+  read<T>(fn: (db: Database) => T): T {
+    this.statements();
+    return this.guard(() => fn(this.db!));
+  }
+
+  /** A class's sum and count from the shots it has now; removed when none is left. */
+  private recompute(row: ClassRow): { label: string; shots: number } {
+    const s = this.statements();
+    const rest = s.embeddingsOfClass.all(row.id).map((r) => this.decode(r.embedding, `shot of "${row.label}"`));
+    if (rest.length === 0) {
+      s.deleteClass.run(row.id);
+      return { label: row.label, shots: 0 };
+    }
+    const sum = sumFloat32(rest, rest[0]!.length);
+    s.updateClassSum.run(encodeFloat32(sum), rest.length, row.background, isoTime(this.clock()), row.id);
+    return { label: row.label, shots: rest.length };
+  }
+
   /** Every class, ordered by label (byte order of its UTF-8). */
-  listClasses(): ClassInfo[] {
+  listClasses(): StoredClass[] {
     const s = this.statements();
     return this.guard(() => s.listClasses.all()).map((r) => ({
       label: r.label,
       shots: r.count,
       background: r.background === 1,
+      threshold_override: r.threshold,
+      origin: r.origin,
       created_at: r.created_at,
       updated_at: r.updated_at,
     }));
@@ -253,14 +325,7 @@ export class ClassStore {
       const row = this.existing(label);
       const latest = s.latestShotId.get(row.id);
       if (latest) s.deleteShot.run(latest.id);
-      const rest = s.embeddingsOfClass.all(row.id).map((r) => this.decode(r.embedding, `shot of "${label}"`));
-      if (rest.length === 0) {
-        s.deleteClass.run(row.id);
-        return { label, shots: 0 };
-      }
-      const sum = sumFloat32(rest, rest[0]!.length);
-      s.updateClassSum.run(encodeFloat32(sum), rest.length, row.background, isoTime(this.clock()), row.id);
-      return { label, shots: rest.length };
+      return this.recompute(row);
     };
     return this.guard(() => this.db!.transaction(undo).immediate());
   }

@@ -49,6 +49,64 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    description: 'per-class settings, detection events, corrections and scene models',
+    up: (db) => {
+      // threshold: the user's override (class/set); NULL means "from the data".
+      // origin: the node that enrolled the class first (the fleet shares classes).
+      db.exec(`
+        ALTER TABLE classes ADD COLUMN threshold REAL CHECK (threshold IS NULL OR (threshold >= 0 AND threshold <= 1));
+        ALTER TABLE classes ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+        -- A detection event: the start frame's embedding and crop, for corrections.
+        CREATE TABLE events (
+          id              TEXT PRIMARY KEY,
+          camera          TEXT NOT NULL,
+          zone            TEXT,
+          label           TEXT NOT NULL,
+          score           REAL NOT NULL,
+          start_time      TEXT NOT NULL,
+          end_time        TEXT,
+          embedding       BLOB,
+          model           TEXT NOT NULL,
+          crop            BLOB,
+          snapshot        BLOB,
+          correction      TEXT CHECK (correction IN ('confirmed', 'rejected', 'relabeled')),
+          corrected_label TEXT,
+          corrected_at    TEXT,
+          -- What the correction added, so that undo removes exactly that.
+          shot_id         INTEGER,
+          negative_ids    TEXT,
+          created_at      TEXT NOT NULL
+        );
+        CREATE INDEX events_by_time ON events (start_time);
+        CREATE INDEX events_by_unit ON events (camera, zone, start_time);
+        -- A frame a user said was NOT its class (class_id set), or was nothing at all (class_id
+        -- NULL: an example of the empty scene of that camera/zone).
+        CREATE TABLE negatives (
+          id         INTEGER PRIMARY KEY AUTOINCREMENT,
+          class_id   INTEGER REFERENCES classes(id) ON DELETE CASCADE,
+          camera     TEXT NOT NULL,
+          zone       TEXT,
+          embedding  BLOB NOT NULL,
+          model      TEXT NOT NULL,
+          thumbnail  BLOB,
+          event_id   TEXT,
+          created_at TEXT NOT NULL
+        );
+        CREATE INDEX negatives_by_class ON negatives (class_id);
+        -- The learned empty scene of each camera/zone ('' for a camera without zones).
+        CREATE TABLE scenes (
+          camera     TEXT NOT NULL,
+          zone       TEXT NOT NULL,
+          model      TEXT NOT NULL,
+          state      TEXT NOT NULL,
+          updated_at TEXT NOT NULL,
+          PRIMARY KEY (camera, zone)
+        );
+      `);
+    },
+  },
 ];
 
 /** The schema version this build writes. */

@@ -13,12 +13,22 @@ export interface Classification {
   reason?: string;
 }
 
+/** A class as the `classes` topic, `class/list` and the CLI show it. */
 export interface ClassInfo {
   label: string;
   shots: number;
   background: boolean;
+  /** The threshold in effect: the user's override (class/set), else derived from the data. */
+  threshold: number;
+  /** The node that enrolled the class first ('' when unknown: enrolled before it was kept). */
+  origin: string;
   created_at: string; // ISO 8601 UTC
   updated_at: string;
+}
+
+/** A class as the store holds it: the user's threshold override, if any, not the effective one. */
+export interface StoredClass extends Omit<ClassInfo, 'threshold'> {
+  threshold_override: number | null;
 }
 
 export interface EnrollResult {

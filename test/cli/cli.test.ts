@@ -3,7 +3,13 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, spawnCli } from '../helpers/cli.js';
-import { image, MODEL_DIR, tempDir } from '../helpers/env.js';
+import { CPU_MODEL, image, MODEL_DIR, tempDir, testLogger } from '../helpers/env.js';
+import { readFileSync } from 'node:fs';
+import { EventStore } from '../../src/imprinting/eventStore.js';
+import { ClassStore } from '../../src/imprinting/store.js';
+import { l2Normalize } from '../../src/imprinting/vector.js';
+import { verifyModel } from '../../src/models/install.js';
+import { loadManifest } from '../../src/models/manifest.js';
 
 describe('edge-imprint CLI, end to end on the real model', () => {
   const dir = tempDir();
@@ -126,6 +132,50 @@ describe('edge-imprint CLI, end to end on the real model', () => {
     const run = runCli(['run', '--config', file], { cwd: dir.path });
     assert.equal(run.code, 1);
     assert.deepEqual(run.stderr.trim().split('\n'), lines);
+  });
+});
+
+describe('edge-imprint events: the correction loop from the command line', () => {
+  const dir = tempDir();
+  const data = join(dir.path, 'data');
+  const common = ['--model-dir', MODEL_DIR, '--data-dir', data];
+  const cli = (...args: string[]) => runCli([...args, ...common], { cwd: dir.path });
+  after(() => dir.cleanup());
+
+  before(async () => {
+    assert.equal(cli('enroll', 'cat', image('cat_train_0.jpg')).code, 0);
+    // Two detections as the agent records them: the real model's id, a 1024-d frame embedding.
+    const model = await verifyModel(CPU_MODEL, loadManifest());
+    const store = new ClassStore({ dataDir: data, logger: testLogger() });
+    await store.start();
+    const events = new EventStore(store, { maxCount: 100, maxAgeDays: 365 });
+    const embedding = l2Normalize(Float32Array.from({ length: 1024 }, (_, i) => Math.sin(i + 1)));
+    const jpeg = readFileSync(image('cat_test_0.jpg'));
+    const now = Date.now();
+    for (const [id, zone, ago] of [['e-older', null, 60_000], ['e-newer', 'bin', 1000]] as const) {
+      events.recordStart({ id, camera: 'door', zone, label: 'cat', score: 0.71, start_time: new Date(now - ago), embedding, model, crop: jpeg, snapshot: jpeg });
+    }
+    await store.stop();
+  });
+
+  it('lists, confirms (once), relabels, undoes; errors name the event', () => {
+    const list = cli('events', '--json');
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual((JSON.parse(list.stdout) as Array<{ id: string }>).map((e) => e.id), ['e-newer', 'e-older']);
+    assert.match(cli('events', 'list', '--zone', 'bin').stdout, /^e-newer\t.*\tdoor\/bin\tcat \(0\.71\)$/m);
+    assert.match(cli('events', 'confirm', 'e-older').stdout, /confirmed \(was "cat"\)/);
+    const twice = cli('events', 'confirm', 'e-older');
+    assert.equal(twice.code, 1);
+    assert.match(twice.stderr, /^id: event "e-older" is already confirmed; undo that first/);
+    assert.match(cli('classes', 'list').stdout, /^cat\t2 shots/m, 'the confirmed frame is a shot');
+    assert.match(cli('events', 'relabel', 'e-newer', 'fox').stdout, /relabeled as "fox"/);
+    assert.match(cli('classes', 'list').stdout, /^fox\t1 shot\t/m);
+    assert.equal(cli('events', 'undo', 'e-newer').code, 0);
+    assert.doesNotMatch(cli('classes', 'list').stdout, /^fox/m);
+    const missing = cli('events', 'reject', 'nope');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^id: no event "nope"/);
+    assert.equal(cli('events', 'relabel', 'only-id').code, 2, 'usage');
   });
 });
 

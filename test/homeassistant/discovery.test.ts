@@ -121,7 +121,7 @@ void describe('Home Assistant device-based discovery payloads (pure)', () => {
   });
 
   void it('unique ids, component keys and legacy topics are exactly those of the per-entity configs before', () => {
-    const small = buildDiscovery({ ...CTX, nodeId: 'garage', cameras: ['door'], labels: ['cat'] });
+    const small = buildDiscovery({ ...CTX, nodeId: 'garage', cameras: ['door'], labels: ['cat'], units: [{ camera: 'door', zone: null, classes: [] }] });
     const byUid = new Map(small.flatMap((d) => d.components.map((c) => [c.uniqueId, c])));
     const before: Array<[string, string]> = [
       ['sensor', 'detector'], ['sensor', 'inference_time'], ['text', 'enroll_label'], ['select', 'enroll_camera'],
@@ -134,7 +134,8 @@ void describe('Home Assistant device-based discovery payloads (pure)', () => {
       assert.equal(c.key, objectId);
       assert.equal(legacyTopic({ prefix: 'homeassistant', nodeId: 'garage' }, c), `homeassistant/${platform}/edge_imprint_garage/${objectId}/config`);
     }
-    assert.deepEqual([...byUid.keys()].sort(), [...before.map(([, o]) => `edge_imprint_garage_${o}`), 'edge_imprint_garage_detector_state'].sort());
+    const added = ['detector_state', 'door_right', 'door_wrong'].map((o) => `edge_imprint_garage_${o}`);
+    assert.deepEqual([...byUid.keys()].sort(), [...before.map(([, o]) => `edge_imprint_garage_${o}`), ...added].sort());
     const ids = componentsOf(devices).map((c) => c.unique_id);
     assert.equal(new Set(ids).size, ids.length, 'unique ids are unique');
     assert.deepEqual(buildDiscovery(CTX), devices, 'same input, same output');
@@ -222,6 +223,12 @@ void describe('Home Assistant device-based discovery payloads (pure)', () => {
     const label = drive.components.find((c) => c.key === 'drive_zone_bin_label');
     assert.equal(label?.options.json_attributes_topic, 'edge-imprint/drive/bin/attributes');
     assert.match(String(drive.components.find((c) => c.key === 'drive_zone_bin_detection')?.options.value_template), /value_json\.zone == "bin"/);
+    const wrong = drive.components.find((c) => c.key === 'drive_zone_bin_wrong');
+    assert.equal(wrong?.platform, 'button');
+    assert.equal(wrong?.options.command_topic, 'edge-imprint/request/event/reject');
+    assert.deepEqual(JSON.parse(String(wrong?.options.payload_press)), { camera: 'drive', zone: 'bin' });
+    const right = drive.components.find((c) => c.key === 'drive_zone_bin_right');
+    assert.equal(right?.options.command_topic, 'edge-imprint/request/event/confirm');
   });
 
   void it('the event template keeps only its own camera', () => {

@@ -9,7 +9,9 @@ import { MqttApi } from '../../src/mqtt/mqttApi.js';
 import type { MqttPublisher, StatePayload, StatsPayload } from '../../src/mqtt/publisher.js';
 import type { RequestServer } from '../../src/mqtt/requests.js';
 import { loadConfig } from '../../src/config/load.js';
-import { Commands } from '../../src/commands/commands.js';
+import { Commands, type ClassControl } from '../../src/commands/commands.js';
+import type { Corrections } from '../../src/imprinting/corrections.js';
+import type { EventStore } from '../../src/imprinting/eventStore.js';
 import type { PublishedUnit } from '../../src/mqtt/publisher.js';
 import type { FrameRegion } from '../../src/camera/cameraManager.js';
 import { CommandRunner } from '../../src/commands/runner.js';
@@ -28,6 +30,9 @@ export const DEFAULT_LIMITS: LimitsConfig = DEFAULTS.limits;
 export interface AgentOptions {
   url: string;
   imprinter: Imprinter;
+  /** class/set and the event commands: the real core's (startTestImprinting), or none. */
+  classes?: ClassControl;
+  corrections?: Corrections;
   bus: EventBus;
   logger: Logger;
   cameras?: string[];
@@ -84,7 +89,17 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       opts.setCameraEnabled?.(camera, on);
     },
   };
-  const commands = new Commands({ imprinter: opts.imprinter, limits, cameras: cameraControl, ...(opts.sleep ? { sleep: opts.sleep } : {}) });
+  const missing = (): never => {
+    throw new Error('this test agent has no class settings or corrections (pass them from startTestImprinting)');
+  };
+  const commands = new Commands({
+    imprinter: opts.imprinter,
+    limits,
+    cameras: cameraControl,
+    classes: opts.classes ?? { setClass: missing },
+    corrections: opts.corrections ?? (new Proxy({}, { get: () => missing }) as Corrections),
+    ...(opts.sleep ? { sleep: opts.sleep } : {}),
+  });
   const runner = new CommandRunner({ capacity: limits.queue_size });
   const api = new MqttApi({
     config: {
@@ -209,6 +224,10 @@ export class TestClient {
 
 export interface TestImprinting {
   imprinter: Imprinter;
+  classes: ClassControl;
+  corrections: Corrections;
+  /** The event store the corrections use (tests add events to it). */
+  events: EventStore;
   bus: EventBus;
   /** The model's input size, for fake camera frames. */
   inputSize: { width: number; height: number };
@@ -225,6 +244,9 @@ export async function startTestImprinting(limits?: Partial<LimitsConfig>): Promi
   });
   return {
     imprinter: real.imprinter,
+    classes: real.core.service,
+    corrections: real.core.corrections,
+    events: real.core.events,
     bus: real.bus,
     inputSize: real.detector.inputSize,
     stop: async () => {
