@@ -68,6 +68,8 @@ export const MIGRATIONS: readonly Migration[] = [
           start_time      TEXT NOT NULL,
           end_time        TEXT,
           embedding       BLOB,
+          -- The frame's residual against its zone's scene at that moment (scene-aware zones).
+          residual        BLOB,
           model           TEXT NOT NULL,
           crop            BLOB,
           snapshot        BLOB,
@@ -89,12 +91,23 @@ export const MIGRATIONS: readonly Migration[] = [
           camera     TEXT NOT NULL,
           zone       TEXT,
           embedding  BLOB NOT NULL,
+          residual   BLOB,
           model      TEXT NOT NULL,
           thumbnail  BLOB,
           event_id   TEXT,
           created_at TEXT NOT NULL
         );
         CREATE INDEX negatives_by_class ON negatives (class_id);
+        -- A shot as a zone sees it: its residual against that zone's empty scene when it was
+        -- taken (enrolled from the zone, or a confirmed event there). '' is the whole frame
+        -- of a camera without zones. It goes with its shot.
+        CREATE TABLE zone_shots (
+          shot_id    INTEGER PRIMARY KEY REFERENCES shots(id) ON DELETE CASCADE,
+          camera     TEXT NOT NULL,
+          zone       TEXT NOT NULL,
+          residual   BLOB NOT NULL
+        );
+        CREATE INDEX zone_shots_by_unit ON zone_shots (camera, zone);
         -- The learned empty scene of each camera/zone ('' for a camera without zones).
         CREATE TABLE scenes (
           camera     TEXT NOT NULL,
