@@ -9,14 +9,14 @@ import type { DecisionOptions } from './decision.js';
 export const DEFAULT_ZONE_FLOOR = 0.45;
 
 export const DEFAULT_DECISION: DecisionOptions = {
-  margin: 0.05,
+  margin: 0.1,
   minResidual: 0.1,
-  negativeMargin: 0.02,
+  negativeMargin: 0.05,
 };
 
 export const DEFAULT_CLASS_THRESHOLDS: ThresholdOptions & { useScene: boolean } = {
   floor: DEFAULT_ZONE_FLOOR,
-  impostorMargin: 0.05,
+  impostorMargin: 0.1,
   ceiling: 0.8,
   useScene: true,
 };
