@@ -23,7 +23,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { meanOf, parseEmbeddingMean, serialiseEmbeddingMean, type EmbeddingMean } from '../src/imprinting/centring.js';
 import { l2Normalize, seededRandom } from '../src/imprinting/vector.js';
 import { BareEmbedder, CACHE_DIR, CLASS_FOLDERS, DATASET_DIR, embedFiles } from './embeddings.js';
@@ -74,7 +74,7 @@ async function cropInputs(): Promise<Uint8Array[]> {
 const RESIDUAL_CROPS = 4;
 const OBJECTS_PER_CROP = 4;
 
-async function rgbOf(img: sharp.Sharp): Promise<Uint8Array> {
+async function rgbOf(img: Sharp): Promise<Uint8Array> {
   const jpeg = await img.jpeg({ quality: 75 }).toBuffer();
   const { data } = await sharp(jpeg).resize(224, 224, { fit: 'fill' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);

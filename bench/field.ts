@@ -10,13 +10,13 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { DEFAULT_MARGIN, DEFAULT_THRESHOLD } from '../src/imprinting/defaults.js';
+import { DEFAULT_CENTRED_MARGIN, DEFAULT_CENTRED_THRESHOLD, DEFAULT_MARGIN, DEFAULT_THRESHOLD } from '../src/imprinting/defaults.js';
 import { DEFAULT_DECISION, DEFAULT_CLASS_THRESHOLDS, DEFAULT_ZONE_FLOOR } from '../src/imprinting/zoneDefaults.js';
 import { DEFAULT_SCENE_OPTIONS } from '../src/imprinting/sceneModel.js';
 import { MODEL } from './accuracy.js';
 import { BareEmbedder } from './embeddings.js';
 import { loadShippedMean } from './embeddingMean.js';
-import { embedClip, fieldPlans, type EmbeddedClip } from './fieldData.js';
+import { clipSet, embedClip, fieldPlans, type EmbeddedClip } from './fieldData.js';
 import { ClipRenderer, writeClipVideo } from './fieldRender.js';
 import { simulate, sumOutcomes, type ClipOutcome, type Mechanism, type ZoneMechanism } from './fieldSim.js';
 
@@ -48,6 +48,10 @@ export async function loadFieldClips(print: (line: string) => void): Promise<Emb
   return clips;
 }
 
+export const PER_CLASS = '+ per-class thresholds';
+/** What the project keeps: scene model, centred residuals, per-class thresholds, corrections. */
+export const KEPT = '+ three corrections (reject; the event keeps its start frame)';
+
 /** The mechanisms, each adding one thing to the one before (the baselines first). */
 export function fieldMechanisms(means: { mean: Float32Array; residualMean: Float32Array } | null): Mechanism[] {
   const mean = means?.mean ?? null;
@@ -60,12 +64,13 @@ export function fieldMechanisms(means: { mean: Float32Array; residualMean: Float
     augment: false,
     corrections: 0,
     eventFrames: 'start',
+    confirmFirst: false,
     scene: DEFAULT_SCENE_OPTIONS,
     sceneUpdates: true,
     residualMean: null,
   };
   const centred: ZoneMechanism = { ...zone, name: '+ centred residuals (residual mean)', residualMean: means?.residualMean ?? null };
-  const perClass: ZoneMechanism = { ...centred, name: '+ per-class thresholds', thresholds: DEFAULT_CLASS_THRESHOLDS };
+  const perClass: ZoneMechanism = { ...centred, name: PER_CLASS, thresholds: DEFAULT_CLASS_THRESHOLDS };
   const out: Mechanism[] = [
     { kind: 'classifier', name: 'baseline: global 0.60 / 0.065', threshold: DEFAULT_THRESHOLD, margin: DEFAULT_MARGIN, background: false, mean: null },
     { kind: 'classifier', name: 'baseline + background class', threshold: DEFAULT_THRESHOLD, margin: DEFAULT_MARGIN, background: true, mean: null },
@@ -80,14 +85,15 @@ export function fieldMechanisms(means: { mean: Float32Array; residualMean: Float
     ...(means ? [centred] : []),
     perClass,
     { ...perClass, name: '+ augmentation (6 per shot)', augment: true },
-    { ...perClass, name: '+ three corrections (reject; the event keeps its start frame)', corrections: 3 },
+    { ...perClass, name: KEPT, corrections: 3 },
     { ...perClass, name: '+ three corrections (reject; the event keeps its 3 voting frames)', corrections: 3, eventFrames: 'votes' },
+    { ...perClass, name: '+ three rejects + confirm the first event of each class', corrections: 3, confirmFirst: true },
   );
   return out;
 }
 
 /** Threshold and margin of the centred classifier rows (the photo-set calibration in centred space). */
-const CENTRED = { threshold: 0.35, margin: 0.05 };
+const CENTRED = { threshold: DEFAULT_CENTRED_THRESHOLD, margin: DEFAULT_CENTRED_MARGIN };
 
 const pct = (n: number, d: number): string => (d === 0 ? '-' : `${((100 * n) / d).toFixed(1)} %`);
 
@@ -104,11 +110,25 @@ export function fieldTable(rows: Array<{ name: string; o: ClipOutcome }>): strin
   return lines;
 }
 
-export async function runFieldBench(print: (line: string) => void): Promise<Array<{ name: string; o: ClipOutcome }>> {
+export interface FieldSet {
+  name: string;
+  rows: Array<{ name: string; o: ClipOutcome }>;
+}
+
+/** One table per seed set: set 0 is what the zone defaults were tuned on, the others are held out. */
+export async function runFieldBench(print: (line: string) => void): Promise<FieldSet[]> {
   const clips = await loadFieldClips(print);
-  const rows = fieldMechanisms(loadShippedMean()).map((m) => ({ name: m.name, o: sumOutcomes(clips.map((c) => simulate(c, m))) }));
-  for (const line of fieldTable(rows)) print(`  ${line}`);
-  return rows;
+  const mechanisms = fieldMechanisms(loadShippedMean());
+  const sets: FieldSet[] = [];
+  for (const set of [...new Set(clips.map((c) => clipSet(c.plan)))].sort()) {
+    const mine = clips.filter((c) => clipSet(c.plan) === set);
+    const name = `${set === 0 ? 'tuning clips' : `held-out clips (set ${set})`}, ${mine.length}`;
+    const rows = mechanisms.map((m) => ({ name: m.name, o: sumOutcomes(mine.map((c) => simulate(c, m))) }));
+    print(`  ${name}:`);
+    for (const line of fieldTable(rows)) print(`  ${line}`);
+    sets.push({ name, rows });
+  }
+  return sets;
 }
 
 if (process.argv[1]?.endsWith('field.ts')) await runFieldBench((l) => console.log(l));

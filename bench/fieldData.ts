@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { BareEmbedder, CACHE_DIR, listDataset } from './embeddings.js';
 import { SCENES, planClip, type ClipPlan, type StampPool } from './fieldPlan.js';
 import { AUGMENTS, ClipRenderer, loadStamp, zoneInput } from './fieldRender.js';
-import { FIELD_CATEGORIES } from './fieldPlan.js';
+import { FIELD_CATEGORIES, FPS } from './fieldPlan.js';
 
 /** Bump when the renderer's output changes, so cached embeddings are not reused. */
 const RENDER_VERSION = 1;
@@ -22,6 +22,11 @@ export interface EmbeddedClip {
   frames: Float32Array[];
   /** Per enrollment shot (plan.shots order): its augmented versions (AUGMENTS order). */
   augmented: Float32Array[][];
+  /**
+   * Per enrollment shot: the same augmentations of the empty scene 1 s after the object left
+   * (same light), so an augmented shot's residual is taken against an equally augmented scene.
+   */
+  augmentedScene: Float32Array[][];
 }
 
 /** Width / height of every stamp of the field categories, trimmed (cached: trimming 200 PNGs takes a while). */
@@ -44,12 +49,19 @@ async function stampAspects(pool: StampPool[]): Promise<Map<string, number>> {
   return new Map(Object.entries(cached));
 }
 
+const seedOf = (scene: number, set: number): number => 1000 + 37 * scene + 7919 * set;
+
+/** Which seed set a clip belongs to: 0 is the set the defaults were tuned on, 1 and up are held out. */
+export function clipSet(plan: ClipPlan): number {
+  return Math.floor((plan.seed - 1000) / 7919);
+}
+
 export async function fieldPlans(clipsPerScene: number): Promise<ClipPlan[]> {
   const pool: StampPool[] = listDataset().map((c) => ({ category: c.label, files: c.files }));
   const aspects = await stampAspects(pool);
   const plans: ClipPlan[] = [];
   SCENES.forEach((scene, s) => {
-    for (let k = 0; k < clipsPerScene; k++) plans.push(planClip(1000 + 37 * s + 7919 * k, scene, pool, (f) => aspects.get(f) ?? 1));
+    for (let k = 0; k < clipsPerScene; k++) plans.push(planClip(seedOf(s, k), scene, pool, (f) => aspects.get(f) ?? 1));
   });
   return plans;
 }
@@ -87,5 +99,32 @@ export async function embedClip(plan: ClipPlan, embedder: () => BareEmbedder, mo
   const row = (r: number): Float32Array => all.subarray(r * DIM, (r + 1) * DIM);
   const frames = Array.from({ length: plan.frames }, (_, n) => row(n));
   const augmented = plan.shots.map((_, s) => AUGMENTS.map((_a, k) => row(plan.frames + s * AUGMENTS.length + k)));
-  return { clip: { plan, frames, augmented }, computed };
+  const augmentedScene = await embedAugmentedScenes(plan, embedder, modelSha);
+  return { clip: { plan, frames, augmented, augmentedScene }, computed };
+}
+
+/** The empty frame after each enrollment shot (its span ends 1.5 s after the shot frame; the next starts 2 s later). */
+export function sceneFrameAfterShot(shotFrame: number): number {
+  return shotFrame + Math.round(2.5 * FPS);
+}
+
+async function embedAugmentedScenes(plan: ClipPlan, embedder: () => BareEmbedder, modelSha: string): Promise<Float32Array[][]> {
+  const path = cachePath(plan, modelSha).replace(/\.f32$/, '.scene-aug.f32');
+  let all: Float32Array;
+  if (existsSync(path)) {
+    const bytes = readFileSync(path);
+    all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  } else {
+    all = new Float32Array(plan.shots.length * AUGMENTS.length * DIM);
+    const renderer = new ClipRenderer(plan);
+    await renderer.load();
+    const e = embedder();
+    let row = 0;
+    for (const shot of plan.shots) {
+      const jpeg = await renderer.frame(sceneFrameAfterShot(shot.frame));
+      for (const a of AUGMENTS) all.set(e.embed(await zoneInput(jpeg, plan.zone, a)), row++ * DIM);
+    }
+    writeFileSync(path, Buffer.from(all.buffer));
+  }
+  return plan.shots.map((_, s) => AUGMENTS.map((_a, k) => all.subarray((s * AUGMENTS.length + k) * DIM, (s * AUGMENTS.length + k + 1) * DIM)));
 }

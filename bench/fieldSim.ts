@@ -41,6 +41,8 @@ export interface ZoneMechanism {
   augment: boolean;
   /** Wrong start events the simulated user rejects per clip. */
   corrections: number;
+  /** Confirm the first right start event of each class (its frame becomes a shot). */
+  confirmFirst: boolean;
   /** Frames an event keeps for a correction: its start frame only, or every frame that voted for it. */
   eventFrames: 'start' | 'votes';
   scene: Omit<SceneModelOptions, 'clock'>;
@@ -149,12 +151,12 @@ function enroll(clip: EmbeddedClip, m: ZoneMechanism, clock: { now: number }): Z
     const shotIndex = plan.shots.findIndex((s) => s.frame === f);
     if (shotIndex >= 0) {
       const shot = plan.shots[shotIndex]!;
-      const extra = m.augment ? clip.augmented[shotIndex]! : [];
       const list = shots.get(shot.label) ?? [];
-      for (const v of [x, ...extra]) {
-        const r = residualShot(v, scene.prototypes(), m.residualMean);
-        if (r) list.push(r);
-      }
+      const r = residualShot(x, scene.prototypes(), m.residualMean);
+      if (r) list.push(r);
+      // An augmented shot minus the equally augmented empty scene: a flipped or cropped frame
+      // against the unflipped scene would be all scene change.
+      if (m.augment) clip.augmented[shotIndex]!.forEach((v, k) => list.push(residual(v, clip.augmentedScene[shotIndex]![k]!, m.residualMean).vector));
       shots.set(shot.label, list);
     }
     if (f >= plan.warmUpStart * FPS && f % (5 * FPS) === 0) sceneResiduals.push(residual(x, nearestOf(scene, x), m.residualMean).vector);
@@ -184,6 +186,7 @@ function runZone(clip: EmbeddedClip, m: ZoneMechanism, spans: TruthSpan[]): { st
   const rejected = new Map<string, number>();
   let corrections = 0;
   const recent: Array<{ x: Float32Array; label: string }> = [];
+  const confirmed = new Set<string>();
   for (const f of evalFrames(clip)) {
     clock.now = (f / FPS) * 1000;
     const x = clip.frames[f]!;
@@ -194,6 +197,11 @@ function runZone(clip: EmbeddedClip, m: ZoneMechanism, spans: TruthSpan[]): { st
     for (const e of smoother.push(result, null).events) {
       if (e.type !== 'start') continue;
       starts.push({ frame: f, label: e.label });
+      if (m.confirmFirst && !isWrong(spans, f, e) && !confirmed.has(e.label)) {
+        confirmed.add(e.label);
+        state.shots.get(e.label)!.push(residual(x, nearestOf(state.scene, x), m.residualMean).vector);
+        classes = buildClasses(state, m);
+      }
       if (corrections < m.corrections && isWrong(spans, f, e)) {
         corrections++;
         const where = attribute(spans, f);
