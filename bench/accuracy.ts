@@ -219,7 +219,7 @@ export const PLAIN: Variant = { name: 'as shipped', mean: null, perClass: null }
 /** Per class: its threshold from the other enrolled classes' shots and its own spread. */
 function dataThresholds(support: LabelledShots[], perClass: Variant['perClass']): Map<string, number> {
   if (!perClass) return new Map();
-  const t = classThresholds(support.map((c) => ({ label: c.label, shots: c.shots })), { sceneResiduals: [], negatives: [] }, { floor: -1, ...perClass });
+  const t = classThresholds(support.map((c) => ({ label: c.label, shots: c.shots })), [], { floor: -1, ...perClass });
   return new Map(t.map((c) => [c.label, c.threshold]));
 }
 

@@ -36,7 +36,7 @@ export interface ZoneMechanism {
   name: string;
   decision: DecisionOptions;
   /** null: one threshold (floor) for every class. */
-  thresholds: { floor: number; impostorMargin: number; ceiling: number; useScene: boolean } | null;
+  thresholds: { floor: number; impostorMargin: number; ceiling: number } | null;
   floor: number;
   augment: boolean;
   /** Wrong start events the simulated user rejects per clip. */
@@ -125,7 +125,6 @@ interface ZoneState {
   scene: SceneModel;
   shots: Map<string, Float32Array[]>;
   negatives: Negative[];
-  sceneResiduals: Float32Array[];
 }
 
 function buildClasses(state: ZoneState, m: ZoneMechanism): DecisionClass[] {
@@ -133,7 +132,7 @@ function buildClasses(state: ZoneState, m: ZoneMechanism): DecisionClass[] {
   if (!m.thresholds) return labels.map((label) => ({ label, weight: classWeight(state.shots.get(label)!), threshold: m.floor }));
   const t = classThresholds(
     labels.map((label) => ({ label, shots: state.shots.get(label)! })),
-    { sceneResiduals: m.thresholds.useScene ? state.sceneResiduals : [], negatives: state.negatives },
+    state.negatives,
     m.thresholds,
   );
   return labels.map((label, i) => ({ label, weight: classWeight(state.shots.get(label)!), threshold: t[i]!.threshold }));
@@ -144,7 +143,6 @@ function enroll(clip: EmbeddedClip, m: ZoneMechanism, clock: { now: number }): Z
   const plan = clip.plan;
   const scene = new SceneModel({ ...m.scene, clock: () => clock.now });
   const shots = new Map<string, Float32Array[]>();
-  const sceneResiduals: Float32Array[] = [];
   for (let f = 0; f < plan.evalStart * FPS; f++) {
     clock.now = (f / FPS) * 1000;
     const x = clip.frames[f]!;
@@ -159,10 +157,9 @@ function enroll(clip: EmbeddedClip, m: ZoneMechanism, clock: { now: number }): Z
       if (m.augment) clip.augmented[shotIndex]!.forEach((v, k) => list.push(residual(v, clip.augmentedScene[shotIndex]![k]!, m.residualMean).vector));
       shots.set(shot.label, list);
     }
-    if (f >= plan.warmUpStart * FPS && f % (5 * FPS) === 0) sceneResiduals.push(residual(x, nearestOf(scene, x), m.residualMean).vector);
     scene.observe(x, { classOn: false });
   }
-  return { scene, shots, negatives: [], sceneResiduals };
+  return { scene, shots, negatives: [] };
 }
 
 function nearestOf(scene: SceneModel, x: Float32Array): Float32Array {

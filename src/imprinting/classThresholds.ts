@@ -4,9 +4,9 @@
  * For class c with unit weight w_c (mean direction of its shots):
  *   genuine  = the lowest leave-one-out cosine of one of its shots to the mean of the others
  *              (how far a real appearance can stray; unknown with a single shot);
- *   impostor = the highest cosine of w_c to anything that is NOT c: the other classes' shots,
- *              the zone's scene residuals (what light changes look like) and the frames users
- *              rejected as c in this zone.
+ *   impostor = the highest cosine of w_c to anything that is NOT c: the other classes' shots
+ *              and the frames users rejected as c in this zone. (Residuals of the empty
+ *              scene were tried as impostors too; they never came close enough to matter.)
  * threshold = impostor + impostorMargin, lowered to the midpoint of impostor and genuine when
  * that would reject the class's own shots, and never below `floor` (classifier.threshold in
  * this space). A per-class override (class/set) replaces the computation.
@@ -55,7 +55,7 @@ function genuineOf(shots: readonly Float32Array[]): number | null {
 
 export function classThresholds(
   classes: readonly ThresholdClass[],
-  impostors: { sceneResiduals: readonly Float32Array[]; negatives: ReadonlyArray<{ label: string; residual: Float32Array }> },
+  negatives: ReadonlyArray<{ label: string; residual: Float32Array }>,
   opts: ThresholdOptions,
 ): ClassThreshold[] {
   return classes.map((c) => {
@@ -63,8 +63,7 @@ export function classThresholds(
     const genuine = genuineOf(c.shots);
     const others = [
       ...classes.filter((o) => o.label !== c.label).flatMap((o) => o.shots),
-      ...impostors.sceneResiduals,
-      ...impostors.negatives.filter((n) => n.label === c.label).map((n) => n.residual),
+      ...negatives.filter((n) => n.label === c.label).map((n) => n.residual),
     ];
     const impostor = others.length === 0 ? null : Math.max(...others.map((v) => dot(w, v)));
     if (c.override !== undefined) return { label: c.label, threshold: c.override, source: 'override', genuine, impostor };

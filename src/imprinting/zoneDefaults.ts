@@ -14,9 +14,8 @@ export const DEFAULT_DECISION: DecisionOptions = {
   negativeMargin: 0.05,
 };
 
-export const DEFAULT_CLASS_THRESHOLDS: ThresholdOptions & { useScene: boolean } = {
+export const DEFAULT_CLASS_THRESHOLDS: ThresholdOptions = {
   floor: DEFAULT_ZONE_FLOOR,
   impostorMargin: 0.1,
   ceiling: 0.8,
-  useScene: true,
 };

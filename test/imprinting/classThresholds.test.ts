@@ -12,7 +12,7 @@ function vec(parts: Record<number, number>): Float32Array {
   return l2Normalize(v);
 }
 
-const NONE = { sceneResiduals: [], negatives: [] };
+const NONE: never[] = [];
 
 describe('classThresholds', () => {
   it('puts a class just above its closest impostor', () => {
@@ -38,16 +38,11 @@ describe('classThresholds', () => {
     const cat = [vec({ 0: 1 })];
     const dog = [vec({ 1: 1 })];
     const fox = vec({ 0: 1, 2: 1 }); // rejected as cat: cos ~0.71
-    const t = classThresholds([{ label: 'cat', shots: cat }, { label: 'dog', shots: dog }], { sceneResiduals: [], negatives: [{ label: 'cat', residual: fox }] }, OPTS);
+    const t = classThresholds([{ label: 'cat', shots: cat }, { label: 'dog', shots: dog }], [{ label: 'cat', residual: fox }], OPTS);
     assert.ok(Math.abs(t[0]!.threshold - (dot(cat[0]!, fox) + 0.05)) < 1e-6);
     assert.equal(t[1]!.threshold, 0.3, "the dog's threshold is unchanged");
   });
 
-  it('counts the scene residuals as impostors', () => {
-    const light = vec({ 0: 0.5, 5: 1 });
-    const t = classThresholds([{ label: 'cat', shots: [vec({ 0: 1 })] }], { sceneResiduals: [light], negatives: [] }, OPTS);
-    assert.ok(Math.abs(t[0]!.threshold - (dot(vec({ 0: 1 }), light) + 0.05)) < 1e-6);
-  });
 
   it("never rejects a class's own shots: meets halfway when impostors come too close", () => {
     const cat = [vec({ 0: 1, 1: 0.5 }), vec({ 0: 1, 2: 0.5 })];
