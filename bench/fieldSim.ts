@@ -13,7 +13,7 @@
  */
 import { ClassSmoother, type DetectionEvent } from '../src/camera/smoother.js';
 import { centre } from '../src/imprinting/centring.js';
-import { classThresholds, classWeight } from '../src/imprinting/classThresholds.js';
+import { decisionClasses } from '../src/imprinting/classThresholds.js';
 import { ImprintedClassifier } from '../src/imprinting/classifier.js';
 import { decide, residual, residualShot, type DecisionClass, type DecisionOptions, type Negative } from '../src/imprinting/decision.js';
 import { DEFAULT_SCENE_OPTIONS, SceneModel, type SceneModelOptions } from '../src/imprinting/sceneModel.js';
@@ -128,14 +128,9 @@ interface ZoneState {
 }
 
 function buildClasses(state: ZoneState, m: ZoneMechanism): DecisionClass[] {
-  const labels = [...state.shots.keys()];
-  if (!m.thresholds) return labels.map((label) => ({ label, weight: classWeight(state.shots.get(label)!), threshold: m.floor }));
-  const t = classThresholds(
-    labels.map((label) => ({ label, shots: state.shots.get(label)! })),
-    state.negatives,
-    m.thresholds,
-  );
-  return labels.map((label, i) => ({ label, weight: classWeight(state.shots.get(label)!), threshold: t[i]!.threshold }));
+  const classes = [...state.shots].map(([label, shots]) => ({ label, shots }));
+  const opts = m.thresholds ?? { floor: m.floor, impostorMargin: 0, ceiling: 1 };
+  return decisionClasses(classes, state.negatives, { ...opts, perClass: m.thresholds !== null }).classes;
 }
 
 /** Learns the scene from the start of the clip and takes the enrollment shots (with augmentations) as residuals. */

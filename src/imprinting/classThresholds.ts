@@ -12,6 +12,7 @@
  * this space). A per-class override (class/set) replaces the computation.
  * Pure: recomputed whenever a class's shots, the classes or a zone's negatives change.
  */
+import type { DecisionClass } from './decision.js';
 import { dot, meanDirection } from './vector.js';
 
 export interface ThresholdClass {
@@ -75,4 +76,22 @@ export function classThresholds(
       ? { label: c.label, threshold: t, source: 'data', genuine, impostor }
       : { label: c.label, threshold: opts.floor, source: 'floor', genuine, impostor };
   });
+}
+
+/**
+ * What a zone's decision needs from its classes: each class's weight and effective threshold
+ * (data, override or floor), plus the thresholds' details to publish in `classes`. Only
+ * classes with at least one residual shot take part. `perClass: false` gives every class the
+ * floor (or its override), as one global threshold would.
+ */
+export function decisionClasses(
+  classes: readonly ThresholdClass[],
+  negatives: ReadonlyArray<{ label: string; residual: Float32Array }>,
+  opts: ThresholdOptions & { perClass: boolean },
+): { classes: DecisionClass[]; thresholds: ClassThreshold[] } {
+  const live = classes.filter((c) => c.shots.length > 0);
+  const thresholds = opts.perClass
+    ? classThresholds(live, negatives, opts)
+    : live.map((c): ClassThreshold => ({ label: c.label, threshold: c.override ?? opts.floor, source: c.override === undefined ? 'floor' : 'override', genuine: null, impostor: null }));
+  return { classes: live.map((c, i) => ({ label: c.label, weight: classWeight(c.shots), threshold: thresholds[i]!.threshold })), thresholds };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { classThresholds, classWeight, type ThresholdOptions } from '../../src/imprinting/classThresholds.js';
+import { classThresholds, classWeight, decisionClasses, type ThresholdOptions } from '../../src/imprinting/classThresholds.js';
 import { dot, l2Normalize } from '../../src/imprinting/vector.js';
 
 const DIM = 8;
@@ -60,5 +60,19 @@ describe('classThresholds', () => {
     const [o] = classThresholds([{ label: 'a', shots: a, override: 0.42 }, { label: 'b', shots: b }], NONE, OPTS);
     assert.equal(o!.source, 'override');
     assert.equal(o!.threshold, 0.42);
+  });
+
+  it('builds the decision classes: weights, effective thresholds, classes without shots left out', () => {
+    const cat = [vec({ 0: 1 })];
+    const lynx = [vec({ 0: 1, 1: 1 })];
+    const input = [{ label: 'cat', shots: cat }, { label: 'lynx', shots: lynx, override: 0.5 }, { label: 'empty', shots: [] }];
+    const data = decisionClasses(input, [], { ...OPTS, perClass: true });
+    assert.deepEqual(data.classes.map((c) => c.label), ['cat', 'lynx']);
+    assert.deepEqual(data.classes[0]!.weight, classWeight(cat));
+    assert.ok(Math.abs(data.classes[0]!.threshold - (dot(cat[0]!, lynx[0]!) + 0.05)) < 1e-6);
+    assert.equal(data.classes[1]!.threshold, 0.5);
+    const flat = decisionClasses(input, [], { ...OPTS, perClass: false });
+    assert.deepEqual(flat.classes.map((c) => c.threshold), [0.3, 0.5]);
+    assert.deepEqual(flat.thresholds.map((t) => t.source), ['floor', 'override']);
   });
 });
