@@ -5,7 +5,7 @@
  * of enrolled appearances and the false starts side by side. Method and figures:
  * docs/field-accuracy.md.
  *
- *   EDGE_IMPRINT_FIELD_CLIPS=n   clips per scene photo (default 1: 10 clips)
+ *   EDGE_IMPRINT_FIELD_CLIPS=n   seed sets of 10 clips (default 2: the tuning set and one held-out set)
  *   EDGE_IMPRINT_FIELD_VIDEO=dir also write each clip as H.264 + ground-truth JSON into dir
  */
 import { createHash } from 'node:crypto';
@@ -20,7 +20,7 @@ import { clipSet, embedClip, fieldPlans, type EmbeddedClip } from './fieldData.j
 import { ClipRenderer, writeClipVideo } from './fieldRender.js';
 import { simulate, sumOutcomes, type ClipOutcome, type Mechanism, type ZoneMechanism } from './fieldSim.js';
 
-const CLIPS_PER_SCENE = Number(process.env.EDGE_IMPRINT_FIELD_CLIPS ?? 1);
+const CLIPS_PER_SCENE = Number(process.env.EDGE_IMPRINT_FIELD_CLIPS ?? 2);
 
 export async function loadFieldClips(print: (line: string) => void): Promise<EmbeddedClip[]> {
   const sha = createHash('sha256').update(readFileSync(MODEL)).digest('hex');

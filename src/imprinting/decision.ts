@@ -15,8 +15,10 @@
  *   - it differs from the scene at all: |x - s| >= minResidual (else `none`, reason `scene`);
  *   - its residual points at the class: cos(r, w_c) >= the class's threshold;
  *   - that class leads the runner-up by `margin`;
- *   - it is not as close to a frame a user rejected for that class in this zone as to the
- *     class itself (reason `negative`).
+ *   - no frame a user rejected as that class in this zone comes within negativeMargin of
+ *     the class's score: cos(r, n) < cos(r, w_c) - negativeMargin (reason `negative`). A
+ *     rejected look-alike seen again from another side is still closer to its own rejected
+ *     frame than the real class's appearances are.
  * Only the zone's allowed classes compete. Pure: no I/O, no clock.
  */
 import { centre } from './centring.js';
@@ -56,7 +58,7 @@ export interface DecisionOptions {
   margin: number;
   /** Smallest |x - s| of a frame that shows something (unit embeddings, so 0..2). */
   minResidual: number;
-  /** The class must beat its nearest negative by this much. */
+  /** The class's score must beat its nearest negative's by this much. */
   negativeMargin: number;
 }
 
