@@ -157,18 +157,6 @@ function enroll(clip: EmbeddedClip, m: ZoneMechanism, clock: { now: number }): Z
   return { scene, shots, negatives: [] };
 }
 
-function nearestOf(scene: SceneModel, x: Float32Array): Float32Array {
-  let best = scene.prototypes()[0]!;
-  for (const p of scene.prototypes()) if (dotf(p, x) > dotf(best, x)) best = p;
-  return best;
-}
-
-function dotf(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
-
 function runZone(clip: EmbeddedClip, m: ZoneMechanism, spans: TruthSpan[]): { starts: Start[]; rejected: Map<string, number> } {
   const clock = { now: 0 };
   const state = enroll(clip, m, clock);
@@ -177,29 +165,29 @@ function runZone(clip: EmbeddedClip, m: ZoneMechanism, spans: TruthSpan[]): { st
   const starts: Start[] = [];
   const rejected = new Map<string, number>();
   let corrections = 0;
-  const recent: Array<{ x: Float32Array; label: string }> = [];
+  const recent: Array<{ x: Float32Array; r: Float32Array | null; label: string }> = [];
   const confirmed = new Set<string>();
   for (const f of evalFrames(clip)) {
     clock.now = (f / FPS) * 1000;
     const x = clip.frames[f]!;
     const d = decide(x, { classes, scene: state.scene.prototypes(), allowed: null, negatives: state.negatives, residualMean: m.residualMean }, m.decision);
     const result: Classification = { label: d.label, score: d.score, scores: d.scores };
-    recent.push({ x, label: d.label });
+    recent.push({ x, r: d.vector, label: d.label });
     if (recent.length > SMOOTHER.window) recent.shift();
     for (const e of smoother.push(result, null).events) {
       if (e.type !== 'start') continue;
       starts.push({ frame: f, label: e.label });
       if (m.confirmFirst && !isWrong(spans, f, e) && !confirmed.has(e.label)) {
         confirmed.add(e.label);
-        state.shots.get(e.label)!.push(residual(x, nearestOf(state.scene, x), m.residualMean).vector);
+        if (d.vector) state.shots.get(e.label)!.push(d.vector);
         classes = buildClasses(state, m);
       }
       if (corrections < m.corrections && isWrong(spans, f, e)) {
         corrections++;
         const where = attribute(spans, f);
         // The event keeps its frame(s): rejecting it makes them negatives of its label in this zone.
-        const kept = m.eventFrames === 'votes' ? recent.filter((r) => r.label === e.label).map((r) => r.x) : [x];
-        for (const v of kept) state.negatives.push({ label: e.label, residual: residual(v, nearestOf(state.scene, v), m.residualMean).vector });
+        const kept = m.eventFrames === 'votes' ? recent.filter((r) => r.label === e.label) : [recent[recent.length - 1]!];
+        for (const k of kept) if (k.r) state.negatives.push({ label: e.label, residual: k.r });
         if (where.kind === 'empty') state.scene.addPrototype(x);
         else if (!rejected.has(where.span.object)) rejected.set(where.span.object, where.span.index);
         classes = buildClasses(state, m);

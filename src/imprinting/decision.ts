@@ -76,6 +76,12 @@ export interface Decision {
   residual: number;
   /** Raw cosine to the nearest scene look. */
   sceneScore: number;
+  /**
+   * The frame's residual (null without a scene): what an event keeps, so that a later
+   * reject makes it a negative and a confirm makes it a shot, both against the scene as it
+   * was when the frame was seen.
+   */
+  vector: Float32Array | null;
 }
 
 /** centre(normalise(x - s), residualMean) and |x - s|. */
@@ -117,9 +123,9 @@ export function decide(x: Float32Array, zone: ZoneView, opts: DecisionOptions): 
   const dim = zone.scene[0]?.length ?? zone.classes[0]?.weight.length ?? x.length;
   if (x.length !== dim) throw new Error(`embedding has ${x.length} values, the scene has ${dim}`);
   const s = nearestScene(x, zone.scene);
-  if (!s) return { label: NONE, score: 0, scores: {}, reason: 'no_scene', residual: 0, sceneScore: 0 };
+  if (!s) return { label: NONE, score: 0, scores: {}, reason: 'no_scene', residual: 0, sceneScore: 0, vector: null };
   const r = residual(x, s.vector, zone.residualMean);
-  const base = { residual: r.norm, sceneScore: s.score };
+  const base = { residual: r.norm, sceneScore: s.score, vector: r.vector };
   const classes = zone.classes.filter((c) => !zone.allowed || zone.allowed.has(c.label));
   const scores: Record<string, number> = {};
   let best: DecisionClass | null = null;

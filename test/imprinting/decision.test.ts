@@ -64,6 +64,7 @@ describe('decide', () => {
     assert.equal(d.reason, 'match');
     assert.ok(d.score > 0.9 && d.scores.dog! < 0.5);
     assert.ok(d.sceneScore < 1 && d.residual > 0.4);
+    assert.deepEqual(d.vector, residual(withObject(1), SCENE, null).vector, 'the residual an event keeps');
   });
 
   it('says none for the scene itself and for frames that barely differ from it', () => {
@@ -114,6 +115,7 @@ describe('decide', () => {
 
   it('says none without a scene yet and unknown without classes', () => {
     assert.equal(decide(withObject(1), zone({ scene: [] }), OPTS).reason, 'no_scene');
+    assert.equal(decide(withObject(1), zone({ scene: [] }), OPTS).vector, null);
     const d = decide(withObject(1), zone({ classes: [] }), OPTS);
     assert.equal(d.label, 'unknown');
     assert.equal(d.reason, 'no_classes');
