@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_CENTRED_MARGIN, DEFAULT_CENTRED_THRESHOLD, DEFAULT_MARGIN, DEFAULT_THRESHOLD } from '../src/imprinting/defaults.js';
 import { checkShippedMean } from './embeddingMean.js';
+import { MEAN_PHOTOS, SCENES } from './fieldPlan.js';
 import { DEFAULT_FINE_TUNE, fineTune, trainSoftmax, type LabelledShots } from '../src/imprinting/fineTune.js';
 import { withProxies, type ProxyOptions } from '../src/imprinting/proxies.js';
 import { ImprintedClassifier } from '../src/imprinting/classifier.js';
@@ -51,12 +52,16 @@ export interface AccuracyRow {
   fineTuneUsed: number;
 }
 
-/** Installs the image set with scripts/fetch-dataset.sh when it is missing (apt-get; needs root or sudo). */
-function ensureDataset(print: (line: string) => void): void {
-  if (existsSync(DATASET_DIR)) return;
-  print(`  ${DATASET_DIR} missing: running scripts/fetch-dataset.sh (apt-get install tuxpaint-stamps-default, ~160 MB)`);
+/**
+ * Installs the image sets with scripts/fetch-dataset.sh when any is missing (apt-get; needs
+ * root or sudo): the stamps, and the scene photos of the field benchmark and the generic means.
+ */
+export function ensureDataset(print: (line: string) => void): void {
+  const photos = [...SCENES.map((s) => s.path), ...MEAN_PHOTOS];
+  if (existsSync(DATASET_DIR) && photos.every((p) => existsSync(p))) return;
+  print('  image sets missing: running scripts/fetch-dataset.sh (apt-get install tuxpaint-stamps-default tuxpaint-data lomiri-wallpapers-16.04, ~185 MB)');
   const r = spawnSync('bash', [join(ROOT, 'scripts', 'fetch-dataset.sh')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  if (r.status !== 0) throw new Error('scripts/fetch-dataset.sh failed: install tuxpaint-stamps-default, or set EDGE_IMPRINT_DATASET_DIR');
+  if (r.status !== 0) throw new Error('scripts/fetch-dataset.sh failed: install tuxpaint-stamps-default tuxpaint-data lomiri-wallpapers-16.04, or set EDGE_IMPRINT_DATASET_DIR');
 }
 
 export async function loadEmbeddedDataset(print: (line: string) => void): Promise<EmbeddedClass[]> {

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { DEFAULT_CENTRED_MARGIN, DEFAULT_CENTRED_THRESHOLD, DEFAULT_MARGIN, DEFAULT_THRESHOLD } from '../src/imprinting/defaults.js';
 import { DEFAULT_DECISION, DEFAULT_CLASS_THRESHOLDS, DEFAULT_ZONE_FLOOR } from '../src/imprinting/zoneDefaults.js';
 import { DEFAULT_SCENE_OPTIONS } from '../src/imprinting/sceneModel.js';
-import { MODEL } from './accuracy.js';
+import { MODEL, ensureDataset } from './accuracy.js';
 import { BareEmbedder } from './embeddings.js';
 import { loadShippedMean } from './embeddingMean.js';
 import { clipSet, embedClip, fieldPlans, type EmbeddedClip } from './fieldData.js';
@@ -23,6 +23,7 @@ import { simulate, sumOutcomes, type ClipOutcome, type Mechanism, type ZoneMecha
 const CLIPS_PER_SCENE = Number(process.env.EDGE_IMPRINT_FIELD_CLIPS ?? 2);
 
 export async function loadFieldClips(print: (line: string) => void): Promise<EmbeddedClip[]> {
+  ensureDataset(print);
   const sha = createHash('sha256').update(readFileSync(MODEL)).digest('hex');
   let embedder: BareEmbedder | undefined;
   const plans = await fieldPlans(CLIPS_PER_SCENE);
