@@ -7,6 +7,8 @@
  *
  *   EDGE_IMPRINT_FIELD_CLIPS=n   seed sets of 10 clips (default 2: the tuning set and one held-out set)
  *   EDGE_IMPRINT_FIELD_VIDEO=dir also write each clip as H.264 + ground-truth JSON into dir
+ *   EDGE_IMPRINT_FIELD_WHOLE_FRAME=1  also the tuning clips with the whole frame as the zone
+ *                                (a camera without zones; ~25 min more embedding the first time)
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -16,7 +18,7 @@ import { DEFAULT_SCENE_OPTIONS } from '../src/imprinting/sceneModel.js';
 import { MODEL, ensureDataset } from './accuracy.js';
 import { BareEmbedder } from './embeddings.js';
 import { loadShippedMean } from './embeddingMean.js';
-import { clipSet, embedClip, fieldPlans, type EmbeddedClip } from './fieldData.js';
+import { clipSet, embedClip, fieldPlans, wholeFrame, type EmbeddedClip } from './fieldData.js';
 import { ClipRenderer, writeClipVideo } from './fieldRender.js';
 import { simulate, sumOutcomes, type ClipOutcome, type Mechanism, type ZoneMechanism } from './fieldSim.js';
 
@@ -27,6 +29,7 @@ export async function loadFieldClips(print: (line: string) => void): Promise<Emb
   const sha = createHash('sha256').update(readFileSync(MODEL)).digest('hex');
   let embedder: BareEmbedder | undefined;
   const plans = await fieldPlans(CLIPS_PER_SCENE);
+  if (process.env.EDGE_IMPRINT_FIELD_WHOLE_FRAME === '1') plans.push(...plans.filter((p) => clipSet(p) === 0).map(wholeFrame));
   const clips: EmbeddedClip[] = [];
   const started = performance.now();
   let computed = 0;
@@ -121,9 +124,11 @@ export async function runFieldBench(print: (line: string) => void): Promise<Fiel
   const clips = await loadFieldClips(print);
   const mechanisms = fieldMechanisms(loadShippedMean());
   const sets: FieldSet[] = [];
-  for (const set of [...new Set(clips.map((c) => clipSet(c.plan)))].sort()) {
-    const mine = clips.filter((c) => clipSet(c.plan) === set);
-    const name = `${set === 0 ? 'tuning clips' : `held-out clips (set ${set})`}, ${mine.length}`;
+  const setOf = (c: EmbeddedClip): string => (c.plan.id.endsWith('-frame') ? 'whole frame' : String(clipSet(c.plan)));
+  for (const set of [...new Set(clips.map(setOf))].sort()) {
+    const mine = clips.filter((c) => setOf(c) === set);
+    const what = set === '0' ? 'tuning clips' : set === 'whole frame' ? 'tuning clips, whole frame as the zone' : `held-out clips (set ${set})`;
+    const name = `${what}, ${mine.length}`;
     let cost = '';
     const rows = mechanisms.map((m) => {
       const started = performance.now();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { BareEmbedder, CACHE_DIR, listDataset } from './embeddings.js';
 import { SCENES, planClip, type ClipPlan, type StampPool } from './fieldPlan.js';
 import { AUGMENTS, ClipRenderer, loadStamp, zoneInput } from './fieldRender.js';
-import { FIELD_CATEGORIES, FPS } from './fieldPlan.js';
+import { FIELD_CATEGORIES, FPS, HEIGHT, WIDTH } from './fieldPlan.js';
 
 /** Bump when the renderer's output changes, so cached embeddings are not reused. */
 const RENDER_VERSION = 1;
@@ -54,6 +54,14 @@ const seedOf = (scene: number, set: number): number => 1000 + 37 * scene + 7919 
 /** Which seed set a clip belongs to: 0 is the set the defaults were tuned on, 1 and up are held out. */
 export function clipSet(plan: ClipPlan): number {
   return Math.floor((plan.seed - 1000) / 7919);
+}
+
+/**
+ * The same clip seen by a camera without zones: the "zone" is the whole frame, so the same
+ * objects cover a smaller share of what is embedded.
+ */
+export function wholeFrame(plan: ClipPlan): ClipPlan {
+  return { ...plan, id: `${plan.id}-frame`, zone: { x: 0, y: 0, w: WIDTH, h: HEIGHT } };
 }
 
 export async function fieldPlans(clipsPerScene: number): Promise<ClipPlan[]> {
