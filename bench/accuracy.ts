@@ -12,11 +12,15 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_MARGIN, DEFAULT_THRESHOLD } from '../src/imprinting/defaults.js';
+import { DEFAULT_CENTRED_MARGIN, DEFAULT_CENTRED_THRESHOLD, DEFAULT_MARGIN, DEFAULT_THRESHOLD } from '../src/imprinting/defaults.js';
+import { checkShippedMean } from './embeddingMean.js';
+import { MEAN_PHOTOS, SCENES } from './fieldPlan.js';
 import { DEFAULT_FINE_TUNE, fineTune, trainSoftmax, type LabelledShots } from '../src/imprinting/fineTune.js';
 import { withProxies, type ProxyOptions } from '../src/imprinting/proxies.js';
 import { ImprintedClassifier } from '../src/imprinting/classifier.js';
 import type { ClassWeights } from '../src/imprinting/types.js';
+import { centre } from '../src/imprinting/centring.js';
+import { classThresholds } from '../src/imprinting/classThresholds.js';
 import { meanDirection, seededRandom, shuffled } from '../src/imprinting/vector.js';
 import { DATASET_DIR, embedFiles, listDataset, type LabelledFiles } from './embeddings.js';
 import { FIXTURE_IMAGES, MODEL_DIR, ROOT } from './setup.js';
@@ -48,12 +52,16 @@ export interface AccuracyRow {
   fineTuneUsed: number;
 }
 
-/** Installs the image set with scripts/fetch-dataset.sh when it is missing (apt-get; needs root or sudo). */
-function ensureDataset(print: (line: string) => void): void {
-  if (existsSync(DATASET_DIR)) return;
-  print(`  ${DATASET_DIR} missing: running scripts/fetch-dataset.sh (apt-get install tuxpaint-stamps-default, ~160 MB)`);
+/**
+ * Installs the image sets with scripts/fetch-dataset.sh when any is missing (apt-get; needs
+ * root or sudo): the stamps, and the scene photos of the field benchmark and the generic means.
+ */
+export function ensureDataset(print: (line: string) => void): void {
+  const photos = [...SCENES.map((s) => s.path), ...MEAN_PHOTOS];
+  if (existsSync(DATASET_DIR) && photos.every((p) => existsSync(p))) return;
+  print('  image sets missing: running scripts/fetch-dataset.sh (apt-get install tuxpaint-stamps-default tuxpaint-data lomiri-wallpapers-16.04, ~185 MB)');
   const r = spawnSync('bash', [join(ROOT, 'scripts', 'fetch-dataset.sh')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  if (r.status !== 0) throw new Error('scripts/fetch-dataset.sh failed: install tuxpaint-stamps-default, or set EDGE_IMPRINT_DATASET_DIR');
+  if (r.status !== 0) throw new Error('scripts/fetch-dataset.sh failed: install tuxpaint-stamps-default tuxpaint-data lomiri-wallpapers-16.04, or set EDGE_IMPRINT_DATASET_DIR');
 }
 
 export async function loadEmbeddedDataset(print: (line: string) => void): Promise<EmbeddedClass[]> {
@@ -138,7 +146,9 @@ export function accuracyTable(rows: AccuracyRow[]): string[] {
   return lines;
 }
 
-export async function runAccuracyBench(print: (line: string) => void): Promise<{ rows: AccuracyRow[]; calibration: Calibration }> {
+export async function runAccuracyBench(
+  print: (line: string) => void,
+): Promise<{ rows: AccuracyRow[]; calibration: Calibration; centred: { calibration: Calibration; coral: CoralOutcome } | null }> {
   const classes = await loadEmbeddedDataset(print);
   const rows: AccuracyRow[] = [];
   const started = performance.now();
@@ -156,7 +166,34 @@ export async function runAccuracyBench(print: (line: string) => void): Promise<{
   if (calibration.threshold !== DEFAULT_THRESHOLD || calibration.margin !== DEFAULT_MARGIN) {
     printCoral(print, coral(DEFAULT_THRESHOLD, DEFAULT_MARGIN), DEFAULT_THRESHOLD, DEFAULT_MARGIN);
   }
-  return { rows, calibration };
+  const centred = await centredCalibration(classes, print);
+  return { rows, calibration, centred };
+}
+
+/**
+ * The same calibration with every embedding centred by the shipped generic mean, and with
+ * per-class thresholds from data on top (measured; not kept, see docs/field-accuracy.md).
+ */
+async function centredCalibration(classes: EmbeddedClass[], print: (line: string) => void): Promise<{ calibration: Calibration; coral: CoralOutcome } | null> {
+  const shipped = await checkShippedMean(print);
+  if (!shipped) return null;
+  const variants: Variant[] = [
+    { name: 'centred', mean: shipped.mean, perClass: null },
+    { name: 'centred + per-class thresholds', mean: shipped.mean, perClass: { impostorMargin: 0.05, ceiling: 1 } },
+  ];
+  let kept: { calibration: Calibration; coral: CoralOutcome } | null = null;
+  for (const variant of variants) {
+    const coral = await coralCheck(variant);
+    const calibration = runCalibration(classes, print, robustlyPasses(coral), variant);
+    const outcome = coral(calibration.threshold, calibration.margin);
+    if (!kept) {
+      kept = { calibration, coral: outcome };
+      printCoral(print, outcome, calibration.threshold, calibration.margin);
+      const atDefaults = coral(DEFAULT_CENTRED_THRESHOLD, DEFAULT_CENTRED_MARGIN);
+      print(`  centred, at the shipped DEFAULT_CENTRED_THRESHOLD ${DEFAULT_CENTRED_THRESHOLD} / margin ${DEFAULT_CENTRED_MARGIN}: Coral check ${atDefaults.passed ? 'passes' : 'FAILS'}`);
+    }
+  }
+  return kept;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -167,6 +204,28 @@ interface OpenSetQuery {
   second: number;
   correct: boolean; // best class is the true class (always false for unknowns)
   known: boolean;
+  /** The best class's threshold from data (classThresholds without a floor); -Infinity when not used. */
+  classThreshold: number;
+}
+
+/**
+ * How embeddings and thresholds are handled: `mean` centres every embedding (shots, queries,
+ * Coral photos) before imprinting; `perClass` adds each class's threshold from data on top of
+ * the global one (the global value is then the floor).
+ */
+export interface Variant {
+  name: string;
+  mean: Float32Array | null;
+  perClass: { impostorMargin: number; ceiling: number } | null;
+}
+
+export const PLAIN: Variant = { name: 'as shipped', mean: null, perClass: null };
+
+/** Per class: its threshold from the other enrolled classes' shots and its own spread. */
+function dataThresholds(support: LabelledShots[], perClass: Variant['perClass']): Map<string, number> {
+  if (!perClass) return new Map();
+  const t = classThresholds(support.map((c) => ({ label: c.label, shots: c.shots })), [], { floor: -1, ...perClass });
+  return new Map(t.map((c) => [c.label, c.threshold]));
 }
 
 export interface Calibration {
@@ -188,19 +247,24 @@ function openSetQueries(
   episodes: number,
   seed: number,
   method: Method = 'imprint',
+  variant: Variant = PLAIN,
 ): OpenSetQuery[] {
   const random = seededRandom(seed);
+  classes = classes.map((c) => ({ label: c.label, embeddings: c.embeddings.map((x) => centre(x, variant.mean)) }));
   const out: OpenSetQuery[] = [];
   for (let e = 0; e < episodes; e++) {
     const order = shuffled(classes.filter((c) => c.embeddings.length > shots), random);
     const half = Math.floor(order.length / 2);
     const known = order.slice(0, half).map((c) => ({ label: c.label, emb: shuffled(c.embeddings, random) }));
     const classifier = new ImprintedClassifier({ threshold: -1, margin: 0 });
-    classifier.setClasses(weightsFor(method, known.map((c) => ({ label: c.label, shots: c.emb.slice(0, shots) }))).weights);
+    const support = known.map((c) => ({ label: c.label, shots: c.emb.slice(0, shots) }));
+    classifier.setClasses(weightsFor(method, support).weights);
+    const perClass = dataThresholds(support, variant.perClass);
     const score = (x: Float32Array, label: string | null): void => {
       const r = classifier.classify(x);
       const sorted = Object.values(r.scores).sort((a, b) => b - a);
-      out.push({ best: sorted[0]!, second: sorted[1] ?? -Infinity, correct: label !== null && r.label === label, known: label !== null });
+      const classThreshold = perClass.get(r.label) ?? -Infinity;
+      out.push({ best: sorted[0]!, second: sorted[1] ?? -Infinity, correct: label !== null && r.label === label, known: label !== null, classThreshold });
     };
     for (const c of known) for (const x of c.emb.slice(shots, shots + MAX_QUERIES)) score(x, c.label);
     for (const c of order.slice(half)) for (const x of shuffled(c.embeddings, random).slice(0, MAX_QUERIES)) score(x, null);
@@ -214,7 +278,7 @@ function rates(queries: OpenSetQuery[], threshold: number, margin: number): { kn
   let unknown = 0;
   let rejected = 0;
   for (const q of queries) {
-    const accepted = q.best >= threshold && q.best - q.second >= margin;
+    const accepted = q.best >= Math.max(threshold, q.classThreshold) && q.best - q.second >= margin;
     if (q.known) {
       known++;
       if (accepted && q.correct) knownCorrect++;
@@ -238,12 +302,14 @@ export function runCalibration(
   classes: EmbeddedClass[],
   print: (line: string) => void,
   allowed: (threshold: number, margin: number) => boolean = () => true,
+  variant: Variant = PLAIN,
 ): Calibration {
-  const queries = [1, 3, 5].flatMap((k) => openSetQueries(classes, k, 40, 7000 + k));
+  const queries = [1, 3, 5].flatMap((k) => openSetQueries(classes, k, 40, 7000 + k, 'imprint', variant));
   type Point = { threshold: number; margin: number; knownCorrect: number; unknownRejected: number; balancedAccuracy: number };
   let free: Point | undefined;
   let best: Point | undefined;
-  for (let ti = 30; ti <= 95; ti++) {
+  // Centred cosines are lower than raw ones: their grid starts at 0.
+  for (let ti = variant.mean ? 0 : 30; ti <= 95; ti++) {
     for (let mi = 0; mi <= 30; mi++) {
       const t = ti / 100;
       const m = mi / 200;
@@ -260,10 +326,10 @@ export function runCalibration(
   const defaults = rates(queries, DEFAULT_THRESHOLD, DEFAULT_MARGIN);
   const describe = (r: Point): string =>
     `threshold ${r.threshold}, margin ${r.margin}: balanced accuracy ${pct(r.balancedAccuracy)} (known correct ${pct(r.knownCorrect)}, unknown rejected ${pct(r.unknownRejected)})`;
-  print(`  open-set calibration: ${queries.filter((q) => q.known).length} known + ${queries.filter((q) => !q.known).length} unknown queries`);
+  print(`  open-set calibration (${variant.name}): ${queries.filter((q) => q.known).length} known + ${queries.filter((q) => !q.known).length} unknown queries`);
   print(`  unrestricted optimum: ${describe(free)}`);
   print(`  optimum passing the Coral check: ${describe(best)}`);
-  print(`  shipped defaults: ${describe({ threshold: DEFAULT_THRESHOLD, margin: DEFAULT_MARGIN, ...defaults })}`);
+  if (variant === PLAIN) print(`  shipped defaults: ${describe({ threshold: DEFAULT_THRESHOLD, margin: DEFAULT_MARGIN, ...defaults })}`);
   return { ...best, defaults, unrestricted: { threshold: free.threshold, margin: free.margin, balancedAccuracy: free.balancedAccuracy } };
 }
 
@@ -295,12 +361,13 @@ export interface CoralOutcome {
 }
 
 /** Coral's imprinting check: enroll cat/dog/hotdog from the *_train_* photos and classify the others. */
-export async function coralCheck(): Promise<(threshold: number, margin: number) => CoralOutcome> {
+export async function coralCheck(variant: Variant = PLAIN): Promise<(threshold: number, margin: number) => CoralOutcome> {
   const names = [...Object.values(CORAL_TRAIN).flat(), ...CORAL_QUERIES];
   const path = (n: string): string => join(FIXTURE_IMAGES, `${n}.jpg`);
   // The agent's own decoding path, since these values ship as its defaults.
   const { embeddings } = await embedFiles(names.map(path), MODEL, 'product');
-  const emb = (n: string): Float32Array => embeddings.get(path(n))!;
+  const emb = (n: string): Float32Array => centre(embeddings.get(path(n))!, variant.mean);
+  const perClass = dataThresholds(Object.entries(CORAL_TRAIN).map(([label, ns]) => ({ label, shots: ns.map(emb) })), variant.perClass);
   const weights = Object.entries(CORAL_TRAIN).map(([label, ns]) => ({
     label,
     background: false,
@@ -314,7 +381,7 @@ export async function coralCheck(): Promise<(threshold: number, margin: number) 
     const scores: Record<string, Record<string, number>> = {};
     for (const n of CORAL_QUERIES) {
       const r = classifier.classify(emb(n));
-      labels[n] = r.label;
+      labels[n] = r.score < (perClass.get(r.label) ?? -Infinity) ? 'unknown' : r.label;
       scores[n] = r.scores;
     }
     const testsCorrect = ['cat_test_0', 'dog_test_0', 'hotdog_test_0'].every((n) => labels[n] === n.split('_')[0]);

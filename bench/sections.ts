@@ -1,5 +1,6 @@
 /** Adapters that put every benchmark's figures into the one report. */
 import { runAccuracyBench } from './accuracy.js';
+import { KEPT, PER_CLASS, runFieldBench } from './field.js';
 import { runCameraBench } from './camera.js';
 import { runClassifyBench } from './classify.js';
 import { runEngineBench, runEnrollBench } from './engine.js';
@@ -49,7 +50,17 @@ async function mqttSection(report: Report): Promise<void> {
 }
 
 async function accuracySection(report: Report): Promise<void> {
-  const { rows } = await runAccuracyBench((line) => report.line(line));
+  const { rows, calibration, centred } = await runAccuracyBench((line) => report.line(line));
+  const pctOf = (v: number): string => `${(100 * v).toFixed(1)} %`;
+  const best = centred && centred.calibration.balancedAccuracy > calibration.balancedAccuracy ? centred : null;
+  const chosen = best?.calibration ?? calibration;
+  report.add({
+    section: 'accuracy',
+    figure: `photo-set open set, balanced accuracy (${best ? 'centred' : 'raw'}, threshold ${chosen.threshold} / margin ${chosen.margin}, Coral check passing)`,
+    value: `(${pctOf(chosen.knownCorrect)} known correct + ${pctOf(chosen.unknownRejected)} unknown rejected) / 2 = ${pctOf(chosen.balancedAccuracy)} (raw: ${pctOf(calibration.balancedAccuracy)})`,
+    target: '≥ 75 %',
+    ok: chosen.balancedAccuracy >= 0.75 && (best ? best.coral.passed : true),
+  });
   for (const k of [5, 10, 20]) {
     const atK = rows.filter((r) => r.shots === k);
     if (atK.length === 0) continue;
@@ -66,6 +77,30 @@ async function accuracySection(report: Report): Promise<void> {
   }
 }
 
+async function fieldSection(report: Report): Promise<void> {
+  const sets = await runFieldBench((line) => report.line(line));
+  for (const { name, rows } of sets) {
+    const kept = rows.find((r) => r.name === KEPT)!.o;
+    const noCorrections = rows.find((r) => r.name === PER_CLASS)!.o;
+    const pctOf = (n: number, d: number): string => `${((100 * n) / Math.max(1, d)).toFixed(1)} %`;
+    const cost = (100 * (noCorrections.recalled - kept.recalled)) / Math.max(1, kept.enrolled);
+    report.add({
+      section: 'field',
+      figure: `${name}: enrolled appearances reported with the right label (kept mechanisms)`,
+      value: `${kept.recalled}/${kept.enrolled} = ${pctOf(kept.recalled, kept.enrolled)}; false starts on the empty scene ${kept.emptyStarts}; wrong labels ${kept.wrongLabel}`,
+      target: '≥ 85 %, 0, 0',
+      ok: kept.recalled >= 0.85 * kept.enrolled && kept.emptyStarts === 0 && kept.wrongLabel === 0,
+    });
+    report.add({
+      section: 'field',
+      figure: `${name}: never-enrolled objects starting an event the first time; after one reject; recall cost of the corrections`,
+      value: `${kept.strangerFirstStarts}/${kept.strangerFirst}; ${kept.rejectedLaterStarts}/${kept.rejectedLater}; ${cost.toFixed(1)} points`,
+      target: '≤ 1/3; 0; ≤ 5 points',
+      ok: kept.strangerFirstStarts * 3 <= kept.strangerFirst && kept.rejectedLaterStarts === 0 && cost <= 5,
+    });
+  }
+}
+
 export const SECTIONS: Section[] = [
   { name: 'engine', run: runEngineBench },
   { name: 'enroll', run: runEnrollBench },
@@ -73,4 +108,5 @@ export const SECTIONS: Section[] = [
   { name: 'mqtt', run: mqttSection },
   { name: 'camera', run: runCameraBench },
   { name: 'accuracy', run: accuracySection },
+  { name: 'field', run: fieldSection },
 ];
