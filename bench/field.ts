@@ -69,7 +69,9 @@ export function fieldMechanisms(means: { mean: Float32Array; residualMean: Float
     corrections: 0,
     eventFrames: 'start',
     confirmFirst: false,
-    scene: DEFAULT_SCENE_OPTIONS,
+    // The product's scene rules, except that a clip starts with its enrollment: in the field
+    // a zone has learned its empty scene long before anyone enrolls from it.
+    scene: { ...DEFAULT_SCENE_OPTIONS, firstLookAfterS: 0 },
     sceneUpdates: true,
     residualMean: null,
   };

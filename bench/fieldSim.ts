@@ -86,7 +86,7 @@ function attribute(spans: TruthSpan[], frame: number): Attribution {
 
 function newSmoother(clock: () => number): ClassSmoother {
   let id = 0;
-  return new ClassSmoother({ camera: 'field', ...SMOOTHER, threshold: -Infinity, clock, newId: () => String(++id) });
+  return new ClassSmoother({ camera: 'field', zone: null, ...SMOOTHER, threshold: -Infinity, clock, newId: () => String(++id) });
 }
 
 /** The clip's frames from the evaluation start, pushed one by one. */
@@ -116,7 +116,7 @@ function runClassifier(clip: EmbeddedClip, m: ClassifierMechanism): Start[] {
   const starts: Start[] = [];
   for (const f of evalFrames(clip)) {
     now = (f / FPS) * 1000;
-    for (const e of smoother.push(classifier.classify(tf(clip.frames[f]!)), null).events) if (e.type === 'start') starts.push({ frame: f, label: e.label });
+    for (const e of smoother.push(classifier.classify(tf(clip.frames[f]!))).events) if (e.type === 'start') starts.push({ frame: f, label: e.label });
   }
   return starts;
 }
@@ -174,7 +174,7 @@ function runZone(clip: EmbeddedClip, m: ZoneMechanism, spans: TruthSpan[]): { st
     const result: Classification = { label: d.label, score: d.score, scores: d.scores };
     recent.push({ x, r: d.vector, label: d.label });
     if (recent.length > SMOOTHER.window) recent.shift();
-    for (const e of smoother.push(result, null).events) {
+    for (const e of smoother.push(result).events) {
       if (e.type !== 'start') continue;
       starts.push({ frame: f, label: e.label });
       if (m.confirmFirst && !isWrong(spans, f, e) && !confirmed.has(e.label)) {

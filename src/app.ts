@@ -133,6 +133,7 @@ export class Agent {
       bus: this.bus,
       logger: logger.child({ part: 'camera' }),
       classify: (rgb, unit) => core.service.classifyPixels(rgb, unit),
+      observe: (unit, result, active) => core.service.observe(unit, result, active),
       inputSize: core.detector.inputSize,
     });
     const cameras = this.cameras;

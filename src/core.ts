@@ -2,7 +2,11 @@ import type { Logger } from 'pino';
 import type { AppConfig } from './config/types.js';
 import { SupervisedDetector } from './detector/supervisedDetector.js';
 import type { EventBus } from './eventBus.js';
-import { ImprintedClassifier } from './imprinting/classifier.js';
+import type { EmbeddingMean } from './imprinting/centring.js';
+import { Recognizer, type RecognizerOptions } from './imprinting/recognizer.js';
+import { SceneBook } from './imprinting/sceneBook.js';
+import { DEFAULT_CLASS_THRESHOLDS, DEFAULT_DECISION } from './imprinting/zoneDefaults.js';
+import { loadEmbeddingMean } from './models/embeddingMean.js';
 import { ImprintingService } from './imprinting/service.js';
 import { ClassStore } from './imprinting/store.js';
 import { Corrections } from './imprinting/corrections.js';
@@ -19,6 +23,18 @@ export interface CoreOptions {
   onEnroll?: (shots: number) => void;
   /** The model id without starting the detector (the CLI's corrections): sha256 of the CPU model. */
   modelId?: () => string;
+}
+
+/** The recognizer's rules from the configuration; the rest are the calibrated defaults. */
+export function recognizerOptions(config: Pick<AppConfig, 'classifier'>): RecognizerOptions {
+  const { threshold, margin, zone_threshold } = config.classifier;
+  const { impostorMargin, ceiling } = DEFAULT_CLASS_THRESHOLDS;
+  return {
+    threshold,
+    margin,
+    classThresholds: { impostorMargin, ceiling },
+    zone: { decision: DEFAULT_DECISION, thresholds: { ...DEFAULT_CLASS_THRESHOLDS, floor: zone_threshold } },
+  };
 }
 
 /** The zone a class label would collide with, described, or null. Pure. */
@@ -52,7 +68,8 @@ export function unknownZoneClasses(config: Pick<AppConfig, 'cameras'>, labels: r
 export class Core {
   readonly detector: SupervisedDetector;
   readonly store: ClassStore;
-  readonly classifier: ImprintedClassifier;
+  readonly recognizer: Recognizer;
+  readonly scenes: SceneBook;
   readonly service: ImprintingService;
   readonly tuner: BackgroundTuner | null;
   readonly events: EventStore;
@@ -60,8 +77,11 @@ export class Core {
   /** Keeps detection events from the bus (absent without a bus: the CLI). */
   readonly recorder: EventRecorder | null;
 
+  private readonly logger: Logger;
+
   constructor(opts: CoreOptions) {
     const { config, logger, bus } = opts;
+    this.logger = logger;
     this.detector = new SupervisedDetector({
       config: config.detector,
       modelDir: config.model_dir,
@@ -71,16 +91,19 @@ export class Core {
       ...(opts.onInference ? { onInference: opts.onInference } : {}),
     });
     this.store = new ClassStore({ dataDir: config.data_dir, logger: logger.child({ part: 'store' }) });
-    this.classifier = new ImprintedClassifier({
-      threshold: config.classifier.threshold,
-      margin: config.classifier.margin,
-    });
+    const retention = { maxCount: config.events.max_count, maxAgeDays: config.events.max_age_days };
+    this.events = new EventStore(this.store, retention);
+    this.scenes = new SceneBook({ events: this.events, modelId: () => this.detector.modelId(), logger: logger.child({ part: 'scenes' }) });
+    this.recognizer = new Recognizer(recognizerOptions(config), this.scenes);
     this.tuner = config.classifier.fine_tune ? new BackgroundTuner(logger.child({ part: 'tuner' })) : null;
     this.service = new ImprintingService({
       detector: this.detector,
       modelId: () => this.detector.modelId(),
       store: this.store,
-      classifier: this.classifier,
+      events: this.events,
+      recognizer: this.recognizer,
+      scenes: this.scenes,
+      nodeId: config.node_id,
       limits: config.limits,
       logger: logger.child({ part: 'imprinting' }),
       ...(bus ? { bus } : {}),
@@ -89,8 +112,6 @@ export class Core {
       unitClasses: (unit) => (unit.zone === null ? [] : (config.cameras[unit.camera]?.zones[unit.zone]?.classes ?? [])),
       labelClash: (label) => zoneClash(config, label),
     });
-    const retention = { maxCount: config.events.max_count, maxAgeDays: config.events.max_age_days };
-    this.events = new EventStore(this.store, retention);
     this.corrections = new Corrections({
       store: this.store,
       events: this.events,
@@ -113,12 +134,20 @@ export class Core {
     await this.store.start();
     try {
       await this.detector.start();
+      this.recognizer.setMean(this.embeddingMean());
       await this.service.start();
       await this.recorder?.start();
     } catch (err) {
       await this.stop();
       throw err;
     }
+  }
+
+  /** The shipped means of the model in use; without one, embeddings are not centred. */
+  private embeddingMean(): EmbeddingMean | null {
+    const mean = loadEmbeddingMean(this.detector.modelId());
+    if (!mean) this.logger.warn('no embedding mean ships for this model: embeddings are not centred (set classifier.threshold for raw cosines, e.g. 0.6)');
+    return mean;
   }
 
   async stop(): Promise<void> {

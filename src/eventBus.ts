@@ -30,6 +30,8 @@ export interface Events {
     snapshot: Buffer | null;
     /** Start events: the embedding of the frame that turned the class ON (for corrections). */
     embedding: Float32Array | null;
+    /** Start events: that frame's residual against its unit's scene (null: no scene yet). */
+    residual: Float32Array | null;
     /** Start events: that frame's crop as the model saw it (RGB at the model's input size). */
     crop: Uint8Array | null;
   };

@@ -243,14 +243,15 @@ export class CameraManager {
   }
 
   private buildUnit(camera: string, zone: string | null, roi: Roi | null): UnitState {
-    const { vote, off_delay_s, threshold } = this.deps.config.classifier;
+    const { vote, off_delay_s } = this.deps.config.classifier;
     const smoother = new ClassSmoother({
       camera,
       zone,
       window: vote.window,
       minHits: vote.min_hits,
       offDelayS: off_delay_s,
-      threshold,
+      // Every class's own threshold was applied by the decision: any class label is a hit.
+      threshold: -Infinity,
       clock: this.clock,
       newId: () => eventId(this.clock()),
     });
@@ -324,8 +325,9 @@ export class CameraManager {
       camera.events = camera.events.then(async () => {
         const snapshot = start ? await this.snapshotOf(camera, unit, start) : event.snapshot;
         const embedding = start?.result.embedding ?? null;
+        const residual = start?.result.residual ?? null;
         const crop = start ? (start.frame.crops[start.index] ?? null) : null;
-        this.deps.bus.emit('detectionEvent', { ...event, snapshot, embedding, crop });
+        this.deps.bus.emit('detectionEvent', { ...event, snapshot, embedding, residual, crop });
       });
     }
   }

@@ -108,6 +108,7 @@ export class ClassSmoother {
       end_time: null,
       snapshot: null,
       embedding: null,
+      residual: null,
       crop: null,
     });
   }
@@ -138,6 +139,7 @@ export class ClassSmoother {
       end_time: new Date(now),
       snapshot: null,
       embedding: null,
+      residual: null,
       crop: null,
     });
   }

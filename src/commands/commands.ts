@@ -13,7 +13,7 @@ import { validateLabel } from '../imprinting/labels.js';
 import type { FrameRegion } from '../camera/cameraManager.js';
 import type { Job } from './lanes.js';
 import type { Corrections, EventRef } from '../imprinting/corrections.js';
-import type { ClassInfo } from '../imprinting/types.js';
+import type { ClassInfo, UnitRef } from '../imprinting/types.js';
 import {
   RequestSchemas,
   type ClassSetRequest,
@@ -200,7 +200,18 @@ export class Commands {
       shots.push(frame);
     }
     const where = 'zone' in opts.region ? `/${opts.region.zone}` : 'box' in opts.region ? '/box' : '';
-    return this.deps.imprinter.enrollPixels(label, shots, { background: opts.background, source: `camera:${camera}${where}`, signal });
+    const unit = this.unitOf(camera, opts.region);
+    return this.deps.imprinter.enrollPixels(label, shots, { background: opts.background, source: `camera:${camera}${where}`, signal, ...(unit ? { unit } : {}) });
+  }
+
+  /**
+   * The camera unit that classifies exactly these frames: the zone, or the whole frame of a
+   * camera without zones. A box is a region of its own: no unit learns from it.
+   */
+  private unitOf(camera: string, region: FrameRegion): UnitRef | null {
+    if ('zone' in region) return { camera, zone: region.zone };
+    if ('box' in region) return null;
+    return this.deps.cameras.zones(camera).length === 0 ? { camera, zone: null } : null;
   }
 
   /** `{id}`, or `{camera, zone?}` for the newest event there (Home Assistant's buttons). */

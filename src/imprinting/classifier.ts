@@ -29,6 +29,8 @@ export class ImprintedClassifier {
   private rowClass = new Int32Array(0);
   private dim = 0;
   private rowScores = new Float64Array(0);
+  /** Per-class thresholds from the data (classThresholds); a class without one uses options.threshold. */
+  private perClass = new Map<string, number>();
   /** The same matrix in WebAssembly memory, scored with SIMD; undefined where unavailable (then plain JS). */
   private kernelImpl: SimdDots | undefined;
 
@@ -61,9 +63,14 @@ export class ImprintedClassifier {
     this.kernelImpl = SimdDots.create(matrix, total, dim);
   }
 
-  /** The threshold a class must reach (the same for every class here). */
-  threshold(_label: string): number {
-    return this.options.threshold;
+  /** The threshold a class must reach: its own, or the configured one. */
+  threshold(label: string): number {
+    return this.perClass.get(label) ?? this.options.threshold;
+  }
+
+  /** Each class's own threshold (from its data, or the user's override). */
+  setThresholds(thresholds: ReadonlyMap<string, number>): void {
+    this.perClass = new Map(thresholds);
   }
 
   /** Which scoring loop runs: WebAssembly SIMD, or the plain JS fallback. */
@@ -121,7 +128,7 @@ export class ImprintedClassifier {
 
   private decide(best: ClassEntry, bestScore: number, secondScore: number): string {
     const lead = secondScore === -Infinity ? Infinity : bestScore - secondScore;
-    if (bestScore < this.options.threshold || lead < this.options.margin) return UNKNOWN;
+    if (bestScore < this.threshold(best.label) || lead < this.options.margin) return UNKNOWN;
     return best.background ? NONE : best.label;
   }
 }

@@ -56,7 +56,7 @@ export class Corrections {
     const event = this.uncorrected(ref);
     const embedding = this.embeddingOf(event);
     this.deps.store.write((db) => {
-      const common = { camera: event.camera, zone: event.zone, embedding, model: event.model, thumbnail: event.crop, eventId: event.id };
+      const common = { camera: event.camera, zone: event.zone, embedding, residual: event.residual, model: event.model, thumbnail: event.crop, eventId: event.id };
       const ids = [this.deps.events.addNegative(db, { ...common, label: event.label })];
       if (opts.empty) ids.push(this.deps.events.addNegative(db, { ...common, label: null }));
       this.deps.events.setCorrection(db, event.id, { correction: 'rejected', label: event.label, shotId: null, negativeIds: ids });
@@ -74,7 +74,7 @@ export class Corrections {
     this.deps.store.write((db) => {
       const shotId = this.addShot(event, target);
       const negative = this.deps.events.addNegative(db, {
-        label: event.label, camera: event.camera, zone: event.zone, embedding, model: event.model, thumbnail: event.crop, eventId: event.id,
+        label: event.label, camera: event.camera, zone: event.zone, embedding, residual: event.residual, model: event.model, thumbnail: event.crop, eventId: event.id,
       });
       this.deps.events.setCorrection(db, event.id, { correction: 'relabeled', label: target, shotId, negativeIds: [negative] });
     });
@@ -129,11 +129,16 @@ export class Corrections {
     return event.embedding;
   }
 
-  /** The event's frame as a shot: its embedding, and its crop as the thumbnail (re-embedding needs it). */
+  /**
+   * The event's frame as a shot: its embedding, its crop as the thumbnail (re-embedding
+   * needs it), and its residual as the class seen in that unit (the unit learns it there).
+   */
   private addShot(event: EventRecord, label: string): number {
     const embedding = this.embeddingOf(event);
     if (!event.crop) throw fieldError('not_found', 'id', `event "${event.id}" kept no frame to learn from`);
-    const { ids } = this.deps.store.addShotsWithIds(label, [{ embedding, thumbnail: event.crop, source: `event:${event.id}` }], { model: event.model });
+    const unit = event.residual ? { camera: event.camera, zone: event.zone, residual: event.residual } : null;
+    const shot = { embedding, thumbnail: event.crop, source: `event:${event.id}` };
+    const { ids } = this.deps.store.addShotsWithIds(label, [shot], { model: event.model, units: [unit] });
     return ids[0] ?? 0;
   }
 }

@@ -50,6 +50,7 @@ export class EventRecorder {
         score: e.score,
         start_time: e.start_time,
         embedding: e.embedding,
+        residual: e.residual,
         model: this.deps.modelId(),
         crop,
         snapshot: e.snapshot,

@@ -28,6 +28,7 @@ export interface EventInfo {
 /** An event with what a correction needs. */
 export interface EventRecord extends EventInfo {
   embedding: Float32Array | null;
+  residual: Float32Array | null;
   model: string;
   crop: Buffer | null;
   shot_id: number | null;
@@ -42,6 +43,8 @@ export interface NewEvent {
   score: number;
   start_time: Date;
   embedding: Float32Array | null;
+  /** The frame's residual against its unit's scene, when the unit had one. */
+  residual: Float32Array | null;
   model: string;
   crop: Buffer | null;
   snapshot: Buffer | null;
@@ -61,6 +64,7 @@ export interface NegativeRecord {
   camera: string;
   zone: string | null;
   embedding: Float32Array;
+  residual: Float32Array | null;
   model: string;
 }
 
@@ -78,6 +82,7 @@ interface EventRow {
   start_time: string;
   end_time: string | null;
   embedding: Buffer | null;
+  residual: Buffer | null;
   model: string;
   crop: Buffer | null;
   has_snapshot: number;
@@ -89,7 +94,7 @@ interface EventRow {
 }
 
 const EVENT_COLUMNS =
-  'id, camera, zone, label, score, start_time, end_time, embedding, model, crop, snapshot IS NOT NULL AS has_snapshot, ' +
+  'id, camera, zone, label, score, start_time, end_time, embedding, residual, model, crop, snapshot IS NOT NULL AS has_snapshot, ' +
   'correction, corrected_label, corrected_at, shot_id, negative_ids';
 
 export class EventStore {
@@ -104,9 +109,9 @@ export class EventStore {
     const now = this.clock();
     this.store.write((db) => {
       db.prepare(
-        'INSERT OR REPLACE INTO events (id, camera, zone, label, score, start_time, embedding, model, crop, snapshot, created_at) ' +
-          'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      ).run(e.id, e.camera, e.zone, e.label, e.score, isoTime(e.start_time), e.embedding ? encodeFloat32(e.embedding) : null, e.model, e.crop, e.snapshot, isoTime(now));
+        'INSERT OR REPLACE INTO events (id, camera, zone, label, score, start_time, embedding, residual, model, crop, snapshot, created_at) ' +
+          'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ).run(e.id, e.camera, e.zone, e.label, e.score, isoTime(e.start_time), blob(e.embedding), blob(e.residual), e.model, e.crop, e.snapshot, isoTime(now));
       this.prune(db, now);
     });
   }
@@ -156,7 +161,10 @@ export class EventStore {
   }
 
   /** A negative: `label` null records the frame as the empty scene of its camera/zone. */
-  addNegative(db: Database, n: { label: string | null; camera: string; zone: string | null; embedding: Float32Array; model: string; thumbnail: Buffer | null; eventId: string }): number {
+  addNegative(
+    db: Database,
+    n: { label: string | null; camera: string; zone: string | null; embedding: Float32Array; residual: Float32Array | null; model: string; thumbnail: Buffer | null; eventId: string },
+  ): number {
     let classId: number | null = null;
     if (n.label !== null) {
       const row = db.prepare<[string], { id: number }>('SELECT id FROM classes WHERE label = ?').get(n.label);
@@ -164,8 +172,8 @@ export class EventStore {
       classId = row.id;
     }
     const result = db
-      .prepare('INSERT INTO negatives (class_id, camera, zone, embedding, model, thumbnail, event_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(classId, n.camera, n.zone, encodeFloat32(n.embedding), n.model, n.thumbnail, n.eventId, isoTime(this.clock()));
+      .prepare('INSERT INTO negatives (class_id, camera, zone, embedding, residual, model, thumbnail, event_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(classId, n.camera, n.zone, encodeFloat32(n.embedding), blob(n.residual), n.model, n.thumbnail, n.eventId, isoTime(this.clock()));
     return Number(result.lastInsertRowid);
   }
 
@@ -174,15 +182,17 @@ export class EventStore {
     for (const id of ids) del.run(id);
   }
 
-  /** Every negative (class negatives of classes still there, and scene examples). */
-  negatives(): NegativeRecord[] {
+  /** Every negative (class negatives of classes still there, and scene examples) of `model`, or of every model. */
+  negatives(model?: string): NegativeRecord[] {
     const sql =
-      'SELECT n.id, c.label, n.camera, n.zone, n.embedding, n.model FROM negatives n LEFT JOIN classes c ON c.id = n.class_id ' +
+      'SELECT n.id, c.label, n.camera, n.zone, n.embedding, n.residual, n.model FROM negatives n LEFT JOIN classes c ON c.id = n.class_id ' +
       'WHERE n.class_id IS NULL OR c.id IS NOT NULL ORDER BY n.id';
-    type Row = { id: number; label: string | null; camera: string; zone: string | null; embedding: Buffer; model: string };
+    type Row = { id: number; label: string | null; camera: string; zone: string | null; embedding: Buffer; residual: Buffer | null; model: string };
     return this.store.read((db) => db.prepare<[], Row>(sql).all()).flatMap((r) => {
       const embedding = decodeFloat32(r.embedding);
-      return embedding ? [{ id: r.id, label: r.label, camera: r.camera, zone: r.zone, embedding, model: r.model }] : [];
+      if (!embedding || (model !== undefined && r.model !== model)) return [];
+      const residual = r.residual ? (decodeFloat32(r.residual) ?? null) : null;
+      return [{ id: r.id, label: r.label, camera: r.camera, zone: r.zone, embedding, residual, model: r.model }];
     });
   }
 
@@ -227,9 +237,14 @@ function toRecord(r: EventRow): EventRecord {
   return {
     ...toInfo(r),
     embedding: r.embedding ? (decodeFloat32(r.embedding) ?? null) : null,
+    residual: r.residual ? (decodeFloat32(r.residual) ?? null) : null,
     model: r.model,
     crop: r.crop,
     shot_id: r.shot_id,
     negative_ids: r.negative_ids ? (JSON.parse(r.negative_ids) as number[]) : [],
   };
+}
+
+function blob(v: Float32Array | null): Buffer | null {
+  return v ? encodeFloat32(v) : null;
 }

@@ -13,6 +13,8 @@ export interface EnrollOptions {
   signal?: AbortSignal;
   /** What each image is called in errors (file paths for the CLI); default `images[i]` / `image`. */
   names?: string[];
+  /** enrollPixels: the camera unit the frames come from (the unit learns the class against its scene). */
+  unit?: UnitRef;
 }
 
 /**

@@ -11,8 +11,10 @@
  *   stays for promoteAfterS (every quiet frame in between matching it) becomes a prototype:
  *   a parked car or a moved chair becomes part of the scene, a passer-by does not.
  * - At most maxPrototypes; a new one replaces the one updated longest ago.
- * - The first quiet frame of an empty model becomes its first prototype at once, and a user's
- *   "nothing should have been there" adds the frame as a prototype at once (addPrototype).
+ * - An empty model takes its first prototype from a look that stays firstLookAfterS (0: the
+ *   first quiet frame at once): an unrecognised object in view when the agent first starts
+ *   must not become the empty scene. A user's "nothing should have been there" adds the
+ *   frame as a prototype at once (addPrototype).
  *
  * Pure: no I/O, time from the injected clock (ms). Persist with toJSON / SceneModel.fromJSON.
  */
@@ -26,6 +28,8 @@ export interface SceneModelOptions {
   tauS: number;
   /** How long a new look must persist before it becomes a prototype, seconds. */
   promoteAfterS: number;
+  /** How long the first look of an empty model must persist before it becomes its first prototype, seconds. */
+  firstLookAfterS: number;
   clock: () => number;
 }
 
@@ -34,6 +38,7 @@ export const DEFAULT_SCENE_OPTIONS: Omit<SceneModelOptions, 'clock'> = {
   mergeCosine: 0.9,
   tauS: 120,
   promoteAfterS: 60,
+  firstLookAfterS: 10,
 };
 
 interface Prototype {
@@ -78,7 +83,8 @@ export class SceneModel {
   observe(x: Float32Array, context: { classOn: boolean; confirmed?: boolean }): Observation {
     if (context.classOn || context.confirmed) return 'skipped';
     const now = this.opts.clock();
-    if (this.protos.length === 0) return this.create(x, now);
+    if (this.protos.length === 0 && this.opts.firstLookAfterS <= 0) return this.create(x, now);
+    if (this.protos.length === 0) return this.extendPending(x, now);
     const { index, score } = this.nearest(x);
     if (score >= this.opts.mergeCosine) {
       this.pending = null;
@@ -170,7 +176,8 @@ export class SceneModel {
     }
     p.frames++;
     p.vector = mix(p.vector, x, 1 / p.frames);
-    if (now - p.since < this.opts.promoteAfterS * 1000) return 'pending';
+    const after = this.protos.length === 0 ? this.opts.firstLookAfterS : this.opts.promoteAfterS;
+    if (now - p.since < after * 1000) return 'pending';
     this.pending = null;
     this.create(p.vector, now);
     return 'promoted';

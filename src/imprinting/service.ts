@@ -4,20 +4,26 @@ import { inputThumbnail, jpegToInput, prepareImage, type PreparedImage } from '.
 import type { Detector } from '../detector/types.js';
 import { AppError, fieldError } from '../errors.js';
 import type { EventBus } from '../eventBus.js';
-import type { ImprintedClassifier } from './classifier.js';
+import type { EventStore } from './eventStore.js';
 import type { FineTuneResult } from './fineTune.js';
+import type { Recognizer, RecognizerData } from './recognizer.js';
+import type { SceneBook } from './sceneBook.js';
 import type { EnrollOptions, Imprinter, PixelShot } from './imprinter.js';
 import { validateLabel } from './labels.js';
-import type { ClassStore } from './store.js';
+import type { ClassStore, ZoneResidual } from './store.js';
+import { meanDirection } from './vector.js';
 import type { BackgroundTuner } from './tuner.js';
-import type { Classification, ClassInfo, EnrollResult, NewShot, UnitRef } from './types.js';
+import { NONE, UNKNOWN, type Classification, type ClassInfo, type EnrollResult, type NewShot, type UnitRef } from './types.js';
 
 export interface ImprintingServiceDeps {
   detector: Detector;
   /** Identifies the embedding space (sha256 of the CPU model; the Edge TPU twin shares it). */
   modelId: () => string;
   store: ClassStore;
-  classifier: ImprintedClassifier;
+  /** Negatives and scene examples (corrections). */
+  events: EventStore;
+  recognizer: Recognizer;
+  scenes: SceneBook;
   limits: LimitsConfig;
   logger: Logger;
   bus?: EventBus;
@@ -28,6 +34,8 @@ export interface ImprintingServiceDeps {
   /** Wait after a change before tuning, so a burst of enrollments tunes once. */
   tuneDelayMs?: number;
   onEnroll?: (shots: number) => void;
+  /** This node's id: the origin of the classes it creates. */
+  nodeId?: string;
   /** The classes a camera zone may report (empty or absent: every class). */
   unitClasses?: (unit: UnitRef) => string[];
   /**
@@ -55,6 +63,7 @@ export class ImprintingService implements Imprinter {
 
   async start(): Promise<void> {
     await this.reembedForeignShots();
+    await this.deps.scenes.start();
     this.reload();
     const pollMs = this.deps.pollMs ?? 2000;
     this.pollTimer = setInterval(() => this.pollStore(), pollMs);
@@ -66,6 +75,7 @@ export class ImprintingService implements Imprinter {
     if (this.tuneTimer) clearTimeout(this.tuneTimer);
     this.pollTimer = null;
     this.tuneTimer = null;
+    await this.deps.scenes.stop();
   }
 
   /** The last fine-tuning outcome (held-out figures), or null when none ran yet. */
@@ -90,16 +100,27 @@ export class ImprintingService implements Imprinter {
     return this.store(valid, shots, opts);
   }
 
+  /**
+   * Live frames. With `opts.unit` (a camera zone, or a camera's whole frame) each shot also
+   * keeps how that unit saw it — its residual against the unit's learned scene — so the
+   * unit recognises the class against its own scene from then on.
+   */
   async enrollPixels(label: string, frames: PixelShot[], opts: EnrollOptions): Promise<EnrollResult> {
     const valid = this.newLabel(label);
     if (frames.length === 0) throw new AppError('bad_request', 'frames: at least one frame is needed', 'frames');
     const shots: NewShot[] = [];
+    const units: Array<ZoneResidual | null> = [];
     for (const frame of frames) {
       opts.signal?.throwIfAborted();
       const thumbnail = await inputThumbnail(frame.rgb, this.deps.detector.inputSize);
-      shots.push({ embedding: await this.deps.detector.embed(frame.rgb), thumbnail, source: opts.source });
+      const embedding = await this.deps.detector.embed(frame.rgb);
+      shots.push({ embedding, thumbnail, source: opts.source });
+      units.push(this.unitResidual(opts.unit, embedding));
     }
-    return this.store(valid, shots, opts);
+    if (opts.unit && units.every((u) => u === null)) {
+      this.deps.logger.warn({ camera: opts.unit.camera, zone: opts.unit.zone }, 'this camera unit has not learned its empty scene yet: the class is recognised there by its look only');
+    }
+    return this.store(valid, shots, { ...opts, units });
   }
 
   async classifyImage(image: Buffer, field = 'image'): Promise<Classification> {
@@ -108,14 +129,24 @@ export class ImprintingService implements Imprinter {
   }
 
   /**
-   * A camera frame (or zone crop) at the model's input size. `unit` names the camera and
-   * zone: a zone with a class list reports only those classes. The embedding comes back with
-   * the decision (events keep it for corrections).
+   * Pixels at the model's input size: a photo (no `unit`), or a camera unit's frame, decided
+   * against that unit's learned scene, with only the zone's classes when it lists them. The
+   * embedding (and the residual) come back with the decision: events keep them.
    */
   async classifyPixels(rgb: Uint8Array, unit?: UnitRef): Promise<Classification> {
     const embedding = await this.deps.detector.embed(rgb);
-    const allowed = unit ? this.deps.unitClasses?.(unit) : undefined;
-    return { ...this.deps.classifier.classify(embedding, allowed && allowed.length > 0 ? new Set(allowed) : undefined), embedding };
+    if (!unit) return this.deps.recognizer.classify(embedding);
+    return this.deps.recognizer.recognize(embedding, unit, this.deps.unitClasses?.(unit) ?? []);
+  }
+
+  /**
+   * A unit's fresh frame after smoothing: its scene learns from it while no class is ON
+   * there, and never from a frame that matched a class (an object at the door when the agent
+   * starts must not become the door's empty scene).
+   */
+  observe(unit: UnitRef, result: Classification, activeLabels: readonly string[]): void {
+    const matched = result.label !== NONE && result.label !== UNKNOWN;
+    if (result.embedding) this.deps.scenes.observe(unit, result.embedding, activeLabels.length > 0 || matched);
   }
 
   /** Embedding and decision together, for benchmarks and diagnostics. */
@@ -128,7 +159,7 @@ export class ImprintingService implements Imprinter {
   list(): ClassInfo[] {
     return this.deps.store.listClasses().map(({ threshold_override, ...c }) => ({
       ...c,
-      threshold: threshold_override ?? this.deps.classifier.threshold(c.label),
+      threshold: threshold_override ?? this.deps.recognizer.threshold(c.label),
     }));
   }
 
@@ -188,11 +219,22 @@ export class ImprintingService implements Imprinter {
     return prepareImage(image, this.deps.detector.inputSize, limits, field);
   }
 
+  private unitResidual(unit: UnitRef | undefined, embedding: Float32Array): ZoneResidual | null {
+    if (!unit) return null;
+    const residual = this.deps.recognizer.residualFor(unit, embedding);
+    return residual ? { camera: unit.camera, zone: unit.zone, residual } : null;
+  }
+
   /** One transaction; a request cancelled (deadline, shutdown) before it stores nothing. */
-  private store(label: string, shots: NewShot[], opts: EnrollOptions): EnrollResult {
+  private store(label: string, shots: NewShot[], opts: EnrollOptions & { units?: Array<ZoneResidual | null> }): EnrollResult {
     opts.signal?.throwIfAborted();
     const { background } = opts;
-    const storeOpts = background === undefined ? { model: this.deps.modelId() } : { background, model: this.deps.modelId() };
+    const storeOpts = {
+      model: this.deps.modelId(),
+      ...(background === undefined ? {} : { background }),
+      ...(this.deps.nodeId ? { origin: this.deps.nodeId } : {}),
+      ...(opts.units ? { units: opts.units } : {}),
+    };
     const result = this.deps.store.addShots(label, shots, storeOpts);
     this.deps.onEnroll?.(shots.length);
     this.changed();
@@ -204,8 +246,19 @@ export class ImprintingService implements Imprinter {
     this.seenVersion = this.deps.store.dataVersion();
     this.generation++;
     // Plain imprinting takes effect at once; fine-tuned weights replace it when ready.
-    this.deps.classifier.setClasses(this.deps.store.loadWeights());
+    this.deps.recognizer.load(this.recognizerData());
     this.scheduleTuning();
+  }
+
+  /** Everything the recognizer learns from, of the current model only. */
+  private recognizerData(): RecognizerData {
+    const model = this.deps.modelId();
+    const overrides = new Map(this.deps.store.listClasses().map((c) => [c.label, c.threshold_override]));
+    return {
+      classes: this.deps.store.shotEmbeddings().map((c) => ({ ...c, override: overrides.get(c.label) ?? null })),
+      zoneShots: this.deps.store.zoneShots(model),
+      negatives: this.deps.events.negatives(model),
+    };
   }
 
   private scheduleTuning(): void {
@@ -234,17 +287,21 @@ export class ImprintingService implements Imprinter {
     }
   }
 
+  /** Trains in the space photos are judged in (centred embeddings). */
   private async tuneWith(tuner: BackgroundTuner): Promise<FineTuneResult | null> {
     const generation = this.generation;
-    const result = await tuner.tune(this.deps.store.shotEmbeddings());
+    const { recognizer } = this.deps;
+    const classes = this.deps.store.shotEmbeddings().map((c) => ({ ...c, shots: c.shots.map((x) => recognizer.centred(x)) }));
+    const result = await tuner.tune(classes);
     if (generation !== this.generation) return null;
     if (result.used) {
       const tuned = new Map(result.weights.map((w) => [w.label, w.sum]));
-      const weights = this.deps.store.loadWeights().map((w) => {
-        const proxy = tuned.get(w.label);
-        return proxy ? { ...w, proxies: [proxy] } : w;
+      const weights = classes.map((c) => {
+        const sum = meanDirection(c.shots, c.shots[0]?.length ?? 0);
+        const proxy = tuned.get(c.label);
+        return { label: c.label, background: c.background, sum, count: c.shots.length, ...(proxy ? { proxies: [proxy] } : {}) };
       });
-      this.deps.classifier.setClasses(weights);
+      recognizer.setTuned(weights);
     }
     this.lastTuning = result;
     this.deps.logger.info({ used: result.used, held_out: result.heldOut }, `fine-tuning: ${result.reason}`);

@@ -63,6 +63,10 @@ function prepareAll(db: Database) {
     setThreshold: db.prepare<[number | null, string, number], unknown>('UPDATE classes SET threshold = ?, updated_at = ? WHERE id = ?'),
     setBackground: db.prepare<[number, string, number], unknown>('UPDATE classes SET background = ?, updated_at = ? WHERE id = ?'),
     shotById: db.prepare<[number], { id: number; class_id: number }>('SELECT id, class_id FROM shots WHERE id = ?'),
+    insertZoneShot: db.prepare<[number, string, string, Buffer], unknown>('INSERT INTO zone_shots (shot_id, camera, zone, residual) VALUES (?, ?, ?, ?)'),
+    zoneShots: db.prepare<[string], { label: string; camera: string; zone: string; residual: Buffer }>(
+      'SELECT c.label, z.camera, z.zone, z.residual FROM zone_shots z JOIN shots s ON s.id = z.shot_id JOIN classes c ON c.id = s.class_id WHERE s.model = ? ORDER BY z.shot_id',
+    ),
     updateClassSum: db.prepare<[Buffer, number, number, string, number], unknown>(
       'UPDATE classes SET sum = ?, count = ?, background = ?, updated_at = ? WHERE id = ?',
     ),
@@ -123,6 +127,18 @@ export interface AddShotsOptions {
   model: string;
   /** The node that creates the class (kept from the first enrollment on). */
   origin?: string;
+  /**
+   * Per shot (same order), how the camera unit it was taken from saw it: its residual
+   * against that unit's empty scene (scene-aware zones). null: a photo, or no scene yet.
+   */
+  units?: ReadonlyArray<ZoneResidual | null>;
+}
+
+/** A shot's residual in one camera unit (zone null: the whole frame of a camera without zones). */
+export interface ZoneResidual {
+  camera: string;
+  zone: string | null;
+  residual: Float32Array;
 }
 
 export class ClassStore {
@@ -200,6 +216,10 @@ export class ClassStore {
       const ids = shots.map(
         (shot) => Number(s.insertShot.run(row.id, encodeFloat32(shot.embedding), opts.model, shot.thumbnail, shot.source, now).lastInsertRowid),
       );
+      ids.forEach((id, i) => {
+        const unit = opts.units?.[i];
+        if (unit) s.insertZoneShot.run(id, unit.camera, unit.zone ?? '', encodeFloat32(unit.residual));
+      });
       const sum = sumFloat32(
         shots.map((x) => x.embedding),
         dim,
@@ -243,6 +263,17 @@ export class ClassStore {
       return this.recompute(row);
     };
     return this.guard(() => this.db!.transaction(remove).immediate());
+  }
+
+  /** Every residual shot of the shots embedded by `model` (another model's are meaningless). */
+  zoneShots(model: string): Array<{ label: string; camera: string; zone: string | null; residual: Float32Array }> {
+    const s = this.statements();
+    return this.guard(() => s.zoneShots.all(model)).map((r) => ({
+      label: r.label,
+      camera: r.camera,
+      zone: r.zone === '' ? null : r.zone,
+      residual: this.decode(r.residual, `residual of a shot of "${r.label}"`),
+    }));
   }
 
   /** Runs `fn` in one IMMEDIATE transaction on this store's database (sibling stores). */

@@ -9,6 +9,8 @@ export interface Classification {
   scores: Record<string, number>;
   /** The frame's normalised embedding, when the caller may need it (events, the scene model). */
   embedding?: Float32Array;
+  /** A camera unit's frame: its residual against the unit's scene (events keep it for corrections). */
+  residual?: Float32Array | null;
   /** Why the decision came out this way (diagnostics), e.g. `below its threshold 0.62`. */
   reason?: string;
 }

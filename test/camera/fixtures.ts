@@ -10,6 +10,7 @@ export function classifierConfig(overrides: Partial<ClassifierConfig> = {}): Cla
   return {
     threshold: 0.5,
     margin: 0.02,
+    zone_threshold: 0.45,
     fine_tune: false,
     vote: { window: 5, min_hits: 3 },
     off_delay_s: 3,

@@ -93,7 +93,7 @@ describe('edge-imprint CLI, end to end on the real model', () => {
     assert.equal(cli('enroll', 'doggo', image('dog_test_0.jpg')).code, 0);
     assert.match(cli('classes', 'undo', 'doggo').stdout, /"doggo" now has 1 shots/);
     assert.equal(cli('classes', 'remove', 'doggo').code, 0);
-    assert.match(cli('classes').stdout, /^cat\t1 shot\tupdated .*\nhotdog\t2 shots/);
+    assert.match(cli('classes').stdout, /^cat\t1 shot\tthreshold 0\.\d\d\tupdated .*\nhotdog\t2 shots/);
   });
 
   it('user errors are one line each with exit 1; usage errors exit 2', () => {
@@ -153,7 +153,7 @@ describe('edge-imprint events: the correction loop from the command line', () =>
     const jpeg = readFileSync(image('cat_test_0.jpg'));
     const now = Date.now();
     for (const [id, zone, ago] of [['e-older', null, 60_000], ['e-newer', 'bin', 1000]] as const) {
-      events.recordStart({ id, camera: 'door', zone, label: 'cat', score: 0.71, start_time: new Date(now - ago), embedding, model, crop: jpeg, snapshot: jpeg });
+      events.recordStart({ id, camera: 'door', zone, label: 'cat', score: 0.71, start_time: new Date(now - ago), embedding, residual: null, model, crop: jpeg, snapshot: jpeg });
     }
     await store.stop();
   });

@@ -44,7 +44,10 @@ void describe('defaults', () => {
     assert.equal(config.detector.edgetpu_library, '', 'empty: the platform\'s name, from coral-tflite-delegate');
     assert.equal(config.detector.inference_timeout_ms, 5000);
     assert.equal(config.detector.threads, 2);
-    assert.deepEqual(config.classifier, { threshold: 0.6, margin: 0.065, fine_tune: true, vote: { window: 5, min_hits: 3 }, off_delay_s: 10 });
+    assert.deepEqual(config.classifier, {
+      threshold: 0.4, margin: 0.005, zone_threshold: 0.45, fine_tune: true, vote: { window: 5, min_hits: 3 }, off_delay_s: 10,
+    });
+    assert.deepEqual(config.events, { max_count: 500, max_age_days: 30 });
     assert.deepEqual(config.limits, { max_payload_bytes: 8 * 1024 * 1024, max_megapixels: 40, queue_size: 16, request_timeout_s: 30 });
     assert.deepEqual(config.http, { enabled: true, host: '127.0.0.1', port: 8089 });
     assert.equal(config.data_dir, './data');

@@ -16,7 +16,7 @@ const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xd9]);
 function event(id: string, over: Partial<NewEvent> = {}): NewEvent {
   return {
     id, camera: 'door', zone: null, label: 'cat', score: 0.8, start_time: new Date(Date.UTC(2026, 10, 1, 12, 0, Number(id.replace(/\D/g, '')) || 0)),
-    embedding: unit(), model: MODEL, crop: JPEG, snapshot: JPEG, ...over,
+    embedding: unit(), residual: unit(), model: MODEL, crop: JPEG, snapshot: JPEG, ...over,
   };
 }
 

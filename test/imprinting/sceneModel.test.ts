@@ -21,16 +21,29 @@ function towards(i: number, j: number, c: number): Float32Array {
 
 function model(overrides: Partial<SceneModelOptions> = {}): { scene: SceneModel; clock: { now: number } } {
   const clock = { now: Date.UTC(2026, 0, 1) };
-  return { scene: new SceneModel({ ...DEFAULT_SCENE_OPTIONS, clock: () => clock.now, ...overrides }), clock };
+  return { scene: new SceneModel({ ...DEFAULT_SCENE_OPTIONS, firstLookAfterS: 0, clock: () => clock.now, ...overrides }), clock };
 }
 
 describe('SceneModel', () => {
-  it('takes the first quiet frame as its first prototype at once', () => {
-    const { scene } = model();
+  it('takes the first quiet frame as its first prototype at once when firstLookAfterS is 0', () => {
+    const { scene } = model({ firstLookAfterS: 0 });
     assert.equal(scene.similarity(axis(0)), -Infinity);
     assert.equal(scene.observe(axis(0), { classOn: false }), 'created');
     assert.equal(scene.prototypes().length, 1);
     assert.ok(Math.abs(scene.similarity(axis(0)) - 1) < 1e-6);
+  });
+
+  it('by default takes its first prototype from a look that stays firstLookAfterS, not from a passing one', () => {
+    const { scene, clock } = model({ firstLookAfterS: 10 });
+    assert.equal(scene.observe(axis(1), { classOn: false }), 'pending', 'something at the door at the first start');
+    clock.now += 4000;
+    assert.equal(scene.observe(axis(0), { classOn: false }), 'pending', 'it left after 4 s: a new look starts');
+    clock.now += 6000;
+    assert.equal(scene.observe(axis(0), { classOn: false }), 'pending');
+    clock.now += 4500;
+    assert.equal(scene.observe(axis(0), { classOn: false }), 'promoted');
+    assert.equal(scene.prototypes().length, 1);
+    assert.ok(scene.similarity(axis(0)) > 0.99 && scene.similarity(axis(1)) < 0.5, 'the empty look, not the passer-by');
   });
 
   it('never learns while a class is ON or from a frame a user confirmed as a class', () => {

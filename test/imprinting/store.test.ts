@@ -90,7 +90,7 @@ void describe('ClassStore', () => {
         assert.equal(raw.pragma('user_version', { simple: true }), latestVersion());
         assert.ok(latestVersion() >= 1);
         const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-        assert.deepEqual(tables.filter((t) => t !== 'sqlite_sequence'), ['classes', 'shots']);
+        assert.deepEqual(tables.filter((t) => t !== 'sqlite_sequence'), ['classes', 'events', 'negatives', 'scenes', 'shots', 'zone_shots']);
       } finally {
         raw.close();
       }

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { ImprintedClassifier } from '../../src/imprinting/classifier.js';
+import { Recognizer } from '../../src/imprinting/recognizer.js';
+import { recognizerOptions } from '../../src/core.js';
+import { loadEmbeddingMean } from '../../src/models/embeddingMean.js';
 import { ImprintingService } from '../../src/imprinting/service.js';
 import { STORE_FILE } from '../../src/imprinting/store.js';
 import { BackgroundTuner } from '../../src/imprinting/tuner.js';
@@ -87,11 +89,15 @@ describe('fine-tuning whose worker dies mid-tune', () => {
   before(async () => {
     // The real detector and store; the service under test tunes through the poisoned worker.
     core = await startImprinting({ dataDir: dir.path });
+    const recognizer = new Recognizer(recognizerOptions(core.config), core.core.scenes);
+    recognizer.setMean(loadEmbeddingMean(core.core.detector.modelId()));
     service = new ImprintingService({
       detector: core.detector,
       modelId: () => core.core.detector.modelId(),
       store: core.core.store,
-      classifier: new ImprintedClassifier({ threshold: core.config.classifier.threshold, margin: core.config.classifier.margin }),
+      events: core.core.events,
+      recognizer,
+      scenes: core.core.scenes,
       limits: core.config.limits,
       logger,
       tuner,

@@ -22,6 +22,7 @@ void describe('payload builders', () => {
       end_time: new Date('2026-01-02T03:04:09Z'),
       snapshot: SNAPSHOT,
       embedding: null,
+      residual: null,
       crop: null,
     });
     assert.deepEqual(p, {
@@ -38,7 +39,7 @@ void describe('payload builders', () => {
   void it('events of a zone carry the zone', () => {
     const p = eventPayload({
       type: 'start', id: 'e2', camera: 'drive', zone: 'bin', label: 'bin_out', score: 0.8,
-      start_time: new Date(0), end_time: null, snapshot: null, embedding: null, crop: null,
+      start_time: new Date(0), end_time: null, snapshot: null, embedding: null, residual: null, crop: null,
     });
     assert.equal(p.zone, 'bin');
   });
@@ -107,7 +108,7 @@ void describe('publisher through a real mosquitto', () => {
     bus.emit('classState', { camera: 'door', zone: null, label: 'cat', on: true });
     bus.emit('detectionEvent', {
       type: 'start', id: 'ev1', camera: 'door', zone: null, label: 'cat', score: 0.9, start_time: new Date(), end_time: null, snapshot: SNAPSHOT,
-      embedding: null, crop: null,
+      embedding: null, residual: null, crop: null,
     });
     assert.equal((await watcher.next(`${BASE}/door/status`, from)).payload.toString(), 'offline');
     assert.equal((await watcher.next(`${BASE}/door/label`, from)).payload.toString(), 'cat');

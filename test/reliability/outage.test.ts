@@ -114,7 +114,7 @@ void describe('MQTT broker outage of 60 s under load', () => {
         const now = new Date();
         bus.emit('detectionEvent', {
           type: 'start', id: `ev${n++}`, camera: 'door', zone: null, label: 'cat', score: 0.9, start_time: now, end_time: null, snapshot: null,
-          embedding: null, crop: null,
+          embedding: null, residual: null, crop: null,
         });
       }, EVENT_EVERY_MS),
       setInterval(() => {

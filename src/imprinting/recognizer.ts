@@ -1,0 +1,180 @@
+/**
+ * What a frame or a photo shows, with everything the agent has learned: the classes'
+ * shots, their per-class thresholds, each camera unit's empty scene, and the corrections.
+ *
+ * - Photos (the `classify` command, the CLI) and classes taught from photos: the imprinted
+ *   classifier on centred embeddings (SimpleShot CL2N with the shipped generic mean), each
+ *   class with its own threshold from its data (classThresholds) or the user's override.
+ * - Camera units (each zone, or the whole frame of a camera without zones), scene-aware
+ *   (decision.ts): a frame is compared with the unit's learned empty scene first — close to
+ *   it is `none`; otherwise its residual against the scene is matched with the classes
+ *   taught in this unit (enrolled from it, or events confirmed there). Classes only taught
+ *   from photos are then tried by their look, but only when the frame differs from the scene.
+ *
+ * Pure apart from the scene book it reads; rebuilt by load() whenever the store changes.
+ */
+import { classThresholds, decisionClasses } from './classThresholds.js';
+import { centre, type EmbeddingMean } from './centring.js';
+import { ImprintedClassifier } from './classifier.js';
+import { decide, residualShot, type DecisionClass, type DecisionOptions, type Negative } from './decision.js';
+import { unitKey, type SceneBook } from './sceneBook.js';
+import { NONE, UNKNOWN, type Classification, type ClassWeights, type UnitRef } from './types.js';
+import { meanDirection } from './vector.js';
+import type { ThresholdOptions } from './classThresholds.js';
+
+export interface RecognizerClass {
+  label: string;
+  background: boolean;
+  /** Raw unit embeddings of its shots. */
+  shots: Float32Array[];
+  override: number | null;
+}
+
+export interface RecognizerData {
+  classes: RecognizerClass[];
+  /** Residual shots: a class as a camera unit saw it. */
+  zoneShots: Array<{ label: string; camera: string; zone: string | null; residual: Float32Array }>;
+  /** Corrections: label null = the unit's empty scene; residual null for units without a scene then. */
+  negatives: Array<{ label: string | null; camera: string; zone: string | null; embedding: Float32Array; residual: Float32Array | null }>;
+}
+
+export interface RecognizerOptions {
+  /** The photo classifier's floor and margin in centred space (classifier.threshold/margin). */
+  threshold: number;
+  margin: number;
+  /** Per-class threshold rules (impostor margin, ceiling); the floor comes from `threshold`. */
+  classThresholds: Omit<ThresholdOptions, 'floor'>;
+  zone: { decision: DecisionOptions; thresholds: ThresholdOptions };
+}
+
+interface UnitView {
+  classes: DecisionClass[];
+  thresholds: Map<string, number>;
+  negatives: Negative[];
+  /** Frames users said showed nothing here: extra looks of the empty scene. */
+  sceneExamples: Float32Array[];
+}
+
+export class Recognizer {
+  private readonly photos: ImprintedClassifier;
+  private units = new Map<string, UnitView>();
+  private background: Float32Array[] = [];
+  private taughtIn = new Map<string, Set<string>>();
+
+  private mean: EmbeddingMean | null = null;
+
+  constructor(
+    private readonly opts: RecognizerOptions,
+    private readonly scenes: SceneBook,
+  ) {
+    this.photos = new ImprintedClassifier({ threshold: opts.threshold, margin: opts.margin });
+  }
+
+  /** The model's shipped means (null: no centring). Set once the model is known, before load(). */
+  setMean(mean: EmbeddingMean | null): void {
+    this.mean = mean;
+  }
+
+  /** Rebuilds weights, thresholds and unit views from the store's data. */
+  load(data: RecognizerData): void {
+    this.background = data.classes.filter((c) => c.background).flatMap((c) => c.shots);
+    this.loadPhotos(data);
+    this.units = new Map();
+    this.taughtIn = new Map();
+    const keys = new Set([...data.zoneShots, ...data.negatives].map((u) => unitKey(u)));
+    for (const key of keys) this.units.set(key, this.unitView(key, data));
+  }
+
+  /** Fine-tuned weights (centred space) replace the imprinted ones for the photo classifier. */
+  setTuned(weights: ClassWeights[]): void {
+    this.photos.setClasses(weights);
+  }
+
+  /** The centred shots of each class: what fine-tuning trains on. */
+  centred(x: Float32Array): Float32Array {
+    return centre(x, this.mean?.mean ?? null);
+  }
+
+  /** A photo: the imprinted classifier on the centred embedding. */
+  classify(x: Float32Array): Classification {
+    return { ...this.photos.classify(this.centred(x)), embedding: x };
+  }
+
+  /** A camera unit's frame, scene-aware; `allowed`: the zone's class list (empty: every class). */
+  recognize(x: Float32Array, unit: UnitRef, allowed: readonly string[]): Classification {
+    const key = unitKey(unit);
+    const view = this.units.get(key);
+    const scene = [...this.scenes.prototypes(unit), ...this.background, ...(view?.sceneExamples ?? [])];
+    const allowedSet = allowed.length > 0 ? new Set(allowed) : null;
+    const d = decide(x, { classes: view?.classes ?? [], scene, allowed: allowedSet, negatives: view?.negatives ?? [], residualMean: this.mean?.residualMean ?? null }, this.opts.zone.decision);
+    const base = { embedding: x, residual: d.vector };
+    // A unit that has not learned its scene yet can still see the classes known from photos.
+    const undecided = d.label === UNKNOWN || d.reason === 'no_scene';
+    if (!undecided) return { ...base, label: d.label, score: d.score, scores: d.scores, reason: d.reason };
+    // Something is there that no class taught here matches: try the classes known only from photos.
+    const taught = this.taughtIn.get(key) ?? new Set<string>();
+    const photoAllowed = new Set(this.photos.labels().filter((l) => !taught.has(l) && (!allowedSet || allowedSet.has(l))));
+    if (photoAllowed.size === 0) return { ...base, label: d.label, score: d.score, scores: d.scores, reason: d.reason };
+    const photo = this.photos.classify(this.centred(x), photoAllowed);
+    const scores = { ...photo.scores, ...d.scores };
+    if (photo.label === UNKNOWN || photo.label === NONE) return { ...base, label: d.label, score: Math.max(d.score, photo.score), scores, reason: d.reason };
+    return { ...base, label: photo.label, score: photo.score, scores, reason: 'photo_match' };
+  }
+
+  /** A frame enrolled from a unit, as that unit sees it (null before the unit knows its scene). */
+  residualFor(unit: UnitRef, x: Float32Array): Float32Array | null {
+    const scene = [...this.scenes.prototypes(unit), ...this.background, ...(this.units.get(unitKey(unit))?.sceneExamples ?? [])];
+    return residualShot(x, scene, this.mean?.residualMean ?? null);
+  }
+
+  /** The threshold in effect for photos and photo-taught classes. */
+  threshold(label: string): number {
+    return this.photos.threshold(label);
+  }
+
+  /** Per unit, the thresholds of the classes taught there ("door/bin" → {bin_out: 0.52}). */
+  unitThresholds(): Record<string, Record<string, number>> {
+    return Object.fromEntries([...this.units].map(([key, view]) => [key, Object.fromEntries(view.thresholds)]));
+  }
+
+  labels(): string[] {
+    return this.photos.labels();
+  }
+
+  kernel(): 'wasm-simd' | 'js' {
+    return this.photos.kernel();
+  }
+
+  private loadPhotos(data: RecognizerData): void {
+    const centredShots = data.classes.map((c) => ({ ...c, shots: c.shots.map((s) => this.centred(s)) }));
+    const dim = centredShots.find((c) => c.shots.length > 0)?.shots[0]?.length ?? 0;
+    this.photos.setClasses(centredShots.map((c) => ({ label: c.label, background: c.background, sum: meanDirection(c.shots, dim), count: c.shots.length })));
+    const negatives = data.negatives.flatMap((n) => (n.label === null ? [] : [{ label: n.label, residual: this.centred(n.embedding) }]));
+    const rules = { ...this.opts.classThresholds, floor: this.opts.threshold };
+    const foreground = centredShots.filter((c) => !c.background && c.shots.length > 0);
+    const thresholds = classThresholds(foreground.map((c) => ({ label: c.label, shots: c.shots, ...(c.override === null ? {} : { override: c.override }) })), negatives, rules);
+    this.photos.setThresholds(new Map(thresholds.map((t) => [t.label, t.threshold])));
+  }
+
+  private unitView(key: string, data: RecognizerData): UnitView {
+    const shots = data.zoneShots.filter((s) => unitKey(s) === key);
+    const overrides = new Map(data.classes.map((c) => [c.label, c.override]));
+    const background = new Set(data.classes.filter((c) => c.background).map((c) => c.label));
+    const byLabel = new Map<string, Float32Array[]>();
+    for (const s of shots) if (!background.has(s.label)) byLabel.set(s.label, [...(byLabel.get(s.label) ?? []), s.residual]);
+    this.taughtIn.set(key, new Set(byLabel.keys()));
+    const unitNegatives = data.negatives.filter((n) => unitKey(n) === key);
+    const negatives = unitNegatives.flatMap((n) => (n.label !== null && n.residual ? [{ label: n.label, residual: n.residual }] : []));
+    const thresholdClasses = [...byLabel].map(([label, residuals]) => {
+      const override = overrides.get(label);
+      return { label, shots: residuals, ...(override === null || override === undefined ? {} : { override }) };
+    });
+    const built = decisionClasses(thresholdClasses, negatives, { ...this.opts.zone.thresholds, perClass: true });
+    return {
+      classes: built.classes,
+      thresholds: new Map(built.thresholds.map((t) => [t.label, t.threshold])),
+      negatives,
+      sceneExamples: unitNegatives.filter((n) => n.label === null).map((n) => n.embedding),
+    };
+  }
+}
