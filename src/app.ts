@@ -212,6 +212,7 @@ export class Agent {
       detector: { type: info.type, device: info.device, model: info.model, state: core.detector.state },
       classes: core.service.list().map((c) => c.label),
       cameras: Object.fromEntries(Object.entries(stats).map(([name, s]) => [name, { status: s.status }])),
+      scenes: core.scenes.summaries(),
       started_at: this.startedAt.toISOString(),
     };
   }

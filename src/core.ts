@@ -93,7 +93,7 @@ export class Core {
     this.store = new ClassStore({ dataDir: config.data_dir, logger: logger.child({ part: 'store' }) });
     const retention = { maxCount: config.events.max_count, maxAgeDays: config.events.max_age_days };
     this.events = new EventStore(this.store, retention);
-    this.scenes = new SceneBook({ events: this.events, modelId: () => this.detector.modelId(), logger: logger.child({ part: 'scenes' }) });
+    this.scenes = new SceneBook({ events: this.events, ...(bus ? { bus } : {}), modelId: () => this.detector.modelId(), logger: logger.child({ part: 'scenes' }) });
     this.recognizer = new Recognizer(recognizerOptions(config), this.scenes);
     this.tuner = config.classifier.fine_tune ? new BackgroundTuner(logger.child({ part: 'tuner' })) : null;
     this.service = new ImprintingService({

@@ -36,6 +36,8 @@ export interface Events {
     crop: Uint8Array | null;
   };
   classesChanged: { labels: string[] };
+  /** Learned scenes were saved (every few minutes when they changed): diagnostics may refresh. */
+  scenesSaved: { units: string[] };
   /** Every change of the detector's state (see detector/state.ts), with the backend it concerns. */
   detectorChanged: { state: DetectorState; type: 'edgetpu' | 'cpu'; device: string; model: string; reason: string };
 }

@@ -232,6 +232,7 @@ function unitComponents(ctx: DiscoveryContext, unit: PublishedUnit): Component[]
       }),
     ),
     ...correctionButtons(ctx, unit, uid, title),
+    sceneSensor(ctx, unit, uid, title),
   ];
   if (zone === null) return list;
   list.push(
@@ -249,6 +250,21 @@ function unitComponents(ctx: DiscoveryContext, unit: PublishedUnit): Component[]
     }),
   );
   return list;
+}
+
+/** Diagnostics of the unit's learned empty scene: its prototype count, the rest as attributes. */
+function sceneSensor(ctx: DiscoveryContext, unit: PublishedUnit, uid: string, title: (what: string) => string): Component {
+  const key = JSON.stringify(unit.zone === null ? unit.camera : `${unit.camera}/${unit.zone}`);
+  const scene = `(value_json.scenes | default({})).get(${key}, {})`;
+  return component(ctx, 'sensor', `${uid}_scene`, {
+    name: title('Scene'),
+    state_topic: stateTopic(ctx.baseTopic),
+    value_template: `{{ ${scene}.get("prototypes", 0) }}`,
+    json_attributes_topic: stateTopic(ctx.baseTopic),
+    json_attributes_template: `{{ ${scene} | tojson }}`,
+    entity_category: 'diagnostic',
+    icon: 'mdi:image-filter-hdr',
+  });
 }
 
 /**

@@ -5,12 +5,14 @@
  * of another embedding space mean nothing).
  */
 import type { Logger } from 'pino';
+import type { EventBus } from '../eventBus.js';
 import type { EventStore } from './eventStore.js';
 import { DEFAULT_SCENE_OPTIONS, SceneModel, type SceneModelOptions, type SceneModelState } from './sceneModel.js';
 import type { UnitRef } from './types.js';
 
 export interface SceneBookDeps {
   events: EventStore;
+  bus?: EventBus;
   modelId: () => string;
   logger: Logger;
   clock?: () => number;
@@ -67,16 +69,26 @@ export class SceneBook {
 
   /** Saves every changed scene now (also every few minutes and at stop). */
   save(): void {
+    const saved: string[] = [];
     for (const entry of this.entries.values()) {
       if (!entry.dirty) continue;
       try {
         const { camera, zone } = entry.unit;
         this.deps.events.saveScene(camera, zone, this.deps.modelId(), JSON.stringify(entry.model.toJSON()));
         entry.dirty = false;
+        saved.push(unitKey(entry.unit));
       } catch (err) {
         this.deps.logger.warn({ err, unit: unitKey(entry.unit) }, 'could not save the learned scene; it is kept in memory');
       }
     }
+    if (saved.length > 0) this.deps.bus?.emit('scenesSaved', { units: saved });
+  }
+
+  /** A compact summary per unit, for the retained `state`. */
+  summaries(): Record<string, { prototypes: number; updated_at: string | null; pending_since: string | null }> {
+    return Object.fromEntries(
+      Object.entries(this.states()).map(([key, s]) => [key, { prototypes: s.prototypes.length, updated_at: s.updated_at, pending_since: s.pending?.since ?? null }]),
+    );
   }
 
   private entry(unit: UnitRef): Entry {

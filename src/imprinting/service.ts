@@ -246,7 +246,12 @@ export class ImprintingService implements Imprinter {
     this.seenVersion = this.deps.store.dataVersion();
     this.generation++;
     // Plain imprinting takes effect at once; fine-tuned weights replace it when ready.
-    this.deps.recognizer.load(this.recognizerData());
+    try {
+      this.deps.recognizer.load(this.recognizerData());
+    } catch (err) {
+      // A damaged store (a shot that is no embedding) keeps what was loaded before.
+      this.deps.logger.error({ err }, 'could not reload the classes; still deciding with the ones loaded before');
+    }
     this.scheduleTuning();
   }
 

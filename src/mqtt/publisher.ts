@@ -20,7 +20,18 @@ export interface StatePayload {
   detector: { type: 'edgetpu' | 'cpu'; device: string; model: string; state: DetectorState };
   classes: string[];
   cameras: Record<string, { status: 'online' | 'offline' }>;
+  /**
+   * Each camera unit's learned empty scene ("door", or "door/bin" for a zone): how many
+   * prototypes, when it last changed, and a look waiting to become one.
+   */
+  scenes?: Record<string, SceneSummary>;
   started_at: string;
+}
+
+export interface SceneSummary {
+  prototypes: number;
+  updated_at: string | null;
+  pending_since: string | null;
 }
 
 export interface StatsPayload {
@@ -131,6 +142,7 @@ export class MqttPublisher {
       bus.on('detectionEvent', (e) => this.onDetection(e)),
       bus.on('classesChanged', () => this.onClassesChanged()),
       bus.on('detectorChanged', () => this.publishState()),
+      bus.on('scenesSaved', () => this.publishState()),
     );
     this.publishState();
     for (const [camera, { status }] of Object.entries(this.deps.getState().cameras)) {

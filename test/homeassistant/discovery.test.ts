@@ -54,7 +54,7 @@ const HA_ORIGIN_ABBREVIATIONS: Record<string, string> = { name: 'name', sw: 'sw_
 const HA_OPTIONS = new Set([
   'unique_id', 'name', 'state_topic', 'value_template', 'entity_category', 'icon', 'unit_of_measurement', 'device_class',
   'state_class', 'suggested_display_precision', 'options', 'command_topic', 'min', 'max', 'mode', 'payload_press',
-  'json_attributes_topic', 'image_topic', 'content_type', 'payload_on', 'payload_off', 'event_types',
+  'json_attributes_topic', 'json_attributes_template', 'image_topic', 'content_type', 'payload_on', 'payload_off', 'event_types',
 ]);
 
 type Expanded = Record<string, unknown> & {
@@ -134,7 +134,7 @@ void describe('Home Assistant device-based discovery payloads (pure)', () => {
       assert.equal(c.key, objectId);
       assert.equal(legacyTopic({ prefix: 'homeassistant', nodeId: 'garage' }, c), `homeassistant/${platform}/edge_imprint_garage/${objectId}/config`);
     }
-    const added = ['detector_state', 'door_right', 'door_wrong'].map((o) => `edge_imprint_garage_${o}`);
+    const added = ['detector_state', 'door_right', 'door_wrong', 'door_scene'].map((o) => `edge_imprint_garage_${o}`);
     assert.deepEqual([...byUid.keys()].sort(), [...before.map(([, o]) => `edge_imprint_garage_${o}`), ...added].sort());
     const ids = componentsOf(devices).map((c) => c.unique_id);
     assert.equal(new Set(ids).size, ids.length, 'unique ids are unique');
@@ -176,7 +176,8 @@ void describe('Home Assistant device-based discovery payloads (pure)', () => {
     assert.deepEqual(by('_enroll_camera').options, ['door', 'Back Yard']);
     assert.equal(by('_enroll').name, 'Enroll from camera');
     assert.equal(all.filter((c) => String(c.unique_id).includes('_class_')).length, CTX.cameras.length * CTX.labels.length);
-    assert.equal(all.filter((c) => c.entity_category === 'diagnostic').length, 3 + CTX.cameras.length);
+    // The node's detector, state and inference time; per camera its stream and its scene.
+    assert.equal(all.filter((c) => c.entity_category === 'diagnostic').length, 3 + 2 * CTX.cameras.length);
   });
 
   void it('a diagnostic enum sensor "Detector state" reads detector.state from <base>/state', () => {
@@ -229,6 +230,9 @@ void describe('Home Assistant device-based discovery payloads (pure)', () => {
     assert.deepEqual(JSON.parse(String(wrong?.options.payload_press)), { camera: 'drive', zone: 'bin' });
     const right = drive.components.find((c) => c.key === 'drive_zone_bin_right');
     assert.equal(right?.options.command_topic, 'edge-imprint/request/event/confirm');
+    const scene = drive.components.find((c) => c.key === 'drive_zone_bin_scene');
+    assert.equal(scene?.options.entity_category, 'diagnostic');
+    assert.match(String(scene?.options.value_template), /get\("drive\/bin", \{\}\)\.get\("prototypes", 0\)/);
   });
 
   void it('the event template keeps only its own camera', () => {
