@@ -2,6 +2,7 @@
 import { runAccuracyBench } from './accuracy.js';
 import { KEPT, PER_CLASS, runFieldBench } from './field.js';
 import { runCameraBench } from './camera.js';
+import { runZonesBench } from './zones.js';
 import { runClassifyBench } from './classify.js';
 import { runEngineBench, runEnrollBench } from './engine.js';
 import { formatMqttBench, runMqttBench } from './mqtt.js';
@@ -107,6 +108,7 @@ export const SECTIONS: Section[] = [
   { name: 'classify', run: classifySection },
   { name: 'mqtt', run: mqttSection },
   { name: 'camera', run: runCameraBench },
+  { name: 'zones', run: runZonesBench },
   { name: 'accuracy', run: accuracySection },
   { name: 'field', run: fieldSection },
 ];

@@ -134,7 +134,11 @@ export class ImprintingService implements Imprinter {
    * embedding (and the residual) come back with the decision: events keep them.
    */
   async classifyPixels(rgb: Uint8Array, unit?: UnitRef): Promise<Classification> {
-    const embedding = await this.deps.detector.embed(rgb);
+    return this.classifyEmbedding(await this.deps.detector.embed(rgb), unit);
+  }
+
+  /** The decision for an embedding already made (classifyPixels' second half, for benchmarks). */
+  classifyEmbedding(embedding: Float32Array, unit?: UnitRef): Classification {
     if (!unit) return this.deps.recognizer.classify(embedding);
     return this.deps.recognizer.recognize(embedding, unit, this.deps.unitClasses?.(unit) ?? []);
   }
