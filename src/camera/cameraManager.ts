@@ -163,6 +163,16 @@ export class CameraManager {
     return out;
   }
 
+  /** Why a camera's ffmpeg last failed (credentials hidden), or null. */
+  lastError(name: string): string | null {
+    return this.require(name).source.stats().last_error;
+  }
+
+  /** A camera's stream size once ffmpeg named it (zones in pixels are drawn against it), or null. */
+  sourceSize(name: string): { width: number; height: number } | null {
+    return this.require(name).sourceSize;
+  }
+
   /** Switches detection for one camera at run time; its ffmpeg keeps running (live frames). */
   setEnabled(name: string, enabled: boolean): void {
     const camera = this.require(name);
