@@ -25,6 +25,9 @@ import type { PublishedUnit, StatePayload, StatsPayload } from './mqtt/publisher
 import { VERSION } from './version.js';
 import { HttpServer } from './web/httpServer.js';
 import { Metrics } from './web/metrics.js';
+import { Dashboard, dashboardUrl } from './web/dashboard/dashboard.js';
+import type { CameraView, StatusView } from './web/ui/apiTypes.js';
+import { redactUrl } from './config/redact.js';
 import { startupBanner } from './startupBanner.js';
 
 interface Part {
@@ -77,7 +80,7 @@ export class Agent {
     await this.startMqtt(core, cameras, commands, runner);
     // Stopped before MQTT (parts stop in reverse): requests in flight are answered while it can still publish.
     await this.startPart({ name: 'requests', start: async () => undefined, stop: () => runner.stop() });
-    await this.startHttp();
+    await this.startHttp(commands, runner);
     logger.info(startupBanner({ config, mqttUrl: this.mqttUrl, embeddedBroker: this.embeddedBroker, cameras: cameras.names() }));
   }
 
@@ -162,6 +165,7 @@ export class Agent {
       units: () => publishedUnits(config),
       getState: () => this.state(core, cameras),
       getStats: () => this.stats(core, cameras),
+      configurationUrl: dashboardUrl(config.http),
       onMqttDropped: (reason, count) => this.metrics.recordMqttDropped(reason, count),
       onAnswer: (command, response) => {
         this.metrics.recordRequest(command);
@@ -184,11 +188,13 @@ export class Agent {
     return { url: broker.url, embedded: true };
   }
 
-  private async startHttp(): Promise<void> {
+  private async startHttp(commands: Commands, runner: CommandRunner): Promise<void> {
     const { logger } = this.opts;
     const config = this.config;
     if (!config.http.enabled) return;
     const core = this.core!;
+    const dashboard = this.buildDashboard(commands, runner);
+    await this.startPart({ name: 'dashboard', start: () => dashboard.start(), stop: () => dashboard.stop() });
     const server = new HttpServer({
       config: config.http,
       logger: logger.child({ part: 'http' }),
@@ -198,8 +204,54 @@ export class Agent {
         mqtt: () => this.connection?.connected ?? false,
       },
       secrets: configSecrets(config),
+      routes: [dashboard.route],
+      metricsAllowed: (req) => dashboard.gate.metricsAllowed(req),
     });
     await this.startPart({ name: 'http', start: () => server.start(), stop: () => server.stop() });
+  }
+
+  /** The dashboard: the same commands and lanes as MQTT, the stores' images, and the bus. */
+  private buildDashboard(commands: Commands, runner: CommandRunner): Dashboard {
+    const core = this.core!;
+    const cameras = this.cameras!;
+    const config = this.config;
+    return new Dashboard({
+      config: config.http,
+      logger: this.opts.logger.child({ part: 'dashboard' }),
+      bus: this.bus,
+      commands,
+      runner,
+      maxBodyBytes: config.limits.max_payload_bytes,
+      nodeId: config.node_id,
+      version: VERSION,
+      gallery: core.store,
+      eventSnapshot: (id) => core.events.snapshot(id),
+      cameraSnapshot: (name) => (cameras.names().includes(name) ? cameras.latestSnapshot(name) : null),
+      cameras: () => cameraViews(config, cameras),
+      status: () => this.statusView(core, cameras),
+    });
+  }
+
+  private statusView(core: Core, cameras: CameraManager): StatusView {
+    const state = this.state(core, cameras);
+    const stats = this.stats(core, cameras);
+    const reasons = core.detector.reasons();
+    return {
+      version: state.version,
+      node_id: state.node_id,
+      started_at: state.started_at,
+      uptime_s: stats.uptime_s,
+      rss_mb: stats.rss_mb,
+      detector: { ...state.detector, backend_reason: reasons.backend, state_reason: reasons.state, inference_ms: stats.detector.inference_ms, restarts: stats.detector.restarts },
+      mqtt: { connected: this.connection?.connected ?? false, broker: redactUrl(this.mqttUrl) },
+      cameras: Object.fromEntries(
+        Object.entries(stats.cameras).map(([name, s]) => [
+          name,
+          { ...s, enabled: cameras.isEnabled(name), last_error: cameras.lastError(name), live: null },
+        ]),
+      ),
+      classes: state.classes.length,
+    };
   }
 
   private state(core: Core, cameras: CameraManager): StatePayload {
@@ -225,6 +277,23 @@ export class Agent {
       cameras: cameras.stats(),
     };
   }
+}
+
+/** What the live page draws per camera: zones, roi, the stream's size, the live view's path. */
+function cameraViews(config: AppConfig, cameras: CameraManager): CameraView[] {
+  const stats = cameras.stats();
+  return cameras.names().map((name) => {
+    const c = config.cameras[name]!;
+    return {
+      name,
+      enabled: cameras.isEnabled(name),
+      status: stats[name]?.status ?? 'offline',
+      live: null,
+      roi: c.roi,
+      source_size: cameras.sourceSize(name),
+      zones: Object.entries(c.zones).flatMap(([zone, z]) => (z.roi ? [{ name: zone, roi: z.roi, classes: z.classes }] : [])),
+    };
+  });
 }
 
 /** Each zone, or each camera without zones, with the classes it may report. Pure. */
