@@ -111,7 +111,13 @@ export class HttpServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = withoutBasePath(req.url ?? '/', this.deps.config.base_path ?? '').split('?')[0] ?? '/';
+    const basePath = this.deps.config.base_path ?? '';
+    if (basePath !== '' && (req.url ?? '').split('?')[0] === basePath) {
+      // The dashboard's links are relative: its address must end with a slash.
+      res.writeHead(308, { Location: `${basePath}/`, 'Content-Length': 0 });
+      return void res.end();
+    }
+    const path = withoutBasePath(req.url ?? '/', basePath).split('?')[0] ?? '/';
     if (path !== '/health' && path !== '/metrics') {
       for (const route of this.deps.routes ?? []) if (await route(req, res, path)) return;
       return send(res, 404, 'text/plain; charset=utf-8', 'not found: try /health or /metrics\n');
