@@ -50,6 +50,6 @@ export function scrubSecrets(text: string, secrets: Iterable<string>): string {
 export function configSecrets(config: AppConfig): string[] {
   const out = config.mqtt.password === '' ? [] : [config.mqtt.password];
   out.push(...urlSecrets(config.mqtt.url));
-  for (const camera of Object.values(config.cameras)) out.push(...urlSecrets(camera.url));
+  for (const camera of Object.values(config.cameras)) out.push(...urlSecrets(camera.url), ...urlSecrets(camera.live.url));
   return out.filter((s) => s !== '');
 }
