@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import { redactUrl, scrubSecrets } from '../config/redact.js';
@@ -13,6 +14,12 @@ export type HealthResult = boolean | { up: boolean; detail?: string };
 
 /** Named checks, e.g. `{ detector: () => detector.alive(), mqtt: () => client.connected }`. */
 export type HealthChecks = Record<string, () => HealthResult | Promise<HealthResult>>;
+
+/**
+ * Claims an HTTP Upgrade request (a WebSocket path such as the live view's) by answering it
+ * and returning true; false leaves it to the next handler (none left: 404).
+ */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
 
 export interface MetricsSource {
   readonly contentType: string;
@@ -28,6 +35,7 @@ export interface HttpServerDeps {
   checkTimeoutMs?: number;
   /** Strings never to serve (e.g. `configSecrets(config)`); URL credentials are always hidden. */
   secrets?: readonly string[];
+  upgrades?: readonly UpgradeHandler[];
 }
 
 interface CheckReport {
@@ -68,6 +76,7 @@ export class HttpServer {
       server.listen(port, host, () => resolve());
     });
     server.on('error', (err) => this.deps.logger.error({ err }, 'http server error'));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     this.server = server;
     this.boundPort = (server.address() as AddressInfo).port;
     this.deps.logger.info({ host, port: this.boundPort }, `/health and /metrics on http://${host}:${this.boundPort}`);
@@ -82,6 +91,12 @@ export class HttpServer {
       server.close(() => resolve());
       server.closeAllConnections();
     });
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    for (const handler of this.deps.upgrades ?? []) if (handler(req, socket, head)) return;
+    socket.on('error', () => undefined);
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => socket.destroy());
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
