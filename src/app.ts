@@ -24,6 +24,7 @@ import { MqttApi } from './mqtt/mqttApi.js';
 import type { StatePayload, StatsPayload } from './mqtt/publisher.js';
 import { VERSION } from './version.js';
 import { HttpServer } from './web/httpServer.js';
+import { LiveStreams } from './web/live/liveStreams.js';
 import { Metrics } from './web/metrics.js';
 import { startupBanner } from './startupBanner.js';
 
@@ -186,6 +187,7 @@ export class Agent {
     const config = this.config;
     if (!config.http.enabled) return;
     const core = this.core!;
+    const live = new LiveStreams({ cameras: config.cameras, logger: logger.child({ part: 'live' }) });
     const server = new HttpServer({
       config: config.http,
       logger: logger.child({ part: 'http' }),
@@ -195,8 +197,11 @@ export class Agent {
         mqtt: () => this.connection?.connected ?? false,
       },
       secrets: configSecrets(config),
+      upgrades: [(req, socket, head) => live.handleUpgrade(req, socket, head)],
     });
     await this.startPart({ name: 'http', start: () => server.start(), stop: () => server.stop() });
+    // Stopped before the HTTP server (parts stop in reverse): it cannot close while WebSockets are open.
+    await this.startPart({ name: 'live view', start: () => live.start(), stop: () => live.stop() });
   }
 
   private state(core: Core, cameras: CameraManager): StatePayload {
