@@ -3,6 +3,7 @@ import { runAccuracyBench } from './accuracy.js';
 import { runCameraBench } from './camera.js';
 import { runClassifyBench } from './classify.js';
 import { runEngineBench, runEnrollBench } from './engine.js';
+import { runLiveBench } from './live.js';
 import { formatMqttBench, runMqttBench } from './mqtt.js';
 import { ms, type Report } from './report.js';
 import { startImprinting } from '../test/helpers/imprinting.js';
@@ -72,5 +73,6 @@ export const SECTIONS: Section[] = [
   { name: 'classify', run: classifySection },
   { name: 'mqtt', run: mqttSection },
   { name: 'camera', run: runCameraBench },
+  { name: 'live', run: runLiveBench },
   { name: 'accuracy', run: accuracySection },
 ];

@@ -24,6 +24,7 @@ import { MqttApi } from './mqtt/mqttApi.js';
 import type { PublishedUnit, StatePayload, StatsPayload } from './mqtt/publisher.js';
 import { VERSION } from './version.js';
 import { HttpServer } from './web/httpServer.js';
+import { LIVE_PATH_PREFIX, LiveStreams } from './web/live/liveStreams.js';
 import { Metrics } from './web/metrics.js';
 import { Dashboard, dashboardUrl } from './web/dashboard/dashboard.js';
 import type { CameraView, StatusView } from './web/ui/apiTypes.js';
@@ -193,7 +194,9 @@ export class Agent {
     const config = this.config;
     if (!config.http.enabled) return;
     const core = this.core!;
-    const dashboard = this.buildDashboard(commands, runner);
+    // The live view admits whom the dashboard admits (its login, and only from its own pages).
+    const live = new LiveStreams({ cameras: config.cameras, logger: logger.child({ part: 'live' }), authorize: (req) => dashboard.allowUpgrade(req) });
+    const dashboard = this.buildDashboard(commands, runner, live);
     await this.startPart({ name: 'dashboard', start: () => dashboard.start(), stop: () => dashboard.stop() });
     const server = new HttpServer({
       config: config.http,
@@ -205,13 +208,16 @@ export class Agent {
       },
       secrets: configSecrets(config),
       routes: [dashboard.route],
+      upgrades: [(req, socket, head) => live.handleUpgrade(req, socket, head)],
       metricsAllowed: (req) => dashboard.gate.metricsAllowed(req),
     });
     await this.startPart({ name: 'http', start: () => server.start(), stop: () => server.stop() });
+    // Stopped before the HTTP server (parts stop in reverse): it cannot close while WebSockets are open.
+    await this.startPart({ name: 'live view', start: () => live.start(), stop: () => live.stop() });
   }
 
   /** The dashboard: the same commands and lanes as MQTT, the stores' images, and the bus. */
-  private buildDashboard(commands: Commands, runner: CommandRunner): Dashboard {
+  private buildDashboard(commands: Commands, runner: CommandRunner, live: LiveStreams): Dashboard {
     const core = this.core!;
     const cameras = this.cameras!;
     const config = this.config;
@@ -227,12 +233,13 @@ export class Agent {
       gallery: core.store,
       eventSnapshot: (id) => core.events.snapshot(id),
       cameraSnapshot: (name) => (cameras.names().includes(name) ? cameras.latestSnapshot(name) : null),
-      cameras: () => cameraViews(config, cameras),
-      status: () => this.statusView(core, cameras),
+      cameras: () => cameraViews(config, cameras, live.names()),
+      status: () => this.statusView(core, cameras, live),
     });
   }
 
-  private statusView(core: Core, cameras: CameraManager): StatusView {
+  private statusView(core: Core, cameras: CameraManager, live: LiveStreams): StatusView {
+    const liveStatus = live.status();
     const state = this.state(core, cameras);
     const stats = this.stats(core, cameras);
     const reasons = core.detector.reasons();
@@ -247,7 +254,7 @@ export class Agent {
       cameras: Object.fromEntries(
         Object.entries(stats.cameras).map(([name, s]) => [
           name,
-          { ...s, enabled: cameras.isEnabled(name), last_error: cameras.lastError(name), live: null },
+          { ...s, enabled: cameras.isEnabled(name), last_error: cameras.lastError(name), live: liveStatus[name] ?? null },
         ]),
       ),
       classes: state.classes.length,
@@ -280,7 +287,7 @@ export class Agent {
 }
 
 /** What the live page draws per camera: zones, roi, the stream's size, the live view's path. */
-function cameraViews(config: AppConfig, cameras: CameraManager): CameraView[] {
+function cameraViews(config: AppConfig, cameras: CameraManager, live: string[]): CameraView[] {
   const stats = cameras.stats();
   return cameras.names().map((name) => {
     const c = config.cameras[name]!;
@@ -288,7 +295,7 @@ function cameraViews(config: AppConfig, cameras: CameraManager): CameraView[] {
       name,
       enabled: cameras.isEnabled(name),
       status: stats[name]?.status ?? 'offline',
-      live: null,
+      live: live.includes(name) ? `${LIVE_PATH_PREFIX.slice(1)}${encodeURIComponent(name)}` : null,
       roi: c.roi,
       source_size: cameras.sourceSize(name),
       zones: Object.entries(c.zones).flatMap(([zone, z]) => (z.roi ? [{ name: zone, roi: z.roi, classes: z.classes }] : [])),

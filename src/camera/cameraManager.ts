@@ -16,7 +16,7 @@ import { ClassSmoother, type SmootherUpdate } from './smoother.js';
 import { outlineZone, rgbToJpeg } from './snapshots.js';
 
 /** util-linux's setpriv (on every Debian) ties each ffmpeg's life to the agent's; see CameraSourceDeps. */
-function parentDeathPrefix(): readonly string[] {
+export function parentDeathPrefix(): readonly string[] {
   return existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [];
 }
 

@@ -52,6 +52,6 @@ export function configSecrets(config: AppConfig): string[] {
   const { auth } = config.http;
   out.push(auth.password, auth.token, ...auth.token.split(/\s+/));
   out.push(...urlSecrets(config.mqtt.url));
-  for (const camera of Object.values(config.cameras)) out.push(...urlSecrets(camera.url));
+  for (const camera of Object.values(config.cameras)) out.push(...urlSecrets(camera.url), ...urlSecrets(camera.live.url));
   return out.filter((s) => s !== '');
 }

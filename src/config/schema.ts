@@ -177,7 +177,7 @@ function limitsSchema() {
 /** The agent's HTTP server: /health, /metrics, the dashboard and its login. */
 function httpSchema() {
   return {
-    enabled: bool(true, 'serve /health, /metrics and the dashboard'),
+    enabled: bool(true, 'serve /health, /metrics, the dashboard and its live view'),
     host: str('127.0.0.1', 'address to bind; 0.0.0.0 for every interface (the dashboard then needs http.auth)'),
     port: int(8089, 0, 65535, 'port (0: any free port)'),
     base_path: str('', 'path prefix a reverse proxy forwards unchanged, e.g. /edge-imprint; empty: none', {
@@ -227,6 +227,14 @@ export function cameraSchema() {
       enabled: bool(true, 'publish a JPEG when a class turns ON'),
       quality: int(80, 1, 100, 'JPEG quality'),
       width: int(640, 16, 7680, 'snapshot width in pixels'),
+    },
+    live: {
+      url: str('', "stream for the live view, e.g. the camera's substream; empty: the camera's url", { allowEmpty: true, redactUrl: true }),
+      url_file: secretFile('live.url', 'file holding the live URL (it carries credentials)'),
+      width: int(1280, 16, 4095, 'largest live view width in pixels (the aspect ratio is kept)'),
+      height: int(720, 16, 4095, 'largest live view height in pixels'),
+      fps: num(10, 1, 30, 'most frames per second of the live view (a slower camera is not padded)'),
+      quality: int(75, 1, 100, 'MPEG-1 quality (higher is sharper and bigger)'),
     },
     decode: oneOf(['all', 'keyframes'], 'all', 'keyframes decodes only keyframes (-skip_frame nokey)'),
     input_args: leaf<string[]>('ei_args', [], 'extra ffmpeg input arguments'),

@@ -66,13 +66,24 @@ export function resolveSecretFiles(main: Plain, cameras: Map<string, Plain>, iss
   }
   for (const key of ['ca', 'cert', 'key']) checkReadable(getPath(main, `mqtt.tls.${key}`), `mqtt.tls.${key}`, issues);
   for (const [name, camera] of cameras) {
-    if (typeof camera.url_file !== 'string' || camera.url_file === '' || camera.url !== '') continue;
-    const url = readSecretFile(camera.url_file, `cameras.${name}.url_file`, issues);
-    if (url === null) continue;
-    camera.url = url.trim();
-    for (const s of urlSecrets(url)) secrets.add(s);
-    if (camera.url === '') issues.push({ path: `cameras.${name}.url_file`, message: 'the file is empty', value: camera.url_file });
+    // Both set is reported by the camera checks (src/config/load.ts).
+    if (camera.url === '') readUrlFile(camera, `cameras.${name}.url_file`, issues, secrets);
+    const live = camera.live;
+    if (!isPlain(live)) continue;
+    if (live.url !== '' && live.url_file !== '') {
+      issues.push({ path: `cameras.${name}.live.url_file`, message: 'set either live.url or live.url_file, not both' });
+    } else if (live.url === '') readUrlFile(live, `cameras.${name}.live.url_file`, issues, secrets);
   }
+}
+
+/** A section's `url_file` read into its `url`, the URL's credentials added to the secrets. */
+function readUrlFile(section: Plain, path: string, issues: ConfigIssue[], secrets: Set<string>): void {
+  if (typeof section.url_file !== 'string' || section.url_file === '') return;
+  const url = readSecretFile(section.url_file, path, issues);
+  if (url === null) return;
+  section.url = url.trim();
+  for (const s of urlSecrets(url)) secrets.add(s);
+  if (section.url === '') issues.push({ path, message: 'the file is empty', value: section.url_file });
 }
 
 /** Every secret string we know of, from the raw file, the environment and the result. */
@@ -91,9 +102,10 @@ export function collectSecrets(raw: Plain, main: Plain, cameras: Map<string, Pla
   for (const value of [getPath(raw, 'http.auth.token'), getPath(main, 'http.auth.token')]) {
     if (typeof value === 'string') for (const token of value.split(/\s+/)) add(token);
   }
-  const urls = [getPath(raw, 'mqtt.url'), getPath(main, 'mqtt.url'), ...[...cameras.values()].map((c) => c.url)];
+  const urls = [getPath(raw, 'mqtt.url'), getPath(main, 'mqtt.url')];
+  for (const camera of cameras.values()) urls.push(camera.url, getPath(camera, 'live.url'));
   const rawCameras = raw.cameras;
-  if (isPlain(rawCameras)) for (const cam of Object.values(rawCameras)) urls.push(isPlain(cam) ? cam.url : undefined);
+  if (isPlain(rawCameras)) for (const cam of Object.values(rawCameras)) urls.push(getPath(cam as Plain, 'url'), getPath(cam as Plain, 'live.url'));
   for (const [name, value] of Object.entries(env)) if (name.startsWith(`${ENV_PREFIX}CAMERAS`)) urls.push(value);
   for (const url of urls) if (typeof url === 'string') for (const s of urlSecrets(url)) secrets.add(s);
   return secrets;

@@ -77,6 +77,7 @@ void describe('defaults', () => {
       roi: null,
       motion: { enabled: false, threshold: 0.02, max_skip_s: 5 },
       snapshot: { enabled: true, quality: 80, width: 640 },
+      live: { url: '', width: 1280, height: 720, fps: 10, quality: 75 },
       decode: 'all',
       input_args: [],
       hwaccel_args: [],
