@@ -56,10 +56,16 @@ function drawRegions(card: Card): void {
     }
     return;
   }
+  const corners = new Map<string, number>();
   for (const zone of camera.zones) {
     const roi = fractions(zone.roi, size);
     if (!roi) continue;
     const chip = h('span', { class: 'chip', 'data-unit': unitKey(camera.name, zone.name) }, zone.name);
+    // Zones sharing a corner stack their labels instead of covering each other's.
+    const corner = `${roi.x.toFixed(2)},${roi.y.toFixed(2)}`;
+    const stacked = corners.get(corner) ?? 0;
+    corners.set(corner, stacked + 1);
+    chip.style.marginTop = `${stacked * 1.5}em`;
     const el = h('div', { class: `zone${roi.y < 0.06 ? ' top' : ''}`, 'data-zone': zone.name }, chip);
     place(el, roi);
     stage.appendChild(el);
