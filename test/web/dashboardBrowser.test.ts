@@ -1,3 +1,6 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// (The functions these tests hand to page.evaluate run in the browser.)
 /**
  * The dashboard in a real headless Chromium against the real agent process, a real RTSP
  * camera (GStreamer) and a real mosquitto: the live view plays, zones and labels are drawn,

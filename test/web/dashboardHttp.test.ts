@@ -150,7 +150,7 @@ void describe('dashboard on loopback without a password (open)', () => {
     const assets = /href="(assets\/[0-9a-f]+)\/style.css"/.exec(html)?.[1];
     assert.ok(assets, html);
     for (const name of ['main.js', 'live.js', 'style.css', 'jsmpeg.min.js']) {
-      const res = await fetch(`${s.base}/${assets}/${name}`, { headers: { 'Accept-Encoding': 'gzip' } });
+      const res: Response = await fetch(`${s.base}/${assets}/${name}`, { headers: { 'Accept-Encoding': 'gzip' } });
       assert.equal(res.status, 200, name);
       assert.equal(res.headers.get('content-encoding'), 'gzip', name);
       assert.equal(res.headers.get('cache-control'), 'public, max-age=31536000, immutable', name);

@@ -1,3 +1,6 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// (The functions these tests hand to page.evaluate run in the browser.)
 /**
  * The running agent bound beyond loopback (as the Docker image is, on 0.0.0.0), seen from a
  * real Chromium: without a password nothing but /health is served and the page says how to
