@@ -3,6 +3,7 @@ import { runAccuracyBench } from './accuracy.js';
 import { runCameraBench } from './camera.js';
 import { runClassifyBench } from './classify.js';
 import { runEngineBench, runEnrollBench } from './engine.js';
+import { runDashboardBench } from './dashboard.js';
 import { runLiveBench } from './live.js';
 import { formatMqttBench, runMqttBench } from './mqtt.js';
 import { ms, type Report } from './report.js';
@@ -74,5 +75,6 @@ export const SECTIONS: Section[] = [
   { name: 'mqtt', run: mqttSection },
   { name: 'camera', run: runCameraBench },
   { name: 'live', run: runLiveBench },
+  { name: 'dashboard', run: runDashboardBench },
   { name: 'accuracy', run: accuracySection },
 ];

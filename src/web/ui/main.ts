@@ -63,7 +63,9 @@ function route(): void {
     },
     results: () => [...latestResults.values()],
     ready: () => {
+      if (document.body.dataset.ready === name) return;
       document.body.dataset.ready = name;
+      performance.mark(`ready:${name}`);
     },
   };
   unmount = mount(el, ctx);
