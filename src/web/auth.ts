@@ -48,6 +48,8 @@ interface Session {
 export const SESSION_COOKIE = 'edge_imprint_session';
 /** The header a browser's write request carries its CSRF token in. */
 export const CSRF_HEADER = 'x-edge-imprint-csrf';
+/** Headers a reverse proxy adds: their presence on loopback means someone else is being served. */
+const PROXY_HEADERS = ['x-forwarded-for', 'x-forwarded-host', 'x-real-ip', 'forwarded', 'x-ingress-path'];
 
 /** The mode for a configuration. Pure. */
 export function authMode(config: AuthConfig): AuthMode {
@@ -120,6 +122,10 @@ export class AuthGate {
       const host = hostName(header(req, 'host'));
       if (!isLoopbackAddress(host)) {
         return { ok: false, status: 403, reason: `the dashboard answers loopback names only while http.auth has no password (Host "${host}"); set http.auth.password to reach it through a proxy` };
+      }
+      // A proxy on this machine would open the password-less dashboard to whoever reaches it.
+      if (PROXY_HEADERS.some((name) => header(req, name) !== '')) {
+        return { ok: false, status: 403, reason: 'this request came through a proxy and the dashboard has no password: set http.auth.password' };
       }
       return { ok: true, via: 'open', csrf: this.processCsrf };
     }

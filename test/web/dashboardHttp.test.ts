@@ -179,6 +179,10 @@ void describe('dashboard on loopback without a password (open)', () => {
     assert.equal(rebound.status, 403);
     assert.match(rebound.body, /http\.auth\.password/);
     assert.equal((await rawGet(s.port, '/', { Host: `localhost:${s.port}` })).status, 200);
+    // A proxy on this machine keeping Host 127.0.0.1 but saying it forwards someone else's request.
+    const proxied = await rawGet(s.port, '/api/session', { Host: `127.0.0.1:${s.port}`, 'X-Forwarded-For': '192.168.1.50' });
+    assert.equal(proxied.status, 403);
+    assert.match(proxied.body, /through a proxy/);
   });
 
   void it('answers a command as MQTT does, with the HTTP status of its error code', async () => {
