@@ -215,13 +215,21 @@ void describe('dashboard in Chromium against the running agent', { timeout: 420_
     await screenshot(page(), 'classes');
   });
 
-  void it('Status: the detector (CPU, and why), the camera and its live view, the version', async () => {
+  void it('Status: the detector (CPU, and why), the camera and its live view, the version; Live fits a phone', async () => {
     await open('status');
     assert.equal(await page().locator('[data-detector]').getAttribute('data-detector'), 'cpu');
     assert.match((await page().locator('#detector').textContent()) ?? '', /detector\.type is cpu/);
     assert.equal(await page().locator('tr[data-camera="door"] .badge').first().textContent(), 'online');
     assert.match((await page().locator('#version').textContent()) ?? '', /^\d+\.\d+\.\d+/);
     await screenshot(page(), 'status');
+    // On a phone.
+    await page().setViewportSize({ width: 390, height: 844 });
+    await open('live');
+    await page().waitForFunction(() => Number(document.querySelector('canvas')?.dataset.frames ?? 0) > 5, null, { timeout: 30_000 });
+    const card = await page().locator('.camera[data-camera="door"]').boundingBox();
+    assert.ok(card && card.width <= 390, 'the camera fits a phone\'s width');
+    await screenshot(page(), 'live-phone');
+    await page().setViewportSize({ width: 1200, height: 900 });
     assert.deepEqual(browser.errors, [], 'no console or page errors');
   });
 

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Job, Outcome } from '../../commands/lanes.js';
 import { buildResponse } from '../../commands/response.js';
-import { AppError } from '../../errors.js';
+import { AppError, errorMessage } from '../../errors.js';
 import type { EventBus } from '../../eventBus.js';
 import type { ShotInfo } from '../../imprinting/types.js';
 import { AuthGate, isLoopbackAddress, sessionCookie, type Access, type AuthConfig } from '../auth.js';
@@ -51,7 +51,12 @@ export class Dashboard {
   }
 
   async start(): Promise<void> {
-    this.assets = await UiAssets.load();
+    try {
+      this.assets = await UiAssets.load();
+    } catch (err) {
+      // The agent runs on without its page (MQTT, /health): say what is missing.
+      this.deps.logger.error({ err: errorMessage(err) }, 'the dashboard\'s files cannot be read (run `npm run build`); the dashboard is off');
+    }
     await this.updates.start();
     if (this.gate.mode === 'refused') {
       this.deps.logger.warn(
@@ -75,7 +80,11 @@ export class Dashboard {
   /** The HTTP server's route for every path but /health and /metrics. */
   route = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> => {
     const assets = this.assets;
-    if (!assets) return false;
+    if (!assets) {
+      if (path !== '/') return false;
+      sendText(res, 503, 'the dashboard\'s files are missing: run `npm run build` (see the log)\n');
+      return true;
+    }
     if (path.startsWith('/assets/')) return this.asset(req, res, assets, path);
     if (path === '/' || path === '/index.html') return this.page(req, res, assets);
     if (path === '/login') return this.login(req, res, assets);
