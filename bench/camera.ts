@@ -32,7 +32,7 @@ function camera(url: string, overrides: Partial<CameraConfig> = {}): CameraConfi
 }
 
 /** utime + stime of a process in ms (0 once it is gone). */
-function cpuMs(pid: number | null | undefined): number {
+export function cpuMs(pid: number | null | undefined): number {
   if (!pid) return 0;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

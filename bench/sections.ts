@@ -5,6 +5,8 @@ import { runCameraBench } from './camera.js';
 import { runZonesBench } from './zones.js';
 import { runClassifyBench } from './classify.js';
 import { runEngineBench, runEnrollBench } from './engine.js';
+import { runDashboardBench } from './dashboard.js';
+import { runLiveBench } from './live.js';
 import { formatMqttBench, runMqttBench } from './mqtt.js';
 import { ms, type Report } from './report.js';
 import { startImprinting } from '../test/helpers/imprinting.js';
@@ -109,6 +111,8 @@ export const SECTIONS: Section[] = [
   { name: 'mqtt', run: mqttSection },
   { name: 'camera', run: runCameraBench },
   { name: 'zones', run: runZonesBench },
+  { name: 'live', run: runLiveBench },
+  { name: 'dashboard', run: runDashboardBench },
   { name: 'accuracy', run: accuracySection },
   { name: 'field', run: fieldSection },
 ];

@@ -24,7 +24,8 @@ test_only=(
   # Build tools for npm's native modules (better-sqlite3, tfjs-tflite-node), which `npm ci`
   # compiles where it cannot download their prebuilt binaries, as on CI without internet.
   g++ make
-  # --- browser tests: `chromium` will be added here. ---
+  # A real browser for the dashboard tests, driven by playwright-core (which downloads none).
+  chromium
 )
 
 case "${1:-}" in

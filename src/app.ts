@@ -24,7 +24,11 @@ import { MqttApi } from './mqtt/mqttApi.js';
 import type { PublishedUnit, StatePayload, StatsPayload } from './mqtt/publisher.js';
 import { VERSION } from './version.js';
 import { HttpServer } from './web/httpServer.js';
+import { LIVE_PATH_PREFIX, LiveStreams } from './web/live/liveStreams.js';
 import { Metrics } from './web/metrics.js';
+import { Dashboard, dashboardUrl } from './web/dashboard/dashboard.js';
+import type { CameraView, StatusView } from './web/ui/apiTypes.js';
+import { redactUrl } from './config/redact.js';
 import { startupBanner } from './startupBanner.js';
 
 interface Part {
@@ -77,7 +81,7 @@ export class Agent {
     await this.startMqtt(core, cameras, commands, runner);
     // Stopped before MQTT (parts stop in reverse): requests in flight are answered while it can still publish.
     await this.startPart({ name: 'requests', start: async () => undefined, stop: () => runner.stop() });
-    await this.startHttp();
+    await this.startHttp(commands, runner);
     logger.info(startupBanner({ config, mqttUrl: this.mqttUrl, embeddedBroker: this.embeddedBroker, cameras: cameras.names() }));
   }
 
@@ -163,6 +167,7 @@ export class Agent {
       units: () => publishedUnits(config),
       getState: () => this.state(core, cameras),
       getStats: () => this.stats(core, cameras),
+      configurationUrl: dashboardUrl(config.http),
       onMqttDropped: (reason, count) => this.metrics.recordMqttDropped(reason, count),
       onAnswer: (command, response) => {
         this.metrics.recordRequest(command);
@@ -185,11 +190,15 @@ export class Agent {
     return { url: broker.url, embedded: true };
   }
 
-  private async startHttp(): Promise<void> {
+  private async startHttp(commands: Commands, runner: CommandRunner): Promise<void> {
     const { logger } = this.opts;
     const config = this.config;
     if (!config.http.enabled) return;
     const core = this.core!;
+    // The live view admits whom the dashboard admits (its login, and only from its own pages).
+    const live = new LiveStreams({ cameras: config.cameras, logger: logger.child({ part: 'live' }), authorize: (req) => dashboard.allowUpgrade(req) });
+    const dashboard = this.buildDashboard(commands, runner, live);
+    await this.startPart({ name: 'dashboard', start: () => dashboard.start(), stop: () => dashboard.stop() });
     const server = new HttpServer({
       config: config.http,
       logger: logger.child({ part: 'http' }),
@@ -199,8 +208,58 @@ export class Agent {
         mqtt: () => this.connection?.connected ?? false,
       },
       secrets: configSecrets(config),
+      routes: [dashboard.route],
+      upgrades: [(req, socket, head) => live.handleUpgrade(req, socket, head)],
+      metricsAllowed: (req) => dashboard.gate.metricsAllowed(req),
     });
     await this.startPart({ name: 'http', start: () => server.start(), stop: () => server.stop() });
+    // Stopped before the HTTP server (parts stop in reverse): it cannot close while WebSockets are open.
+    await this.startPart({ name: 'live view', start: () => live.start(), stop: () => live.stop() });
+  }
+
+  /** The dashboard: the same commands and lanes as MQTT, the stores' images, and the bus. */
+  private buildDashboard(commands: Commands, runner: CommandRunner, live: LiveStreams): Dashboard {
+    const core = this.core!;
+    const cameras = this.cameras!;
+    const config = this.config;
+    return new Dashboard({
+      config: config.http,
+      logger: this.opts.logger.child({ part: 'dashboard' }),
+      bus: this.bus,
+      commands,
+      runner,
+      maxBodyBytes: config.limits.max_payload_bytes,
+      nodeId: config.node_id,
+      version: VERSION,
+      gallery: core.store,
+      eventSnapshot: (id) => core.events.snapshot(id),
+      cameraSnapshot: (name) => (cameras.names().includes(name) ? cameras.latestSnapshot(name) : null),
+      cameras: () => cameraViews(config, cameras, live.names()),
+      status: () => this.statusView(core, cameras, live),
+    });
+  }
+
+  private statusView(core: Core, cameras: CameraManager, live: LiveStreams): StatusView {
+    const liveStatus = live.status();
+    const state = this.state(core, cameras);
+    const stats = this.stats(core, cameras);
+    const reasons = core.detector.reasons();
+    return {
+      version: state.version,
+      node_id: state.node_id,
+      started_at: state.started_at,
+      uptime_s: stats.uptime_s,
+      rss_mb: stats.rss_mb,
+      detector: { ...state.detector, backend_reason: reasons.backend, state_reason: reasons.state, inference_ms: stats.detector.inference_ms, restarts: stats.detector.restarts },
+      mqtt: { connected: this.connection?.connected ?? false, broker: redactUrl(this.mqttUrl) },
+      cameras: Object.fromEntries(
+        Object.entries(stats.cameras).map(([name, s]) => [
+          name,
+          { ...s, enabled: cameras.isEnabled(name), last_error: cameras.lastError(name), live: liveStatus[name] ?? null },
+        ]),
+      ),
+      classes: state.classes.length,
+    };
   }
 
   private state(core: Core, cameras: CameraManager): StatePayload {
@@ -227,6 +286,23 @@ export class Agent {
       cameras: cameras.stats(),
     };
   }
+}
+
+/** What the live page draws per camera: zones, roi, the stream's size, the live view's path. */
+function cameraViews(config: AppConfig, cameras: CameraManager, live: string[]): CameraView[] {
+  const stats = cameras.stats();
+  return cameras.names().map((name) => {
+    const c = config.cameras[name]!;
+    return {
+      name,
+      enabled: cameras.isEnabled(name),
+      status: stats[name]?.status ?? 'offline',
+      live: live.includes(name) ? `${LIVE_PATH_PREFIX.slice(1)}${encodeURIComponent(name)}` : null,
+      roi: c.roi,
+      source_size: cameras.sourceSize(name),
+      zones: Object.entries(c.zones).flatMap(([zone, z]) => (z.roi ? [{ name: zone, roi: z.roi, classes: z.classes }] : [])),
+    };
+  });
 }
 
 /** Each zone, or each camera without zones, with the classes it may report. Pure. */

@@ -16,7 +16,7 @@ import { ClassSmoother, type SmootherUpdate } from './smoother.js';
 import { outlineZone, rgbToJpeg } from './snapshots.js';
 
 /** util-linux's setpriv (on every Debian) ties each ffmpeg's life to the agent's; see CameraSourceDeps. */
-function parentDeathPrefix(): readonly string[] {
+export function parentDeathPrefix(): readonly string[] {
   return existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [];
 }
 
@@ -161,6 +161,16 @@ export class CameraManager {
       };
     }
     return out;
+  }
+
+  /** Why a camera's ffmpeg last failed (credentials hidden), or null. */
+  lastError(name: string): string | null {
+    return this.require(name).source.stats().last_error;
+  }
+
+  /** A camera's stream size once ffmpeg named it (zones in pixels are drawn against it), or null. */
+  sourceSize(name: string): { width: number; height: number } | null {
+    return this.require(name).sourceSize;
   }
 
   /** Switches detection for one camera at run time; its ffmpeg keeps running (live frames). */

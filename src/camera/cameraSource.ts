@@ -85,6 +85,8 @@ export interface CameraSourceStats {
   reconnects: number;
   frames: number;
   running: boolean;
+  /** Why ffmpeg last failed, with its last stderr line (credentials hidden); null before any failure. */
+  last_error: string | null;
 }
 
 /** One running ffmpeg and what is known about it. */
@@ -125,6 +127,7 @@ export class CameraSource {
   private flapTimes: number[] = [];
   private loopWarned = false;
   private stderr: string[] = [];
+  private lastError: string | null = null;
   private snapshot: Buffer | null = null;
   /** The source size is passed on once per source (it cannot change without a new config). */
   private sizeReported = false;
@@ -170,6 +173,7 @@ export class CameraSource {
       reconnects: this.reconnects,
       frames: this.frames,
       running: this.run !== null,
+      last_error: this.lastError,
     };
   }
 
@@ -329,6 +333,8 @@ export class CameraSource {
     run.failed = true;
     if (!this.running || run !== this.run) return;
     this.failuresInRow += 1;
+    const lastLine = this.stderr[this.stderr.length - 1];
+    this.lastError = lastLine ? `${reason}: ${lastLine}` : reason;
     if (run.frames > 0) this.flapTimes.push(this.clock());
     const delay = this.nextDelay();
     this.logFailure(reason, delay);

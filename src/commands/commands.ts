@@ -25,6 +25,7 @@ import {
   type JsonCommand,
   type LabelRequest,
   type RenameRequest,
+  type ShotRequest,
 } from './schemas.js';
 
 /** What commands need from the cameras. */
@@ -40,6 +41,8 @@ export interface CameraControl {
 /** What the class settings and correction commands call. */
 export interface ClassControl {
   setClass(label: string, settings: { threshold?: number | null; background?: boolean }): ClassInfo;
+  /** Deletes one shot by its id (the dashboard's gallery); its class goes with its last shot. */
+  removeShot(id: number): { id: number; label: string; shots: number };
 }
 
 export interface CommandDeps {
@@ -88,6 +91,17 @@ export class Commands {
         const label = validateLabel(req.label);
         const settings = { ...(req.threshold !== undefined ? { threshold: req.threshold } : {}), ...(req.background !== undefined ? { background: req.background } : {}) };
         return this.control(() => deps.classes.setClass(label, settings));
+      },
+      'shot/remove': (p) => {
+        const { id } = v<ShotRequest>('shot/remove', p);
+        return this.control(() => {
+          try {
+            return deps.classes.removeShot(id);
+          } catch (err) {
+            if (err instanceof AppError && err.code === 'not_found') throw fieldError('not_found', 'id', `no shot ${id} (removed already?)`);
+            throw err;
+          }
+        });
       },
       'event/list': (p) => {
         const { camera, zone, label, limit } = v<EventListRequest>('event/list', p);

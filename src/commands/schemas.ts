@@ -33,6 +33,11 @@ export interface DetectRequest {
   transaction?: unknown;
 }
 
+export interface ShotRequest {
+  id: number;
+  transaction?: unknown;
+}
+
 export interface ClassSetRequest {
   label: string;
   threshold?: number | null;
@@ -108,6 +113,12 @@ const schemas = {
       background: { type: 'boolean' },
       transaction,
     },
+  },
+  'shot/remove': {
+    type: 'object',
+    required: ['id'],
+    additionalProperties: false,
+    properties: { id: { type: 'integer', minimum: 1 }, transaction },
   },
   'event/list': {
     type: 'object',

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { labelProblem } from '../imprinting/labels.js';
 
 /**
@@ -6,7 +7,7 @@ import { labelProblem } from '../imprinting/labels.js';
  * and return the string unchanged when it does not parse, so the validator reports it.
  */
 
-export type FormatName = 'ei_string' | 'ei_int' | 'ei_number' | 'ei_bool' | 'ei_args' | 'ei_roi' | 'ei_mqtt_url' | 'ei_labels';
+export type FormatName = 'ei_string' | 'ei_int' | 'ei_number' | 'ei_bool' | 'ei_args' | 'ei_ips' | 'ei_roi' | 'ei_mqtt_url' | 'ei_labels';
 
 /** A region of a frame: source pixels, or fractions of the frame when every value is ≤ 1. */
 export interface Roi {
@@ -114,6 +115,12 @@ export const VALIDATORS: Record<FormatName, (x: unknown, spec: LeafSpec) => void
   ei_args(x) {
     if (!Array.isArray(x) || !x.every((a) => typeof a === 'string')) fail('must be a list of strings');
   },
+  ei_ips(x) {
+    if (!Array.isArray(x)) fail('must be a list of IP addresses');
+    x.forEach((ip, i) => {
+      if (typeof ip !== 'string' || isIP(ip) === 0) fail(`item ${i + 1} (${JSON.stringify(ip)}) is not an IP address`);
+    });
+  },
   ei_roi(x) {
     validateRoi(x);
   },
@@ -173,6 +180,8 @@ export const CONVERTERS: Record<FormatName, (s: string) => unknown> = {
   },
   // ffmpeg arguments from one string, split on white space (no quoting, as in Frigate).
   ei_args: (s) => (s.trim() === '' ? [] : s.trim().split(/\s+/)),
+  // Addresses from the environment, separated by commas or spaces.
+  ei_ips: (s) => (s.trim() === '' ? [] : s.trim().split(/[\s,]+/)),
   ei_roi: toRoi,
   ei_mqtt_url: (s) => s,
   // A comma-separated list from the environment: `bin_in,bin_out`.

@@ -28,7 +28,7 @@ import {
   withoutSecretFiles,
   type SchemaNode,
 } from './schema.js';
-import { collectSecrets, getPath, resolveSecretFiles, scrubIssue } from './secrets.js';
+import { collectSecrets, getPath, mainSecretFiles, resolveSecretFiles, scrubIssue } from './secrets.js';
 import { checkStructure, showValue } from './structure.js';
 import { isPlain, parseYaml, readYamlFile, type Plain } from './yamlFile.js';
 
@@ -46,6 +46,8 @@ export interface LoadConfigOptions {
 }
 
 const CAMERAS_ENV = `${ENV_PREFIX}CAMERAS`;
+const MIN_PASSWORD_LENGTH = 8;
+const MIN_TOKEN_LENGTH = 16;
 
 /** Every problem as `path: message (value)`; empty when the configuration is valid. */
 export function validateConfig(opts: LoadConfigOptions = {}): string[] {
@@ -74,6 +76,7 @@ export function inspectConfig(opts: LoadConfigOptions): { config: AppConfig | nu
   const secrets = collectSecrets(raw, main, cameras, env);
   // Always read the secret files: their content must be hidden from every other message too.
   resolveSecretFiles(main, cameras, issues, secrets);
+  checkAuth(main, issues);
   const safe = issues.map((i) => scrubIssue(i, secrets));
   return { config: safe.length === 0 ? buildConfig(main, cameras) : null, issues: safe };
 }
@@ -206,13 +209,25 @@ function crossCheck(main: Plain, issues: ConfigIssue[]): void {
   if (typeof window === 'number' && typeof minHits === 'number' && minHits > window) {
     issues.push({ path: 'classifier.vote.min_hits', message: `must not exceed classifier.vote.window (${window})`, value: String(minHits) });
   }
-  if (getPath(main, 'mqtt.password') !== '' && getPath(main, 'mqtt.password_file') !== '') {
-    issues.push({ path: 'mqtt.password_file', message: 'set either mqtt.password or mqtt.password_file, not both' });
+  for (const { path, target } of mainSecretFiles()) {
+    if (getPath(main, target) !== '' && getPath(main, path) !== '') issues.push({ path, message: `set either ${target} or ${path}, not both` });
   }
   const cert = getPath(main, 'mqtt.tls.cert');
   const key = getPath(main, 'mqtt.tls.key');
   if ((cert === '') !== (key === '')) {
     issues.push({ path: cert === '' ? 'mqtt.tls.cert' : 'mqtt.tls.key', message: 'mqtt.tls.cert and mqtt.tls.key go together' });
+  }
+}
+
+/** A guessable dashboard password or token is refused (their values are never shown). */
+function checkAuth(main: Plain, issues: ConfigIssue[]): void {
+  const password = getPath(main, 'http.auth.password');
+  if (typeof password === 'string' && password !== '' && password.length < MIN_PASSWORD_LENGTH) {
+    issues.push({ path: 'http.auth.password', message: `must be at least ${MIN_PASSWORD_LENGTH} characters` });
+  }
+  const tokens = getPath(main, 'http.auth.token');
+  if (typeof tokens === 'string' && tokens.split(/\s+/).some((t) => t !== '' && t.length < MIN_TOKEN_LENGTH)) {
+    issues.push({ path: 'http.auth.token', message: `each token must be at least ${MIN_TOKEN_LENGTH} characters (e.g. openssl rand -hex 24)` });
   }
 }
 

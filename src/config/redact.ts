@@ -46,10 +46,12 @@ export function scrubSecrets(text: string, secrets: Iterable<string>): string {
   return out;
 }
 
-/** Every secret a loaded configuration holds: the MQTT password and URL credentials. */
+/** Every secret a loaded configuration holds: the MQTT and dashboard passwords, tokens, URL credentials. */
 export function configSecrets(config: AppConfig): string[] {
   const out = config.mqtt.password === '' ? [] : [config.mqtt.password];
+  const { auth } = config.http;
+  out.push(auth.password, auth.token, ...auth.token.split(/\s+/));
   out.push(...urlSecrets(config.mqtt.url));
-  for (const camera of Object.values(config.cameras)) out.push(...urlSecrets(camera.url));
+  for (const camera of Object.values(config.cameras)) out.push(...urlSecrets(camera.url), ...urlSecrets(camera.live.url));
   return out.filter((s) => s !== '');
 }

@@ -56,6 +56,8 @@ export const NAME_PATTERN = /^[a-z0-9_]{1,64}$/;
 const MQTT_TOPIC_PART = /^[^/#+\s][^#+\s]*[^/#+\s]$|^[^/#+\s]$/;
 const EDGETPU_DEVICE = /^(usb|pci)?(:\d+|:\/\S+)?$/;
 const TOPIC_HINT = 'must be a topic without +, #, spaces or leading/trailing /';
+const BASE_PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
+const PUBLIC_URL = /^(https?|homeassistant):\/\/\S+$/;
 
 function leaf<T>(format: FormatName, def: T, doc: string, extra: Partial<LeafSpec> = {}): Leaf<T> {
   return { doc, format, default: def, ...extra };
@@ -174,6 +176,34 @@ function limitsSchema() {
   } as const;
 }
 
+/** The agent's HTTP server: /health, /metrics, the dashboard and its login. */
+function httpSchema() {
+  return {
+    enabled: bool(true, 'serve /health, /metrics, the dashboard and its live view'),
+    host: str('127.0.0.1', 'address to bind; 0.0.0.0 for every interface (the dashboard then needs http.auth)'),
+    port: int(8089, 0, 65535, 'port (0: any free port)'),
+    base_path: str('', 'path prefix a reverse proxy forwards unchanged, e.g. /edge-imprint; empty: none', {
+      allowEmpty: true,
+      pattern: BASE_PATH,
+      patternHint: 'must be empty or a path like /edge-imprint (no trailing /)',
+    }),
+    public_url: str('', "the dashboard's address as users reach it (Home Assistant's configuration_url); empty: unknown", {
+      allowEmpty: true,
+      pattern: PUBLIC_URL,
+      patternHint: 'must be empty or an http://, https:// or homeassistant:// URL',
+    }),
+    auth: {
+      password: str('', 'dashboard password (prefer password_file or the environment)', { allowEmpty: true, sensitive: true }),
+      password_file: secretFile('password', 'file holding the dashboard password (Docker/systemd secrets)'),
+      token: str('', 'bearer tokens for scripts, separated by spaces', { allowEmpty: true, sensitive: true }),
+      token_file: secretFile('token', 'file holding the bearer tokens, separated by spaces or lines'),
+      metrics: bool(false, '/metrics needs the login too'),
+      trusted_proxies: leaf<string[]>('ei_ips', [], 'addresses of proxies that log users in themselves (Home Assistant ingress)'),
+      session_hours: num(168, 0.1, 8760, 'hours a dashboard login lasts'),
+    },
+  } as const;
+}
+
 /** Keys of one zone of a camera: a region classified on its own. */
 export function zoneSchema() {
   return {
@@ -199,6 +229,14 @@ export function cameraSchema() {
       enabled: bool(true, 'publish a JPEG when a class turns ON'),
       quality: int(80, 1, 100, 'JPEG quality'),
       width: int(640, 16, 7680, 'snapshot width in pixels'),
+    },
+    live: {
+      url: str('', "stream for the live view, e.g. the camera's substream; empty: the camera's url", { allowEmpty: true, redactUrl: true }),
+      url_file: secretFile('live.url', 'file holding the live URL (it carries credentials)'),
+      width: int(1280, 16, 4095, 'largest live view width in pixels (the aspect ratio is kept)'),
+      height: int(720, 16, 4095, 'largest live view height in pixels'),
+      fps: num(10, 1, 30, 'most frames per second of the live view (a slower camera is not padded)'),
+      quality: int(75, 1, 100, 'MPEG-1 quality (higher is sharper and bigger)'),
     },
     decode: oneOf(['all', 'keyframes'], 'all', 'keyframes decodes only keyframes (-skip_frame nokey)'),
     input_args: leaf<string[]>('ei_args', [], 'extra ffmpeg input arguments'),
@@ -227,11 +265,7 @@ export function mainSchema(defaults: { nodeId: string }) {
       },
       data_dir: str('./data', 'class store, thumbnails and state'),
       model_dir: str('./models', 'model files'),
-      http: {
-        enabled: bool(true, 'serve /health and /metrics'),
-        host: str('127.0.0.1', 'address to bind; 0.0.0.0 for every interface'),
-        port: int(8089, 0, 65535, 'port (0: any free port)'),
-      },
+      http: httpSchema(),
       log: {
         level: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info', 'log level'),
         format: oneOf(['auto', 'pretty', 'json'], 'auto', 'auto: readable lines on a terminal, JSON otherwise'),
@@ -291,7 +325,7 @@ function withEnvNames<S extends SchemaNode>(node: S, prefix: string, path = ''):
   return out as S;
 }
 
-function isSecretFile(node: unknown): node is SecretFileLeaf {
+export function isSecretFile(node: unknown): node is SecretFileLeaf {
   return isLeaf(node) && typeof (node as Partial<SecretFileLeaf>).secretFileFor === 'string';
 }
 

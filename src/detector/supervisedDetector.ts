@@ -83,6 +83,8 @@ export class SupervisedDetector implements Detector {
   private inferenceMs = 0;
   private stopping = false;
   private readyWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
+  private backendReason = '';
+  private stateReason = '';
 
   constructor(private readonly opts: SupervisedDetectorOptions) {
     this.policy = { ...GIVE_UP, ...opts.giveUp };
@@ -106,6 +108,11 @@ export class SupervisedDetector implements Detector {
     return { inference_ms: Math.round(this.inferenceMs * 100) / 100, restarts: this.restarts };
   }
 
+  /** Why this backend was chosen, and why the state is what it is (the dashboard's status page). */
+  reasons(): { backend: string; state: string } {
+    return { backend: this.backendReason, state: this.stateReason };
+  }
+
   /** sha256 of the model whose embeddings this detector produces (the CPU twin's for both). */
   modelId(): string {
     return this.sha.cpu;
@@ -121,6 +128,7 @@ export class SupervisedDetector implements Detector {
     const corals = (this.opts.corals ?? findCorals)();
     const choice = chooseBackend(config, { corals, edgetpuModelPresent });
     this.preferred = choice.kind;
+    this.backendReason = choice.reason;
     this.opts.logger.info(
       { detector: choice.kind, reason: choice.reason },
       choice.kind === 'edgetpu'
@@ -166,6 +174,7 @@ export class SupervisedDetector implements Detector {
   private setState(next: DetectorState, reason: string): void {
     if (next === this.current) return;
     this.current = next;
+    this.stateReason = reason;
     const info = this.info();
     const level = next === 'failed' ? 'error' : 'info';
     this.opts.logger[level]({ state: next, detector: info.type }, `${next}: ${reason}`);

@@ -32,6 +32,8 @@ export interface DiscoveryContext {
   labels: string[];
   /** Each zone, or each camera without zones (zone null), with the classes it may report. */
   units: PublishedUnit[];
+  /** The dashboard's address (the node device's configuration_url), when known. */
+  configurationUrl?: string | null;
 }
 
 export type Platform = 'sensor' | 'binary_sensor' | 'image' | 'event' | 'text' | 'select' | 'button';
@@ -329,6 +331,7 @@ function nodeDevice(ctx: DiscoveryContext): DeviceDiscovery {
     mf: 'edge-imprint',
     mdl: 'edge-imprint agent',
     sw: ctx.version,
+    ...(ctx.configurationUrl ? { cu: ctx.configurationUrl } : {}),
   };
   const components = nodeComponents(ctx);
   return { topic: deviceTopic(ctx, 'node'), components, payload: devicePayload(ctx, device, components) };

@@ -25,6 +25,8 @@ export interface HomeAssistantDeps {
   /** The "Enroll from camera" button; answers on `<base>/response/class/enroll`. */
   enrollFromCamera: (label: string, camera: string) => void;
   logger: Logger;
+  /** The dashboard's address: the node device's "Visit" link (configuration_url). */
+  configurationUrl?: string | null;
   /** Pause between migration steps, so Home Assistant has handled one before the next. */
   stepPauseMs?: number;
   /** Longest wait for the retained discovery configs after the first connect. */
@@ -147,6 +149,7 @@ export class HomeAssistant {
       cameras: this.deps.cameras(),
       labels: stateLabels(this.deps.listClasses()),
       units: this.deps.units(),
+      configurationUrl: this.deps.configurationUrl ?? null,
     });
   }
 

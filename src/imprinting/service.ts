@@ -195,6 +195,13 @@ export class ImprintingService implements Imprinter {
     return result;
   }
 
+  /** Deletes one shot (its class goes with its last shot). AppError('not_found') when there is none. */
+  removeShot(id: number): { id: number; label: string; shots: number } {
+    const result = this.deps.store.removeShot(id);
+    this.changed();
+    return { id, ...result };
+  }
+
   /** A label a new class may take (the label rules, and no zone's name); throws AppError naming `field`. */
   checkNewLabel(label: string, field = 'label'): string {
     return this.newLabel(label, field);

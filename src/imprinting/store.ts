@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { AppError, errorMessage, isAppError } from '../errors.js';
 import { allFinite, decodeFloat32, encodeFloat32, isWellFormedText, isoTime, sumFloat32 } from './storeCodec.js';
 import { migrate } from './storeMigrations.js';
-import type { ClassWeights, EnrollResult, NewShot, Shot, StoredClass } from './types.js';
+import type { ClassWeights, EnrollResult, NewShot, Shot, ShotInfo, StoredClass } from './types.js';
 
 export const STORE_FILE = 'edge-imprint.db';
 /** How long a writer waits for the other process (CLI or agent) to release the lock. */
@@ -423,6 +423,21 @@ export class ClassStore {
       source: r.source,
       created_at: r.created_at,
     }));
+  }
+
+  /** The shots of a class without their embeddings or thumbnails (the dashboard's gallery), oldest first. */
+  shotList(label: string): ShotInfo[] {
+    checkText('label', label, 'bad_label');
+    this.statements();
+    const sql = 'SELECT s.id, c.label, s.source, s.created_at FROM shots s JOIN classes c ON c.id = s.class_id WHERE c.label = ? ORDER BY s.id';
+    return this.guard(() => this.db!.prepare<[string], ShotInfo>(sql).all(label));
+  }
+
+  /** A shot's thumbnail (JPEG), or null when there is no such shot. */
+  thumbnail(id: number): Buffer | null {
+    this.statements();
+    const row = this.guard(() => this.db!.prepare<[number], { thumbnail: Buffer }>('SELECT thumbnail FROM shots WHERE id = ?').get(id));
+    return row?.thumbnail ?? null;
   }
 
   /** Distinct model sha256 values of the stored shots; more than one, or a different one, means a model change. */

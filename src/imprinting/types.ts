@@ -50,6 +50,9 @@ export interface Shot {
   created_at: string;
 }
 
+/** A shot as a gallery lists it. */
+export type ShotInfo = Pick<Shot, 'id' | 'label' | 'source' | 'created_at'>;
+
 export interface NewShot {
   embedding: Float32Array;
   thumbnail: Buffer;

@@ -30,6 +30,8 @@ export interface MqttApiDeps {
   onAnswer?: (command: string, response: ResponsePayload) => void;
   /** Every message the connection dropped (QoS 0 while offline, offline queue full or aged out). */
   onMqttDropped?: (reason: DropReason, count: number) => void;
+  /** The dashboard's address, for Home Assistant's node device (configuration_url). */
+  configurationUrl?: string | null;
   /** Test hooks: reconnect timings and the like. */
   connectionOverrides?: Partial<ConnectionOptions>;
 }
@@ -86,6 +88,7 @@ export class MqttApi {
           units: deps.units,
           listClasses,
           enrollFromCamera: (label, camera) => this.requests.enrollFromCamera(label, camera),
+          configurationUrl: deps.configurationUrl ?? null,
           logger: logger.child({ part: 'homeassistant' }),
         })
       : null;

@@ -1,30 +1,15 @@
 import type { IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Commands } from '../commands/commands.js';
-import type { Job, Outcome } from '../commands/lanes.js';
+import type { Job } from '../commands/lanes.js';
 import type { CommandRunner } from '../commands/runner.js';
-import { AppError, errorMessage, isAppError } from '../errors.js';
+import { AppError, isAppError } from '../errors.js';
+import { buildResponse, type ResponsePayload } from '../commands/response.js';
 import { imageKind } from '../detector/imageInput.js';
 import type { MqttTransport } from './connection.js';
 import { commandOf, requestFilter, responseTopic } from './topics.js';
 
-export interface ResponsePayload {
-  status: 'ok' | 'error';
-  data?: unknown;
-  error?: string;
-  /** The AppError code (`bad_request`, `bad_label`, `busy`, ...) so clients can match on it. */
-  code?: string;
-  transaction?: unknown;
-}
-
-/** Turns a command's outcome into the response payload. Pure. */
-export function buildResponse(outcome: Outcome, transaction: unknown): ResponsePayload {
-  const tx = transaction === undefined ? {} : { transaction };
-  if (outcome.ok) return { status: 'ok', data: outcome.data, ...tx };
-  const err = outcome.error;
-  if (isAppError(err)) return { status: 'error', error: err.message, code: err.code, ...tx };
-  return { status: 'error', error: `internal error: ${errorMessage(err)}`, code: 'internal', ...tx };
-}
+export { buildResponse, type ResponsePayload } from '../commands/response.js';
 
 export interface RequestServerDeps {
   transport: MqttTransport;

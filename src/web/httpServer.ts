@@ -1,9 +1,11 @@
 /**
- * `/health` and `/metrics` on plain node:http. Loopback by default: the endpoints say
- * nothing secret, but nothing on the LAN needs them unless the user opens them.
+ * `/health` and `/metrics` on plain node:http, and every other path (the dashboard, its API,
+ * WebSocket upgrades such as the live view) handed to the routes given. Loopback by default:
+ * the endpoints say nothing secret, but nothing on the LAN needs them unless the user opens them.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import { redactUrl, scrubSecrets } from '../config/redact.js';
@@ -14,13 +16,22 @@ export type HealthResult = boolean | { up: boolean; detail?: string };
 /** Named checks, e.g. `{ detector: () => detector.alive(), mqtt: () => client.connected }`. */
 export type HealthChecks = Record<string, () => HealthResult | Promise<HealthResult>>;
 
+/**
+ * Claims an HTTP Upgrade request (a WebSocket path such as the live view's) by answering it
+ * and returning true; false leaves it to the next handler (none left: 404).
+ */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
+
+/** Answers a request (`path` without the base path and query) and returns true, or false: not its path. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>;
+
 export interface MetricsSource {
   readonly contentType: string;
   text(): Promise<string>;
 }
 
 export interface HttpServerDeps {
-  config: { enabled?: boolean; host: string; port: number };
+  config: { enabled?: boolean; host: string; port: number; base_path?: string };
   logger: Logger;
   metrics: MetricsSource;
   checks: HealthChecks;
@@ -28,6 +39,11 @@ export interface HttpServerDeps {
   checkTimeoutMs?: number;
   /** Strings never to serve (e.g. `configSecrets(config)`); URL credentials are always hidden. */
   secrets?: readonly string[];
+  /** Every path but /health and /metrics, in order (the dashboard). */
+  routes?: readonly RouteHandler[];
+  upgrades?: readonly UpgradeHandler[];
+  /** Whether a request may read /metrics (http.auth.metrics); default: everyone. */
+  metricsAllowed?: (req: IncomingMessage) => boolean;
 }
 
 interface CheckReport {
@@ -68,9 +84,11 @@ export class HttpServer {
       server.listen(port, host, () => resolve());
     });
     server.on('error', (err) => this.deps.logger.error({ err }, 'http server error'));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     this.server = server;
     this.boundPort = (server.address() as AddressInfo).port;
-    this.deps.logger.info({ host, port: this.boundPort }, `/health and /metrics on http://${host}:${this.boundPort}`);
+    const what = this.deps.routes?.length ? 'the dashboard, /health and /metrics' : '/health and /metrics';
+    this.deps.logger.info({ host, port: this.boundPort }, `${what} on http://${host}:${this.boundPort}${this.deps.config.base_path ?? ''}/`);
   }
 
   async stop(): Promise<void> {
@@ -84,14 +102,37 @@ export class HttpServer {
     });
   }
 
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => undefined);
+    // The handlers see the path without the base path, as the routes do.
+    req.url = withoutBasePath(req.url ?? '/', this.deps.config.base_path ?? '');
+    for (const handler of this.deps.upgrades ?? []) if (handler(req, socket, head)) return;
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => socket.destroy());
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path !== '/health' && path !== '/metrics') return send(res, 404, 'text/plain; charset=utf-8', 'not found: try /health or /metrics\n');
+    const basePath = this.deps.config.base_path ?? '';
+    if (basePath !== '' && (req.url ?? '').split('?')[0] === basePath) {
+      // The dashboard's links are relative: its address must end with a slash.
+      res.writeHead(308, { Location: `${basePath}/`, 'Content-Length': 0 });
+      return void res.end();
+    }
+    const path = withoutBasePath(req.url ?? '/', basePath).split('?')[0] ?? '/';
+    if (path !== '/health' && path !== '/metrics') {
+      for (const route of this.deps.routes ?? []) if (await route(req, res, path)) return;
+      return send(res, 404, 'text/plain; charset=utf-8', 'not found: try /health or /metrics\n');
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
     }
-    if (path === '/metrics') return send(res, 200, this.deps.metrics.contentType, await this.deps.metrics.text(), req.method);
+    if (path === '/metrics') {
+      if (this.deps.metricsAllowed && !this.deps.metricsAllowed(req)) {
+        res.setHeader('WWW-Authenticate', 'Bearer realm="edge-imprint"');
+        return send(res, 401, 'text/plain; charset=utf-8', 'login required: send a token (http.auth.token) as Authorization: Bearer\n');
+      }
+      return send(res, 200, this.deps.metrics.contentType, await this.deps.metrics.text(), req.method);
+    }
     const { code, body } = await this.health();
     const json = scrubSecrets(JSON.stringify(body), this.deps.secrets ?? []);
     return send(res, code, 'application/json', `${json}\n`, req.method);
@@ -125,6 +166,14 @@ export class HttpServer {
       clearTimeout(timer);
     }
   }
+}
+
+/** `/edge-imprint/api/x` → `/api/x` with base path `/edge-imprint`; other paths unchanged. Pure. */
+export function withoutBasePath(url: string, basePath: string): string {
+  if (basePath === '' || !url.startsWith(basePath)) return url;
+  const rest = url.slice(basePath.length);
+  if (rest === '') return '/';
+  return rest.startsWith('/') || rest.startsWith('?') ? (rest.startsWith('?') ? `/${rest}` : rest) : url;
 }
 
 function toReport(result: HealthResult): CheckReport {

@@ -188,6 +188,10 @@ void test('failures: ffmpeg stderr is logged with credentials scrubbed; unreacha
   assert.match(log, /rtsp:\/\/\*\*\*:\*\*\*@127\.0\.0\.1/);
   assert.match(log, /Connection refused/);
   for (const pid of h.pids) assert.equal(alive(pid), false);
+  // The last failure is kept for the dashboard's status page, scrubbed too.
+  const lastError = h.source.stats().last_error ?? '';
+  assert.match(lastError, /Connection refused/);
+  assert.equal(lastError.includes('hunter2'), false);
 });
 
 void test('restart-loop guard: an ffmpeg that dies right after its first frame is slowed down', async () => {

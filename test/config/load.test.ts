@@ -49,7 +49,15 @@ void describe('defaults', () => {
     });
     assert.deepEqual(config.events, { max_count: 500, max_age_days: 30 });
     assert.deepEqual(config.limits, { max_payload_bytes: 8 * 1024 * 1024, max_megapixels: 40, queue_size: 16, request_timeout_s: 30 });
-    assert.deepEqual(config.http, { enabled: true, host: '127.0.0.1', port: 8089 });
+    assert.deepEqual(config.http, {
+      enabled: true,
+      host: '127.0.0.1',
+      port: 8089,
+      base_path: '',
+      public_url: '',
+      auth: { password: '', token: '', metrics: false, trusted_proxies: [], session_hours: 168 },
+    });
+    assert.equal('password_file' in config.http.auth, false);
     assert.equal(config.data_dir, './data');
     assert.equal(config.model_dir, './models');
     assert.equal(config.log.level, 'info');
@@ -72,6 +80,7 @@ void describe('defaults', () => {
       roi: null,
       motion: { enabled: false, threshold: 0.02, max_skip_s: 5 },
       snapshot: { enabled: true, quality: 80, width: 640 },
+      live: { url: '', width: 1280, height: 720, fps: 10, quality: 75 },
       decode: 'all',
       input_args: [],
       hwaccel_args: [],
@@ -278,6 +287,33 @@ void describe('secrets', () => {
     assert.deepEqual(missing, ['mqtt.password_file: cannot read the file (ENOENT) (/nonexistent/pw)']);
     const tls = validateConfig({ env: { EDGE_IMPRINT_MQTT_TLS_CA: '/nonexistent/ca.pem' } });
     assert.deepEqual(tls, ['mqtt.tls.ca: cannot read the file (ENOENT) (/nonexistent/ca.pem)']);
+  });
+
+  void it('reads the dashboard password and tokens from their files; refuses short ones without showing them', () => {
+    const passwordFile = join(dir.path, 'dash-password');
+    writeFileSync(passwordFile, 'dash-board-pw\n');
+    const tokenFile = join(dir.path, 'dash-tokens');
+    writeFileSync(tokenFile, 'aaaaaaaaaaaaaaaa-first\nbbbbbbbbbbbbbbbb-second\n');
+    const env = { EDGE_IMPRINT_HTTP_AUTH_PASSWORD_FILE: passwordFile, EDGE_IMPRINT_HTTP_AUTH_TOKEN_FILE: tokenFile };
+    const config = loadConfig({ env, hostname: 'h' });
+    assert.equal(config.http.auth.password, 'dash-board-pw');
+    assert.deepEqual(config.http.auth.token.split(/\s+/), ['aaaaaaaaaaaaaaaa-first', 'bbbbbbbbbbbbbbbb-second']);
+    const both = validateConfig({ env: { ...env, EDGE_IMPRINT_HTTP_AUTH_PASSWORD: 'another-pw-1' } });
+    assert.deepEqual(both, ['http.auth.password_file: set either http.auth.password or http.auth.password_file, not both']);
+    const short = validateConfig({ env: { EDGE_IMPRINT_HTTP_AUTH_PASSWORD: 'shrt-pw', EDGE_IMPRINT_HTTP_AUTH_TOKEN: 'tok-short-15chr' } });
+    assert.deepEqual(short, ['http.auth.password: must be at least 8 characters', 'http.auth.token: each token must be at least 16 characters (e.g. openssl rand -hex 24)']);
+    assert.ok(!short.join('\n').includes('shrt-pw') && !short.join('\n').includes('tok-short-15chr'));
+  });
+
+  void it('checks the dashboard keys: proxy addresses, base path and public URL', () => {
+    const errors = errorsOf('http:\n  base_path: edge/\n  public_url: ftp://x\n  auth: { trusted_proxies: [172.30.32.2, nas.local] }\n');
+    assert.deepEqual(errors, [
+      'http.base_path: must be empty or a path like /edge-imprint (no trailing /) ("edge/")',
+      'http.public_url: must be empty or an http://, https:// or homeassistant:// URL ("ftp://x")',
+      'http.auth.trusted_proxies: item 2 ("nas.local") is not an IP address (["172.30.32.2","nas.local"])',
+    ]);
+    const fromEnv = loadConfig({ env: { EDGE_IMPRINT_HTTP_AUTH_TRUSTED_PROXIES: '172.30.32.2, ::1' }, hostname: 'h' });
+    assert.deepEqual(fromEnv.http.auth.trusted_proxies, ['172.30.32.2', '::1']);
   });
 
   void it('never prints a secret, wherever it sits and whatever else is wrong', () => {

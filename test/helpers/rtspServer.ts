@@ -140,3 +140,48 @@ function waitReady(child: ChildProcess): Promise<void> {
     });
   });
 }
+
+export interface LiveRtspServer extends RtspServer {
+  /**
+   * Changes the picture's colour (`0xAARRGGBB`) from its next frame on; resolves with the
+   * time (Date.now()) the command was sent, once the server confirms it.
+   */
+  setColor(argb: string): Promise<number>;
+}
+
+/**
+ * A live camera: one solid colour made and encoded as it is served (x264, zero latency),
+ * shared by every client, its colour changed on request. For latency benchmarks.
+ */
+export async function startLiveRtspServer(opts: { port?: number; path?: string; size?: string; fps?: number } = {}): Promise<LiveRtspServer> {
+  const port = opts.port ?? (await freePort());
+  const path = opts.path ?? '/live';
+  const args = [SERVER_SCRIPT, '--port', String(port), '--live', '--path', path, '--size', opts.size ?? '640x480', '--fps', String(opts.fps ?? 10)];
+  const child = spawn(PYTHON, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  await waitReady(child);
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  const end = async (signal: NodeJS.Signals): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+  const confirmed: Array<(line: string) => void> = [];
+  child.stdout?.on('data', (d: Buffer) => {
+    for (const line of d.toString().split('\n')) if (line.startsWith('COLOR ')) confirmed.shift()?.(line);
+  });
+  return {
+    port,
+    url: `rtsp://127.0.0.1:${port}${path}`,
+    pid: child.pid ?? -1,
+    stop: () => end('SIGTERM'),
+    kill: () => end('SIGKILL'),
+    setColor: (argb) =>
+      new Promise<number>((resolve) => {
+        const sent = Date.now();
+        confirmed.push(() => resolve(sent));
+        child.stdin?.write(`color ${argb}\n`);
+      }),
+  };
+}

@@ -49,7 +49,7 @@ const HA_ABBREVIATIONS: Record<string, string> = {
   pl_avail: 'payload_available',
   pl_not_avail: 'payload_not_available',
 };
-const HA_DEVICE_ABBREVIATIONS: Record<string, string> = { ids: 'identifiers', name: 'name', mf: 'manufacturer', mdl: 'model', sw: 'sw_version' };
+const HA_DEVICE_ABBREVIATIONS: Record<string, string> = { ids: 'identifiers', name: 'name', mf: 'manufacturer', mdl: 'model', sw: 'sw_version', cu: 'configuration_url' };
 const HA_ORIGIN_ABBREVIATIONS: Record<string, string> = { name: 'name', sw: 'sw_version', url: 'support_url' };
 const HA_OPTIONS = new Set([
   'unique_id', 'name', 'state_topic', 'value_template', 'entity_category', 'icon', 'unit_of_measurement', 'device_class',
@@ -86,6 +86,14 @@ const componentsOf = (devices: DeviceDiscovery[]) => devices.flatMap((d) => Obje
 void describe('Home Assistant device-based discovery payloads (pure)', () => {
   const devices = buildDiscovery(CTX);
   const uid = nodeUid(CTX.nodeId);
+
+  void it('links the node device to the dashboard (configuration_url) when its address is known', () => {
+    assert.equal('configuration_url' in expand(devices[0]!.payload).device, false, 'no address: no link');
+    const linked = buildDiscovery({ ...CTX, configurationUrl: 'homeassistant://hassio/ingress/local_edge_imprint' });
+    const [node, ...cameras] = linked.map((d) => expand(d.payload).device);
+    assert.equal(node?.configuration_url, 'homeassistant://hassio/ingress/local_edge_imprint');
+    for (const camera of cameras) assert.equal('configuration_url' in camera, false, 'the node device only');
+  });
 
   void it('one config per device: the node and each camera, under <prefix>/device/<node uid>/<device>/config', () => {
     assert.deepEqual(

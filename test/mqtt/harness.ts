@@ -96,7 +96,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     imprinter: opts.imprinter,
     limits,
     cameras: cameraControl,
-    classes: opts.classes ?? { setClass: missing },
+    classes: opts.classes ?? { setClass: missing, removeShot: missing },
     corrections: opts.corrections ?? (new Proxy({}, { get: () => missing }) as Corrections),
     ...(opts.sleep ? { sleep: opts.sleep } : {}),
   });

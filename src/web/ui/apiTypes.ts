@@ -1,0 +1,137 @@
+/**
+ * What the dashboard's API sends and the page reads: one description for both sides (the
+ * server annotates its answers with these types; this file has no run-time code).
+ */
+
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** GET api/session */
+export interface SessionInfo {
+  /** open: loopback without a password; login: logged in (session, token, or a trusted proxy). */
+  mode: 'open' | 'login';
+  /** Whether a logout makes sense (a session cookie). */
+  session: boolean;
+  /** Sent back in the `X-Edge-Imprint-CSRF` header of every write. */
+  csrf: string | null;
+  version: string;
+  node_id: string;
+}
+
+export interface ZoneView {
+  name: string;
+  /** Pixels of the camera's stream, or fractions of the frame when every value is ≤ 1. */
+  roi: Box;
+  classes: string[];
+}
+
+/** GET api/cameras: what the live page draws. */
+export interface CameraView {
+  name: string;
+  enabled: boolean;
+  status: 'online' | 'offline';
+  /** The WebSocket path of the live view (relative to the dashboard), null when it has none. */
+  live: string | null;
+  roi: Box | null;
+  /** The stream's size once known (pixel zones are drawn against it). */
+  source_size: { width: number; height: number } | null;
+  zones: ZoneView[];
+}
+
+/** A class as class/list answers it. */
+export interface ClassView {
+  label: string;
+  shots: number;
+  background: boolean;
+  threshold: number;
+  origin: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** GET api/shots?label= */
+export interface ShotView {
+  id: number;
+  label: string;
+  source: string;
+  created_at: string;
+}
+
+/** An event as event/list answers it. */
+export interface EventView {
+  id: string;
+  camera: string;
+  zone: string | null;
+  label: string;
+  score: number;
+  start_time: string;
+  end_time: string | null;
+  correction: 'confirmed' | 'rejected' | 'relabeled' | null;
+  corrected_label: string | null;
+  corrected_at: string | null;
+  has_snapshot: boolean;
+}
+
+export interface LiveViewStatus {
+  state: string;
+  viewers: number;
+  restarts: number;
+  dropped_viewers: number;
+  last_error: string | null;
+}
+
+export interface CameraStatusView {
+  status: 'online' | 'offline';
+  enabled: boolean;
+  camera_fps: number;
+  process_fps: number;
+  skipped_fps: number;
+  reconnects: number;
+  last_error: string | null;
+  live: LiveViewStatus | null;
+}
+
+/** GET api/status */
+export interface StatusView {
+  version: string;
+  node_id: string;
+  started_at: string;
+  uptime_s: number;
+  rss_mb: number;
+  detector: {
+    type: 'edgetpu' | 'cpu';
+    device: string;
+    model: string;
+    state: string;
+    /** Why this backend: e.g. "no Coral was found". */
+    backend_reason: string;
+    /** Why this state: the last change's reason. */
+    state_reason: string;
+    inference_ms: number;
+    restarts: number;
+  };
+  mqtt: { connected: boolean; broker: string };
+  cameras: Record<string, CameraStatusView>;
+  classes: number;
+}
+
+/** The answer of every command, as on MQTT. */
+export interface CommandAnswer<T = unknown> {
+  status: 'ok' | 'error';
+  data?: T;
+  error?: string;
+  code?: string;
+}
+
+/** Server-sent events (GET api/stream), by event name. */
+export interface StreamEvents {
+  result: { camera: string; zone: string | null; label: string; score: number; at: string };
+  camera: { camera: string; status: 'online' | 'offline' };
+  classes: { labels: string[] };
+  detection: { type: 'start' | 'end'; id: string; camera: string; zone: string | null; label: string; score: number };
+  detector: { state: string; type: 'edgetpu' | 'cpu'; reason: string };
+}

@@ -1,0 +1,255 @@
+/**
+ * Live: every camera's live view (jsmpeg over the agent's WebSocket), its zones drawn on it,
+ * the current label and score of each camera/zone, and enrollment: a label, optionally a box
+ * dragged on the picture, or photos dropped (or picked, on a phone).
+ */
+import { command, get } from './api.js';
+import type { Box, CameraView } from './apiTypes.js';
+import { h, score, toast } from './dom.js';
+import type { Mount } from './main.js';
+
+interface Card {
+  camera: CameraView;
+  stage: HTMLDivElement;
+  canvas: HTMLCanvasElement;
+  badge: HTMLSpanElement;
+  chips: Map<string, HTMLSpanElement>;
+  boxEl: HTMLDivElement;
+  box: Box | null;
+  player: JSMpegPlayer | null;
+  frames: number;
+}
+
+/** A zone's region as fractions of the frame (pixels are divided by the stream's size). */
+function fractions(roi: Box, size: { width: number; height: number } | null): Box | null {
+  if (roi.x <= 1 && roi.y <= 1 && roi.width <= 1 && roi.height <= 1) return roi;
+  if (!size) return null;
+  return { x: roi.x / size.width, y: roi.y / size.height, width: roi.width / size.width, height: roi.height / size.height };
+}
+
+function place(el: HTMLElement, b: Box): void {
+  el.style.left = `${b.x * 100}%`;
+  el.style.top = `${b.y * 100}%`;
+  el.style.width = `${b.width * 100}%`;
+  el.style.height = `${b.height * 100}%`;
+}
+
+function unitKey(camera: string, zone: string | null): string {
+  return `${camera}/${zone ?? ''}`;
+}
+
+/** The zones (or the camera's roi) drawn over the picture, each with its label chip. */
+function drawRegions(card: Card): void {
+  const { camera, stage } = card;
+  const size = camera.source_size ?? (card.frames > 0 ? { width: card.canvas.width, height: card.canvas.height } : null);
+  for (const el of stage.querySelectorAll('.zone')) el.remove();
+  card.chips.clear();
+  if (camera.zones.length === 0) {
+    const chip = h('span', { class: 'chip whole', 'data-unit': unitKey(camera.name, null) }, '…');
+    stage.appendChild(chip);
+    card.chips.set(unitKey(camera.name, null), chip);
+    const roi = camera.roi ? fractions(camera.roi, size) : null;
+    if (roi) {
+      const el = h('div', { class: 'zone roi' });
+      place(el, roi);
+      stage.appendChild(el);
+    }
+    return;
+  }
+  const corners = new Map<string, number>();
+  for (const zone of camera.zones) {
+    const roi = fractions(zone.roi, size);
+    if (!roi) continue;
+    const chip = h('span', { class: 'chip', 'data-unit': unitKey(camera.name, zone.name) }, zone.name);
+    // Zones sharing a corner stack their labels instead of covering each other's.
+    const corner = `${roi.x.toFixed(2)},${roi.y.toFixed(2)}`;
+    const stacked = corners.get(corner) ?? 0;
+    corners.set(corner, stacked + 1);
+    chip.style.marginTop = `${stacked * 1.5}em`;
+    const el = h('div', { class: `zone${roi.y < 0.06 ? ' top' : ''}`, 'data-zone': zone.name }, chip);
+    place(el, roi);
+    stage.appendChild(el);
+    card.chips.set(unitKey(camera.name, zone.name), chip);
+  }
+}
+
+/** Dragging on the picture draws the enrollment box (fractions of the frame). */
+function enableBoxDrawing(card: Card): void {
+  const { stage, boxEl } = card;
+  let start: { x: number; y: number } | null = null;
+  const at = (e: PointerEvent) => {
+    const r = stage.getBoundingClientRect();
+    return { x: Math.min(1, Math.max(0, (e.clientX - r.left) / r.width)), y: Math.min(1, Math.max(0, (e.clientY - r.top) / r.height)) };
+  };
+  stage.addEventListener('pointerdown', (e) => {
+    start = at(e);
+    stage.setPointerCapture(e.pointerId);
+  });
+  stage.addEventListener('pointermove', (e) => {
+    if (!start) return;
+    const p = at(e);
+    card.box = { x: Math.min(start.x, p.x), y: Math.min(start.y, p.y), width: Math.abs(p.x - start.x), height: Math.abs(p.y - start.y) };
+    place(boxEl, card.box);
+    boxEl.hidden = false;
+  });
+  const end = () => {
+    if (!start) return;
+    start = null;
+    // A click (or a tiny drag) clears the box: the whole frame is enrolled.
+    if (!card.box || card.box.width < 0.02 || card.box.height < 0.02) clearBox(card);
+  };
+  stage.addEventListener('pointerup', end);
+  stage.addEventListener('pointercancel', end);
+}
+
+function clearBox(card: Card): void {
+  card.box = null;
+  card.boxEl.hidden = true;
+}
+
+function readAsDataUrl(file: File): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result));
+    reader.onerror = () => reject(reader.error ?? new Error(`cannot read ${file.name}`));
+    reader.readAsDataURL(file);
+  });
+}
+
+async function enroll(card: Card, label: string, files: File[] | null): Promise<void> {
+  if (label.trim() === '') {
+    toast('Type a label first.', 'error');
+    return;
+  }
+  const payload = files
+    ? { label, images: await Promise.all(files.map(readAsDataUrl)) }
+    : { label, camera: card.camera.name, ...(card.box ? { box: card.box } : {}) };
+  try {
+    const r = await command<{ label: string; shots: number; added: number }>('class/enroll', payload);
+    toast(`Enrolled "${r.label}": ${r.added} new, ${r.shots} shot${r.shots === 1 ? '' : 's'} in all.`);
+    clearBox(card);
+  } catch (err) {
+    toast(`Enroll failed: ${(err as Error).message}`, 'error');
+  }
+}
+
+function enrollForm(card: Card): HTMLElement {
+  const label = h('input', { type: 'text', placeholder: 'label, e.g. parcel', 'aria-label': 'label', maxlength: 64, name: 'label' });
+  const photos = h('input', { type: 'file', accept: 'image/jpeg,image/png,image/webp', multiple: true, hidden: true });
+  photos.addEventListener('change', () => {
+    if (photos.files && photos.files.length > 0) void enroll(card, label.value, [...photos.files]);
+    photos.value = '';
+  });
+  const form = h(
+    'div',
+    { class: 'enroll' },
+    label,
+    h('button', { class: 'primary', type: 'button', onclick: () => void enroll(card, label.value, null) }, 'Enroll'),
+    h('button', { type: 'button', onclick: () => clearBox(card) }, 'Clear box'),
+    h('button', { type: 'button', onclick: () => photos.click() }, 'Photos…'),
+    photos,
+    h('span', { class: 'hint muted' }, 'Drag a box on the picture to enroll just that part; drop photos on it to enroll them.'),
+  );
+  card.stage.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    card.stage.classList.add('over');
+  });
+  card.stage.addEventListener('dragleave', () => card.stage.classList.remove('over'));
+  card.stage.addEventListener('drop', (e) => {
+    e.preventDefault();
+    card.stage.classList.remove('over');
+    const files = [...(e.dataTransfer?.files ?? [])].filter((f) => f.type.startsWith('image/'));
+    if (files.length > 0) void enroll(card, label.value, files);
+  });
+  return form;
+}
+
+/** jsmpeg on the camera's WebSocket; the latest snapshot stands in until the first frame. */
+function startVideo(card: Card): () => void {
+  const still = h('img', { class: 'still', alt: '' });
+  card.stage.prepend(still);
+  const refresh = () => {
+    if (card.frames === 0) still.src = `api/cameras/${encodeURIComponent(card.camera.name)}.jpg?t=${Date.now()}`;
+  };
+  still.onerror = () => (still.hidden = true);
+  still.onload = () => (still.hidden = false);
+  refresh();
+  const timer = setInterval(refresh, 2000);
+  const JSMpeg = window.JSMpeg;
+  if (card.camera.live && JSMpeg) {
+    const url = new URL(card.camera.live, location.href);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    card.player = new JSMpeg.Player(url.href, {
+      canvas: card.canvas,
+      audio: false,
+      autoplay: true,
+      pauseWhenHidden: true,
+      videoBufferSize: 1024 * 1024,
+      reconnectInterval: 3,
+      onVideoDecode: () => {
+        card.frames += 1;
+        card.canvas.dataset.frames = String(card.frames);
+        if (card.frames === 1) {
+          card.stage.classList.add('playing');
+          if (!card.camera.source_size) drawRegions(card);
+        }
+      },
+    });
+  }
+  return () => {
+    clearInterval(timer);
+    card.player?.destroy();
+    card.player = null;
+  };
+}
+
+function cameraCard(camera: CameraView): { el: HTMLElement; card: Card } {
+  const canvas = h('canvas', { 'data-camera': camera.name, width: 640, height: 360 });
+  const boxEl = h('div', { class: 'box', hidden: true });
+  const stage = h('div', { class: 'stage drop', 'data-camera': camera.name }, canvas, boxEl);
+  const badge = h('span', { class: `badge ${camera.status}` }, camera.status);
+  const card: Card = { camera, stage, canvas, badge, chips: new Map(), boxEl, box: null, player: null, frames: 0 };
+  const title = h('h2', {}, camera.name, badge, camera.enabled ? null : h('span', { class: 'badge' }, 'detection off'));
+  const el = h('section', { class: 'card camera', 'data-camera': camera.name }, title, stage, enrollForm(card));
+  drawRegions(card);
+  enableBoxDrawing(card);
+  return { el, card };
+}
+
+export const mountLive: Mount = (el, ctx) => {
+  const cards = new Map<string, Card>();
+  const stops: Array<() => void> = [];
+  let gone = false;
+  const showResult = (r: { camera: string; zone: string | null; label: string; score: number }) => {
+    const chip = cards.get(r.camera)?.chips.get(unitKey(r.camera, r.zone));
+    if (!chip) return;
+    chip.replaceChildren(r.zone ? `${r.zone}: ` : '', h('b', {}, r.label), ` ${score(r.score)}`);
+    chip.dataset.label = r.label;
+  };
+  ctx.on('result', showResult);
+  ctx.on('camera', (c) => {
+    const card = cards.get(c.camera);
+    if (card) {
+      card.badge.textContent = c.status;
+      card.badge.className = `badge ${c.status}`;
+    }
+  });
+  void get<CameraView[]>('api/cameras').then((cameras) => {
+    if (gone) return;
+    const grid = h('div', { class: 'grid' });
+    if (cameras.length === 0) grid.appendChild(h('p', { class: 'muted' }, 'No camera is configured (cameras: in config/config.yaml).'));
+    for (const camera of cameras) {
+      const { el: cardEl, card } = cameraCard(camera);
+      cards.set(camera.name, card);
+      grid.appendChild(cardEl);
+      stops.push(startVideo(card));
+    }
+    el.appendChild(grid);
+    for (const r of ctx.results()) showResult(r);
+    ctx.ready();
+  });
+  return () => {
+    gone = true;
+    for (const stop of stops) stop();
+  };
+};
