@@ -53,7 +53,8 @@ export async function loadFieldClips(print: (line: string) => void): Promise<Emb
 }
 
 export const PER_CLASS = '+ per-class thresholds';
-/** What the project keeps: scene model, centred residuals, per-class thresholds, corrections. */
+export const AUGMENTED = '+ augmentation (6 per shot, against the augmented scene)';
+/** What the project keeps: scene model, centred residuals, per-class thresholds, augmentation, corrections. */
 export const KEPT = '+ three corrections (reject; the event keeps its start frame)';
 
 /** The mechanisms, each adding one thing to the one before (the baselines first). */
@@ -77,6 +78,7 @@ export function fieldMechanisms(means: { mean: Float32Array; residualMean: Float
   };
   const centred: ZoneMechanism = { ...zone, name: '+ centred residuals (residual mean)', residualMean: means?.residualMean ?? null };
   const perClass: ZoneMechanism = { ...centred, name: PER_CLASS, thresholds: DEFAULT_CLASS_THRESHOLDS };
+  const augmented: ZoneMechanism = { ...perClass, name: AUGMENTED, augment: true };
   const out: Mechanism[] = [
     { kind: 'classifier', name: 'baseline: global 0.60 / 0.065', threshold: DEFAULT_THRESHOLD, margin: DEFAULT_MARGIN, background: false, mean: null },
     { kind: 'classifier', name: 'baseline + background class', threshold: DEFAULT_THRESHOLD, margin: DEFAULT_MARGIN, background: true, mean: null },
@@ -90,10 +92,11 @@ export function fieldMechanisms(means: { mean: Float32Array; residualMean: Float
     zone,
     ...(means ? [centred] : []),
     perClass,
-    { ...perClass, name: '+ augmentation (6 per shot)', augment: true },
-    { ...perClass, name: KEPT, corrections: 3 },
-    { ...perClass, name: '+ three corrections (reject; the event keeps its 3 voting frames)', corrections: 3, eventFrames: 'votes' },
-    { ...perClass, name: '+ three rejects + confirm the first event of each class', corrections: 3, confirmFirst: true },
+    augmented,
+    { ...augmented, name: KEPT, corrections: 3 },
+    { ...augmented, name: '+ three corrections (reject; the event keeps its 3 voting frames)', corrections: 3, eventFrames: 'votes' },
+    { ...augmented, name: '+ three rejects + confirm the first event of each class', corrections: 3, confirmFirst: true },
+    { ...perClass, name: 'without augmentation: per-class thresholds + three corrections', corrections: 3 },
   );
   return out;
 }

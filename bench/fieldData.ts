@@ -9,18 +9,26 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BareEmbedder, CACHE_DIR, listDataset } from './embeddings.js';
 import { SCENES, planClip, type ClipPlan, type StampPool } from './fieldPlan.js';
-import { AUGMENTS, ClipRenderer, loadStamp, zoneInput } from './fieldRender.js';
+import { ClipRenderer, loadStamp, zoneInput } from './fieldRender.js';
+import { AUGMENTATIONS, augment } from '../src/imprinting/augment.js';
 import { FIELD_CATEGORIES, FPS, HEIGHT, WIDTH } from './fieldPlan.js';
 
 /** Bump when the renderer's output changes, so cached embeddings are not reused. */
 const RENDER_VERSION = 1;
+/**
+ * Part of the frame cache's name since its first version, which also held 6 augmentations per
+ * shot made with sharp; those rows are no longer read (augmentations now come from
+ * src/imprinting/augment.ts, cached apart), and new cache files hold the frames only.
+ */
+const LEGACY_AUGMENTS = ['flip', 'crop-tl', 'crop-br', 'dark', 'bright', 'flip-crop'];
+const AUGMENT_VERSION = 2;
 const DIM = 1024;
 
 export interface EmbeddedClip {
   plan: ClipPlan;
   /** Zone embedding of every frame, L2-normalised. */
   frames: Float32Array[];
-  /** Per enrollment shot (plan.shots order): its augmented versions (AUGMENTS order). */
+  /** Per enrollment shot (plan.shots order): its augmented versions (AUGMENTATIONS order). */
   augmented: Float32Array[][];
   /**
    * Per enrollment shot: the same augmentations of the empty scene 1 s after the object left
@@ -75,40 +83,35 @@ export async function fieldPlans(clipsPerScene: number): Promise<ClipPlan[]> {
 }
 
 function cachePath(plan: ClipPlan, modelSha: string): string {
-  const hash = createHash('sha256').update(JSON.stringify({ plan, RENDER_VERSION, AUGMENTS })).digest('hex').slice(0, 16);
+  const hash = createHash('sha256').update(JSON.stringify({ plan, RENDER_VERSION, AUGMENTS: LEGACY_AUGMENTS })).digest('hex').slice(0, 16);
   return join(CACHE_DIR, `field-${modelSha.slice(0, 16)}`, `${plan.id}-${hash}.f32`);
 }
 
 /** Embeds a clip (or reads it from the cache): every frame's zone, and each shot's augmentations. */
 export async function embedClip(plan: ClipPlan, embedder: () => BareEmbedder, modelSha: string): Promise<{ clip: EmbeddedClip; computed: boolean }> {
   const path = cachePath(plan, modelSha);
-  const count = plan.frames + plan.shots.length * AUGMENTS.length;
   let all: Float32Array;
   let computed = false;
   if (existsSync(path)) {
     const bytes = readFileSync(path);
     all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   } else {
-    all = new Float32Array(count * DIM);
+    all = new Float32Array(plan.frames * DIM);
     const renderer = new ClipRenderer(plan);
     await renderer.load();
     const e = embedder();
     for (let n = 0; n < plan.frames; n++) all.set(e.embed(await zoneInput(await renderer.frame(n), plan.zone)), n * DIM);
-    let row = plan.frames;
-    for (const shot of plan.shots) {
-      const jpeg = await renderer.frame(shot.frame);
-      for (const a of AUGMENTS) all.set(e.embed(await zoneInput(jpeg, plan.zone, a)), row++ * DIM);
-    }
     mkdirSync(join(path, '..'), { recursive: true });
     writeFileSync(path, Buffer.from(all.buffer));
     computed = true;
   }
-  if (all.length !== count * DIM) throw new Error(`${path}: ${all.length / DIM} rows, expected ${count}`);
-  const row = (r: number): Float32Array => all.subarray(r * DIM, (r + 1) * DIM);
-  const frames = Array.from({ length: plan.frames }, (_, n) => row(n));
-  const augmented = plan.shots.map((_, s) => AUGMENTS.map((_a, k) => row(plan.frames + s * AUGMENTS.length + k)));
-  const augmentedScene = await embedAugmentedScenes(plan, embedder, modelSha);
-  return { clip: { plan, frames, augmented, augmentedScene }, computed };
+  const rows = all.length / DIM;
+  if (rows !== plan.frames && rows !== plan.frames + plan.shots.length * LEGACY_AUGMENTS.length) {
+    throw new Error(`${path}: ${rows} rows, expected ${plan.frames}`);
+  }
+  const frames = Array.from({ length: plan.frames }, (_, n) => all.subarray(n * DIM, (n + 1) * DIM));
+  const { shots, scenes } = await embedAugmentations(plan, embedder, modelSha);
+  return { clip: { plan, frames, augmented: shots, augmentedScene: scenes }, computed };
 }
 
 /** The empty frame after each enrollment shot (its span ends 1.5 s after the shot frame; the next starts 2 s later). */
@@ -116,23 +119,31 @@ export function sceneFrameAfterShot(shotFrame: number): number {
   return shotFrame + Math.round(2.5 * FPS);
 }
 
-async function embedAugmentedScenes(plan: ClipPlan, embedder: () => BareEmbedder, modelSha: string): Promise<Float32Array[][]> {
-  const path = cachePath(plan, modelSha).replace(/\.f32$/, '.scene-aug.f32');
+/**
+ * Each shot's augmentations and the same augmentations of the empty scene after it, made from
+ * the 224x224 model input by src/imprinting/augment.ts as the product would.
+ */
+async function embedAugmentations(plan: ClipPlan, embedder: () => BareEmbedder, modelSha: string): Promise<{ shots: Float32Array[][]; scenes: Float32Array[][] }> {
+  const path = cachePath(plan, modelSha).replace(/\.f32$/, `.aug-v${AUGMENT_VERSION}.f32`);
+  const per = AUGMENTATIONS.length;
   let all: Float32Array;
   if (existsSync(path)) {
     const bytes = readFileSync(path);
     all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   } else {
-    all = new Float32Array(plan.shots.length * AUGMENTS.length * DIM);
+    all = new Float32Array(plan.shots.length * 2 * per * DIM);
     const renderer = new ClipRenderer(plan);
     await renderer.load();
     const e = embedder();
     let row = 0;
     for (const shot of plan.shots) {
-      const jpeg = await renderer.frame(sceneFrameAfterShot(shot.frame));
-      for (const a of AUGMENTS) all.set(e.embed(await zoneInput(jpeg, plan.zone, a)), row++ * DIM);
+      for (const frame of [shot.frame, sceneFrameAfterShot(shot.frame)]) {
+        const rgb = await zoneInput(await renderer.frame(frame), plan.zone);
+        for (const a of AUGMENTATIONS) all.set(e.embed(augment(rgb, 224, 224, a)), row++ * DIM);
+      }
     }
     writeFileSync(path, Buffer.from(all.buffer));
   }
-  return plan.shots.map((_, s) => AUGMENTS.map((_a, k) => all.subarray((s * AUGMENTS.length + k) * DIM, (s * AUGMENTS.length + k + 1) * DIM)));
+  const block = (s: number, k: number): Float32Array[] => AUGMENTATIONS.map((_a, i) => all.subarray(((2 * s + k) * per + i) * DIM, ((2 * s + k) * per + i + 1) * DIM));
+  return { shots: plan.shots.map((_, s) => block(s, 0)), scenes: plan.shots.map((_, s) => block(s, 1)) };
 }

@@ -122,25 +122,15 @@ function blend(rgb: Float32Array, sprite: Rgba, left: number, top: number): void
 }
 
 /** The zone of a frame JPEG as model input: cropped, then stretched to 224x224 like the camera pipeline. */
-export async function zoneInput(jpeg: Buffer, zone: Box, augment: Augment = 'none'): Promise<Uint8Array> {
-  let box = { left: zone.x, top: zone.y, width: zone.w, height: zone.h };
-  if (augment === 'crop-tl' || augment === 'crop-br' || augment === 'flip-crop') {
-    const w = Math.round(zone.w * 0.9);
-    const h = Math.round(zone.h * 0.9);
-    const tl = augment === 'crop-tl';
-    box = { left: tl ? zone.x : zone.x + zone.w - w, top: tl ? zone.y : zone.y + zone.h - h, width: w, height: h };
-  }
-  let img = sharp(jpeg).extract(box).resize(INPUT, INPUT, { fit: 'fill' });
-  if (augment === 'flip' || augment === 'flip-crop') img = img.flop();
-  if (augment === 'dark') img = img.linear(0.75, 0);
-  if (augment === 'bright') img = img.linear(1.25, 0);
-  const { data } = await img.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+export async function zoneInput(jpeg: Buffer, zone: Box): Promise<Uint8Array> {
+  const { data } = await sharp(jpeg)
+    .extract({ left: zone.x, top: zone.y, width: zone.w, height: zone.h })
+    .resize(INPUT, INPUT, { fit: 'fill' })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
-
-/** Enrollment-time augmentations of a shot: flip, two 90 % crops, darker, brighter, flip + crop. */
-export const AUGMENTS = ['flip', 'crop-tl', 'crop-br', 'dark', 'bright', 'flip-crop'] as const;
-export type Augment = 'none' | (typeof AUGMENTS)[number];
 
 /**
  * Writes the clip for the real camera pipeline: H.264 at WIDTH x HEIGHT and FPS (ffmpeg, from the

@@ -1,6 +1,6 @@
 /** Adapters that put every benchmark's figures into the one report. */
 import { runAccuracyBench } from './accuracy.js';
-import { KEPT, PER_CLASS, runFieldBench } from './field.js';
+import { AUGMENTED, KEPT, runFieldBench } from './field.js';
 import { runCameraBench } from './camera.js';
 import { runZonesBench } from './zones.js';
 import { runClassifyBench } from './classify.js';
@@ -84,7 +84,7 @@ async function fieldSection(report: Report): Promise<void> {
   const sets = await runFieldBench((line) => report.line(line));
   for (const { name, rows } of sets) {
     const kept = rows.find((r) => r.name === KEPT)!.o;
-    const noCorrections = rows.find((r) => r.name === PER_CLASS)!.o;
+    const noCorrections = rows.find((r) => r.name === AUGMENTED)!.o;
     const pctOf = (n: number, d: number): string => `${((100 * n) / Math.max(1, d)).toFixed(1)} %`;
     const cost = (100 * (noCorrections.recalled - kept.recalled)) / Math.max(1, kept.enrolled);
     report.add({

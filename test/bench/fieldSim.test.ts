@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { KEPT, PER_CLASS, fieldMechanisms } from '../../bench/field.js';
 import type { EmbeddedClip } from '../../bench/fieldData.js';
 import { FPS, objectsAt, planClip, truth, type ClipPlan, type StampPool } from '../../bench/fieldPlan.js';
-import { AUGMENTS } from '../../bench/fieldRender.js';
+import { AUGMENTATIONS } from '../../src/imprinting/augment.js';
 import { simulate, type Mechanism } from '../../bench/fieldSim.js';
 import { l2Normalize, seededRandom } from '../../src/imprinting/vector.js';
 
@@ -32,8 +32,8 @@ function synthetic(plan: ClipPlan, looks: (objectIndex: number) => Record<number
   return {
     plan,
     frames,
-    augmented: plan.shots.map((s) => AUGMENTS.map(() => frames[s.frame]!)),
-    augmentedScene: plan.shots.map(() => AUGMENTS.map(() => scene)),
+    augmented: plan.shots.map((s) => AUGMENTATIONS.map(() => frames[s.frame]!)),
+    augmentedScene: plan.shots.map(() => AUGMENTATIONS.map(() => scene)),
   };
 }
 
