@@ -6,7 +6,7 @@ import type { AppConfig, CameraConfig, Roi } from '../config/types.js';
 import type { InputSize } from '../detector/types.js';
 import { fieldError } from '../errors.js';
 import type { EventBus } from '../eventBus.js';
-import type { Classification } from '../imprinting/types.js';
+import { NONE, type Classification } from '../imprinting/types.js';
 import { CameraSource, type CameraStatus, type RawFrame, type SpawnFn, type SupervisionOptions } from './cameraSource.js';
 import { cameraUnits, outsideFrame } from './ffmpegArgs.js';
 import { MotionGate } from './motionGate.js';
@@ -62,6 +62,8 @@ interface UnitState {
   label: string | null;
   /** A pixel zone reaching outside the stream's frame: its results are not published. */
   invalid: boolean;
+  /** The newest crop that showed the unit empty (no class ON, decided `none`): augmented enrollments need it. */
+  quiet: Uint8Array | null;
 }
 
 interface Camera {
@@ -205,6 +207,11 @@ export class CameraManager {
     return crop ? { rgb: crop } : null;
   }
 
+  /** The newest crop of a unit while it showed nothing (its empty scene now), or null. */
+  sceneFrame(name: string, zone: string | null): Uint8Array | null {
+    return this.require(name).units.find((u) => u.zone === zone)?.quiet ?? null;
+  }
+
   /** The newest snapshot JPEG of a camera (full scene), or null before the first one. */
   latestSnapshot(name: string): Buffer | null {
     return this.require(name).source.latestSnapshot();
@@ -265,7 +272,7 @@ export class CameraManager {
       clock: this.clock,
       newId: () => eventId(this.clock()),
     });
-    return { zone, roi, smoother, label: null, invalid: false };
+    return { zone, roi, smoother, label: null, invalid: false, quiet: null };
   }
 
   private buildGate(config: CameraConfig): MotionGate | null {
@@ -300,6 +307,10 @@ export class CameraManager {
       if (!unit || unit.invalid) return;
       const update = unit.smoother.push(u.result);
       unit.label = update.label;
+      if (!u.reused && u.result.label === NONE && unit.smoother.activeLabels().length === 0) {
+        const crop = r.frame.crops[i];
+        if (crop) unit.quiet = Uint8Array.from(crop);
+      }
       if (!u.reused) this.deps.observe?.({ camera: camera.name, zone: unit.zone }, u.result, unit.smoother.activeLabels());
       this.deps.bus.emit('cameraResult', {
         camera: r.camera,

@@ -35,6 +35,8 @@ export interface CameraControl {
   zones(camera: string): string[];
   /** The newest frame at the model's input size, or null when the camera has none (offline). */
   latestFrame(camera: string, region?: FrameRegion): Promise<PixelShot | null>;
+  /** The newest crop of a unit while it was empty (for augmented enrollments), or null. */
+  sceneFrame(camera: string, zone: string | null): Uint8Array | null;
   setEnabled(camera: string, enabled: boolean): void;
 }
 
@@ -215,7 +217,9 @@ export class Commands {
     }
     const where = 'zone' in opts.region ? `/${opts.region.zone}` : 'box' in opts.region ? '/box' : '';
     const unit = this.unitOf(camera, opts.region);
-    return this.deps.imprinter.enrollPixels(label, shots, { background: opts.background, source: `camera:${camera}${where}`, signal, ...(unit ? { unit } : {}) });
+    const sceneRgb = unit ? this.deps.cameras.sceneFrame(unit.camera, unit.zone) : null;
+    const context = { ...(unit ? { unit } : {}), ...(sceneRgb ? { sceneRgb } : {}) };
+    return this.deps.imprinter.enrollPixels(label, shots, { background: opts.background, source: `camera:${camera}${where}`, signal, ...context });
   }
 
   /**

@@ -136,9 +136,9 @@ export class Corrections {
   private addShot(event: EventRecord, label: string): number {
     const embedding = this.embeddingOf(event);
     if (!event.crop) throw fieldError('not_found', 'id', `event "${event.id}" kept no frame to learn from`);
-    const unit = event.residual ? { camera: event.camera, zone: event.zone, residual: event.residual } : null;
+    const units = event.residual ? [{ camera: event.camera, zone: event.zone, residual: event.residual, augmentation: '' }] : [];
     const shot = { embedding, thumbnail: event.crop, source: `event:${event.id}` };
-    const { ids } = this.deps.store.addShotsWithIds(label, [shot], { model: event.model, units: [unit] });
+    const { ids } = this.deps.store.addShotsWithIds(label, [shot], { model: event.model, units: [units] });
     return ids[0] ?? 0;
   }
 }

@@ -15,6 +15,8 @@ export interface EnrollOptions {
   names?: string[];
   /** enrollPixels: the camera unit the frames come from (the unit learns the class against its scene). */
   unit?: UnitRef;
+  /** enrollPixels with a unit: a recent frame of the unit while empty (augmented shots need it). */
+  sceneRgb?: Uint8Array;
 }
 
 /**
@@ -28,6 +30,8 @@ export interface Imprinter {
   classifyImage(image: Buffer, field?: string): Promise<Classification>;
   /** `rgb` at the model's input size (camera frames); `unit`: the camera zone it comes from. */
   classifyPixels(rgb: Uint8Array, unit?: UnitRef): Promise<Classification>;
+  /** A unit's fresh frame after smoothing, with the classes ON there: the unit's scene learns from it. */
+  observe(unit: UnitRef, result: Classification, activeLabels: readonly string[]): void;
   list(): ClassInfo[];
   remove(label: string): { label: string };
   rename(label: string, to: string): { label: string; to: string };

@@ -16,7 +16,7 @@
 import { classThresholds, decisionClasses } from './classThresholds.js';
 import { centre, type EmbeddingMean } from './centring.js';
 import { ImprintedClassifier } from './classifier.js';
-import { decide, residualShot, type DecisionClass, type DecisionOptions, type Negative } from './decision.js';
+import { decide, residual, residualShot, type DecisionClass, type DecisionOptions, type Negative } from './decision.js';
 import { unitKey, type SceneBook } from './sceneBook.js';
 import { NONE, UNKNOWN, type Classification, type ClassWeights, type UnitRef } from './types.js';
 import { meanDirection } from './vector.js';
@@ -125,6 +125,11 @@ export class Recognizer {
   residualFor(unit: UnitRef, x: Float32Array): Float32Array | null {
     const scene = [...this.scenes.prototypes(unit), ...this.background, ...(this.units.get(unitKey(unit))?.sceneExamples ?? [])];
     return residualShot(x, scene, this.mean?.residualMean ?? null);
+  }
+
+  /** `x`'s residual against one given look of the scene (an augmented shot against the augmented scene). */
+  residualAgainst(x: Float32Array, scene: Float32Array): Float32Array {
+    return residual(x, scene, this.mean?.residualMean ?? null).vector;
   }
 
   /** The threshold in effect for photos and photo-taught classes. */

@@ -12,6 +12,7 @@ import type { EnrollOptions, Imprinter, PixelShot } from './imprinter.js';
 import { validateLabel } from './labels.js';
 import type { ClassStore, ZoneResidual } from './store.js';
 import { meanDirection } from './vector.js';
+import { augment, AUGMENTATIONS, type Augmentation } from './augment.js';
 import type { BackgroundTuner } from './tuner.js';
 import { NONE, UNKNOWN, type Classification, type ClassInfo, type EnrollResult, type NewShot, type UnitRef } from './types.js';
 
@@ -103,21 +104,24 @@ export class ImprintingService implements Imprinter {
   /**
    * Live frames. With `opts.unit` (a camera zone, or a camera's whole frame) each shot also
    * keeps how that unit saw it — its residual against the unit's learned scene — so the
-   * unit recognises the class against its own scene from then on.
+   * unit recognises the class against its own scene from then on; with `opts.sceneRgb` (a
+   * recent frame of the empty unit) also the residuals of six augmentations of the shot
+   * against the same augmentations of the scene (more looks from one frame).
    */
   async enrollPixels(label: string, frames: PixelShot[], opts: EnrollOptions): Promise<EnrollResult> {
     const valid = this.newLabel(label);
     if (frames.length === 0) throw new AppError('bad_request', 'frames: at least one frame is needed', 'frames');
+    const sceneLooks = opts.unit && opts.sceneRgb ? await this.augmentedLooks(opts.sceneRgb, opts.signal) : null;
     const shots: NewShot[] = [];
-    const units: Array<ZoneResidual | null> = [];
+    const units: ZoneResidual[][] = [];
     for (const frame of frames) {
       opts.signal?.throwIfAborted();
       const thumbnail = await inputThumbnail(frame.rgb, this.deps.detector.inputSize);
       const embedding = await this.deps.detector.embed(frame.rgb);
       shots.push({ embedding, thumbnail, source: opts.source });
-      units.push(this.unitResidual(opts.unit, embedding));
+      units.push(opts.unit ? await this.unitResiduals(opts.unit, frame.rgb, embedding, sceneLooks, opts.signal) : []);
     }
-    if (opts.unit && units.every((u) => u === null)) {
+    if (opts.unit && units.every((u) => u.length === 0)) {
       this.deps.logger.warn({ camera: opts.unit.camera, zone: opts.unit.zone }, 'this camera unit has not learned its empty scene yet: the class is recognised there by its look only');
     }
     return this.store(valid, shots, { ...opts, units });
@@ -230,14 +234,40 @@ export class ImprintingService implements Imprinter {
     return prepareImage(image, this.deps.detector.inputSize, limits, field);
   }
 
-  private unitResidual(unit: UnitRef | undefined, embedding: Float32Array): ZoneResidual | null {
-    if (!unit) return null;
+  /** The shot's residual in its unit, then its augmentations' against the augmented scene. */
+  private async unitResiduals(
+    unit: UnitRef,
+    rgb: Uint8Array,
+    embedding: Float32Array,
+    sceneLooks: Map<Augmentation, Float32Array> | null,
+    signal?: AbortSignal,
+  ): Promise<ZoneResidual[]> {
     const residual = this.deps.recognizer.residualFor(unit, embedding);
-    return residual ? { camera: unit.camera, zone: unit.zone, residual } : null;
+    if (!residual) return [];
+    const out: ZoneResidual[] = [{ ...unit, residual, augmentation: '' }];
+    if (!sceneLooks) return out;
+    const { width, height } = this.deps.detector.inputSize;
+    for (const [kind, scene] of sceneLooks) {
+      signal?.throwIfAborted();
+      const look = await this.deps.detector.embed(augment(rgb, width, height, kind));
+      out.push({ ...unit, residual: this.deps.recognizer.residualAgainst(look, scene), augmentation: kind });
+    }
+    return out;
+  }
+
+  /** The unit's empty scene under each augmentation, embedded once per enrollment. */
+  private async augmentedLooks(sceneRgb: Uint8Array, signal?: AbortSignal): Promise<Map<Augmentation, Float32Array>> {
+    const { width, height } = this.deps.detector.inputSize;
+    const looks = new Map<Augmentation, Float32Array>();
+    for (const kind of AUGMENTATIONS) {
+      signal?.throwIfAborted();
+      looks.set(kind, await this.deps.detector.embed(augment(sceneRgb, width, height, kind)));
+    }
+    return looks;
   }
 
   /** One transaction; a request cancelled (deadline, shutdown) before it stores nothing. */
-  private store(label: string, shots: NewShot[], opts: EnrollOptions & { units?: Array<ZoneResidual | null> }): EnrollResult {
+  private store(label: string, shots: NewShot[], opts: EnrollOptions & { units?: ZoneResidual[][] }): EnrollResult {
     opts.signal?.throwIfAborted();
     const { background } = opts;
     const storeOpts = {

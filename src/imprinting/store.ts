@@ -63,9 +63,11 @@ function prepareAll(db: Database) {
     setThreshold: db.prepare<[number | null, string, number], unknown>('UPDATE classes SET threshold = ?, updated_at = ? WHERE id = ?'),
     setBackground: db.prepare<[number, string, number], unknown>('UPDATE classes SET background = ?, updated_at = ? WHERE id = ?'),
     shotById: db.prepare<[number], { id: number; class_id: number }>('SELECT id, class_id FROM shots WHERE id = ?'),
-    insertZoneShot: db.prepare<[number, string, string, Buffer], unknown>('INSERT INTO zone_shots (shot_id, camera, zone, residual) VALUES (?, ?, ?, ?)'),
+    insertZoneShot: db.prepare<[number, string, string, string, Buffer], unknown>(
+      'INSERT INTO zone_shots (shot_id, camera, zone, augmentation, residual) VALUES (?, ?, ?, ?, ?)',
+    ),
     zoneShots: db.prepare<[string], { label: string; camera: string; zone: string; residual: Buffer }>(
-      'SELECT c.label, z.camera, z.zone, z.residual FROM zone_shots z JOIN shots s ON s.id = z.shot_id JOIN classes c ON c.id = s.class_id WHERE s.model = ? ORDER BY z.shot_id',
+      'SELECT c.label, z.camera, z.zone, z.residual FROM zone_shots z JOIN shots s ON s.id = z.shot_id JOIN classes c ON c.id = s.class_id WHERE s.model = ? ORDER BY z.id',
     ),
     updateClassSum: db.prepare<[Buffer, number, number, string, number], unknown>(
       'UPDATE classes SET sum = ?, count = ?, background = ?, updated_at = ? WHERE id = ?',
@@ -129,9 +131,10 @@ export interface AddShotsOptions {
   origin?: string;
   /**
    * Per shot (same order), how the camera unit it was taken from saw it: its residual
-   * against that unit's empty scene (scene-aware zones). null: a photo, or no scene yet.
+   * against that unit's empty scene (scene-aware zones), then those of its augmentations.
+   * Empty: a photo, or no scene yet.
    */
-  units?: ReadonlyArray<ZoneResidual | null>;
+  units?: ReadonlyArray<readonly ZoneResidual[]>;
 }
 
 /** A shot's residual in one camera unit (zone null: the whole frame of a camera without zones). */
@@ -139,6 +142,8 @@ export interface ZoneResidual {
   camera: string;
   zone: string | null;
   residual: Float32Array;
+  /** '' for the shot itself, else the augmentation (flip, crop-tl ...). */
+  augmentation: string;
 }
 
 export class ClassStore {
@@ -217,8 +222,7 @@ export class ClassStore {
         (shot) => Number(s.insertShot.run(row.id, encodeFloat32(shot.embedding), opts.model, shot.thumbnail, shot.source, now).lastInsertRowid),
       );
       ids.forEach((id, i) => {
-        const unit = opts.units?.[i];
-        if (unit) s.insertZoneShot.run(id, unit.camera, unit.zone ?? '', encodeFloat32(unit.residual));
+        for (const u of opts.units?.[i] ?? []) s.insertZoneShot.run(id, u.camera, u.zone ?? '', u.augmentation, encodeFloat32(u.residual));
       });
       const sum = sumFloat32(
         shots.map((x) => x.embedding),

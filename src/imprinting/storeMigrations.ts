@@ -99,15 +99,19 @@ export const MIGRATIONS: readonly Migration[] = [
         );
         CREATE INDEX negatives_by_class ON negatives (class_id);
         -- A shot as a zone sees it: its residual against that zone's empty scene when it was
-        -- taken (enrolled from the zone, or a confirmed event there). '' is the whole frame
-        -- of a camera without zones. It goes with its shot.
+        -- taken (enrolled from the zone, or a confirmed event there), and the residuals of its
+        -- augmentations against the equally augmented scene. '' is the whole frame of a
+        -- camera without zones. They go with their shot.
         CREATE TABLE zone_shots (
-          shot_id    INTEGER PRIMARY KEY REFERENCES shots(id) ON DELETE CASCADE,
-          camera     TEXT NOT NULL,
-          zone       TEXT NOT NULL,
-          residual   BLOB NOT NULL
+          id           INTEGER PRIMARY KEY AUTOINCREMENT,
+          shot_id      INTEGER NOT NULL REFERENCES shots(id) ON DELETE CASCADE,
+          camera       TEXT NOT NULL,
+          zone         TEXT NOT NULL,
+          augmentation TEXT NOT NULL DEFAULT '',
+          residual     BLOB NOT NULL
         );
         CREATE INDEX zone_shots_by_unit ON zone_shots (camera, zone);
+        CREATE INDEX zone_shots_by_shot ON zone_shots (shot_id);
         -- The learned empty scene of each camera/zone ('' for a camera without zones).
         CREATE TABLE scenes (
           camera     TEXT NOT NULL,

@@ -51,6 +51,7 @@ void describe('whole flow: enroll with mosquitto_pub, the RTSP camera turns the 
       logger: testLogger(),
       cameras: ['door'],
       latestFrame: (camera, region) => cameras.latestFrame(camera, region),
+      sceneFrame: (camera, zone) => cameras.sceneFrame(camera, zone),
       setCameraEnabled: (camera, on) => cameras.setEnabled(camera, on),
     });
     await cameras.start();
@@ -111,13 +112,15 @@ void describe('zones: one camera, two zones, each with its own label, class stat
   let watcher: TestClient;
 
   before(async () => {
-    // A 640x480 scene: the cat photo fills the left half, the right half is an empty grey wall.
+    // A 640x480 scene, an empty wall; the cat walks into its left half at 12-20 s and 26-34 s
+    // (the clip loops): the zones learn the empty wall first, as on a real camera.
     const clip = `${dir.path}/scene.mp4`;
     await run('ffmpeg', [
       '-hide_banner', '-loglevel', 'error', '-y',
-      '-f', 'lavfi', '-i', 'color=c=0x808070:s=640x480:r=10:d=30',
-      '-loop', '1', '-framerate', '10', '-t', '30', '-i', image('cat_test_0.jpg'),
-      '-filter_complex', '[1:v]scale=320:480:force_original_aspect_ratio=increase,crop=320:480[cat];[0:v][cat]overlay=x=0:y=0,format=yuv420p[out]',
+      '-f', 'lavfi', '-i', 'color=c=0x808070:s=640x480:r=10:d=40',
+      '-loop', '1', '-framerate', '10', '-t', '40', '-i', image('cat_test_0.jpg'),
+      '-filter_complex',
+      "[1:v]scale=320:480:force_original_aspect_ratio=increase,crop=320:480[cat];[0:v][cat]overlay=x=0:y=0:enable='between(t,12,20)+between(t,26,34)',format=yuv420p[out]",
       '-map', '[out]', '-c:v', 'libx264', '-preset', 'veryfast', '-bf', '0', '-g', '10', clip,
     ]);
     broker = await startMosquitto({ persistence: false });
@@ -132,6 +135,7 @@ void describe('zones: one camera, two zones, each with its own label, class stat
       bus,
       logger: testLogger(),
       classify: (rgb, unit) => imprinter.classifyPixels(rgb, unit),
+      observe: (unit, result, active) => imprinter.observe(unit, result, active),
       inputSize: imprinting.inputSize,
     });
     agent = await startAgent({
@@ -142,6 +146,7 @@ void describe('zones: one camera, two zones, each with its own label, class stat
       cameras: ['door'],
       zones: { door: ['left', 'right'] },
       latestFrame: (camera, region) => cameras.latestFrame(camera, region),
+      sceneFrame: (camera, zone) => cameras.sceneFrame(camera, zone),
     });
     await cameras.start();
     watcher = await TestClient.connect(broker.url);
@@ -156,10 +161,12 @@ void describe('zones: one camera, two zones, each with its own label, class stat
     dir.cleanup();
   });
 
-  void it('enrolls from each zone; only the zone that sees the cat turns it ON, with a zone event and snapshot', { timeout: 60_000 }, async () => {
+  void it('each zone learns its empty scene; the cat enrolled from its zone turns ON there only, with a zone event and snapshot', { timeout: 90_000 }, async () => {
     await waitFor(() => watcher.messages.some((m) => m.topic === `${BASE}/door/left/label`), 20_000, 'the zones classifying');
     const wall = await watcher.request('class/enroll', { label: 'wall', camera: 'door', zone: 'right', frames: 2, interval_ms: 100, background: true });
     assert.deepEqual(wall.data, { label: 'wall', shots: 2, added: 2 }, JSON.stringify(wall));
+    // Something new in the left zone, against the scene it learned: `unknown` until taught.
+    await watcher.next(`${BASE}/door/left/label`, 0, (p) => p.toString() === 'unknown', 45_000);
     const from = watcher.messages.length;
     const cat = await watcher.request('class/enroll', { label: 'cat', camera: 'door', zone: 'left', frames: 2, interval_ms: 100 });
     assert.deepEqual(cat.data, { label: 'cat', shots: 2, added: 2 }, JSON.stringify(cat));
@@ -174,6 +181,10 @@ void describe('zones: one camera, two zones, each with its own label, class stat
     assert.equal(snapshot.payload[0], 0xff, 'the zone snapshot is a JPEG');
     await watcher.next(`${BASE}/door/snapshot`, from, () => true, 5000);
     await watcher.next(`${BASE}/door/right/label`, 0, (p) => p.toString() === 'none', 10_000);
+    // The cat leaves and comes back (the clip loops): it is seen again, an event of its own.
+    await watcher.next(`${BASE}/door/left/cat`, from, (p) => p.toString() === 'OFF', 30_000);
+    const again = watcher.messages.length;
+    await watcher.next(`${BASE}/door/left/cat`, again, (p) => p.toString() === 'ON', 40_000);
     assert.equal(
       watcher.messages.slice(from).some((m) => m.topic === `${BASE}/door/right/cat` && m.payload.toString() === 'ON'),
       false,

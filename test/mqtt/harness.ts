@@ -39,6 +39,7 @@ export interface AgentOptions {
   latestFrame?: (camera: string, region?: FrameRegion) => PixelShot | null | Promise<PixelShot | null>;
   /** Zones per camera (default none). */
   zones?: Record<string, string[]>;
+  sceneFrame?: (camera: string, zone: string | null) => Uint8Array | null;
   /** Injected wait between camera frames (abortable). */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   setCameraEnabled?: (camera: string, enabled: boolean) => void;
@@ -83,6 +84,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const cameraControl = {
     names: () => cameras,
     zones: (camera: string) => opts.zones?.[camera] ?? [],
+    sceneFrame: (camera: string, zone: string | null) => opts.sceneFrame?.(camera, zone) ?? null,
     latestFrame: async (camera: string, region?: FrameRegion) => latestFrame(camera, region),
     setEnabled: (camera: string, on: boolean) => {
       enabled.set(camera, on);

@@ -65,7 +65,7 @@ async function serve(http: { host: string; base_path?: string; auth?: Partial<Au
   const auth = { password: '', token: '', metrics: false, trusted_proxies: [], session_hours: 1, ...http.auth };
   const config = { host: http.host, auth, base_path: http.base_path ?? '' };
   const limits = core.config.limits;
-  const noCameras = { names: () => [], zones: () => [], latestFrame: async () => null, setEnabled: () => undefined };
+  const noCameras = { names: () => [], zones: () => [], latestFrame: async () => null, setEnabled: () => undefined, sceneFrame: () => null };
   const commands = new Commands({ imprinter: core.imprinter, limits, cameras: noCameras, classes: core.imprinter, corrections: core.core.corrections });
   const runner = new CommandRunner({ capacity: limits.queue_size });
   const dashboard = new Dashboard({
