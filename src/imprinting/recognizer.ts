@@ -60,6 +60,7 @@ export class Recognizer {
   private units = new Map<string, UnitView>();
   private background: Float32Array[] = [];
   private taughtIn = new Map<string, Set<string>>();
+  private backgroundLabels = new Set<string>();
 
   private mean: EmbeddingMean | null = null;
 
@@ -78,6 +79,7 @@ export class Recognizer {
   /** Rebuilds weights, thresholds and unit views from the store's data. */
   load(data: RecognizerData): void {
     this.background = data.classes.filter((c) => c.background).flatMap((c) => c.shots);
+    this.backgroundLabels = new Set(data.classes.filter((c) => c.background).map((c) => c.label));
     this.loadPhotos(data);
     this.units = new Map();
     this.taughtIn = new Map();
@@ -113,12 +115,18 @@ export class Recognizer {
     if (!undecided) return { ...base, label: d.label, score: d.score, scores: d.scores, reason: d.reason };
     // Something is there that no class taught here matches: try the classes known only from photos.
     const taught = this.taughtIn.get(key) ?? new Set<string>();
-    const photoAllowed = new Set(this.photos.labels().filter((l) => !taught.has(l) && (!allowedSet || allowedSet.has(l))));
-    if (photoAllowed.size === 0) return { ...base, label: d.label, score: d.score, scores: d.scores, reason: d.reason };
-    const photo = this.photos.classify(this.centred(x), photoAllowed);
-    const scores = { ...photo.scores, ...d.scores };
-    if (photo.label === UNKNOWN || photo.label === NONE) return { ...base, label: d.label, score: Math.max(d.score, photo.score), scores, reason: d.reason };
-    return { ...base, label: photo.label, score: photo.score, scores, reason: 'photo_match' };
+    const photoAllowed = new Set(
+      this.photos.labels().filter((l) => this.backgroundLabels.has(l) || (!taught.has(l) && (!allowedSet || allowedSet.has(l)))),
+    );
+    const photo = photoAllowed.size > 0 ? this.photos.classify(this.centred(x), photoAllowed) : null;
+    const scores = { ...photo?.scores, ...d.scores };
+    const score = Math.max(d.score, photo?.score ?? 0);
+    if (photo && photo.label !== UNKNOWN) {
+      // A class by its look, or a background class's look: the empty scene (`none`).
+      return { ...base, label: photo.label, score: photo.score, scores, reason: photo.label === NONE ? 'background' : 'photo_match' };
+    }
+    // Before a unit knows its scene, a frame no class matches is `unknown`: it may well be empty.
+    return { ...base, label: UNKNOWN, score, scores, reason: d.reason };
   }
 
   /** A frame enrolled from a unit, as that unit sees it (null before the unit knows its scene). */
