@@ -72,14 +72,14 @@ export interface ClipOutcome {
   corrections: number;
 }
 
-interface Start {
+export interface Start {
   frame: number;
   label: string;
 }
 
-type Attribution = { kind: 'empty' } | { kind: 'span'; span: TruthSpan };
+export type Attribution = { kind: 'empty' } | { kind: 'span'; span: TruthSpan };
 
-function attribute(spans: TruthSpan[], frame: number): Attribution {
+export function attribute(spans: TruthSpan[], frame: number): Attribution {
   const span = spans.find((s) => frame >= s.startFrame && frame <= s.endFrame + LAG_FRAMES);
   return span ? { kind: 'span', span } : { kind: 'empty' };
 }
@@ -206,7 +206,16 @@ function isWrong(spans: TruthSpan[], frame: number, e: DetectionEvent): boolean 
 export function simulate(clip: EmbeddedClip, m: Mechanism): ClipOutcome {
   const spans = truth(clip.plan);
   const { starts, rejected } = m.kind === 'classifier' ? { starts: runClassifier(clip, m), rejected: new Map<string, number>() } : runZone(clip, m, spans);
-  const o: ClipOutcome = { enrolled: 0, recalled: 0, wrongLabel: 0, emptyStarts: 0, strangerFirst: 0, strangerFirstStarts: 0, strangerLater: 0, strangerLaterStarts: 0, rejectedLater: 0, rejectedLaterStarts: 0, corrections: m.kind === 'zone' ? Math.min(m.corrections, rejected.size) : 0 };
+  return scoreStarts(spans, starts, rejected, m.kind === 'zone' ? Math.min(m.corrections, rejected.size) : 0);
+}
+
+/**
+ * Scores a clip's start events against its ground truth: `rejected` maps a never-enrolled
+ * object to the appearance at which a user rejected its event. Shared by the offline
+ * simulation and the live pipeline benchmark (bench/fieldLive.ts).
+ */
+export function scoreStarts(spans: TruthSpan[], starts: Start[], rejected: ReadonlyMap<string, number>, corrections: number): ClipOutcome {
+  const o: ClipOutcome = { enrolled: 0, recalled: 0, wrongLabel: 0, emptyStarts: 0, strangerFirst: 0, strangerFirstStarts: 0, strangerLater: 0, strangerLaterStarts: 0, rejectedLater: 0, rejectedLaterStarts: 0, corrections };
   const startsIn = (s: TruthSpan): Start[] => starts.filter((st) => st.frame >= s.startFrame && st.frame <= s.endFrame + LAG_FRAMES);
   for (const s of spans) {
     const mine = startsIn(s);

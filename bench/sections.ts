@@ -3,6 +3,7 @@ import { runAccuracyBench } from './accuracy.js';
 import { AUGMENTED, KEPT, runFieldBench } from './field.js';
 import { runCameraBench } from './camera.js';
 import { runZonesBench } from './zones.js';
+import { runFieldLiveBench } from './fieldLive.js';
 import { runClassifyBench } from './classify.js';
 import { runEngineBench, runEnrollBench } from './engine.js';
 import { runDashboardBench } from './dashboard.js';
@@ -115,4 +116,5 @@ export const SECTIONS: Section[] = [
   { name: 'dashboard', run: runDashboardBench },
   { name: 'accuracy', run: accuracySection },
   { name: 'field', run: fieldSection },
+  { name: 'field-live', run: runFieldLiveBench },
 ];

@@ -5,6 +5,7 @@ import type { EventBus } from './eventBus.js';
 import type { EmbeddingMean } from './imprinting/centring.js';
 import { Recognizer, type RecognizerOptions } from './imprinting/recognizer.js';
 import { SceneBook } from './imprinting/sceneBook.js';
+import type { SceneModelOptions } from './imprinting/sceneModel.js';
 import { DEFAULT_CLASS_THRESHOLDS, DEFAULT_DECISION } from './imprinting/zoneDefaults.js';
 import { loadEmbeddingMean } from './models/embeddingMean.js';
 import { ImprintingService } from './imprinting/service.js';
@@ -23,6 +24,8 @@ export interface CoreOptions {
   onEnroll?: (shots: number) => void;
   /** The model id without starting the detector (the CLI's corrections): sha256 of the CPU model. */
   modelId?: () => string;
+  /** The scene model's rules, for benchmarks that compress a camera's life into minutes. */
+  sceneOptions?: Partial<Omit<SceneModelOptions, 'clock'>>;
 }
 
 /** The recognizer's rules from the configuration; the rest are the calibrated defaults. */
@@ -93,7 +96,13 @@ export class Core {
     this.store = new ClassStore({ dataDir: config.data_dir, logger: logger.child({ part: 'store' }) });
     const retention = { maxCount: config.events.max_count, maxAgeDays: config.events.max_age_days };
     this.events = new EventStore(this.store, retention);
-    this.scenes = new SceneBook({ events: this.events, ...(bus ? { bus } : {}), modelId: () => this.detector.modelId(), logger: logger.child({ part: 'scenes' }) });
+    this.scenes = new SceneBook({
+      events: this.events,
+      ...(bus ? { bus } : {}),
+      ...(opts.sceneOptions ? { options: opts.sceneOptions } : {}),
+      modelId: () => this.detector.modelId(),
+      logger: logger.child({ part: 'scenes' }),
+    });
     this.recognizer = new Recognizer(recognizerOptions(config), this.scenes);
     this.tuner = config.classifier.fine_tune ? new BackgroundTuner(logger.child({ part: 'tuner' })) : null;
     this.service = new ImprintingService({
