@@ -25,6 +25,8 @@ COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # The model manifest (official URLs and sha256 sums) is read at run time from models/.
 COPY models/manifest.json ./models/manifest.json
+# The derived mean embeddings (centring) ship with the code, not with the downloaded models.
+COPY models/mobilenet_v1_1.0_224_quant_embedding_extractor.mean.json ./models/
 RUN npm ci --no-audit --no-fund \
  && npm run build \
  && npm prune --omit=dev --no-audit --no-fund
@@ -69,6 +71,7 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/models/manifest.json ./models/manifest.json
+COPY --from=build /app/models/*.mean.json ./models/
 COPY --from=models --chown=edge-imprint:edge-imprint /models /models
 COPY config/config.example.yaml /app/config.example.yaml
 # The CLI reads config/config.yaml (relative to the working folder) when present.

@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { validateConfig } from '../../src/config/load.js';
 import { leaves, mainSchema } from '../../src/config/schema.js';
@@ -32,6 +32,27 @@ interface Compose {
 }
 
 const read = (file: string): string => readFileSync(join(ROOT, file), 'utf8');
+
+/**
+ * deploy/ copied to a temporary folder and deploy/make-secrets.sh run there, as a user does
+ * before `docker compose up`: the files under deploy/secrets/ exist only then.
+ */
+function madeSecrets(): { root: string; cleanup: () => void; run: () => string } {
+  const dir = tempDir('edge-imprint-secrets-');
+  cpSync(join(ROOT, 'deploy'), join(dir.path, 'deploy'), { recursive: true, filter: (src) => !src.includes(`${join('deploy', 'secrets')}`) });
+  const run = (): string => {
+    const r = spawnSync('bash', [join(dir.path, 'deploy', 'make-secrets.sh')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  run();
+  return { root: dir.path, cleanup: dir.cleanup, run };
+}
+
+/** A mount's or secret's source: in the repository, or made by deploy/make-secrets.sh. */
+function sourceExists(source: string, secrets: { root: string }): boolean {
+  return source.startsWith('./deploy/secrets/') ? existsSync(join(secrets.root, source)) : existsSync(join(ROOT, source));
+}
 const compose = parse(read('docker-compose.yml')) as Compose;
 const schemaDefaults = mainSchema({ nodeId: 'x' });
 const defaultHttpPort = leaves(schemaDefaults).find(([p]) => p === 'http.port')?.[1].default;
@@ -86,6 +107,9 @@ function stages(): Array<{ from: string; name: string; body: Instruction[] }> {
 }
 
 void describe('docker-compose.yml', () => {
+  const secrets = madeSecrets();
+  after(() => secrets.cleanup());
+
   void it('has mosquitto with its mounted config, password file and ACL, matching mosquitto.conf', () => {
     const mosquitto = service('mosquitto');
     assert.match(mosquitto.image ?? '', /^eclipse-mosquitto:2/);
@@ -99,12 +123,33 @@ void describe('docker-compose.yml', () => {
       assert.match(conf, new RegExp(`^${directive} ${target}$`, 'm'));
       const m = mounts.find((v) => v.target === target);
       assert.ok(m, `${target} is not mounted`);
-      assert.ok(existsSync(join(ROOT, m.source)), `${m.source} does not exist`);
+      assert.ok(sourceExists(m.source, secrets), `${m.source} does not exist (or deploy/make-secrets.sh does not make it)`);
     }
     assert.ok(mounts.some((v) => v.target === '/mosquitto/config/mosquitto.conf' && v.source === './deploy/mosquitto/mosquitto.conf'));
     assert.match(conf, /^allow_anonymous false$/m);
     assert.match(conf, /^listener 1883$/m);
-    assert.ok((mosquitto.ports ?? []).includes('1883:1883'));
+    // The agent needs no published port; Home Assistant on this machine gets loopback only.
+    assert.deepEqual(mosquitto.ports, ['127.0.0.1:1883:1883']);
+  });
+
+  void it('has no usable default password: every secret is made at random by deploy/make-secrets.sh, never committed', () => {
+    const files = ['mqtt_password', 'homeassistant_password', 'enroller_password', 'dashboard_password'];
+    const first = files.map((f) => readFileSync(join(secrets.root, 'deploy/secrets', f), 'utf8').trim());
+    for (const p of first) assert.match(p, /^[A-Za-z0-9]{32}$/);
+    assert.equal(new Set(first).size, files.length, 'a password each');
+    const other = madeSecrets();
+    try {
+      assert.notEqual(readFileSync(join(other.root, 'deploy/secrets/mqtt_password'), 'utf8'), readFileSync(join(secrets.root, 'deploy/secrets/mqtt_password'), 'utf8'), 'random');
+    } finally {
+      other.cleanup();
+    }
+    secrets.run();
+    assert.deepEqual(files.map((f) => readFileSync(join(secrets.root, 'deploy/secrets', f), 'utf8').trim()), first, 'a second run overwrites nothing');
+    assert.equal(statSync(join(secrets.root, 'deploy/secrets')).mode & 0o777, 0o700, 'only its owner lists the folder');
+    for (const secret of Object.values(compose.secrets ?? {})) assert.match(secret.file ?? '', /^\.\/deploy\/secrets\//);
+    const tracked = spawnSync('git', ['ls-files', 'deploy'], { cwd: ROOT, encoding: 'utf8' }).stdout;
+    assert.doesNotMatch(tracked, /secrets\/|passwd\.example|password\.example/, 'no password file in git');
+    assert.match(read('.gitignore'), /^deploy\/secrets\/$/m);
   });
 
   void it('has edge-imprint with config, data and models volumes, restart policy and the Coral devices', () => {
@@ -115,7 +160,7 @@ void describe('docker-compose.yml', () => {
     const targets = (agent.volumes ?? []).map(mount);
     for (const target of ['/config', '/data', '/models']) assert.ok(targets.some((v) => v.target === target), `${target} is not a volume`);
     for (const v of targets) {
-      if (v.source.startsWith('.')) assert.ok(existsSync(join(ROOT, v.source)), `${v.source} does not exist`);
+      if (v.source.startsWith('.')) assert.ok(sourceExists(v.source, secrets), `${v.source} does not exist`);
       else assert.ok(compose.volumes && v.source in compose.volumes, `named volume ${v.source} is not declared`);
     }
     assert.deepEqual(agent.devices, ['/dev/bus/usb:/dev/bus/usb']);
@@ -130,11 +175,11 @@ void describe('docker-compose.yml', () => {
     assert.equal(url.hostname, 'mosquitto');
     assert.equal(url.port, '1883');
     const user = env.EDGE_IMPRINT_MQTT_USERNAME ?? '';
-    assert.match(read('deploy/mosquitto/passwd.example'), new RegExp(`^${user}:\\$7\\$`, 'm'));
+    assert.match(readFileSync(join(secrets.root, 'deploy/secrets/mosquitto_passwd'), 'utf8'), new RegExp(`^${user}:\\$7\\$`, 'm'));
     assert.match(read('deploy/mosquitto/acl'), new RegExp(`^user ${user}$`, 'm'));
     assert.match(read('deploy/mosquitto/acl'), new RegExp(`edge_imprint_${env.EDGE_IMPRINT_NODE_ID ?? ''}/`));
     const secret = compose.secrets?.mqtt_password?.file ?? '';
-    assert.ok(existsSync(join(ROOT, secret)));
+    assert.ok(sourceExists(secret, secrets));
     assert.equal(env.EDGE_IMPRINT_MQTT_PASSWORD_FILE, '/run/secrets/mqtt_password');
     assert.ok(service('edge-imprint').secrets?.includes('mqtt_password'));
   });
@@ -146,8 +191,11 @@ void describe('docker-compose.yml', () => {
     const dir = tempDir();
     try {
       const password = join(dir.path, 'mqtt_password');
-      writeFileSync(password, read(compose.secrets?.mqtt_password?.file ?? ''));
+      writeFileSync(password, readFileSync(join(secrets.root, compose.secrets?.mqtt_password?.file ?? ''), 'utf8'));
       env.EDGE_IMPRINT_MQTT_PASSWORD_FILE = password;
+      const dashboard = join(dir.path, 'dashboard_password');
+      writeFileSync(dashboard, readFileSync(join(secrets.root, compose.secrets?.dashboard_password?.file ?? ''), 'utf8'));
+      env.EDGE_IMPRINT_HTTP_AUTH_PASSWORD_FILE = dashboard;
       assert.deepEqual(validateConfig({ env }), []);
     } finally {
       dir.cleanup();

@@ -1,9 +1,10 @@
 /**
- * The recommended broker set-up (deploy/mosquitto: config, example users, ACL) on a real
- * mosquitto: each user can do what the docs say and nothing more.
+ * The recommended broker set-up (deploy/mosquitto: config and ACL; the users'
+ * password file as deploy/make-secrets.sh makes it) on a real mosquitto: each user can do
+ * what the docs say and nothing more.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,10 +13,17 @@ import { ROOT, freePort, tempDir, waitFor } from '../helpers/env.js';
 
 const DEPLOY = join(ROOT, 'deploy', 'mosquitto');
 const PASSWORDS = {
-  'edge-imprint': readFileSync(join(ROOT, 'deploy', 'mqtt_password.example'), 'utf8').trim(),
-  homeassistant: 'change-me-homeassistant',
-  enroller: 'change-me-enroller',
+  'edge-imprint': 'test-edge-imprint-password',
+  homeassistant: 'test-homeassistant-password',
+  enroller: 'test-enroller-password',
 };
+
+/** The hashed password file for PASSWORDS, as make-secrets.sh writes it (mosquitto_passwd -U). */
+function writePasswd(file: string): void {
+  writeFileSync(file, Object.entries(PASSWORDS).map(([user, pw]) => `${user}:${pw}\n`).join(''));
+  const r = spawnSync('mosquitto_passwd', ['-U', file], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`);
+}
 
 let broker: ChildProcess;
 let dir: { path: string; cleanup: () => void };
@@ -40,7 +48,7 @@ before(async () => {
   dir = tempDir('edge-imprint-acl-');
   chmodSync(dir.path, 0o777); // mosquitto may drop to its own user
   port = await freePort();
-  copyFileSync(join(DEPLOY, 'passwd.example'), join(dir.path, 'passwd'));
+  writePasswd(join(dir.path, 'passwd'));
   copyFileSync(join(DEPLOY, 'acl'), join(dir.path, 'acl'));
   chmodSync(join(dir.path, 'passwd'), 0o644);
   chmodSync(join(dir.path, 'acl'), 0o644);
