@@ -160,7 +160,11 @@ export class Commands {
   /** `classify` with the raw bytes of one image. */
   classifyBytes(image: Buffer, field: string): Job {
     checkImageBytes(image, field, this.imageLimits());
-    return this.imagesJob(() => this.deps.imprinter.classifyImage(image, field));
+    return this.imagesJob(async () => {
+      // The answer the contract gives: no embedding or residual (they are for events).
+      const { label, score, scores } = await this.deps.imprinter.classifyImage(image, field);
+      return { label, score, scores };
+    });
   }
 
   private enroll(req: EnrollRequest): Job {

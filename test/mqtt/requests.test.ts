@@ -171,6 +171,7 @@ void describe('MQTT requests through a real mosquitto', () => {
       assert.equal(res.status, 'ok', JSON.stringify(res));
       const data = res.data as { label: string; score: number; scores: Record<string, number> };
       assert.equal(data.label, 'cat', 'the real model recognises the enrolled cat');
+      assert.deepEqual(Object.keys(data).sort(), ['label', 'score', 'scores'], 'the contract\'s answer, no embedding');
       assert.equal(typeof data.score, 'number');
       assert.ok((data.scores.cat ?? 0) > (data.scores.dog ?? 1), JSON.stringify(data.scores));
     }
