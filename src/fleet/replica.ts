@@ -57,30 +57,42 @@ export class Replica {
   private readonly ops = new Map<Stamp, Op>();
   private cachedLog: OpLog | null = null;
 
-  /** True when it was taken (newer than what is stored, and not dropped by a manifest). */
-  applyContribution(c: ContributionMeta): boolean {
+  /** Whether a contribution would be taken: newer than the one stored, and not dropped by its node's manifest. */
+  accepts(c: ContributionMeta): boolean {
     const key = contributionKey(c.node, c.model, c.label);
     const manifest = this.manifests.get(c.node);
     if (manifest && c.version <= manifest.at && !manifest.keys.has(key)) return false;
     const stored = this.contributions.get(key);
-    if (stored && stored.version >= c.version) return false;
-    this.contributions.set(key, c);
+    return !stored || stored.version < c.version;
+  }
+
+  /** True when it was taken. */
+  applyContribution(c: ContributionMeta): boolean {
+    if (!this.accepts(c)) return false;
+    this.contributions.set(contributionKey(c.node, c.model, c.label), c);
     return true;
+  }
+
+  /** The contributions a manifest would drop, or null when it is not newer than the one held. */
+  planManifest(m: ManifestMeta): ContributionMeta[] | null {
+    const stored = this.manifests.get(m.node);
+    if (stored && stored.at >= m.at) return null;
+    const keys = new Set(m.entries.map((e) => contributionKey(m.node, e.model, e.label)));
+    return [...this.contributions.entries()].filter(([key, c]) => c.node === m.node && !keys.has(key) && c.version <= m.at).map(([, c]) => c);
   }
 
   /** Takes a newer manifest; returns the contributions it drops (null: the manifest was not newer). */
   applyManifest(m: ManifestMeta): ContributionMeta[] | null {
-    const stored = this.manifests.get(m.node);
-    if (stored && stored.at >= m.at) return null;
-    const keys = new Set(m.entries.map((e) => contributionKey(m.node, e.model, e.label)));
-    this.manifests.set(m.node, { at: m.at, keys });
-    const dropped: ContributionMeta[] = [];
-    for (const [key, c] of this.contributions) {
-      if (c.node !== m.node || keys.has(key) || c.version > m.at) continue;
-      this.contributions.delete(key);
-      dropped.push(c);
-    }
+    const dropped = this.planManifest(m);
+    if (dropped === null) return null;
+    this.manifests.set(m.node, { at: m.at, keys: new Set(m.entries.map((e) => contributionKey(m.node, e.model, e.label))) });
+    for (const c of dropped) this.contributions.delete(contributionKey(c.node, c.model, c.label));
     return dropped;
+  }
+
+  /** True when the operation is held. */
+  hasOp(at: Stamp): boolean {
+    return this.ops.has(at);
   }
 
   /** Adds operations not held yet; returns those added. */
