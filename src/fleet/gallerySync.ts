@@ -197,6 +197,7 @@ export class GallerySync {
     }
     this.reject('forged', topic, `a message under this node's own id that it did not send (is another node using node_id "${this.deps.nodeId}"?)`);
     this.sent.delete(topic);
+    this.lastSentDigest.delete(topic);
     this.schedulePublish();
   }
 

@@ -285,7 +285,8 @@ export class GalleryParser {
     checkLabel('label', p.label);
     if (p.label !== topic.label || !p.model.startsWith(topic.model)) throw new GalleryReject('garbled', 'label/model: differ from the topic');
     this.own(p.node, 'version', p.version);
-    if (p.settings) this.own(p.node, 'settings.at', p.settings.at);
+    // Settings a node adopted from the fleet keep the stamp they were set with, by whichever node.
+    if (p.settings) this.notAhead('settings.at', p.settings.at);
     if (p.count !== p.shots.length) throw new GalleryReject('garbled', `count: ${p.count}, but ${p.shots.length} shots`);
     const vectors = new Map<string, { embedding: Float32Array; thumbnail: Buffer | null }>();
     const records: RecordMeta[] = [];
