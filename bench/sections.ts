@@ -7,6 +7,7 @@ import { runClassifyBench } from './classify.js';
 import { runEngineBench, runEnrollBench } from './engine.js';
 import { runDashboardBench } from './dashboard.js';
 import { runLiveBench } from './live.js';
+import { runFleetBench } from './fleet.js';
 import { formatMqttBench, runMqttBench } from './mqtt.js';
 import { ms, type Report } from './report.js';
 import { startImprinting } from '../test/helpers/imprinting.js';
@@ -113,6 +114,7 @@ export const SECTIONS: Section[] = [
   { name: 'zones', run: runZonesBench },
   { name: 'live', run: runLiveBench },
   { name: 'dashboard', run: runDashboardBench },
+  { name: 'fleet', run: runFleetBench },
   { name: 'accuracy', run: accuracySection },
   { name: 'field', run: fieldSection },
 ];

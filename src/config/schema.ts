@@ -212,7 +212,7 @@ function gallerySchema() {
       pattern: MQTT_TOPIC_PART,
       patternHint: TOPIC_HINT,
     }),
-    thumbnails: bool(true, "share each shot's thumbnail too: a node with another model re-embeds it, dashboards show it"),
+    thumbnails: bool(false, "share each shot's thumbnail too (about 6x the bytes): a node running another model can re-embed it"),
     max_message_bytes: int(8 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024, 'largest gallery message sent or accepted'),
     tombstone_days: num(30, 0.01, 3650, 'days a removal, rename or undo is kept once nothing it applies to is left'),
   } as const;

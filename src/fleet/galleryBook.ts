@@ -186,6 +186,12 @@ export class GalleryBook implements SharedClasses {
     return dropped;
   }
 
+  /** True when a contribution of `node` for `label`, of a model starting with `modelPrefix`, is held at `version` or newer. */
+  holds(node: string, modelPrefix: string, label: string, version: string | null): boolean {
+    if (version === null) return false;
+    return this.replica.allContributions().some((c) => c.node === node && c.label === label && c.model.startsWith(modelPrefix) && c.version >= version);
+  }
+
   /** Whether a contribution would be taken (newer than the one held, not dropped by its node's manifest). */
   accepts(meta: ContributionMeta): boolean {
     return this.replica.accepts(meta);
@@ -241,6 +247,17 @@ export class GalleryBook implements SharedClasses {
   /** Topics this node published (in any run) and has not cleared. */
   publishedTopics(): string[] {
     return this.tables.publishedTopics();
+  }
+
+  /** A digest of the merged classes (labels, live records, settings): unchanged means nothing to reload. */
+  signature(): string {
+    const meta = this.view(this.deps.modelId()).meta;
+    const hash = createHash('sha1');
+    for (const label of [...meta.keys()].sort()) {
+      const c = meta.get(label)!;
+      hash.update(JSON.stringify([label, c.settings, c.records.map((r) => r.id)]));
+    }
+    return hash.digest('hex');
   }
 
   status(): GalleryStatus {

@@ -37,7 +37,11 @@ export interface GallerySyncDeps {
   onRejected?: (reason: RejectReason) => void;
   /** Wait after a local change before publishing, so one burst is one publish. */
   publishDelayMs?: number;
-  /** Wait after a message before reloading the classes, and the longest a burst may defer it. */
+  /**
+   * Quiet time after the last message taken in before the classes are reloaded, and the
+   * longest a burst (a node catching up on the whole gallery) may put the reload off: a
+   * reload of a large gallery costs far more than taking in a message.
+   */
   reloadDelayMs?: number;
   reloadMaxDelayMs?: number;
   /** How often the tombstones are compacted. */
@@ -59,6 +63,8 @@ export class GallerySync {
   private readonly parser: GalleryParser;
   private readonly offs: Array<() => void> = [];
   private queue: Promise<void> = Promise.resolve();
+  /** Messages waiting in the queue: the reload waits for them. */
+  private pending = 0;
   private publishTimer: NodeJS.Timeout | null = null;
   private reloadTimer: NodeJS.Timeout | null = null;
   private reloadDeadline = 0;
@@ -68,6 +74,11 @@ export class GallerySync {
   private readonly sent = new Map<string, string[]>();
   /** What went out last per own topic: content digest and version. */
   private readonly lastSentDigest = new Map<string, string>();
+  /** Unchanged contributions still to be sent again after a start. */
+  private readonly backlog: Array<() => void> = [];
+  private draining = false;
+  /** The book's signature at the last reload. */
+  private reloaded = '';
   /** Own topics known to hold something: published this run, by an earlier run, or seen retained. */
   private readonly ownTopics = new Set<string>();
   private readonly rejected: Record<RejectReason, number> = { garbled: 0, oversized: 0, forged: 0, clock: 0 };
@@ -84,8 +95,9 @@ export class GallerySync {
     const dropped = book.dropOtherSpaces(this.deps.modelId());
     if (dropped > 0) this.deps.logger.info({ dropped }, "gallery: this node's model changed; other nodes' shots are taken in again");
     book.compact();
+    this.reloaded = book.signature();
     for (const topic of book.publishedTopics()) this.ownTopics.add(topic);
-    this.publishOwn();
+    this.publishOwn({ unchangedLater: true });
     this.offs.push(
       await transport.subscribe(galleryFilter(config.topic), (topic, payload, packet) => this.onMessage(topic, payload, packet)),
       this.deps.bus.on('classesChanged', () => this.schedulePublish()),
@@ -97,6 +109,7 @@ export class GallerySync {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.backlog.length = 0;
     for (const off of this.offs.splice(0)) off();
     for (const timer of [this.publishTimer, this.reloadTimer]) if (timer) clearTimeout(timer);
     if (this.compactTimer) clearInterval(this.compactTimer);
@@ -114,6 +127,8 @@ export class GallerySync {
     const where = parseGalleryTopic(topic, this.deps.config.topic);
     if (!where) return this.reject('garbled', topic, 'not a topic of the gallery');
     if (where.node === this.deps.nodeId) return this.ownMessage(topic, payload, packet.retain);
+    // A node (re)connecting is sent every retained contribution again: one it holds already is not parsed twice.
+    if (where.kind === 'class' && this.deps.book.holds(where.node, where.model, where.label, peekVersion(payload))) return;
     let parsed: ParsedMessage | null;
     try {
       parsed = this.parser.parse(where, payload);
@@ -123,7 +138,11 @@ export class GallerySync {
     }
     if (!parsed) return; // a cleared topic: not a tombstone, the node's manifest tells what it has
     const message = parsed;
-    this.queue = this.queue.then(() => this.take(message)).catch((err: unknown) => this.deps.logger.error({ err, topic }, 'gallery: could not take a message in'));
+    this.pending++;
+    this.queue = this.queue
+      .then(() => this.take(message))
+      .catch((err: unknown) => this.deps.logger.error({ err, topic }, 'gallery: could not take a message in'))
+      .finally(() => this.pending--);
   }
 
   private async take(m: ParsedMessage): Promise<void> {
@@ -211,16 +230,30 @@ export class GallerySync {
     this.deps.logger.warn({ topic, reason }, `gallery: message ignored (${reason}): ${why}`);
   }
 
+  /** Reloads once the queue is empty and quiet, or when the burst has put it off long enough. */
   private scheduleReload(): void {
     const now = Date.now();
-    if (!this.reloadTimer) this.reloadDeadline = now + (this.deps.reloadMaxDelayMs ?? 300);
+    if (this.reloadDeadline === 0) this.reloadDeadline = now + (this.deps.reloadMaxDelayMs ?? 2000);
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    const wait = Math.max(0, Math.min(this.deps.reloadDelayMs ?? 40, this.reloadDeadline - now));
+    const wait = Math.max(0, Math.min(this.deps.reloadDelayMs ?? 100, this.reloadDeadline - now));
     this.reloadTimer = setTimeout(() => {
       this.reloadTimer = null;
-      this.safely('reload', () => this.deps.changed());
+      if (this.pending > 0 && Date.now() < this.reloadDeadline && this.running) {
+        this.scheduleReload();
+        return;
+      }
+      this.reloadDeadline = 0;
+      this.safely('reload', () => this.reloadIfChanged());
       this.deps.bus.emit('galleryChanged', {});
     }, wait);
+  }
+
+  /** Reloads the classes when what the messages changed changes them (a new peer's manifest alone does not). */
+  private reloadIfChanged(): void {
+    const signature = this.deps.book.signature();
+    if (signature === this.reloaded) return;
+    this.reloaded = signature;
+    this.deps.changed();
   }
 
   // ---- publishing ----
@@ -234,7 +267,7 @@ export class GallerySync {
   }
 
   /** Publishes what changed: operations first (peers apply them to their own shots), then classes, then the manifest. */
-  private publishOwn(): void {
+  private publishOwn(opts: { unchangedLater?: boolean } = {}): void {
     const { book, config, nodeId } = this.deps;
     const model = this.deps.modelId();
     const opsTopic = galleryOpsTopic(config.topic, nodeId);
@@ -245,12 +278,38 @@ export class GallerySync {
     for (const c of book.own(model)) {
       const topic = galleryClassTopic(config.topic, nodeId, model, c.label);
       desired.add(topic);
-      const version = this.publishVersioned(topic, `${c.digest}/${config.thumbnails}`, (at) => this.contribution(c, model, at));
+      const digest = `${c.digest}/${config.thumbnails}`;
+      const before = opts.unchangedLater ? book.published(topic) : null;
+      let version: string;
+      if (before?.digest === digest) {
+        // Unchanged since the last run: the broker has it; sent again in the background (for a broker that lost it).
+        version = before.version;
+        this.backlog.push(() => this.publishVersioned(topic, digest, (at) => this.contribution(c, model, at)));
+      } else {
+        version = this.publishVersioned(topic, digest, (at) => this.contribution(c, model, at));
+      }
       entries.push({ label: c.label, model, version, shots: c.records.filter((r) => r.kind === 'shot').length });
     }
     for (const topic of [...this.ownTopics]) if (!desired.has(topic)) this.clear(topic);
     const manifest = (at: string): string => JSON.stringify({ v: WIRE_VERSION, node: nodeId, at, thumbnails: config.thumbnails, classes: entries } satisfies ManifestPayload);
     this.publishVersioned(galleryManifestTopic(config.topic, nodeId), JSON.stringify([config.thumbnails, entries]), manifest);
+    this.drainBacklog();
+  }
+
+  /** Sends the backlog one message per turn of the event loop, so a large gallery never blocks the agent. */
+  private drainBacklog(): void {
+    if (this.draining) return;
+    const next = (): void => {
+      const item = this.backlog.shift();
+      if (!item || !this.running) {
+        this.draining = false;
+        return;
+      }
+      this.safely('publishing', item);
+      setImmediate(next);
+    };
+    this.draining = true;
+    setImmediate(next);
   }
 
   /**
@@ -329,4 +388,10 @@ export class GallerySync {
 
 function digestOf(payload: Buffer): string {
   return createHash('sha1').update(payload).digest('hex');
+}
+
+/** The version stamp near the start of a contribution (builders write it among the first keys), or null. */
+function peekVersion(payload: Buffer): string | null {
+  const head = payload.subarray(0, 512).toString('latin1');
+  return /"version":"(\d{15}\.\d{6}@[a-z0-9_]{1,64})"/.exec(head)?.[1] ?? null;
 }

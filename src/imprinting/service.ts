@@ -60,6 +60,8 @@ export interface ImprintingServiceDeps {
 export class ImprintingService implements Imprinter {
   private pollTimer: NodeJS.Timeout | null = null;
   private tuneTimer: NodeJS.Timeout | null = null;
+  private tuningNow = false;
+  private tuneAgain = false;
   private seenVersion = -1;
   /** Bumped by every reload: a tuning result for an older generation is stale. */
   private generation = 0;
@@ -331,8 +333,23 @@ export class ImprintingService implements Imprinter {
     if (!this.deps.tuner) return;
     if (this.tuneTimer) clearTimeout(this.tuneTimer);
     this.tuneTimer = setTimeout(() => {
+      this.tuneTimer = null;
+      // One tuning at a time (seconds of CPU for a large gallery): changes meanwhile tune once after it.
+      if (this.tuningNow) {
+        this.tuneAgain = true;
+        return;
+      }
+      this.tuningNow = true;
       // tune() settles with null on every failure; the catch is for a bug in it.
-      this.tune().catch((err: unknown) => this.deps.logger.error({ err }, 'fine-tuning failed unexpectedly'));
+      this.tune()
+        .catch((err: unknown) => this.deps.logger.error({ err }, 'fine-tuning failed unexpectedly'))
+        .finally(() => {
+          this.tuningNow = false;
+          if (this.tuneAgain) {
+            this.tuneAgain = false;
+            this.scheduleTuning();
+          }
+        });
     }, this.deps.tuneDelayMs ?? 1000);
     this.tuneTimer.unref();
   }

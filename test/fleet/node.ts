@@ -9,6 +9,8 @@ import { jpegToInput } from '../../src/detector/imageInput.js';
 import { EventBus } from '../../src/eventBus.js';
 import { GallerySync } from '../../src/fleet/gallerySync.js';
 import { connectionOptions, MqttConnection } from '../../src/mqtt/connection.js';
+import { readFileSync } from 'node:fs';
+import { image, waitFor } from '../helpers/env.js';
 import { startImprinting, type StartedImprinting } from '../helpers/imprinting.js';
 
 export interface FleetNode {
@@ -41,7 +43,7 @@ export async function startNode(opts: {
   const core = await startImprinting({
     dataDir: opts.dataDir,
     bus,
-    config: (c) => ({ ...c, node_id: opts.name, detector: { ...c.detector, type: 'cpu' }, gallery: { ...c.gallery, sync: true, ...opts.gallery } }),
+    config: (c) => ({ ...c, node_id: opts.name, mqtt: { ...c.mqtt, client_id: `edge-imprint-${opts.name}` }, detector: { ...c.detector, type: 'cpu' }, gallery: { ...c.gallery, sync: true, ...opts.gallery } }),
   });
   const { config } = core;
   const connection = new MqttConnection(connectionOptions({ ...config.mqtt, protocol_version: 5 }, opts.name, opts.url), logger.child({ part: 'mqtt' }));
@@ -72,4 +74,13 @@ export async function startNode(opts: {
       await core.stop();
     },
   };
+}
+
+/**
+ * Waits until the node classifies a test photo as `label`: its recognizer takes a change a
+ * moment after its class list shows it (one reload per burst of gallery messages).
+ */
+export function recognizes(n: FleetNode, picture: string, label: string, timeoutMs = 15_000): Promise<unknown> {
+  const bytes = readFileSync(image(picture));
+  return waitFor(async () => (await n.core.imprinter.classifyImage(bytes)).label === label, timeoutMs, `${n.name} to see ${picture} as ${label}`);
 }
