@@ -37,13 +37,18 @@ interface Node {
   probe: AgentProbe;
 }
 
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
 const photos = (): string[] => readdirSync(FIXTURE_IMAGES).filter((f) => f.endsWith('.jpg')).sort();
 
 class Fleet {
   readonly nodes = new Map<string, Node>();
   constructor(private readonly broker: Mosquitto) {}
 
-  async start(name: string, opts: { thumbnails?: boolean; dir?: { path: string; cleanup: () => void } } = {}): Promise<{ spawnedAt: number; node: Node }> {
+  async start(name: string, opts: { thumbnails?: boolean; sync?: boolean; dir?: { path: string; cleanup: () => void } } = {}): Promise<{ spawnedAt: number; node: Node }> {
     const existing = this.nodes.get(name);
     const dir = opts.dir ?? existing?.dir ?? tempDir();
     const probe = existing?.probe ?? (await AgentProbe.connect(this.broker.url, `bench-${name}`));
@@ -54,7 +59,7 @@ class Fleet {
         node_id: name,
         mqtt: { url: this.broker.url, base_topic: `bench-${name}`, discovery: { enabled: false } },
         detector: { type: 'cpu' },
-        gallery: { sync: true, topic: GALLERY, thumbnails: opts.thumbnails ?? true },
+        gallery: { sync: opts.sync ?? true, topic: GALLERY, thumbnails: opts.thumbnails ?? true },
         log: { level: 'info', format: 'json' },
       },
     });
@@ -107,18 +112,7 @@ async function convergenceAfterEnroll(report: Report, broker: Mosquitto): Promis
   const fleet = new Fleet(broker);
   try {
     for (const name of ['a', 'b', 'c']) await fleet.start(name);
-    const a = fleet.nodes.get('a')!.probe;
-    const images = photos();
-    const times: number[] = [];
-    for (let i = 0; i < ROUNDS + 2; i++) {
-      const label = `class_${i}`;
-      const answer = await a.request('class/enroll', { label, images: [readFileSync(join(FIXTURE_IMAGES, images[i % images.length]!)).toString('base64')] });
-      if (answer.status !== 'ok') throw new Error(JSON.stringify(answer));
-      const answeredAt = Date.now();
-      const seen = (name: string) => fleet.nodes.get(name)!.probe.classes().some((c) => c.label === label);
-      await waitFor(() => seen('b') && seen('c'), 20_000, `${label} on B and C`);
-      if (i >= 2) times.push(Date.now() - answeredAt); // two warm-up rounds
-    }
+    const times = await enrollRounds(fleet, 'class', ROUNDS);
     const [p50, p95] = [percentile(times, 50), percentile(times, 95)];
     report.add({
       section: 'fleet',
@@ -130,6 +124,23 @@ async function convergenceAfterEnroll(report: Report, broker: Mosquitto): Promis
   } finally {
     await fleet.close();
   }
+}
+
+/** Enrolls one photo as a new class on A, `rounds` times (after two warm-up rounds): ms from A's answer until B and C list it. */
+async function enrollRounds(fleet: Fleet, prefix: string, rounds: number): Promise<number[]> {
+  const a = fleet.nodes.get('a')!.probe;
+  const images = photos();
+  const times: number[] = [];
+  for (let i = 0; i < rounds + 2; i++) {
+    const label = `${prefix}_${i}`;
+    const answer = await a.request('class/enroll', { label, images: [readFileSync(join(FIXTURE_IMAGES, images[i % images.length]!)).toString('base64')] });
+    if (answer.status !== 'ok') throw new Error(JSON.stringify(answer));
+    const answeredAt = Date.now();
+    const seen = (name: string) => fleet.nodes.get(name)!.probe.classes().some((c) => c.label === label);
+    await waitFor(() => seen('b') && seen('c'), 30_000, `${label} on B and C`);
+    if (i >= 2) times.push(Date.now() - answeredAt);
+  }
+  return times;
 }
 
 /** Writes 100 classes x 20 shots into A's store: real embeddings of the photos, nudged; their thumbnails. */
@@ -191,15 +202,37 @@ async function largeGallery(report: Report, broker: Mosquitto): Promise<void> {
   try {
     const aDir = tempDir();
     await seed(join(aDir.path, 'data'));
+    // The same store without the gallery, for the memory figure's other side.
+    await fleet.start('a', { dir: aDir, sync: false });
+    await fleet.quiet();
+    const alone = rssMb(fleet.nodes.get('a')!.agent!.pid);
+    await fleet.stop('a');
     const start = await fleet.start('a', { dir: aDir });
     await fleet.start('b');
     await waitFor(() => fleet.summary('a').includes(`class 099:${SHOTS}`), 30_000, 'A to list its classes');
     const full = fleet.summary('a');
     const first = await converged(fleet, 'b', full, start);
     report.line(`  ${CLASSES} classes x ${SHOTS} shots: B (new, started with A) converged ${first.fromSpawn} ms after A's start`);
+    await fleet.quiet();
+    const rss = (name: string) => rssMb(fleet.nodes.get(name)!.agent!.pid);
+    report.add({
+      section: 'fleet',
+      figure: `RSS of the agent process with ${CLASSES} classes x ${SHOTS} shots (thumbnails on): A (its own shots, and the retained messages it re-sends after a reconnect); B (all of them from A); A's store without the gallery`,
+      value: `${rss('a')} MB; ${rss('b')} MB; ${alone} MB`,
+      target: 'reported',
+    });
 
     const withThumbs = await contributionBytes(broker, 'a', CLASSES, true);
     await restarts(report, fleet, 'thumbnails on', 'd');
+    // The same enroll convergence with the large gallery loaded: each node reloads (and fine-tunes) 2000 shots.
+    await fleet.quiet();
+    const times = await enrollRounds(fleet, 'big', 10);
+    report.add({
+      section: 'fleet',
+      figure: `convergence after an enroll on A, ${CLASSES} classes x ${SHOTS} shots loaded (every node reloads and fine-tunes ${CLASSES * SHOTS} shots): p50 / p95 (max) of 10`,
+      value: `${percentile(times, 50)} / ${percentile(times, 95)} (${Math.max(...times)}) ms`,
+      target: 'reported',
+    });
     await fleet.stop('a');
     await fleet.start('a', { thumbnails: false });
     const without = await contributionBytes(broker, 'a', CLASSES, false);
