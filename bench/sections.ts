@@ -8,6 +8,7 @@ import { runClassifyBench } from './classify.js';
 import { runEngineBench, runEnrollBench } from './engine.js';
 import { runDashboardBench } from './dashboard.js';
 import { runLiveBench } from './live.js';
+import { runFleetBench } from './fleet.js';
 import { formatMqttBench, runMqttBench } from './mqtt.js';
 import { ms, type Report } from './report.js';
 import { startImprinting } from '../test/helpers/imprinting.js';
@@ -114,6 +115,7 @@ export const SECTIONS: Section[] = [
   { name: 'zones', run: runZonesBench },
   { name: 'live', run: runLiveBench },
   { name: 'dashboard', run: runDashboardBench },
+  { name: 'fleet', run: runFleetBench },
   { name: 'accuracy', run: accuracySection },
   { name: 'field', run: fieldSection },
   { name: 'field-live', run: runFieldLiveBench },

@@ -30,6 +30,8 @@ import { Dashboard, dashboardUrl } from './web/dashboard/dashboard.js';
 import type { CameraView, StatusView } from './web/ui/apiTypes.js';
 import { redactUrl } from './config/redact.js';
 import { startupBanner } from './startupBanner.js';
+import { GallerySync } from './fleet/gallerySync.js';
+import { jpegToInput } from './detector/imageInput.js';
 
 interface Part {
   name: string;
@@ -56,6 +58,7 @@ export class Agent {
   private mqttUrl = '';
   private embeddedBroker = false;
   private connection: MqttConnection | null = null;
+  private gallery: GallerySync | null = null;
   private config: AppConfig;
 
   constructor(private readonly opts: AgentOptions) {
@@ -79,6 +82,7 @@ export class Agent {
     const commands = new Commands({ imprinter: core.service, limits: config.limits, cameras, classes: core.service, corrections: core.corrections });
     const runner = new CommandRunner({ capacity: config.limits.queue_size });
     await this.startMqtt(core, cameras, commands, runner);
+    await this.startGallery(core);
     // Stopped before MQTT (parts stop in reverse): requests in flight are answered while it can still publish.
     await this.startPart({ name: 'requests', start: async () => undefined, stop: () => runner.stop() });
     await this.startHttp(commands, runner);
@@ -168,6 +172,7 @@ export class Agent {
       getState: () => this.state(core, cameras),
       getStats: () => this.stats(core, cameras),
       configurationUrl: dashboardUrl(config.http),
+      gallery: config.gallery.sync,
       onMqttDropped: (reason, count) => this.metrics.recordMqttDropped(reason, count),
       onAnswer: (command, response) => {
         this.metrics.recordRequest(command);
@@ -176,6 +181,28 @@ export class Agent {
     });
     await this.startPart({ name: 'mqtt', start: () => api.start(), stop: () => api.stop() });
     this.connection = api.connection;
+  }
+
+  /** The fleet gallery over the agent's MQTT connection (gallery.sync); stopped before MQTT. */
+  private async startGallery(core: Core): Promise<void> {
+    const book = core.gallery;
+    if (!book || !this.connection) return;
+    const { detector } = core;
+    const sync = new GallerySync({
+      transport: this.connection,
+      book,
+      bus: this.bus,
+      config: this.config.gallery,
+      nodeId: this.config.node_id,
+      modelId: () => detector.modelId(),
+      embedThumbnail: async (jpeg) => detector.embed(await jpegToInput(jpeg, detector.inputSize)),
+      changed: () => core.service.notifyChanged(),
+      logger: this.opts.logger.child({ part: 'gallery' }),
+      onRejected: (reason) => this.metrics.recordGalleryRejected(reason),
+    });
+    this.gallery = sync;
+    await this.startPart({ name: 'gallery', start: () => sync.start(), stop: () => sync.stop() });
+    this.bus.emit('galleryChanged', {});
   }
 
   /** mqtt.url; without it a broker already answering on the embedded address; else the embedded broker. */
@@ -272,6 +299,7 @@ export class Agent {
       classes: core.service.list().map((c) => c.label),
       cameras: Object.fromEntries(Object.entries(stats).map(([name, s]) => [name, { status: s.status }])),
       scenes: core.scenes.summaries(),
+      ...(this.gallery ? { gallery: this.gallery.status() } : {}),
       started_at: this.startedAt.toISOString(),
     };
   }

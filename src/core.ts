@@ -15,6 +15,7 @@ import { EventRecorder } from './imprinting/eventRecorder.js';
 import { EventStore } from './imprinting/eventStore.js';
 import { BackgroundTuner } from './imprinting/tuner.js';
 import { loadManifest } from './models/manifest.js';
+import { GalleryBook } from './fleet/galleryBook.js';
 
 export interface CoreOptions {
   config: AppConfig;
@@ -79,6 +80,8 @@ export class Core {
   readonly corrections: Corrections;
   /** Keeps detection events from the bus (absent without a bus: the CLI). */
   readonly recorder: EventRecorder | null;
+  /** This node's side of the fleet gallery (gallery.sync), also for the CLI; the MQTT sync is the agent's. */
+  readonly gallery: GalleryBook | null;
 
   private readonly logger: Logger;
 
@@ -105,6 +108,10 @@ export class Core {
     });
     this.recognizer = new Recognizer(recognizerOptions(config), this.scenes);
     this.tuner = config.classifier.fine_tune ? new BackgroundTuner(logger.child({ part: 'tuner' })) : null;
+    const modelId = opts.modelId ?? (() => this.detector.modelId());
+    this.gallery = config.gallery.sync
+      ? new GalleryBook({ store: this.store, nodeId: config.node_id, modelId, logger: logger.child({ part: 'gallery' }), tombstoneDays: config.gallery.tombstone_days })
+      : null;
     this.service = new ImprintingService({
       detector: this.detector,
       modelId: () => this.detector.modelId(),
@@ -120,6 +127,7 @@ export class Core {
       ...(this.tuner ? { tuner: this.tuner } : {}),
       unitClasses: (unit) => (unit.zone === null ? [] : (config.cameras[unit.camera]?.zones[unit.zone]?.classes ?? [])),
       labelClash: (label) => zoneClash(config, label),
+      ...(this.gallery ? { shared: this.gallery } : {}),
     });
     this.corrections = new Corrections({
       store: this.store,
@@ -142,6 +150,7 @@ export class Core {
   async start(): Promise<void> {
     await this.store.start();
     try {
+      await this.gallery?.start();
       await this.detector.start();
       this.recognizer.setMean(this.embeddingMean());
       await this.service.start();
@@ -160,7 +169,7 @@ export class Core {
   }
 
   async stop(): Promise<void> {
-    for (const part of [this.recorder, this.service, this.tuner, this.detector, this.store]) {
+    for (const part of [this.recorder, this.service, this.tuner, this.detector, this.gallery, this.store]) {
       if (!part) continue;
       try {
         await part.stop();

@@ -36,6 +36,8 @@ export interface Events {
     crop: Uint8Array | null;
   };
   classesChanged: { labels: string[] };
+  /** The fleet gallery's status changed (peers, last sync, messages ignored): `state` shows it. */
+  galleryChanged: Record<string, never>;
   /** Learned scenes were saved (every few minutes when they changed): diagnostics may refresh. */
   scenesSaved: { units: string[] };
   /** Every change of the detector's state (see detector/state.ts), with the backend it concerns. */

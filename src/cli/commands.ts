@@ -86,26 +86,33 @@ export async function classes(
 ): Promise<ExitCode> {
   const core = new Core({ config: ctx.config, logger: ctx.logger });
   await core.store.start();
+  // With gallery.sync the fleet's classes are listed, and changes are shared (the agent publishes them).
+  await core.gallery?.start();
+  const shared = core.gallery !== null;
   try {
     const store = core.store;
     if (action === 'list') {
       const floor = ctx.config.classifier.threshold;
-      const list = store.listClasses().map(({ threshold_override, ...c }) => ({ ...c, threshold: threshold_override ?? floor }));
+      const list = shared
+        ? core.service.list().map((c) => ({ ...c, threshold: core.gallery!.classes('').get(c.label)?.threshold ?? floor }))
+        : store.listClasses().map(({ threshold_override, ...c }) => ({ ...c, threshold: threshold_override ?? floor }));
       if (args.json) ctx.io.out(JSON.stringify(list));
       else if (list.length === 0) ctx.io.out('no classes yet: enroll one with `edge-imprint enroll <label> <image>`');
       else list.forEach((c) => ctx.io.out(classLine(c)));
     } else if (action === 'remove') {
-      store.removeClass(args.label!);
+      if (shared) core.service.remove(args.label!);
+      else store.removeClass(args.label!);
       ctx.io.out(`removed "${args.label}"`);
     } else if (action === 'rename') {
       core.service.rename(args.label!, args.to!);
       ctx.io.out(`renamed "${args.label}" to "${args.to}"`);
     } else {
-      const r = store.undoShot(args.label!);
+      const r = shared ? core.service.undo(args.label!) : store.undoShot(args.label!);
       ctx.io.out(r.shots === 0 ? `removed the last shot of "${r.label}", and so the class` : `"${r.label}" now has ${r.shots} shots`);
     }
     return 0;
   } finally {
+    await core.gallery?.stop();
     await core.store.stop();
   }
 }

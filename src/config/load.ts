@@ -217,6 +217,18 @@ function crossCheck(main: Plain, issues: ConfigIssue[]): void {
   if ((cert === '') !== (key === '')) {
     issues.push({ path: cert === '' ? 'mqtt.tls.cert' : 'mqtt.tls.key', message: 'mqtt.tls.cert and mqtt.tls.key go together' });
   }
+  checkGalleryTopic(main, issues);
+}
+
+/** The gallery is shared by every node: under one node's base topic it would mix with that node's own topics. */
+function checkGalleryTopic(main: Plain, issues: ConfigIssue[]): void {
+  const gallery = getPath(main, 'gallery.topic');
+  const base = getPath(main, 'mqtt.base_topic');
+  if (typeof gallery !== 'string' || typeof base !== 'string') return;
+  const inside = (a: string, b: string): boolean => a === b || a.startsWith(`${b}/`);
+  if (inside(gallery, base) || inside(base, gallery)) {
+    issues.push({ path: 'gallery.topic', message: `must be a topic of its own, apart from mqtt.base_topic ("${base}")`, value: JSON.stringify(gallery) });
+  }
 }
 
 /** A guessable dashboard password or token is refused (their values are never shown). */

@@ -204,6 +204,20 @@ function httpSchema() {
   } as const;
 }
 
+/** The fleet gallery: classes shared with other nodes through the MQTT broker (src/fleet/). */
+function gallerySchema() {
+  return {
+    sync: bool(false, 'share classes with every node that syncs the same gallery topic'),
+    topic: str('edge-imprint-gallery', 'topic under which the nodes of one gallery share their classes', {
+      pattern: MQTT_TOPIC_PART,
+      patternHint: TOPIC_HINT,
+    }),
+    thumbnails: bool(false, "share each shot's thumbnail too (about 6x the bytes): a node running another model can re-embed it"),
+    max_message_bytes: int(8 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024, 'largest gallery message sent or accepted'),
+    tombstone_days: num(30, 0.01, 3650, 'days a removal, rename or undo is kept once nothing it applies to is left'),
+  } as const;
+}
+
 /** Keys of one zone of a camera: a region classified on its own. */
 export function zoneSchema() {
   return {
@@ -266,6 +280,7 @@ export function mainSchema(defaults: { nodeId: string }) {
       data_dir: str('./data', 'class store, thumbnails and state'),
       model_dir: str('./models', 'model files'),
       http: httpSchema(),
+      gallery: gallerySchema(),
       log: {
         level: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info', 'log level'),
         format: oneOf(['auto', 'pretty', 'json'], 'auto', 'auto: readable lines on a terminal, JSON otherwise'),

@@ -17,3 +17,4 @@ export type CameraConfig = AppConfig['cameras'][string];
 export type ZoneConfig = CameraConfig['zones'][string];
 export type HttpConfig = AppConfig['http'];
 export type LogConfig = AppConfig['log'];
+export type GalleryConfig = AppConfig['gallery'];

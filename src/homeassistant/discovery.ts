@@ -34,6 +34,8 @@ export interface DiscoveryContext {
   units: PublishedUnit[];
   /** The dashboard's address (the node device's configuration_url), when known. */
   configurationUrl?: string | null;
+  /** gallery.sync: the node device gets a diagnostic sensor of the fleet gallery. */
+  gallery?: boolean;
 }
 
 export type Platform = 'sensor' | 'binary_sensor' | 'image' | 'event' | 'text' | 'select' | 'button';
@@ -138,6 +140,7 @@ function nodeComponents(ctx: DiscoveryContext): Component[] {
       entity_category: 'diagnostic',
     }),
   ];
+  if (ctx.gallery) components.push(gallerySensor(ctx));
   if (ctx.cameras.length === 0) return components;
   // The no-code enrollment form: type a label, pick a camera, press the button.
   components.push(
@@ -165,6 +168,21 @@ function nodeComponents(ctx: DiscoveryContext): Component[] {
     }),
   );
   return components;
+}
+
+/** The fleet gallery: how many other nodes this one hears; peers, last sync, classes from peers and ignored messages as attributes. */
+function gallerySensor(ctx: DiscoveryContext): Component {
+  const gallery = '(value_json.gallery | default({}))';
+  return component(ctx, 'sensor', `${nodeUid(ctx.nodeId)}_gallery`, {
+    name: 'Gallery peers',
+    state_topic: stateTopic(ctx.baseTopic),
+    value_template: `{{ ${gallery}.get("peers", []) | count }}`,
+    json_attributes_topic: stateTopic(ctx.baseTopic),
+    json_attributes_template: `{{ ${gallery} | tojson }}`,
+    state_class: 'measurement',
+    entity_category: 'diagnostic',
+    icon: 'mdi:share-variant',
+  });
 }
 
 /** The event entity reads the shared `events` topic and keeps only its camera's (or zone's) events. */

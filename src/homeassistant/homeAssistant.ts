@@ -27,6 +27,8 @@ export interface HomeAssistantDeps {
   logger: Logger;
   /** The dashboard's address: the node device's "Visit" link (configuration_url). */
   configurationUrl?: string | null;
+  /** gallery.sync: a diagnostic gallery sensor on the node device. */
+  gallery?: boolean;
   /** Pause between migration steps, so Home Assistant has handled one before the next. */
   stepPauseMs?: number;
   /** Longest wait for the retained discovery configs after the first connect. */
@@ -150,6 +152,7 @@ export class HomeAssistant {
       labels: stateLabels(this.deps.listClasses()),
       units: this.deps.units(),
       configurationUrl: this.deps.configurationUrl ?? null,
+      gallery: this.deps.gallery ?? false,
     });
   }
 

@@ -36,6 +36,8 @@ export interface RecognizerData {
   zoneShots: Array<{ label: string; camera: string; zone: string | null; residual: Float32Array }>;
   /** Corrections: label null = the unit's empty scene; residual null for units without a scene then. */
   negatives: Array<{ label: string | null; camera: string; zone: string | null; embedding: Float32Array; residual: Float32Array | null }>;
+  /** Frames users said were not a class, seen by no camera unit here (other nodes' corrections): photo thresholds only. */
+  classNegatives?: Array<{ label: string; embedding: Float32Array }>;
 }
 
 export interface RecognizerOptions {
@@ -162,7 +164,7 @@ export class Recognizer {
     const centredShots = data.classes.map((c) => ({ ...c, shots: c.shots.map((s) => this.centred(s)) }));
     const dim = centredShots.find((c) => c.shots.length > 0)?.shots[0]?.length ?? 0;
     this.photos.setClasses(centredShots.map((c) => ({ label: c.label, background: c.background, sum: meanDirection(c.shots, dim), count: c.shots.length })));
-    const negatives = data.negatives.flatMap((n) => (n.label === null ? [] : [{ label: n.label, residual: this.centred(n.embedding) }]));
+    const negatives = [...data.negatives, ...(data.classNegatives ?? [])].flatMap((n) => (n.label === null ? [] : [{ label: n.label, residual: this.centred(n.embedding) }]));
     const rules = { ...this.opts.classThresholds, floor: this.opts.threshold };
     const foreground = centredShots.filter((c) => !c.background && c.shots.length > 0);
     const thresholds = classThresholds(foreground.map((c) => ({ label: c.label, shots: c.shots, ...(c.override === null ? {} : { override: c.override }) })), negatives, rules);

@@ -8,6 +8,7 @@ import type { EventStore } from './eventStore.js';
 import type { FineTuneResult } from './fineTune.js';
 import type { Recognizer, RecognizerData } from './recognizer.js';
 import type { SceneBook } from './sceneBook.js';
+import type { SharedClass, SharedClasses } from './shared.js';
 import type { EnrollOptions, Imprinter, PixelShot } from './imprinter.js';
 import { validateLabel } from './labels.js';
 import type { ClassStore, ZoneResidual } from './store.js';
@@ -44,6 +45,11 @@ export interface ImprintingServiceDeps {
    * `bin` would publish `<base>/<camera>/bin` beside the zone's `<base>/<camera>/bin/...`.
    */
   labelClash?: (label: string) => string | null;
+  /**
+   * Classes shared with other nodes (gallery.sync): merged into what this node lists and
+   * recognises, and removals, renames, undos and settings go through it to the whole fleet.
+   */
+  shared?: SharedClasses;
 }
 
 
@@ -55,6 +61,8 @@ export interface ImprintingServiceDeps {
 export class ImprintingService implements Imprinter {
   private pollTimer: NodeJS.Timeout | null = null;
   private tuneTimer: NodeJS.Timeout | null = null;
+  private tuningNow = false;
+  private tuneAgain = false;
   private seenVersion = -1;
   /** Bumped by every reload: a tuning result for an older generation is stale. */
   private generation = 0;
@@ -163,17 +171,24 @@ export class ImprintingService implements Imprinter {
     return this.deps.detector.embed(prepared.rgb);
   }
 
-  /** Every class with the threshold in effect for it. */
+  /** Every class with the threshold in effect for it (with gallery.sync: every class of the fleet). */
   list(): ClassInfo[] {
+    const { shared, recognizer } = this.deps;
+    if (shared) {
+      return [...shared.classes(this.deps.modelId()).values()]
+        .map((c) => ({ label: c.label, shots: c.shots, background: c.background, threshold: c.threshold ?? recognizer.threshold(c.label), origin: c.origin, created_at: c.created_at, updated_at: c.updated_at }))
+        .sort((a, b) => Buffer.compare(Buffer.from(a.label), Buffer.from(b.label)));
+    }
     return this.deps.store.listClasses().map(({ threshold_override, ...c }) => ({
       ...c,
-      threshold: threshold_override ?? this.deps.recognizer.threshold(c.label),
+      threshold: threshold_override ?? recognizer.threshold(c.label),
     }));
   }
 
   /** Per-class settings (class/set): a threshold override (null: from the data again), background. */
   setClass(label: string, settings: { threshold?: number | null; background?: boolean }): ClassInfo {
-    this.deps.store.setClass(this.existing(label), settings);
+    if (this.deps.shared) this.deps.shared.setClass(this.existing(label), settings);
+    else this.deps.store.setClass(this.existing(label), settings);
     this.changed();
     const info = this.list().find((c) => c.label === label);
     if (!info) throw new AppError('not_found', `label: no class "${label}"`, 'label');
@@ -181,27 +196,40 @@ export class ImprintingService implements Imprinter {
   }
 
   remove(label: string): { label: string } {
-    this.deps.store.removeClass(this.existing(label));
+    const { shared } = this.deps;
+    if (shared) shared.remove(this.sharedExisting(label));
+    else this.deps.store.removeClass(this.existing(label));
     this.changed();
     return { label };
   }
 
   rename(label: string, to: string): { label: string; to: string } {
     const target = this.newLabel(to, 'to');
-    this.deps.store.renameClass(this.existing(label), target);
+    const { shared } = this.deps;
+    if (shared) {
+      this.sharedExisting(label);
+      if (label !== target && this.list().some((c) => c.label === target)) throw new AppError('conflict', `to: class "${target}" already exists`, 'to');
+      if (label !== target) shared.rename(label, target);
+    } else {
+      this.deps.store.renameClass(this.existing(label), target);
+    }
     this.changed();
     return { label, to: target };
   }
 
+  /** Removes the latest shot (with gallery.sync: the newest of the fleet). */
   undo(label: string): { label: string; shots: number } {
-    const result = this.deps.store.undoShot(this.existing(label));
+    const { shared } = this.deps;
+    const result = shared ? shared.undo(this.sharedExisting(label)) : this.deps.store.undoShot(this.existing(label));
     this.changed();
     return result;
   }
 
   /** Deletes one shot (its class goes with its last shot). AppError('not_found') when there is none. */
   removeShot(id: number): { id: number; label: string; shots: number } {
-    const result = this.deps.store.removeShot(id);
+    const { shared } = this.deps;
+    if (shared) shared.refresh();
+    const result = shared ? shared.removeShot(id) : this.deps.store.removeShot(id);
     this.changed();
     return { id, ...result };
   }
@@ -226,6 +254,14 @@ export class ImprintingService implements Imprinter {
 
   private existing(label: string): string {
     if (typeof label !== 'string' || label.length === 0) throw new AppError('bad_label', 'label: must be a non-empty string', 'label');
+    return label;
+  }
+
+  /** A label of a class the fleet has (this node's view of it). */
+  private sharedExisting(label: string): string {
+    this.existing(label);
+    this.deps.shared!.refresh();
+    if (!this.deps.shared!.classes(this.deps.modelId()).has(label)) throw new AppError('not_found', `label: no class "${label}"`, 'label');
     return label;
   }
 
@@ -277,6 +313,11 @@ export class ImprintingService implements Imprinter {
       ...(opts.units ? { units: opts.units } : {}),
     };
     const result = this.deps.store.addShots(label, shots, storeOpts);
+    // An explicit background flag is a settings change the fleet must hear of (a class new here adopts the fleet's otherwise).
+    if (this.deps.shared && background !== undefined) {
+      this.deps.shared.refresh();
+      this.deps.shared.setClass(label, { background });
+    }
     this.deps.onEnroll?.(shots.length);
     this.changed();
     this.deps.logger.info({ label, added: result.added, shots: result.shots }, 'class enrolled');
@@ -286,6 +327,11 @@ export class ImprintingService implements Imprinter {
   private reload(): void {
     this.seenVersion = this.deps.store.dataVersion();
     this.generation++;
+    try {
+      this.deps.shared?.refresh();
+    } catch (err) {
+      this.deps.logger.error({ err }, 'could not bring the shared gallery up to date; deciding with what it had');
+    }
     // Plain imprinting takes effect at once; fine-tuned weights replace it when ready.
     try {
       this.deps.recognizer.load(this.recognizerData());
@@ -296,23 +342,44 @@ export class ImprintingService implements Imprinter {
     this.scheduleTuning();
   }
 
-  /** Everything the recognizer learns from, of the current model only. */
-  private recognizerData(): RecognizerData {
+  /**
+   * Everything the recognizer learns from, of the current model only: every class's raw shot
+   * embeddings, per camera unit the residual shots and negatives, the threshold overrides;
+   * with gallery.sync also the other nodes' shots and class negatives (their units stay theirs).
+   */
+  recognizerData(): RecognizerData {
     const model = this.deps.modelId();
+    const local = this.deps.store.shotEmbeddings();
     const overrides = new Map(this.deps.store.listClasses().map((c) => [c.label, c.threshold_override]));
-    return {
-      classes: this.deps.store.shotEmbeddings().map((c) => ({ ...c, override: overrides.get(c.label) ?? null })),
+    const data = {
+      classes: local.map((c) => ({ ...c, override: overrides.get(c.label) ?? null })),
       zoneShots: this.deps.store.zoneShots(model),
       negatives: this.deps.events.negatives(model),
     };
+    return this.deps.shared ? withShared(data, this.deps.shared.classes(model)) : data;
   }
 
   private scheduleTuning(): void {
     if (!this.deps.tuner) return;
     if (this.tuneTimer) clearTimeout(this.tuneTimer);
     this.tuneTimer = setTimeout(() => {
+      this.tuneTimer = null;
+      // One tuning at a time (seconds of CPU for a large gallery): changes meanwhile tune once after it.
+      if (this.tuningNow) {
+        this.tuneAgain = true;
+        return;
+      }
+      this.tuningNow = true;
       // tune() settles with null on every failure; the catch is for a bug in it.
-      this.tune().catch((err: unknown) => this.deps.logger.error({ err }, 'fine-tuning failed unexpectedly'));
+      this.tune()
+        .catch((err: unknown) => this.deps.logger.error({ err }, 'fine-tuning failed unexpectedly'))
+        .finally(() => {
+          this.tuningNow = false;
+          if (this.tuneAgain) {
+            this.tuneAgain = false;
+            this.scheduleTuning();
+          }
+        });
     }, this.deps.tuneDelayMs ?? 1000);
     this.tuneTimer.unref();
   }
@@ -337,7 +404,7 @@ export class ImprintingService implements Imprinter {
   private async tuneWith(tuner: BackgroundTuner): Promise<FineTuneResult | null> {
     const generation = this.generation;
     const { recognizer } = this.deps;
-    const classes = this.deps.store.shotEmbeddings().map((c) => ({ ...c, shots: c.shots.map((x) => recognizer.centred(x)) }));
+    const classes = this.recognizerData().classes.map((c) => ({ label: c.label, background: c.background, shots: c.shots.map((x) => recognizer.centred(x)) }));
     const result = await tuner.tune(classes);
     if (generation !== this.generation) return null;
     if (result.used) {
@@ -356,7 +423,7 @@ export class ImprintingService implements Imprinter {
 
   private changed(): void {
     this.reload();
-    this.deps.bus?.emit('classesChanged', { labels: this.deps.store.listClasses().map((c) => c.label) });
+    this.deps.bus?.emit('classesChanged', { labels: this.list().map((c) => c.label) });
   }
 
   private pollStore(): void {
@@ -388,4 +455,19 @@ export class ImprintingService implements Imprinter {
     }
     this.deps.store.replaceEmbeddings(updates, model);
   }
+}
+
+/** This node's data with the fleet's: peers' shots added to each class, settings and class negatives from the fleet. Pure. */
+function withShared(data: RecognizerData, shared: Map<string, SharedClass>): RecognizerData {
+  const local = new Map(data.classes.map((c) => [c.label, c]));
+  const classes = [...shared.values()].map((c) => ({
+    label: c.label,
+    background: c.background,
+    shots: [...(local.get(c.label)?.shots ?? []), ...c.peerShots],
+    override: c.threshold,
+  }));
+  // A class of this store the fleet's view lacks (not taken in yet) still counts.
+  const missing = data.classes.filter((c) => !shared.has(c.label));
+  const classNegatives = [...shared.values()].flatMap((c) => c.peerNegatives.map((embedding) => ({ label: c.label, embedding })));
+  return { ...data, classes: [...classes.filter((c) => c.shots.length > 0), ...missing], classNegatives };
 }

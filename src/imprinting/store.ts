@@ -269,6 +269,60 @@ export class ClassStore {
     return this.guard(() => this.db!.transaction(remove).immediate());
   }
 
+  /**
+   * Removals and renames decided elsewhere (the fleet gallery) applied to this store's shots
+   * and class negatives, in one transaction: `gone` ones are deleted; a move puts shots and
+   * negatives under class `to` (created with the settings of the class they leave when it does
+   * not exist). Every class touched is recomputed; one left without shots goes, negatives too.
+   */
+  reshape(change: { goneShots: number[]; goneNegatives: number[]; moves: Array<{ to: string; shots: number[]; negatives: number[] }> }): void {
+    const s = this.statements();
+    const apply = (db: Database) => {
+      const touched = new Set<number>();
+      for (const id of change.goneShots) {
+        const owner = s.classIdOfShot.get(id);
+        if (owner) touched.add(owner.class_id);
+        s.deleteShot.run(id);
+      }
+      const deleteNegative = db.prepare<[number], unknown>('DELETE FROM negatives WHERE id = ?');
+      for (const id of change.goneNegatives) deleteNegative.run(id);
+      for (const move of change.moves) this.moveInto(db, move, touched);
+      for (const id of touched) {
+        const row = s.classById.get(id);
+        if (row) this.recompute(row);
+      }
+    };
+    this.guard(() => this.db!.transaction(() => apply(this.db!)).immediate());
+  }
+
+  private moveInto(db: Database, move: { to: string; shots: number[]; negatives: number[] }, touched: Set<number>): void {
+    checkText('to', move.to, 'bad_label');
+    const s = this.statements();
+    const negativeClass = db.prepare<[number], { class_id: number | null }>('SELECT class_id FROM negatives WHERE id = ?');
+    const sourceId = s.classIdOfShot.get(move.shots[0] ?? -1)?.class_id ?? negativeClass.get(move.negatives[0] ?? -1)?.class_id ?? null;
+    let target = s.classByLabel.get(move.to);
+    if (!target) {
+      const source = sourceId === null ? undefined : s.classById.get(sourceId);
+      const now = isoTime(this.clock());
+      s.insertClass.run(move.to, source?.background ?? 0, encodeFloat32(new Float32Array(0)), now, now, source?.origin ?? '');
+      target = s.classByLabel.get(move.to)!;
+      if (source?.threshold !== undefined && source.threshold !== null) s.setThreshold.run(source.threshold, now, target.id);
+    }
+    const moveShot = db.prepare<[number, number], unknown>('UPDATE shots SET class_id = ? WHERE id = ?');
+    const moveNegative = db.prepare<[number, number], unknown>('UPDATE negatives SET class_id = ? WHERE id = ?');
+    for (const id of move.shots) {
+      const owner = s.classIdOfShot.get(id);
+      if (owner) touched.add(owner.class_id);
+      moveShot.run(target.id, id);
+    }
+    for (const id of move.negatives) {
+      const owner = negativeClass.get(id);
+      if (owner && owner.class_id !== null) touched.add(owner.class_id);
+      moveNegative.run(target.id, id);
+    }
+    touched.add(target.id);
+  }
+
   /** Every residual shot of the shots embedded by `model` (another model's are meaningless). */
   zoneShots(model: string): Array<{ label: string; camera: string; zone: string | null; residual: Float32Array }> {
     const s = this.statements();

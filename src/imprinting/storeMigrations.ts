@@ -124,6 +124,93 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    description: 'the fleet gallery: ids and stamps of this node\'s shots, other nodes\' contributions, operations',
+    up: (db) => {
+      // Stamps are hybrid logical clock stamps as text (src/fleet/hlc.ts): text order is time order.
+      db.exec(`
+        -- This node's shots and class negatives as the fleet knows them: a global id, the stamp
+        -- of their creation, and the stamp from which they carry their class's label.
+        CREATE TABLE gallery_shots_local (
+          shot_id  INTEGER PRIMARY KEY REFERENCES shots(id) ON DELETE CASCADE,
+          gid      TEXT NOT NULL UNIQUE,
+          at       TEXT NOT NULL,
+          label_at TEXT NOT NULL
+        );
+        CREATE TABLE gallery_negatives_local (
+          negative_id INTEGER PRIMARY KEY REFERENCES negatives(id) ON DELETE CASCADE,
+          gid         TEXT NOT NULL UNIQUE,
+          at          TEXT NOT NULL,
+          label_at    TEXT NOT NULL
+        );
+        -- This node's settings of a class as it shares them (at: when set), and the values the
+        -- class's row had when the gallery last looked (a difference is a change made here).
+        CREATE TABLE gallery_settings (
+          label          TEXT PRIMARY KEY,
+          background     INTEGER NOT NULL CHECK (background IN (0, 1)),
+          threshold      REAL,
+          at             TEXT NOT NULL,
+          label_at       TEXT NOT NULL,
+          row_background INTEGER,
+          row_threshold  REAL
+        );
+        -- The latest contribution of each other node per class and model, its records with
+        -- their vectors in this node's model (space; re-embedded when the model differs).
+        CREATE TABLE gallery_contributions (
+          node         TEXT NOT NULL,
+          model        TEXT NOT NULL,
+          label        TEXT NOT NULL,
+          version      TEXT NOT NULL,
+          space        TEXT NOT NULL,
+          settings     TEXT,
+          bytes        INTEGER NOT NULL,
+          received_at  TEXT NOT NULL,
+          PRIMARY KEY (node, model, label)
+        );
+        CREATE TABLE gallery_records (
+          node      TEXT NOT NULL,
+          model     TEXT NOT NULL,
+          label     TEXT NOT NULL,
+          gid       TEXT NOT NULL,
+          kind      TEXT NOT NULL CHECK (kind IN ('shot', 'negative')),
+          at        TEXT NOT NULL,
+          label_at  TEXT NOT NULL,
+          embedding BLOB NOT NULL,
+          thumbnail BLOB,
+          PRIMARY KEY (node, model, label, gid),
+          FOREIGN KEY (node, model, label) REFERENCES gallery_contributions (node, model, label) ON DELETE CASCADE
+        );
+        -- Each other node's latest manifest: the contributions it has.
+        CREATE TABLE gallery_peers (
+          node     TEXT PRIMARY KEY,
+          at       TEXT NOT NULL,
+          entries  TEXT NOT NULL,
+          seen_at  TEXT NOT NULL
+        );
+        -- Removals, renames and undos of every node (tombstones), compacted by rule.
+        CREATE TABLE gallery_ops (
+          at       TEXT PRIMARY KEY,
+          kind     TEXT NOT NULL CHECK (kind IN ('remove', 'rename', 'drop')),
+          label    TEXT NOT NULL,
+          to_label TEXT,
+          gid      TEXT
+        );
+        -- What this node published last per topic: an unchanged contribution keeps its version.
+        CREATE TABLE gallery_published (
+          topic   TEXT PRIMARY KEY,
+          digest  TEXT NOT NULL,
+          version TEXT NOT NULL
+        );
+        -- The hybrid logical clock, so that stamps keep increasing across restarts.
+        CREATE TABLE gallery_clock (
+          id      INTEGER PRIMARY KEY CHECK (id = 1),
+          wall    INTEGER NOT NULL,
+          counter INTEGER NOT NULL
+        );
+      `);
+    },
+  },
 ];
 
 /** The schema version this build writes. */

@@ -563,11 +563,18 @@ export class MqttConnection implements MqttTransport {
       const entry: InFlight = { client, message: { topic, payload, opts, at }, settle: resolve };
       this.inFlight.add(entry);
       const options = { qos: opts.qos ?? 1, retain: opts.retain ?? false, ...(properties ? { properties } : {}) };
-      client.publish(topic, payload, options, (err) => {
+      const done = (err?: Error): void => {
         if (!this.inFlight.delete(entry)) return;
         if (err) this.logger.debug({ topic, err: errorMessage(err) }, 'MQTT publish failed');
         resolve(!err);
-      });
+      };
+      try {
+        client.publish(topic, payload, options, done);
+      } catch (err) {
+        // mqtt.js throws when the client closed meanwhile (the broker handed its session to a
+        // newer connection): not sent, as if the connection had dropped.
+        done(err instanceof Error ? err : new Error(String(err)));
+      }
     });
   }
 

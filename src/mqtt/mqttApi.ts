@@ -32,6 +32,8 @@ export interface MqttApiDeps {
   onMqttDropped?: (reason: DropReason, count: number) => void;
   /** The dashboard's address, for Home Assistant's node device (configuration_url). */
   configurationUrl?: string | null;
+  /** gallery.sync: the node device gets a gallery sensor. */
+  gallery?: boolean;
   /** Test hooks: reconnect timings and the like. */
   connectionOverrides?: Partial<ConnectionOptions>;
 }
@@ -89,6 +91,7 @@ export class MqttApi {
           listClasses,
           enrollFromCamera: (label, camera) => this.requests.enrollFromCamera(label, camera),
           configurationUrl: deps.configurationUrl ?? null,
+          gallery: deps.gallery ?? false,
           logger: logger.child({ part: 'homeassistant' }),
         })
       : null;

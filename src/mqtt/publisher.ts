@@ -25,7 +25,17 @@ export interface StatePayload {
    * prototypes, when it last changed, and a look waiting to become one.
    */
   scenes?: Record<string, SceneSummary>;
+  /** The fleet gallery (gallery.sync): peers seen, last sync, classes from peers, messages ignored. */
+  gallery?: GalleryState;
   started_at: string;
+}
+
+export interface GalleryState {
+  topic: string;
+  peers: string[];
+  last_sync: string | null;
+  classes_from_peers: number;
+  rejected: Record<string, number>;
 }
 
 export interface SceneSummary {
@@ -143,6 +153,7 @@ export class MqttPublisher {
       bus.on('classesChanged', () => this.onClassesChanged()),
       bus.on('detectorChanged', () => this.publishState()),
       bus.on('scenesSaved', () => this.publishState()),
+      bus.on('galleryChanged', () => this.publishState()),
     );
     this.publishState();
     for (const [camera, { status }] of Object.entries(this.deps.getState().cameras)) {

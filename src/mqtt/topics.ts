@@ -83,3 +83,34 @@ export function topicMatches(filter: string, topic: string): boolean {
   }
   return f.length === t.length;
 }
+
+/**
+ * The fleet gallery (gallery.topic): each node publishes only under its own node id, so that
+ * an ACL can give each node write access to its own subtree. A class contribution's topic
+ * names the model (its sha256's first 16 hex digits) and the label (URI-encoded, so any
+ * label makes one safe topic level).
+ */
+export const galleryFilter = (topic: string): string => `${topic}/#`;
+export const galleryManifestTopic = (topic: string, node: string): string => `${topic}/${node}/manifest`;
+export const galleryOpsTopic = (topic: string, node: string): string => `${topic}/${node}/ops`;
+export const galleryClassTopic = (topic: string, node: string, model: string, label: string): string =>
+  `${topic}/${node}/class/${model.slice(0, 16)}/${encodeURIComponent(label)}`;
+
+export type GalleryTopic =
+  | { node: string; kind: 'manifest' | 'ops' }
+  | { node: string; kind: 'class'; model: string; label: string };
+
+/** What a topic under the gallery topic names, or null when it is none of the gallery's topics. */
+export function parseGalleryTopic(topic: string, galleryTopic: string): GalleryTopic | null {
+  if (!topic.startsWith(`${galleryTopic}/`)) return null;
+  const parts = topic.slice(galleryTopic.length + 1).split('/');
+  const [node, kind, model, label] = parts;
+  if (!node) return null;
+  if ((kind === 'manifest' || kind === 'ops') && parts.length === 2) return { node, kind };
+  if (kind !== 'class' || parts.length !== 4 || !model || !label) return null;
+  try {
+    return { node, kind, model, label: decodeURIComponent(label) };
+  } catch {
+    return null;
+  }
+}

@@ -45,6 +45,7 @@ export class Metrics {
   private readonly requests: Counter<'command'>;
   private readonly requestErrors: Counter<'command'>;
   private readonly mqttDropped: Counter<'reason'>;
+  private readonly galleryRejected: Counter<'reason'>;
   private readonly camera: Record<'fps' | 'processFps' | 'skippedFps' | 'reconnects' | 'online', Gauge<'camera'>>;
 
   constructor(options: MetricsOptions = {}) {
@@ -77,6 +78,12 @@ export class Metrics {
     });
     // Every reason shows from the start (at 0), so a dashboard can tell "none" from "unknown".
     for (const reason of DROP_REASONS) this.mqttDropped.inc({ reason }, 0);
+    this.galleryRejected = new Counter({
+      name: 'edge_imprint_gallery_rejected_total',
+      help: 'Fleet gallery messages ignored: garbled, oversized, forged, or stamped too far ahead',
+      labelNames: ['reason'],
+      registers,
+    });
     const gauge = (name: string, help: string): Gauge<'camera'> =>
       new Gauge({ name: `edge_imprint_camera_${name}`, help, labelNames: ['camera'], registers });
     this.camera = {
@@ -107,6 +114,10 @@ export class Metrics {
 
   recordMqttDropped(reason: DropReason, count = 1): void {
     if (count > 0) this.mqttDropped.inc({ reason }, count);
+  }
+
+  recordGalleryRejected(reason: string): void {
+    this.galleryRejected.inc({ reason });
   }
 
   /** Called at each scrape; cameras it no longer lists disappear from the output. */

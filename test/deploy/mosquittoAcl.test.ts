@@ -16,6 +16,7 @@ const PASSWORDS = {
   'edge-imprint': 'test-edge-imprint-password',
   homeassistant: 'test-homeassistant-password',
   enroller: 'test-enroller-password',
+  'edge-imprint-garage': 'test-edge-imprint-garage-password',
 };
 
 /** The hashed password file for PASSWORDS, as make-secrets.sh writes it (mosquitto_passwd -U). */
@@ -127,6 +128,34 @@ void describe('deploy/mosquitto (config, example users, recommended ACL)', () =>
     await waitFor(() => agentSeen.some((m) => m.topic === 'edge-imprint/enroll_form/enroll'), 3000, 'the enroll press');
     assert.ok(agentSeen.some((m) => m.topic === 'edge-imprint/request/class/list'));
     assert.ok(!agentSeen.some((m) => m.topic === 'edge-imprint/available' && m.payload === 'offline'));
+  });
+
+  void it('gives the fleet gallery to the agents only, each writing its own subtree', async () => {
+    const home = await connect('edge-imprint'); // node_id home
+    const garage = await connect('edge-imprint-garage'); // node_id garage
+    const ha = await connect('homeassistant');
+    const script = await connect('enroller');
+    const seen = { home: collect(home), ha: collect(ha), script: collect(script) };
+    await home.subscribeAsync('edge-imprint-gallery/#', { qos: 1 });
+    await ha.subscribeAsync('edge-imprint-gallery/#', { qos: 1 });
+    await script.subscribeAsync('edge-imprint-gallery/#', { qos: 1 });
+    assert.equal(await allowed(home, 'edge-imprint-gallery/home/manifest', '{"home":1}', true), true);
+    assert.equal(await allowed(garage, 'edge-imprint-gallery/garage/class/0123456789abcdef/cat', '{"garage":1}', true), true);
+    assert.equal(await allowed(garage, 'edge-imprint-gallery/home/manifest', '{"forged":1}'), false);
+    assert.equal(await allowed(home, 'edge-imprint-gallery/garage/ops', '{"forged":1}'), false);
+    assert.equal(await allowed(ha, 'edge-imprint-gallery/homeassistant/manifest', '{"fake peer":1}'), false);
+    assert.equal(await allowed(script, 'edge-imprint-gallery/enroller/manifest', '{"fake peer":1}'), false);
+    // Each agent still owns only its own base topic.
+    assert.equal(await allowed(garage, 'edge-imprint-garage/available', 'online', true), true);
+    assert.equal(await allowed(garage, 'edge-imprint/available', 'offline'), false);
+    // Home Assistant asks the second agent as it asks the first, and cannot fake its states.
+    assert.equal(await allowed(ha, 'edge-imprint-garage/request/class/list', '{}'), true);
+    assert.equal(await allowed(ha, 'edge-imprint-garage/available', 'offline'), false);
+    await waitFor(() => seen.home.some((m) => m.topic === 'edge-imprint-gallery/garage/class/0123456789abcdef/cat'), 3000, "home to read garage's contribution");
+    assert.ok(!seen.home.some((m) => m.payload.includes('forged') || m.payload.includes('fake peer')));
+    await allowed(home, 'edge-imprint-gallery/home/ops', '{"home":2}');
+    await waitFor(() => seen.home.some((m) => m.topic === 'edge-imprint-gallery/home/ops'), 3000, 'home to read its own');
+    assert.deepEqual([...seen.ha, ...seen.script].filter((m) => m.topic.startsWith('edge-imprint-gallery/')), [], 'Home Assistant and scripts read no gallery');
   });
 
   void it('lets an enrolling script ask and read answers, not states', async () => {

@@ -90,7 +90,8 @@ void describe('ClassStore', () => {
         assert.equal(raw.pragma('user_version', { simple: true }), latestVersion());
         assert.ok(latestVersion() >= 1);
         const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-        assert.deepEqual(tables.filter((t) => t !== 'sqlite_sequence'), ['classes', 'events', 'negatives', 'scenes', 'shots', 'zone_shots']);
+        const gallery = ['clock', 'contributions', 'negatives_local', 'ops', 'peers', 'published', 'records', 'settings', 'shots_local'].map((t) => `gallery_${t}`);
+        assert.deepEqual(tables.filter((t) => t !== 'sqlite_sequence'), ['classes', 'events', ...gallery, 'negatives', 'scenes', 'shots', 'zone_shots']);
       } finally {
         raw.close();
       }
