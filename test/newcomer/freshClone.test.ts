@@ -57,6 +57,25 @@ function tail(file: string, lines = 60): string {
   return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
 }
 
+/**
+ * The failed tests of a TAP log, each with the lines of its report (the log's tail rarely
+ * holds them: the summary of a long run is all it shows).
+ */
+function failedTests(log: string, linesEach = 30): string {
+  const lines = log.split('\n');
+  const blocks: string[] = [];
+  lines.forEach((line, i) => {
+    if (/^\s*not ok \d+ - /.test(line)) blocks.push(lines.slice(i, i + linesEach).join('\n'));
+  });
+  return blocks.join('\n[…]\n');
+}
+
+/** What a failed README command printed that tells why: its failed tests, then its tail. */
+function whyFailed(file: string): string {
+  const failed = failedTests(readFileSync(file, 'utf8'));
+  return `${failed ? `failed tests:\n${failed}\n\n` : ''}the log's last lines:\n${tail(file, 20)}`;
+}
+
 void describe('a newcomer: fresh clone, the README commands, nothing beside it', { timeout: 40 * 60_000 }, () => {
   const dir = tempDir('edge-imprint-newcomer-');
   const clone = join(dir.path, 'edge-imprint');
@@ -91,7 +110,7 @@ void describe('a newcomer: fresh clone, the README commands, nothing beside it',
       assert.deepEqual(setupAndTest, ['bash scripts/install-system-deps.sh --test && npm ci && npm test']);
       const code = await runCommand(setupAndTest![0]!, clone, logFile);
       const out = readFileSync(logFile, 'utf8');
-      assert.equal(code, 0, `exit ${code}; log ${logFile}:\n${tail(logFile)}`);
+      assert.equal(code, 0, `exit ${code}; log ${logFile}:\n${whyFailed(logFile)}`);
       const pass = Number(/^# pass (\d+)$/m.exec(out)?.[1] ?? 0);
       assert.ok(pass > 100, `only ${pass} tests passed`);
       assert.match(out, /^# fail 0$/m);
