@@ -5,6 +5,7 @@ import type { CameraConfig } from '../config/types.js';
 import type { InputSize } from '../detector/types.js';
 import { buildFfmpegPlan, redactUrl, SNAPSHOT_FD, sourceSizeFromStderr } from './ffmpegArgs.js';
 import { FrameSplitter, JpegSplitter } from './frameSplitter.js';
+import { watchFfmpegExit } from './ffmpegExit.js';
 
 export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
 
@@ -209,30 +210,18 @@ export class CameraSource {
       this.restartTimer = setTimeout(() => this.relaunch(), delay);
       return;
     }
-    let resolveExit: () => void = () => undefined;
-    const exited = new Promise<void>((resolve) => (resolveExit = resolve));
     const run: Run = {
       child,
       startedAt: this.clock(),
       frames: 0,
       failed: false,
-      exited,
+      exited: watchFfmpegExit(child, (why) => this.fail(run, why)),
       paired: plan.pairedSnapshots,
       jpegs: new Map(),
       jpegCount: 0,
       waiting: new Map(),
     };
     this.run = run;
-    child.once('exit', () => resolveExit());
-    // 'close' comes after the pipes are drained: the ring buffer then holds ffmpeg's last words.
-    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
-      this.fail(run, `ffmpeg exited (${signal ?? `code ${code}`})`);
-    });
-    child.once('error', (err) => {
-      // Spawn failures (ENOENT) emit 'error' and no 'exit'.
-      if (child.pid === undefined) resolveExit();
-      this.fail(run, `ffmpeg failed: ${err.message}`);
-    });
     this.attachOutputs(run, plan.frameBytes, plan.units.length);
   }
 

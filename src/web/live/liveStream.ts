@@ -17,6 +17,7 @@ import { errorMessage } from '../../errors.js';
 import { liveInput, liveOutputOptions, liveUrl } from './liveArgs.js';
 import type { MuxerHandle, MuxerSpec, StartMuxer } from './muxerProcess.js';
 import { firstKeyframePacket, TsAligner } from './tsPackets.js';
+import { watchFfmpegExit } from '../../camera/ffmpegExit.js';
 
 export type LiveState = 'idle' | 'starting' | 'streaming' | 'restarting' | 'stopping';
 
@@ -200,8 +201,6 @@ export class LiveStream {
 
   /** Listens to a new run's output and exit, and arms its stall watchdog. */
   private watch(handle: MuxerHandle): Run {
-    let resolveExit: () => void = () => undefined;
-    const exited = new Promise<void>((resolve) => (resolveExit = resolve));
     const { child } = handle;
     const run: Run = {
       child,
@@ -209,23 +208,12 @@ export class LiveStream {
       lastDataAt: 0,
       firstDataAt: 0,
       failed: false,
-      exited,
+      exited: watchFfmpegExit(child, (why) => this.fail(run, why)),
       aligner: new TsAligner(),
       stderr: [],
     };
     handle.events.on('mpeg1data', (chunk: Buffer) => this.onData(run, chunk));
     handle.events.on('ffmpegStderr', (chunk: Buffer) => this.onStderr(run, chunk));
-    child.once('exit', () => resolveExit());
-    // 'close' comes after the pipes are drained: the ring buffer then holds ffmpeg's last words.
-    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
-      this.fail(run, `ffmpeg exited (${signal ?? `code ${code}`})`);
-    });
-    child.once('error', (err) => {
-      // Spawn failures (ENOENT, EACCES) emit 'error' and no 'exit'. Only the message is
-      // logged: the error object carries the arguments, URL included.
-      if (child.pid === undefined) resolveExit();
-      this.fail(run, `ffmpeg failed: ${err.message}`);
-    });
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = setInterval(() => this.checkStall(run), Math.max(50, Math.min(1000, this.stallMs() / 10)));
     return run;
