@@ -101,20 +101,25 @@ export async function startRtspServer(opts: { file: string; port?: number; path?
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   await waitReady(child);
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
-  const end = async (signal: NodeJS.Signals): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    await exited;
-  };
+  const end = ender(child);
   return {
     port,
     url: `rtsp://127.0.0.1:${port}${path}`,
     pid: child.pid ?? -1,
     stop: () => end('SIGTERM'),
     kill: () => end('SIGKILL'),
+  };
+}
+
+/** Ends the server with a signal and resolves once it has exited (at once if it had). */
+function ender(child: ChildProcess): (signal: NodeJS.Signals) => Promise<void> {
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  return async (signal) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
   };
 }
 
@@ -159,14 +164,7 @@ export async function startLiveRtspServer(opts: { port?: number; path?: string; 
   const args = [SERVER_SCRIPT, '--port', String(port), '--live', '--path', path, '--size', opts.size ?? '640x480', '--fps', String(opts.fps ?? 10)];
   const child = spawn(PYTHON, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   await waitReady(child);
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
-  const end = async (signal: NodeJS.Signals): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    await exited;
-  };
+  const end = ender(child);
   const confirmed: Array<(line: string) => void> = [];
   child.stdout?.on('data', (d: Buffer) => {
     for (const line of d.toString().split('\n')) if (line.startsWith('COLOR ')) confirmed.shift()?.(line);
