@@ -307,11 +307,14 @@ export class CameraManager {
       if (!unit || unit.invalid) return;
       const update = unit.smoother.push(u.result);
       unit.label = update.label;
-      if (!u.reused && u.result.label === NONE && unit.smoother.activeLabels().length === 0) {
-        const crop = r.frame.crops[i];
-        if (crop) unit.quiet = Uint8Array.from(crop);
+      if (!u.reused) {
+        const active = unit.smoother.activeLabels();
+        if (u.result.label === NONE && active.length === 0) {
+          const crop = r.frame.crops[i];
+          if (crop) unit.quiet = Uint8Array.from(crop);
+        }
+        this.deps.observe?.({ camera: camera.name, zone: unit.zone }, u.result, active);
       }
-      if (!u.reused) this.deps.observe?.({ camera: camera.name, zone: unit.zone }, u.result, unit.smoother.activeLabels());
       this.deps.bus.emit('cameraResult', {
         camera: r.camera,
         zone: unit.zone,

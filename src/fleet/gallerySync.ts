@@ -20,7 +20,7 @@ import { galleryClassTopic, galleryFilter, galleryManifestTopic, galleryOpsTopic
 import type { GalleryBook, GalleryStatus, OwnClass } from './galleryBook.js';
 import { contributionPayload, GalleryParser, GalleryReject, opsPayload, WIRE_VERSION, type ManifestPayload, type ParsedMessage, type ReceivedContribution, type RejectReason } from './payloads.js';
 
-export const REJECT_REASONS: readonly RejectReason[] = ['garbled', 'oversized', 'forged', 'clock'];
+const REJECT_REASONS: readonly RejectReason[] = ['garbled', 'oversized', 'forged', 'clock'];
 
 export interface GallerySyncDeps {
   transport: MqttTransport;
@@ -81,7 +81,7 @@ export class GallerySync {
   private reloaded = '';
   /** Own topics known to hold something: published this run, by an earlier run, or seen retained. */
   private readonly ownTopics = new Set<string>();
-  private readonly rejected: Record<RejectReason, number> = { garbled: 0, oversized: 0, forged: 0, clock: 0 };
+  private readonly rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
   private rejectLog = { minute: 0, count: 0 };
   private readonly warnedModels = new Set<string>();
 
@@ -332,16 +332,17 @@ export class GallerySync {
   private contribution(c: OwnClass, model: string, version: string): string {
     const { config, nodeId } = this.deps;
     const vectors = this.deps.book.ownVectors(c.label, model);
+    const allShots = vectors.filter((v) => v.kind === 'shot');
+    const negatives = vectors.filter((v) => v.kind === 'negative');
     const build = (thumbnails: boolean, keep: number): string => {
-      const shots = vectors.filter((v) => v.kind === 'shot');
       const payload = contributionPayload({
         node: nodeId,
         label: c.label,
         model,
         version,
         settings: c.settings,
-        shots: shots.slice(Math.max(0, shots.length - keep)),
-        negatives: vectors.filter((v) => v.kind === 'negative'),
+        shots: allShots.slice(Math.max(0, allShots.length - keep)),
+        negatives,
         thumbnails,
       });
       return JSON.stringify(payload);
@@ -349,7 +350,7 @@ export class GallerySync {
     let text = build(config.thumbnails, Infinity);
     if (text.length <= config.max_message_bytes) return text;
     text = build(false, Infinity);
-    const shots = vectors.filter((v) => v.kind === 'shot').length;
+    const shots = allShots.length;
     let keep = shots;
     while (text.length > config.max_message_bytes && keep > 1) {
       keep = Math.max(1, Math.floor((keep * config.max_message_bytes) / text.length) - 1);

@@ -32,10 +32,6 @@ export function parseStamp(stamp: string): (ClockState & { node: string }) | nul
   return { wall: Number(m[1]), counter: Number(m[2]), node: m[3]! };
 }
 
-export function isStamp(value: unknown): value is Stamp {
-  return typeof value === 'string' && STAMP.test(value);
-}
-
 /** The node that made a stamp (the part after `@`). */
 export function stampNode(stamp: Stamp): string {
   return stamp.slice(stamp.indexOf('@') + 1);
@@ -44,10 +40,6 @@ export function stampNode(stamp: Stamp): string {
 /** The wall-clock time of a stamp, in ms. */
 export function stampWall(stamp: Stamp): number {
   return Number(stamp.slice(0, 15));
-}
-
-export function maxStamp(a: Stamp, b: Stamp): Stamp {
-  return a >= b ? a : b;
 }
 
 /** The next state for a local event: after `state`, and at least the physical time. */

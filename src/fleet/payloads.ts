@@ -174,7 +174,7 @@ export interface OwnRecord extends RecordMeta {
   thumbnail: Buffer | null;
 }
 
-export function encodeVector(v: Float32Array): string {
+function encodeVector(v: Float32Array): string {
   return encodeFloat32(v).toString('base64');
 }
 

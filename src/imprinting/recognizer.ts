@@ -108,7 +108,7 @@ export class Recognizer {
   recognize(x: Float32Array, unit: UnitRef, allowed: readonly string[]): Classification {
     const key = unitKey(unit);
     const view = this.units.get(key);
-    const scene = [...this.scenes.prototypes(unit), ...this.background, ...(view?.sceneExamples ?? [])];
+    const scene = this.sceneOf(unit);
     const allowedSet = allowed.length > 0 ? new Set(allowed) : null;
     const d = decide(x, { classes: view?.classes ?? [], scene, allowed: allowedSet, negatives: view?.negatives ?? [], residualMean: this.mean?.residualMean ?? null }, this.opts.zone.decision);
     const base = { embedding: x, residual: d.vector };
@@ -133,8 +133,12 @@ export class Recognizer {
 
   /** A frame enrolled from a unit, as that unit sees it (null before the unit knows its scene). */
   residualFor(unit: UnitRef, x: Float32Array): Float32Array | null {
-    const scene = [...this.scenes.prototypes(unit), ...this.background, ...(this.units.get(unitKey(unit))?.sceneExamples ?? [])];
-    return residualShot(x, scene, this.mean?.residualMean ?? null);
+    return residualShot(x, this.sceneOf(unit), this.mean?.residualMean ?? null);
+  }
+
+  /** Every look of a unit's empty scene: its learned prototypes, the background classes' shots, its scene examples. */
+  private sceneOf(unit: UnitRef): Float32Array[] {
+    return [...this.scenes.prototypes(unit), ...this.background, ...(this.units.get(unitKey(unit))?.sceneExamples ?? [])];
   }
 
   /** `x`'s residual against one given look of the scene (an augmented shot against the augmented scene). */

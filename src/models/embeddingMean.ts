@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseEmbeddingMean, type EmbeddingMean } from '../imprinting/centring.js';
 
 /** The package's models/ folder (from src/models under tsx, dist/models when built). */
-export const MEANS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
+const MEANS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
 
 /** The mean for the model with this sha256, or null when none ships for it. Throws on a corrupt file. */
 export function loadEmbeddingMean(modelSha256: string, dir = MEANS_DIR): EmbeddingMean | null {
