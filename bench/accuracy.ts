@@ -12,16 +12,16 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_CENTRED_MARGIN, DEFAULT_CENTRED_THRESHOLD, DEFAULT_MARGIN, DEFAULT_THRESHOLD } from '../src/imprinting/defaults.js';
+import { DEFAULT_CENTRED_MARGIN, DEFAULT_CENTRED_THRESHOLD, DEFAULT_MARGIN, DEFAULT_THRESHOLD } from '../src/recognition/defaults.js';
 import { checkShippedMean } from './embeddingMean.js';
 import { MEAN_PHOTOS, SCENES } from './fieldPlan.js';
-import { DEFAULT_FINE_TUNE, fineTune, trainSoftmax, type LabelledShots } from '../src/imprinting/fineTune.js';
-import { withProxies, type ProxyOptions } from '../src/imprinting/proxies.js';
-import { ImprintedClassifier } from '../src/imprinting/classifier.js';
-import type { ClassWeights } from '../src/imprinting/types.js';
-import { centre } from '../src/imprinting/centring.js';
-import { classThresholds } from '../src/imprinting/classThresholds.js';
-import { meanDirection, seededRandom, shuffled } from '../src/imprinting/vector.js';
+import { DEFAULT_FINE_TUNE, fineTune, trainSoftmax, type LabelledShots } from '../src/recognition/fineTune.js';
+import { withProxies, type ProxyOptions } from '../src/recognition/proxies.js';
+import { ImprintedClassifier } from '../src/recognition/classifier.js';
+import type { ClassWeights } from '../src/recognition/types.js';
+import { centre } from '../src/recognition/centring.js';
+import { classThresholds } from '../src/recognition/classThresholds.js';
+import { meanDirection, seededRandom, shuffled } from '../src/recognition/vector.js';
 import { DATASET_DIR, embedFiles, listDataset, type LabelledFiles } from './embeddings.js';
 import { FIXTURE_IMAGES, MODEL_DIR, ROOT } from './setup.js';
 

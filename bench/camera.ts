@@ -6,10 +6,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CameraManager } from '../src/camera/cameraManager.js';
+import { CameraManager } from '../src/pipeline/cameraManager.js';
 import { CameraSource, type SpawnFn } from '../src/camera/cameraSource.js';
 import { inputArgs } from '../src/camera/ffmpegArgs.js';
-import type { ScheduledResult } from '../src/camera/scheduler.js';
+import type { ScheduledResult } from '../src/pipeline/scheduler.js';
 import { loadConfig } from '../src/config/load.js';
 import type { AppConfig, CameraConfig } from '../src/config/types.js';
 import { Core } from '../src/core.js';

@@ -4,9 +4,9 @@
  * Weights and queries are seeded random unit vectors of the model's 1024 dimensions; the
  * cost does not depend on their values.
  */
-import { ImprintedClassifier } from '../src/imprinting/classifier.js';
-import type { ClassWeights } from '../src/imprinting/types.js';
-import { dotRows, l2Normalize, seededRandom } from '../src/imprinting/vector.js';
+import { ImprintedClassifier } from '../src/recognition/classifier.js';
+import type { ClassWeights } from '../src/recognition/types.js';
+import { dotRows, l2Normalize, seededRandom } from '../src/recognition/vector.js';
 
 const DIM = 1024;
 const RUNS = 2000;

@@ -1,5 +1,5 @@
 /**
- * Derives the generic mean embedding that centring subtracts (src/imprinting/centring.ts) and
+ * Derives the generic mean embedding that centring subtracts (src/recognition/centring.ts) and
  * that ships as models/<model>.mean.json.
  *
  * The photo set (installed by scripts/fetch-dataset.sh, never committed), chosen to be diverse
@@ -12,7 +12,7 @@
  * The mean of each part is taken, then the two are averaged, so neither part dominates.
  *
  * The residual mean (what "something appeared" looks like in residual space, see
- * src/imprinting/decision.ts): 4 of those crops per photo as empty scenes, each with 4 seeded
+ * src/recognition/decision.ts): 4 of those crops per photo as empty scenes, each with 4 seeded
  * stamps of the same stamp set composited in (10-28 % of the area, under a seeded light gain,
  * JPEG 75 like the field clips); the mean of normalise(embedding(scene + object) -
  * embedding(scene)) over the 384 composites.
@@ -24,8 +24,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
-import { meanOf, parseEmbeddingMean, serialiseEmbeddingMean, type EmbeddingMean } from '../src/imprinting/centring.js';
-import { l2Normalize, seededRandom } from '../src/imprinting/vector.js';
+import { meanOf, parseEmbeddingMean, serialiseEmbeddingMean, type EmbeddingMean } from '../src/recognition/centring.js';
+import { l2Normalize, seededRandom } from '../src/recognition/vector.js';
 import { BareEmbedder, CACHE_DIR, CLASS_FOLDERS, DATASET_DIR, embedFiles } from './embeddings.js';
 import { MEAN_PHOTOS } from './fieldPlan.js';
 import { MODEL_DIR, ROOT } from './setup.js';

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { TFLiteNodeModelRunner } from 'tfjs-tflite-node';
 import { dequantizeNormalized } from '../src/detector/backend.js';
-import { prepareImage } from '../src/detector/imageInput.js';
+import { prepareImage } from '../src/media/image.js';
 import { parseTflite, type Quantization } from '../src/models/tfliteInfo.js';
 import { ROOT } from './setup.js';
 

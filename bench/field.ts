@@ -12,9 +12,9 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { DEFAULT_CENTRED_MARGIN, DEFAULT_CENTRED_THRESHOLD, DEFAULT_MARGIN, DEFAULT_THRESHOLD } from '../src/imprinting/defaults.js';
-import { DEFAULT_DECISION, DEFAULT_CLASS_THRESHOLDS, DEFAULT_ZONE_FLOOR } from '../src/imprinting/zoneDefaults.js';
-import { DEFAULT_SCENE_OPTIONS } from '../src/imprinting/sceneModel.js';
+import { DEFAULT_CENTRED_MARGIN, DEFAULT_CENTRED_THRESHOLD, DEFAULT_MARGIN, DEFAULT_THRESHOLD } from '../src/recognition/defaults.js';
+import { DEFAULT_DECISION, DEFAULT_CLASS_THRESHOLDS, DEFAULT_ZONE_FLOOR } from '../src/recognition/zoneDefaults.js';
+import { DEFAULT_SCENE_OPTIONS } from '../src/recognition/sceneModel.js';
 import { MODEL, ensureDataset } from './accuracy.js';
 import { BareEmbedder } from './embeddings.js';
 import { loadShippedMean } from './embeddingMean.js';

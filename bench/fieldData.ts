@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { BareEmbedder, CACHE_DIR, listDataset } from './embeddings.js';
 import { SCENES, planClip, type ClipPlan, type StampPool } from './fieldPlan.js';
 import { ClipRenderer, loadStamp, zoneInput } from './fieldRender.js';
-import { AUGMENTATIONS, augment } from '../src/imprinting/augment.js';
+import { AUGMENTATIONS, augment } from '../src/recognition/augment.js';
 import { FIELD_CATEGORIES, FPS, HEIGHT, WIDTH } from './fieldPlan.js';
 
 /** Bump when the renderer's output changes, so cached embeddings are not reused. */
@@ -18,7 +18,7 @@ const RENDER_VERSION = 1;
 /**
  * Part of the frame cache's name since its first version, which also held 6 augmentations per
  * shot made with sharp; those rows are no longer read (augmentations now come from
- * src/imprinting/augment.ts, cached apart), and new cache files hold the frames only.
+ * src/recognition/augment.ts, cached apart), and new cache files hold the frames only.
  */
 const LEGACY_AUGMENTS = ['flip', 'crop-tl', 'crop-br', 'dark', 'bright', 'flip-crop'];
 const AUGMENT_VERSION = 2;
@@ -121,7 +121,7 @@ export function sceneFrameAfterShot(shotFrame: number): number {
 
 /**
  * Each shot's augmentations and the same augmentations of the empty scene after it, made from
- * the 224x224 model input by src/imprinting/augment.ts as the product would.
+ * the 224x224 model input by src/recognition/augment.ts as the product would.
  */
 async function embedAugmentations(plan: ClipPlan, embedder: () => BareEmbedder, modelSha: string): Promise<{ shots: Float32Array[][]; scenes: Float32Array[][] }> {
   const path = cachePath(plan, modelSha).replace(/\.f32$/, `.aug-v${AUGMENT_VERSION}.f32`);

@@ -16,8 +16,8 @@
  */
 import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CameraManager } from '../src/camera/cameraManager.js';
-import type { ScheduledResult } from '../src/camera/scheduler.js';
+import { CameraManager } from '../src/pipeline/cameraManager.js';
+import type { ScheduledResult } from '../src/pipeline/scheduler.js';
 import { Commands } from '../src/commands/commands.js';
 import { CommandRunner } from '../src/commands/runner.js';
 import { loadConfig } from '../src/config/load.js';

@@ -11,7 +11,7 @@
  *   evaluation  each enrolled object appears 3 times, 3 never-enrolled objects 3 times each,
  *               in a seeded order, with empty gaps, while the light goes through the day.
  */
-import { seededRandom, shuffled } from '../src/imprinting/vector.js';
+import { seededRandom, shuffled } from '../src/recognition/vector.js';
 
 export const FPS = 2;
 export const WIDTH = 640;

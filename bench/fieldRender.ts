@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { seededRandom } from '../src/imprinting/vector.js';
+import { seededRandom } from '../src/recognition/vector.js';
 import { FPS, HEIGHT, WIDTH, lightAt, objectsAt, truth, type Box, type ClipPlan } from './fieldPlan.js';
 
 const INPUT = 224;

@@ -7,18 +7,18 @@
  *   classifier  the shipped ImprintedClassifier on the zone's whole embedding (optionally
  *               centred by the generic mean), optionally with a user background class made of
  *               3 frames of the empty scene;
- *   zone        src/imprinting/decision.ts: residuals against the zone's SceneModel, per-class
+ *   zone        src/recognition/decision.ts: residuals against the zone's SceneModel, per-class
  *               thresholds (classThresholds) or one floor, optional augmented shots, and a
  *               user who rejects up to `corrections` wrong start events per clip.
  */
-import { ClassSmoother, type DetectionEvent } from '../src/camera/smoother.js';
-import { centre } from '../src/imprinting/centring.js';
-import { decisionClasses } from '../src/imprinting/classThresholds.js';
-import { ImprintedClassifier } from '../src/imprinting/classifier.js';
-import { decide, residual, residualShot, type DecisionClass, type DecisionOptions, type Negative } from '../src/imprinting/decision.js';
-import { DEFAULT_SCENE_OPTIONS, SceneModel, type SceneModelOptions } from '../src/imprinting/sceneModel.js';
-import type { Classification } from '../src/imprinting/types.js';
-import { meanDirection } from '../src/imprinting/vector.js';
+import { ClassSmoother, type DetectionEvent } from '../src/pipeline/smoother.js';
+import { centre } from '../src/recognition/centring.js';
+import { decisionClasses } from '../src/recognition/classThresholds.js';
+import { ImprintedClassifier } from '../src/recognition/classifier.js';
+import { decide, residual, residualShot, type DecisionClass, type DecisionOptions, type Negative } from '../src/recognition/decision.js';
+import { DEFAULT_SCENE_OPTIONS, SceneModel, type SceneModelOptions } from '../src/recognition/sceneModel.js';
+import type { Classification } from '../src/recognition/types.js';
+import { meanDirection } from '../src/recognition/vector.js';
 import type { EmbeddedClip } from './fieldData.js';
 import { FPS, truth, type TruthSpan } from './fieldPlan.js';
 

@@ -13,9 +13,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { inputThumbnail, prepareImage } from '../src/detector/imageInput.js';
-import { ClassStore } from '../src/imprinting/store.js';
-import { l2Normalize } from '../src/imprinting/vector.js';
+import { inputThumbnail, prepareImage } from '../src/media/image.js';
+import { ClassStore } from '../src/storage/classStore.js';
+import { l2Normalize } from '../src/recognition/vector.js';
 import { startAgentProcess, type AgentProcess } from '../test/helpers/agentProcess.js';
 import { AgentProbe } from '../test/helpers/agentProbe.js';
 import { waitFor } from '../test/helpers/env.js';

@@ -8,8 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { CameraManager } from '../src/camera/cameraManager.js';
-import type { ScheduledResult } from '../src/camera/scheduler.js';
+import { CameraManager } from '../src/pipeline/cameraManager.js';
+import type { ScheduledResult } from '../src/pipeline/scheduler.js';
 import { loadConfig } from '../src/config/load.js';
 import type { AppConfig, ZoneConfig } from '../src/config/types.js';
 import { Core } from '../src/core.js';

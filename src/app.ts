@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import sharp from 'sharp';
-import { CameraManager } from './camera/cameraManager.js';
+import { CameraManager } from './pipeline/cameraManager.js';
 import { Commands } from './commands/commands.js';
 import { CommandRunner } from './commands/runner.js';
 import { DEMO_CAMERA, ensureDemoClip } from './camera/demoCamera.js';
@@ -20,7 +20,7 @@ import { EventBus } from './eventBus.js';
 import { ensureModels } from './models/firstRun.js';
 import type { MqttConnection } from './mqtt/connection.js';
 import { EmbeddedBroker, findLocalBroker } from './mqtt/embeddedBroker.js';
-import { MqttApi } from './mqtt/mqttApi.js';
+import { MqttApi } from './mqttApi.js';
 import type { PublishedUnit, StatePayload, StatsPayload } from './mqtt/publisher.js';
 import { VERSION } from './version.js';
 import { HttpServer } from './web/httpServer.js';
@@ -31,7 +31,7 @@ import type { CameraView, StatusView } from './web/ui/apiTypes.js';
 import { redactUrl } from './config/redact.js';
 import { startupBanner } from './startupBanner.js';
 import { GallerySync } from './fleet/gallerySync.js';
-import { jpegToInput } from './detector/imageInput.js';
+import { jpegToInput } from './media/image.js';
 
 interface Part {
   name: string;

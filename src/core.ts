@@ -1,18 +1,18 @@
 import type { Logger } from 'pino';
 import type { AppConfig } from './config/types.js';
-import { SupervisedDetector } from './detector/supervisedDetector.js';
+import { SupervisedDetector, type DetectorChange } from './detector/supervisedDetector.js';
 import type { EventBus } from './eventBus.js';
-import type { EmbeddingMean } from './imprinting/centring.js';
+import type { EmbeddingMean } from './recognition/centring.js';
 import { Recognizer, type RecognizerOptions } from './imprinting/recognizer.js';
 import { SceneBook } from './imprinting/sceneBook.js';
-import type { SceneModelOptions } from './imprinting/sceneModel.js';
-import { DEFAULT_CLASS_THRESHOLDS, DEFAULT_DECISION } from './imprinting/zoneDefaults.js';
+import type { SceneModelOptions } from './recognition/sceneModel.js';
+import { DEFAULT_CLASS_THRESHOLDS, DEFAULT_DECISION } from './recognition/zoneDefaults.js';
 import { loadEmbeddingMean } from './models/embeddingMean.js';
 import { ImprintingService } from './imprinting/service.js';
-import { ClassStore } from './imprinting/store.js';
+import { ClassStore } from './storage/classStore.js';
 import { Corrections } from './imprinting/corrections.js';
 import { EventRecorder } from './imprinting/eventRecorder.js';
-import { EventStore } from './imprinting/eventStore.js';
+import { EventStore } from './storage/eventStore.js';
 import { BackgroundTuner } from './imprinting/tuner.js';
 import { loadManifest } from './models/manifest.js';
 import { GalleryBook } from './fleet/galleryBook.js';
@@ -93,7 +93,7 @@ export class Core {
       modelDir: config.model_dir,
       manifest: loadManifest(),
       logger: logger.child({ part: 'detector' }),
-      ...(bus ? { bus } : {}),
+      ...(bus ? { onChange: (change: DetectorChange) => bus.emit('detectorChanged', change) } : {}),
       ...(opts.onInference ? { onInference: opts.onInference } : {}),
     });
     this.store = new ClassStore({ dataDir: config.data_dir, logger: logger.child({ part: 'store' }) });

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { DetectorState } from './detector/state.js';
+import type { DetectorChange } from './detector/supervisedDetector.js';
 
 /**
  * Typed in-process events. A listener that throws is logged and never takes the
@@ -41,7 +41,7 @@ export interface Events {
   /** Learned scenes were saved (every few minutes when they changed): diagnostics may refresh. */
   scenesSaved: { units: string[] };
   /** Every change of the detector's state (see detector/state.ts), with the backend it concerns. */
-  detectorChanged: { state: DetectorState; type: 'edgetpu' | 'cpu'; device: string; model: string; reason: string };
+  detectorChanged: DetectorChange;
 }
 
 type Listener<K extends keyof Events> = (payload: Events[K]) => void | Promise<void>;

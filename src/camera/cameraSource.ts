@@ -2,10 +2,10 @@ import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { CameraConfig } from '../config/types.js';
-import type { InputSize } from '../detector/types.js';
+import type { InputSize } from '../media/image.js';
 import { buildFfmpegPlan, redactUrl, SNAPSHOT_FD, sourceSizeFromStderr } from './ffmpegArgs.js';
 import { FrameSplitter, JpegSplitter } from './frameSplitter.js';
-import { watchFfmpegExit } from './ffmpegExit.js';
+import { watchFfmpegExit } from '../process/ffmpegExit.js';
 
 export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
 

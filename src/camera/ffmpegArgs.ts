@@ -1,6 +1,6 @@
 import { isFractional } from '../config/formats.js';
 import type { CameraConfig, Roi } from '../config/types.js';
-import type { InputSize } from '../detector/types.js';
+import type { InputSize } from '../media/image.js';
 
 /** Where a camera's frames come from, decided by the shape of its `url`. */
 export type InputKind = 'rtsp' | 'rtsps' | 'http' | 'file' | 'v4l2';

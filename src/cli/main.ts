@@ -7,7 +7,7 @@ import { ConfigError, inspectConfig, loadConfig, formatIssue } from '../config/l
 import type { AppConfig } from '../config/types.js';
 import { AppError } from '../errors.js';
 import { unknownZoneClasses } from '../core.js';
-import { storedLabels } from '../imprinting/store.js';
+import { storedLabels } from '../storage/classStore.js';
 import { parseCommandLine, USAGE, UsageError, type Command, type CommonFlags } from './args.js';
 import { classes, classify, enroll, events, models, type CliContext, type CliIo } from './commands.js';
 import { prettyDestination } from './logFormat.js';

@@ -6,14 +6,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { isFractional } from '../config/formats.js';
 import type { LimitsConfig, Roi } from '../config/types.js';
-import { checkImageBytes } from '../detector/imageInput.js';
+import { checkImageBytes } from '../media/image.js';
 import { AppError, fieldError } from '../errors.js';
 import type { Imprinter, PixelShot } from '../imprinting/imprinter.js';
-import { validateLabel } from '../imprinting/labels.js';
-import type { FrameRegion } from '../camera/cameraManager.js';
+import { validateLabel } from '../recognition/labels.js';
+import type { FrameRegion } from '../pipeline/cameraManager.js';
 import type { Job } from './lanes.js';
 import type { Corrections, EventRef } from '../imprinting/corrections.js';
-import type { ClassInfo, UnitRef } from '../imprinting/types.js';
+import type { ClassInfo, UnitRef } from '../recognition/types.js';
 import {
   RequestSchemas,
   type ClassSetRequest,

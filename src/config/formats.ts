@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { labelProblem } from '../imprinting/labels.js';
+import { labelProblem } from '../recognition/labels.js';
 
 /**
  * Value formats of the configuration schema: a validator that throws a short message, and a

@@ -11,7 +11,7 @@ import { hostname as osHostname } from 'node:os';
 import type { AppConfig, CameraConfig } from './types.js';
 import { cameraEnvOverrides } from './cameraEnv.js';
 import { isFractional, type Roi } from './formats.js';
-import { labelProblem } from '../imprinting/labels.js';
+import { labelProblem } from '../recognition/labels.js';
 import { runConvict } from './convictRun.js';
 import { ConfigError, formatIssue, type ConfigIssue } from './issues.js';
 import {

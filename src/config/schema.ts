@@ -9,8 +9,8 @@
  * has no maps, so a map node carries the schema applied to each of its entries.
  */
 import type { FormatName, LeafSpec, Roi } from './formats.js';
-import { DEFAULT_CENTRED_MARGIN, DEFAULT_CENTRED_THRESHOLD } from '../imprinting/defaults.js';
-import { DEFAULT_ZONE_FLOOR } from '../imprinting/zoneDefaults.js';
+import { DEFAULT_CENTRED_MARGIN, DEFAULT_CENTRED_THRESHOLD } from '../recognition/defaults.js';
+import { DEFAULT_ZONE_FLOOR } from '../recognition/zoneDefaults.js';
 
 /** A leaf with the TypeScript type of its value (phantom: never set at run time). */
 export interface Leaf<T> extends LeafSpec {
@@ -154,7 +154,7 @@ function detectorSchema() {
 
 function classifierSchema() {
   return {
-    // Calibrated on data: see src/imprinting/defaults.ts, zoneDefaults.ts and docs/accuracy.md.
+    // Calibrated on data: see src/recognition/defaults.ts, zoneDefaults.ts and docs/accuracy.md.
     threshold: num(DEFAULT_CENTRED_THRESHOLD, 0, 1, 'lowest (centred) cosine for photos and photo-taught classes: the floor of every per-class threshold'),
     margin: num(DEFAULT_CENTRED_MARGIN, 0, 1, 'lead the best class needs over the second (photos)'),
     zone_threshold: num(DEFAULT_ZONE_FLOOR, 0, 1, 'lowest residual cosine for classes taught in a camera zone: the floor of their thresholds'),

@@ -4,7 +4,7 @@ import { TFLiteNodeModelRunner } from 'tfjs-tflite-node';
 import { parseTflite, type Quantization } from '../models/tfliteInfo.js';
 import type { DelegateSpec } from './coralDelegate.js';
 import type { BackendSpec } from './protocol.js';
-import type { InputSize } from './types.js';
+import type { InputSize } from '../media/image.js';
 
 /** An interpreter that turns model-sized RGB bytes into an L2-normalised embedding. */
 export interface Backend {

@@ -1,4 +1,5 @@
-import { basename, isAbsolute, join } from 'node:path';
+import { basename } from 'node:path';
+import { modelPath } from '../models/manifest.js';
 import type { DetectorConfig } from '../config/types.js';
 import { coralPresent } from './coralProbe.js';
 import type { BackendKind, BackendSpec } from './protocol.js';
@@ -12,10 +13,6 @@ export interface Choice {
 export interface ChoiceFacts {
   corals: { usb: number; pci: number };
   edgetpuModelPresent: boolean;
-}
-
-export function modelPath(modelDir: string, file: string): string {
-  return isAbsolute(file) ? file : join(modelDir, file);
 }
 
 /** Pure decision for `detector.type`, with the reason that goes into the log line. */

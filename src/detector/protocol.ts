@@ -1,5 +1,5 @@
 /** Messages between the supervising agent and the inference child (IPC, advanced serialisation). */
-import type { InputSize } from './types.js';
+import type { InputSize } from '../media/image.js';
 
 export type BackendKind = 'cpu' | 'edgetpu';
 

@@ -5,21 +5,22 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { DetectorConfig } from '../config/types.js';
 import { AppError, errorMessage } from '../errors.js';
-import type { EventBus } from '../eventBus.js';
 import { verifyModel } from '../models/install.js';
-import type { ModelFile } from '../models/manifest.js';
-import { backendInfo, backendSpec, chooseBackend, modelPath } from './backendChoice.js';
+import { modelPath, type ModelFile } from '../models/manifest.js';
+import { backendInfo, backendSpec, chooseBackend } from './backendChoice.js';
 import { findCorals } from './coralProbe.js';
 import type { BackendKind, BackendSpec, FromChild, ToChild } from './protocol.js';
 import { CrashWindow, detectorUp, GIVE_UP, type DetectorState, type GiveUpPolicy } from './state.js';
-import type { Detector, DetectorInfo, DetectorStats, InputSize } from './types.js';
+import type { Detector, DetectorInfo, DetectorStats } from './types.js';
+import type { InputSize } from '../media/image.js';
 
 export interface SupervisedDetectorOptions {
   config: DetectorConfig;
   modelDir: string;
   manifest: ModelFile[];
   logger: Logger;
-  bus?: EventBus;
+  /** Every change of state, with the backend it concerns (the agent puts it on its bus). */
+  onChange?: (change: DetectorChange) => void;
   fork?: typeof nodeFork;
   /** Edge TPU failures (crashes, hangs) in a row before falling back to the CPU. */
   tpuFailuresBeforeFallback?: number;
@@ -32,6 +33,14 @@ export interface SupervisedDetectorOptions {
   corals?: () => { usb: number; pci: number };
   onInference?: (ms: number) => void;
   now?: () => number;
+}
+
+export interface DetectorChange {
+  state: DetectorState;
+  type: 'edgetpu' | 'cpu';
+  device: string;
+  model: string;
+  reason: string;
 }
 
 interface Job {
@@ -170,7 +179,7 @@ export class SupervisedDetector implements Detector {
     });
   }
 
-  /** The one place the state changes: logs it, settles start(), tells the bus. */
+  /** The one place the state changes: logs it, settles start(), tells onChange. */
   private setState(next: DetectorState, reason: string): void {
     if (next === this.current) return;
     this.current = next;
@@ -180,7 +189,7 @@ export class SupervisedDetector implements Detector {
     this.opts.logger[level]({ state: next, detector: info.type }, `${next}: ${reason}`);
     if (detectorUp(next)) this.readyWaiters.splice(0).forEach((w) => w.resolve());
     if (next === 'failed') this.readyWaiters.splice(0).forEach((w) => w.reject(this.failedError()));
-    this.opts.bus?.emit('detectorChanged', { state: next, type: info.type, device: info.device, model: info.model, reason });
+    this.opts.onChange?.({ state: next, type: info.type, device: info.device, model: info.model, reason });
   }
 
   private failedError(): AppError {

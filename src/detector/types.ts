@@ -1,10 +1,6 @@
 /** The small interface every inference backend and the supervised detector share. */
+import type { InputSize } from '../media/image.js';
 import type { DetectorState } from './state.js';
-
-export interface InputSize {
-  width: number;
-  height: number;
-}
 
 export interface DetectorInfo {
   type: 'edgetpu' | 'cpu';

@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import type { SharedClass, SharedClasses } from '../imprinting/shared.js';
-import type { ClassStore } from '../imprinting/store.js';
+import type { ClassStore } from '../storage/classStore.js';
 import { parseStamp, stampNode, stampWall, type Stamp } from './hlc.js';
 import { bake, compact, newerSettings, type Op, type Placed, type Settings } from './merge.js';
 import type { ManifestPayload, ReceivedContribution } from './payloads.js';

@@ -1,11 +1,11 @@
 /**
- * The gallery's tables in the class store's database (schema 3, src/imprinting/storeMigrations.ts):
+ * The gallery's tables in the class store's database (schema 3, src/storage/migrations.ts):
  * every read and write the gallery book makes, through the store's transactions, so that a
  * contribution, its records and the decisions about it are stored whole or not at all.
  */
 import type { Database } from 'better-sqlite3';
-import type { ClassStore } from '../imprinting/store.js';
-import { decodeFloat32, encodeFloat32, isoTime } from '../imprinting/storeCodec.js';
+import type { ClassStore } from '../storage/classStore.js';
+import { decodeFloat32, encodeFloat32, isoTime } from '../storage/codec.js';
 import { formatStamp, tick, observe as observeClock, type ClockState, type Stamp } from './hlc.js';
 import type { Op } from './merge.js';
 import { Replica, type ContributionMeta, type ManifestEntry, type PlacedSettings, type RecordMeta } from './replica.js';

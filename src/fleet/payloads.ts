@@ -9,8 +9,8 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { formatErrors } from '../commands/schemas.js';
-import { labelProblem } from '../imprinting/labels.js';
-import { allFinite, decodeFloat32, encodeFloat32, sumFloat32 } from '../imprinting/storeCodec.js';
+import { labelProblem } from '../recognition/labels.js';
+import { allFinite, decodeFloat32, encodeFloat32, sumFloat32 } from '../storage/codec.js';
 import type { GalleryTopic } from '../mqtt/topics.js';
 import { MAX_DRIFT_MS, stampNode, stampWall, type Stamp } from './hlc.js';
 import type { Op } from './merge.js';

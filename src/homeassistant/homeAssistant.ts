@@ -2,13 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import type { EventBus } from '../eventBus.js';
-import type { ClassInfo } from '../imprinting/types.js';
+import type { ClassInfo } from '../recognition/types.js';
 import type { MqttTransport } from '../mqtt/connection.js';
 import { stateLabels, type PublishedUnit } from '../mqtt/publisher.js';
 import { availableTopic, discoveryFilter, formTopics, haStatusTopic } from '../mqtt/topics.js';
 import { buildDiscovery, nodeUid, withRemoved, type Component, type DeviceDiscovery } from './discovery.js';
 import { isMigrateMarker, MIGRATE_PAYLOAD, planMigration } from './migration.js';
-import { MAX_LABEL_LENGTH } from '../imprinting/labels.js';
+import { MAX_LABEL_LENGTH } from '../recognition/labels.js';
 
 export interface HomeAssistantDeps {
   transport: MqttTransport;

@@ -4,8 +4,8 @@
  * exactly (the event remembers the shot and the negatives it added).
  */
 import { AppError, fieldError } from '../errors.js';
-import type { Correction, EventFilter, EventInfo, EventRecord, EventStore } from './eventStore.js';
-import type { ClassStore } from './store.js';
+import type { Correction, EventFilter, EventInfo, EventRecord, EventStore } from '../storage/eventStore.js';
+import type { ClassStore } from '../storage/classStore.js';
 
 /** An event by id, or the newest event of a camera (and zone), as Home Assistant's buttons send. */
 export type EventRef = { id: string } | { camera: string; zone: string | null };

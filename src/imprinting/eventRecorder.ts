@@ -3,10 +3,10 @@
  * crop of the frame that turned the class ON (and the scene snapshot), the end time later.
  */
 import type { Logger } from 'pino';
-import { inputThumbnail } from '../detector/imageInput.js';
-import type { InputSize } from '../detector/types.js';
+import { inputThumbnail } from '../media/image.js';
+import type { InputSize } from '../media/image.js';
 import type { EventBus, Events } from '../eventBus.js';
-import type { EventStore } from './eventStore.js';
+import type { EventStore } from '../storage/eventStore.js';
 
 export interface EventRecorderDeps {
   bus: EventBus;

@@ -1,4 +1,4 @@
-import type { Classification, ClassInfo, EnrollResult, UnitRef } from './types.js';
+import type { Classification, ClassInfo, EnrollResult, UnitRef } from '../recognition/types.js';
 
 /** A frame already at the model's input size (the stored thumbnail is made from it). */
 export interface PixelShot {

@@ -13,14 +13,14 @@
  *
  * Pure apart from the scene book it reads; rebuilt by load() whenever the store changes.
  */
-import { classThresholds, decisionClasses } from './classThresholds.js';
-import { centre, type EmbeddingMean } from './centring.js';
-import { ImprintedClassifier } from './classifier.js';
-import { decide, residual, residualShot, type DecisionClass, type DecisionOptions, type Negative } from './decision.js';
+import { classThresholds, decisionClasses } from '../recognition/classThresholds.js';
+import { centre, type EmbeddingMean } from '../recognition/centring.js';
+import { ImprintedClassifier } from '../recognition/classifier.js';
+import { decide, residual, residualShot, type DecisionClass, type DecisionOptions, type Negative } from '../recognition/decision.js';
 import { unitKey, type SceneBook } from './sceneBook.js';
-import { NONE, UNKNOWN, type Classification, type ClassWeights, type UnitRef } from './types.js';
-import { meanDirection } from './vector.js';
-import type { ThresholdOptions } from './classThresholds.js';
+import { NONE, UNKNOWN, type Classification, type ClassWeights, type UnitRef } from '../recognition/types.js';
+import { meanDirection } from '../recognition/vector.js';
+import type { ThresholdOptions } from '../recognition/classThresholds.js';
 
 export interface RecognizerClass {
   label: string;

@@ -6,9 +6,9 @@
  */
 import type { Logger } from 'pino';
 import type { EventBus } from '../eventBus.js';
-import type { EventStore } from './eventStore.js';
-import { DEFAULT_SCENE_OPTIONS, SceneModel, type SceneModelOptions, type SceneModelState } from './sceneModel.js';
-import type { UnitRef } from './types.js';
+import type { EventStore } from '../storage/eventStore.js';
+import { DEFAULT_SCENE_OPTIONS, SceneModel, type SceneModelOptions, type SceneModelState } from '../recognition/sceneModel.js';
+import type { UnitRef } from '../recognition/types.js';
 
 export interface SceneBookDeps {
   events: EventStore;

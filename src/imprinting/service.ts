@@ -1,21 +1,21 @@
 import type { Logger } from 'pino';
 import type { LimitsConfig } from '../config/types.js';
-import { inputThumbnail, jpegToInput, prepareImage, type PreparedImage } from '../detector/imageInput.js';
+import { inputThumbnail, jpegToInput, prepareImage, type PreparedImage } from '../media/image.js';
 import type { Detector } from '../detector/types.js';
 import { AppError, fieldError } from '../errors.js';
 import type { EventBus } from '../eventBus.js';
-import type { EventStore } from './eventStore.js';
-import type { FineTuneResult } from './fineTune.js';
+import type { EventStore } from '../storage/eventStore.js';
+import type { FineTuneResult } from '../recognition/fineTune.js';
 import type { Recognizer, RecognizerData } from './recognizer.js';
 import type { SceneBook } from './sceneBook.js';
 import type { SharedClass, SharedClasses } from './shared.js';
 import type { EnrollOptions, Imprinter, PixelShot } from './imprinter.js';
-import { validateLabel } from './labels.js';
-import type { ClassStore, ZoneResidual } from './store.js';
-import { meanDirection } from './vector.js';
-import { augment, AUGMENTATIONS, type Augmentation } from './augment.js';
+import { validateLabel } from '../recognition/labels.js';
+import type { ClassStore, ZoneResidual } from '../storage/classStore.js';
+import { meanDirection } from '../recognition/vector.js';
+import { augment, AUGMENTATIONS, type Augmentation } from '../recognition/augment.js';
 import type { BackgroundTuner } from './tuner.js';
-import { NONE, UNKNOWN, type Classification, type ClassInfo, type EnrollResult, type NewShot, type UnitRef } from './types.js';
+import { NONE, UNKNOWN, type Classification, type ClassInfo, type EnrollResult, type NewShot, type UnitRef } from '../recognition/types.js';
 
 export interface ImprintingServiceDeps {
   detector: Detector;

@@ -2,11 +2,11 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { FineTuneResult, LabelledShots } from './fineTune.js';
+import type { FineTuneResult, LabelledShots } from '../recognition/fineTune.js';
 
-/** The fine-tuning worker shipped beside this file: tuneWorker.ts under tsx, .js when built. */
+/** The fine-tuning worker shipped in recognition/: tuneWorker.ts under tsx, .js when built. */
 export function defaultTuneWorker(): URL {
-  return new URL(`./tuneWorker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+  return new URL(`../recognition/tuneWorker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 }
 
 /**

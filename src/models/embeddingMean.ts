@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { parseEmbeddingMean, type EmbeddingMean } from '../imprinting/centring.js';
+import { parseEmbeddingMean, type EmbeddingMean } from '../recognition/centring.js';
 
 /** The package's models/ folder (from src/models under tsx, dist/models when built). */
 const MEANS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));

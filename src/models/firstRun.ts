@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/types.js';
 import { AppError, errorMessage } from '../errors.js';
-import { modelPath } from '../detector/backendChoice.js';
+import { modelPath } from './manifest.js';
 import { installModels } from './install.js';
 import { loadManifest } from './manifest.js';
 

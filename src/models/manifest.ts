@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export type ModelRole = 'cpu' | 'edgetpu';
@@ -12,6 +13,11 @@ export interface ModelFile {
 
 /** models/manifest.json, found from both src/models (tsx) and dist/models (built). */
 export const MANIFEST_PATH = fileURLToPath(new URL('../../models/manifest.json', import.meta.url));
+
+/** A model file named in the config: absolute as given, else inside the model dir. */
+export function modelPath(modelDir: string, file: string): string {
+  return isAbsolute(file) ? file : join(modelDir, file);
+}
 
 export function loadManifest(path = MANIFEST_PATH): ModelFile[] {
   const parsed = JSON.parse(readFileSync(path, 'utf8')) as { files: ModelFile[] };

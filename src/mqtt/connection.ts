@@ -11,6 +11,11 @@ import type { MqttConfig } from '../config/types.js';
 import { mqttUrlProblem } from '../config/formats.js';
 import { availableTopic, topicMatches } from './topics.js';
 import { redactUrl } from '../config/redact.js';
+import { Backoff } from '../process/backoff.js';
+import { settleWithin } from '../process/timeout.js';
+
+/** Share of a reconnect delay taken off at random, so many agents do not retry in lockstep. */
+const RECONNECT_JITTER = 0.2;
 
 /** Default cap of the offline queue (QoS 1 non-retained messages kept while disconnected). */
 export const OFFLINE_QUEUE_SIZE = 50;
@@ -170,30 +175,6 @@ export function clientOptions(opts: ConnectionOptions, protocolVersion: 4 | 5 = 
   return options;
 }
 
-/** Share of a delay taken off at random, so many agents do not retry in lockstep. */
-const JITTER = 0.2;
-
-/** Capped exponential backoff with jitter: retry n waits min(max, min·2ⁿ), less up to 20 %. */
-export class Backoff {
-  private attempt = 0;
-
-  constructor(
-    private readonly minMs: number,
-    private readonly maxMs: number,
-    private readonly random: () => number = Math.random,
-  ) {}
-
-  next(): number {
-    const ceiling = Math.min(this.maxMs, this.minMs * 2 ** this.attempt);
-    this.attempt = Math.min(this.attempt + 1, 30);
-    return Math.round(ceiling * (1 - JITTER * this.random()));
-  }
-
-  reset(): void {
-    this.attempt = 0;
-  }
-}
-
 export interface QueuedMessage {
   topic: string;
   payload: string | Buffer;
@@ -307,7 +288,7 @@ export class MqttConnection implements MqttTransport {
     this.version = opts.protocolVersion;
     this.connectFn = deps.connect ?? mqtt.connect;
     this.now = deps.now ?? Date.now;
-    this.backoff = new Backoff(opts.minReconnectMs ?? 1000, opts.maxReconnectMs ?? 30_000, deps.random);
+    this.backoff = new Backoff({ initialMs: opts.minReconnectMs ?? 1000, maxMs: opts.maxReconnectMs ?? 30_000, jitter: RECONNECT_JITTER, ...(deps.random ? { random: deps.random } : {}) });
     this.queue = new OfflineQueue(
       opts.offlineQueueSize ?? OFFLINE_QUEUE_SIZE,
       opts.offlineQueueMaxAgeMs ?? OFFLINE_QUEUE_MAX_AGE_MS,
@@ -348,9 +329,9 @@ export class MqttConnection implements MqttTransport {
     this.ready = false;
     if (!client) return;
     if (client.connected) {
-      await withTimeout(this.publishNow(client, this.opts.availabilityTopic, 'offline', { retain: true, qos: 1 }), 2000);
+      await settleWithin(this.publishNow(client, this.opts.availabilityTopic, 'offline', { retain: true, qos: 1 }), 2000);
     }
-    await withTimeout(client.endAsync().catch(() => undefined), 2000);
+    await settleWithin(client.endAsync().catch(() => undefined), 2000);
     this.release(client);
   }
 
@@ -602,16 +583,6 @@ export class MqttConnection implements MqttTransport {
       }
     }
   }
-}
-
-/** Waits for `promise`, but no longer than `ms`. */
-async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  await Promise.race([promise, timeout]);
-  clearTimeout(timer);
 }
 
 /** A one-line explanation of a connection error, never containing a secret. */

@@ -5,7 +5,7 @@ import type { Job } from '../commands/lanes.js';
 import type { CommandRunner } from '../commands/runner.js';
 import { AppError, isAppError } from '../errors.js';
 import { buildResponse, type ResponsePayload } from '../commands/response.js';
-import { imageKind } from '../detector/imageInput.js';
+import { imageKind } from '../media/image.js';
 import type { MqttTransport } from './connection.js';
 import { commandOf, requestFilter, responseTopic } from './topics.js';
 

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { STORE_FILE } from '../../src/imprinting/store.js';
+import { STORE_FILE } from '../../src/storage/classStore.js';
 import { AgentProbe } from '../helpers/agentProbe.js';
 import { startAgentProcess, type AgentProcess } from '../helpers/agentProcess.js';
 import { image, tempDir, waitFor } from '../helpers/env.js';

@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import { KEPT, PER_CLASS, fieldMechanisms } from '../../bench/field.js';
 import type { EmbeddedClip } from '../../bench/fieldData.js';
 import { FPS, objectsAt, planClip, truth, type ClipPlan, type StampPool } from '../../bench/fieldPlan.js';
-import { AUGMENTATIONS } from '../../src/imprinting/augment.js';
+import { AUGMENTATIONS } from '../../src/recognition/augment.js';
 import { simulate, type Mechanism } from '../../bench/fieldSim.js';
-import { l2Normalize, seededRandom } from '../../src/imprinting/vector.js';
+import { l2Normalize, seededRandom } from '../../src/recognition/vector.js';
 
 const DIM = 64;
 const POOL: StampPool[] = [{ category: 'mammals', files: ['a.png', 'b.png', 'c.png', 'd.png', 'e.png', 'f.png'] }];

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import pino from 'pino';
-import { CameraManager } from '../../src/camera/cameraManager.js';
+import { CameraManager } from '../../src/pipeline/cameraManager.js';
 import { EventBus } from '../../src/eventBus.js';
 import { cameraConfig, classifierConfig, INPUT_SIZE } from './fixtures.js';
 

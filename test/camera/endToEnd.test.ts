@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
-import { CameraManager } from '../../src/camera/cameraManager.js';
+import { CameraManager } from '../../src/pipeline/cameraManager.js';
 import type { Events } from '../../src/eventBus.js';
 import { image, tempDir, testLogger, waitFor } from '../helpers/env.js';
 import { startImprinting, type StartedImprinting } from '../helpers/imprinting.js';

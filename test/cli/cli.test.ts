@@ -5,9 +5,9 @@ import { after, before, describe, it } from 'node:test';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { CPU_MODEL, image, MODEL_DIR, tempDir, testLogger } from '../helpers/env.js';
 import { readFileSync } from 'node:fs';
-import { EventStore } from '../../src/imprinting/eventStore.js';
-import { ClassStore } from '../../src/imprinting/store.js';
-import { l2Normalize } from '../../src/imprinting/vector.js';
+import { EventStore } from '../../src/storage/eventStore.js';
+import { ClassStore } from '../../src/storage/classStore.js';
+import { l2Normalize } from '../../src/recognition/vector.js';
 import { verifyModel } from '../../src/models/install.js';
 import { loadManifest } from '../../src/models/manifest.js';
 

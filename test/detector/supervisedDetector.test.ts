@@ -3,13 +3,13 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import type { DetectorConfig } from '../../src/config/types.js';
-import { prepareImage } from '../../src/detector/imageInput.js';
+import { prepareImage } from '../../src/media/image.js';
 import type { DetectorState } from '../../src/detector/state.js';
 import { SupervisedDetector, type SupervisedDetectorOptions } from '../../src/detector/supervisedDetector.js';
 import { AppError } from '../../src/errors.js';
 import { EventBus, type Events } from '../../src/eventBus.js';
 import { loadManifest } from '../../src/models/manifest.js';
-import { dot } from '../../src/imprinting/vector.js';
+import { dot } from '../../src/recognition/vector.js';
 import { image, MODEL_DIR, tempDir, waitFor } from '../helpers/env.js';
 import { buildFakeEdgetpu } from '../helpers/fakeEdgetpu.js';
 
@@ -46,13 +46,15 @@ function makeDetector(
   cfg: DetectorConfig,
   extra: { logger: pino.Logger; bus?: EventBus } & Partial<SupervisedDetectorOptions>,
 ): SupervisedDetector {
+  const { bus, ...rest } = extra;
   return new SupervisedDetector({
     config: cfg,
     modelDir: MODEL_DIR,
     manifest: loadManifest(),
     backoff: { initialMs: 50, maxMs: 500 },
     tpuRetryMs: 60_000,
-    ...extra,
+    ...rest,
+    ...(bus ? { onChange: (change) => bus.emit('detectorChanged', change) } : {}),
   });
 }
 

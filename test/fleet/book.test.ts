@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GalleryBook } from '../../src/fleet/galleryBook.js';
-import { ClassStore } from '../../src/imprinting/store.js';
-import { l2Normalize } from '../../src/imprinting/vector.js';
+import { ClassStore } from '../../src/storage/classStore.js';
+import { l2Normalize } from '../../src/recognition/vector.js';
 import { tempDir, testLogger } from '../helpers/env.js';
 
 const DAY = 86_400_000;

@@ -5,7 +5,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { AppConfig } from '../../src/config/types.js';
-import { jpegToInput } from '../../src/detector/imageInput.js';
+import { jpegToInput } from '../../src/media/image.js';
 import { EventBus } from '../../src/eventBus.js';
 import { GallerySync } from '../../src/fleet/gallerySync.js';
 import { connectionOptions, MqttConnection } from '../../src/mqtt/connection.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatStamp } from '../../src/fleet/hlc.js';
 import { contributionPayload, GalleryParser, GalleryReject, opsPayload, type OwnRecord, type RejectReason } from '../../src/fleet/payloads.js';
-import { l2Normalize } from '../../src/imprinting/vector.js';
+import { l2Normalize } from '../../src/recognition/vector.js';
 import type { GalleryTopic } from '../../src/mqtt/topics.js';
 import { galleryClassTopic, parseGalleryTopic } from '../../src/mqtt/topics.js';
 

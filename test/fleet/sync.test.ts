@@ -12,7 +12,7 @@ import mqtt from 'mqtt';
 import sharp from 'sharp';
 import { formatStamp } from '../../src/fleet/hlc.js';
 import { contributionPayload, type OwnRecord } from '../../src/fleet/payloads.js';
-import { l2Normalize } from '../../src/imprinting/vector.js';
+import { l2Normalize } from '../../src/recognition/vector.js';
 import { galleryClassTopic, galleryManifestTopic, galleryOpsTopic } from '../../src/mqtt/topics.js';
 import { image, tempDir, waitFor } from '../helpers/env.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';

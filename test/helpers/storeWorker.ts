@@ -9,8 +9,8 @@
  */
 import { writeSync } from 'node:fs';
 import pino from 'pino';
-import { ClassStore } from '../../src/imprinting/store.js';
-import type { NewShot } from '../../src/imprinting/types.js';
+import { ClassStore } from '../../src/storage/classStore.js';
+import type { NewShot } from '../../src/recognition/types.js';
 
 const DIM = 1024;
 const MODEL = 'a'.repeat(64);

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { isAppError } from '../../src/errors.js';
 import { Corrections } from '../../src/imprinting/corrections.js';
-import { EventStore, type NewEvent } from '../../src/imprinting/eventStore.js';
-import { validateLabel } from '../../src/imprinting/labels.js';
-import { ClassStore } from '../../src/imprinting/store.js';
-import { l2Normalize, seededRandom } from '../../src/imprinting/vector.js';
+import { EventStore, type NewEvent } from '../../src/storage/eventStore.js';
+import { validateLabel } from '../../src/recognition/labels.js';
+import { ClassStore } from '../../src/storage/classStore.js';
+import { l2Normalize, seededRandom } from '../../src/recognition/vector.js';
 import { tempDir, testLogger } from '../helpers/env.js';
 
 const MODEL = 'm'.repeat(64);

@@ -1,11 +1,11 @@
 /**
- * The real fine-tuning worker (src/imprinting/tuneWorker.ts) with one difference: a class
+ * The real fine-tuning worker (src/recognition/tuneWorker.ts) with one difference: a class
  * named `poison-exit` or `poison-throw` ends the worker mid-tune, by process.exit() or by
  * an exception outside any handler, as an out-of-memory kill or a bug in a dependency
  * would. Everything else is tuned for real.
  */
 import { parentPort } from 'node:worker_threads';
-import { fineTune, type LabelledShots } from '../../src/imprinting/fineTune.js';
+import { fineTune, type LabelledShots } from '../../src/recognition/fineTune.js';
 
 parentPort?.on('message', (message: { id: number; classes: LabelledShots[] }) => {
   const labels = message.classes.map((c) => c.label);

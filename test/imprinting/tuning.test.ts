@@ -7,7 +7,7 @@ import { Recognizer } from '../../src/imprinting/recognizer.js';
 import { recognizerOptions } from '../../src/core.js';
 import { loadEmbeddingMean } from '../../src/models/embeddingMean.js';
 import { ImprintingService } from '../../src/imprinting/service.js';
-import { STORE_FILE } from '../../src/imprinting/store.js';
+import { STORE_FILE } from '../../src/storage/classStore.js';
 import { BackgroundTuner } from '../../src/imprinting/tuner.js';
 import { image, tempDir, testLogger } from '../helpers/env.js';
 import { startImprinting, type StartedImprinting } from '../helpers/imprinting.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { CameraManager } from '../../src/camera/cameraManager.js';
+import { CameraManager } from '../../src/pipeline/cameraManager.js';
 import { image, tempDir, testLogger, waitFor } from '../helpers/env.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { buildTestClip, startRtspServer, type RtspServer } from '../helpers/rtspServer.js';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Backoff, clientOptions, OfflineQueue, type DropReason, type QueuedMessage } from '../../src/mqtt/connection.js';
+import { Backoff } from '../../src/process/backoff.js';
+import { clientOptions, OfflineQueue, type DropReason, type QueuedMessage } from '../../src/mqtt/connection.js';
 
 function message(topic: string, at: number): QueuedMessage {
   return { topic, payload: topic, opts: { qos: 1 }, at };
@@ -54,13 +55,13 @@ void describe('offline queue', () => {
 
 void describe('reconnect backoff', () => {
   void it('doubles from min up to max, with up to 20 % jitter taken off, and resets', () => {
-    const top = new Backoff(100, 1000, () => 0);
+    const top = new Backoff({ initialMs: 100, maxMs: 1000, jitter: 0.2, random: () => 0 });
     assert.deepEqual([1, 2, 3, 4, 5, 6].map(() => top.next()), [100, 200, 400, 800, 1000, 1000]);
-    const bottom = new Backoff(100, 1000, () => 1);
+    const bottom = new Backoff({ initialMs: 100, maxMs: 1000, jitter: 0.2, random: () => 1 });
     assert.deepEqual([1, 2, 3, 4, 5].map(() => bottom.next()), [80, 160, 320, 640, 800]);
     top.reset();
     assert.equal(top.next(), 100);
-    const random = new Backoff(1000, 30_000);
+    const random = new Backoff({ initialMs: 1000, maxMs: 30_000, jitter: 0.2 });
     for (let i = 0; i < 50; i++) {
       const d = random.next();
       assert.ok(d >= 800 && d <= 30_000, `${d} within [0.8·min, max]`);

@@ -27,7 +27,7 @@ import { buildFakeEdgetpu } from '../helpers/fakeEdgetpu.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { alive, descendants } from '../helpers/processes.js';
 import { buildTestClip, startRtspServer, type RtspServer } from '../helpers/rtspServer.js';
-import { seededRandom } from '../../src/imprinting/vector.js';
+import { seededRandom } from '../../src/recognition/vector.js';
 
 const BASE = 'faults';
 const CAMERA = 'porch';

@@ -2,7 +2,7 @@ import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { image } from '../helpers/env.js';
 import { pngBomb } from '../helpers/pngBomb.js';
-import { seededRandom } from '../../src/imprinting/vector.js';
+import { seededRandom } from '../../src/recognition/vector.js';
 import { KNOWN_COMMANDS } from '../../src/web/metrics.js';
 
 /**

@@ -11,7 +11,7 @@ import type { Job, Outcome } from '../../commands/lanes.js';
 import { buildResponse } from '../../commands/response.js';
 import { AppError, errorMessage } from '../../errors.js';
 import type { EventBus } from '../../eventBus.js';
-import type { ShotInfo } from '../../imprinting/types.js';
+import type { ShotInfo } from '../../recognition/types.js';
 import { AuthGate, isLoopbackAddress, sessionCookie, type Access, type AuthConfig } from '../auth.js';
 import type { CameraView, CommandAnswer, SessionInfo, StatusView } from '../ui/apiTypes.js';
 import { UiAssets } from './assets.js';

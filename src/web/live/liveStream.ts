@@ -17,7 +17,7 @@ import { errorMessage } from '../../errors.js';
 import { liveInput, liveOutputOptions, liveUrl } from './liveArgs.js';
 import type { MuxerHandle, MuxerSpec, StartMuxer } from './muxerProcess.js';
 import { firstKeyframePacket, TsAligner } from './tsPackets.js';
-import { watchFfmpegExit } from '../../camera/ffmpegExit.js';
+import { watchFfmpegExit } from '../../process/ffmpegExit.js';
 
 export type LiveState = 'idle' | 'starting' | 'streaming' | 'restarting' | 'stopping';
 

@@ -1,0 +1,23 @@
+/** Cutting a region out of a scene JPEG into the model's input, as ffmpeg does for zones. */
+import sharp from 'sharp';
+import type { Roi } from '../config/types.js';
+import type { InputSize } from './image.js';
+import { fieldError } from '../errors.js';
+import { toPixels } from './snapshots.js';
+
+/**
+ * `box` (pixels of the stream, or fractions of the frame) of `jpeg`, resized to the model's
+ * input. Pixel boxes need the stream's size; without it they are taken as pixels of the JPEG.
+ */
+export async function cropToInput(jpeg: Buffer, box: Roi, source: { width: number; height: number } | null, size: InputSize): Promise<Uint8Array> {
+  const meta = await sharp(jpeg).metadata();
+  const image = { width: meta.width ?? 0, height: meta.height ?? 0 };
+  const px = toPixels(box, image, source) ?? box;
+  const left = Math.max(0, Math.floor(px.x));
+  const top = Math.max(0, Math.floor(px.y));
+  const width = Math.min(image.width - left, Math.round(px.width));
+  const height = Math.min(image.height - top, Math.round(px.height));
+  if (width < 2 || height < 2) throw fieldError('bad_request', 'box', `lies outside the ${source ? `${source.width}x${source.height} ` : ''}frame or is too small`);
+  const rgb = await sharp(jpeg).extract({ left, top, width, height }).resize(size.width, size.height, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+  return new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.byteLength);
+}

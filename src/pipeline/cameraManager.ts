@@ -1,0 +1,386 @@
+import { existsSync } from 'node:fs';
+import { spawn as nodeSpawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AppConfig, CameraConfig, Roi } from '../config/types.js';
+import type { InputSize } from '../media/image.js';
+import { fieldError } from '../errors.js';
+import type { EventBus } from '../eventBus.js';
+import { NONE, type Classification } from '../recognition/types.js';
+import { CameraSource, type CameraStatus, type RawFrame, type SpawnFn, type SupervisionOptions } from '../camera/cameraSource.js';
+import { cameraUnits, outsideFrame } from '../camera/ffmpegArgs.js';
+import { MotionGate } from './motionGate.js';
+import { FrameScheduler, type ClassifyFn, type ScheduledResult, type UnitRef } from './scheduler.js';
+import { cropToInput } from '../media/crops.js';
+import { ClassSmoother, type SmootherUpdate } from './smoother.js';
+import { outlineZone, rgbToJpeg } from '../media/snapshots.js';
+
+/** util-linux's setpriv (on every Debian) ties each ffmpeg's life to the agent's; see CameraSourceDeps. */
+export function parentDeathPrefix(): readonly string[] {
+  return existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [];
+}
+
+export interface CameraStats {
+  status: CameraStatus;
+  camera_fps: number;
+  process_fps: number;
+  skipped_fps: number;
+  reconnects: number;
+}
+
+export interface LiveFrame {
+  /** RGB at the detector input size, as the detector sees it. */
+  rgb: Uint8Array;
+}
+
+export interface CameraManagerDeps {
+  config: Pick<AppConfig, 'cameras' | 'classifier'>;
+  bus: EventBus;
+  logger: Logger;
+  classify: ClassifyFn;
+  inputSize: InputSize;
+  spawn?: SpawnFn;
+  clock?: () => number;
+  ffmpegPath?: string;
+  supervision?: Partial<SupervisionOptions>;
+  /** Observer of every scheduled result, for benchmarks and diagnostics. */
+  onResult?: (result: ScheduledResult) => void;
+  /**
+   * Every freshly inferred result of a unit, with the classes ON there after it: what the
+   * zone's scene model learns from (only while nothing is ON).
+   */
+  observe?: (unit: UnitRef, result: Classification, activeLabels: string[]) => void;
+}
+
+/** Per camera, as in the `stats` MQTT payload. */
+
+/** One thing a camera classifies: a zone, or its whole frame. */
+interface UnitState {
+  zone: string | null;
+  roi: Roi | null;
+  smoother: ClassSmoother;
+  label: string | null;
+  /** A pixel zone reaching outside the stream's frame: its results are not published. */
+  invalid: boolean;
+  /** The newest crop that showed the unit empty (no class ON, decided `none`): augmented enrollments need it. */
+  quiet: Uint8Array | null;
+}
+
+interface Camera {
+  name: string;
+  config: CameraConfig;
+  source: CameraSource;
+  units: UnitState[];
+  latest: RawFrame | null;
+  /** The stream's size, once ffmpeg named it (cameras with pixel zones). */
+  sourceSize: { width: number; height: number } | null;
+  /** Detection events go out in order, even when a start waits for its snapshot. */
+  events: Promise<void>;
+}
+
+/** Which part of a live frame to take: a zone's crop, or a box of the whole frame. */
+export type FrameRegion = { zone: string } | { box: Roi } | Record<string, never>;
+
+/**
+ * Builds one supervised source per configured camera and wires
+ * source → scheduler (one shared detector) → smoother per zone → event bus.
+ */
+export class CameraManager {
+  private readonly cameras = new Map<string, Camera>();
+  private readonly clock: () => number;
+  private readonly log: Logger;
+  private scheduler: FrameScheduler | null = null;
+  private ticker: NodeJS.Timeout | null = null;
+  /** If the process exits without stop() (a crash), no ffmpeg may outlive it. */
+  private readonly killOnExit = (): void => {
+    for (const camera of this.cameras.values()) camera.source.killNow();
+  };
+
+  constructor(private readonly deps: CameraManagerDeps) {
+    this.clock = deps.clock ?? Date.now;
+    this.log = deps.logger;
+  }
+
+  async start(): Promise<void> {
+    if (this.scheduler) return;
+    const scheduler = new FrameScheduler({
+      classify: this.deps.classify,
+      onResult: (r) => this.onResult(r),
+      logger: this.log,
+      clock: this.clock,
+    });
+    this.scheduler = scheduler;
+    for (const [name, config] of Object.entries(this.deps.config.cameras)) {
+      const camera = this.buildCamera(name, config);
+      this.cameras.set(name, camera);
+      const units = camera.units.map((u) => ({ zone: u.zone, gate: this.buildGate(config) }));
+      scheduler.addCamera(name, { enabled: config.enabled, units });
+    }
+    await scheduler.start();
+    process.once('exit', this.killOnExit);
+    // A camera without a URL (allowed while disabled) has nothing to run.
+    const runnable = [...this.cameras.values()].filter((c) => c.config.url !== '');
+    await Promise.all(runnable.map((c) => c.source.start()));
+    // Classes must turn OFF on time even when no frame arrives (camera down, detector down).
+    this.ticker = setInterval(() => this.tick(), 1000);
+    this.log.info({ cameras: [...this.cameras.keys()] }, 'cameras started');
+  }
+
+  /** Stops every ffmpeg (awaited: none survives), then the scheduler; ends active classes. */
+  async stop(): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = null;
+    const results = await Promise.allSettled([...this.cameras.values()].map((c) => c.source.stop()));
+    for (const r of results) if (r.status === 'rejected') this.log.error({ err: r.reason }, 'camera stop failed');
+    await this.scheduler?.stop();
+    for (const camera of this.cameras.values()) this.endAll(camera);
+    await Promise.all([...this.cameras.values()].map((c) => c.events));
+    process.off('exit', this.killOnExit);
+    this.scheduler = null;
+    this.cameras.clear();
+  }
+
+  names(): string[] {
+    return [...this.cameras.keys()];
+  }
+
+  /** The zones of a camera, in config order (none: the camera classifies its whole frame). */
+  zones(name: string): string[] {
+    return this.require(name).units.flatMap((u) => (u.zone === null ? [] : [u.zone]));
+  }
+
+  stats(): Record<string, CameraStats> {
+    const out: Record<string, CameraStats> = {};
+    for (const [name, camera] of this.cameras) {
+      const source = camera.source.stats();
+      const sched = this.scheduler?.stats(name);
+      out[name] = {
+        status: source.status,
+        camera_fps: sched?.camera_fps ?? 0,
+        process_fps: sched?.process_fps ?? 0,
+        skipped_fps: sched?.skipped_fps ?? 0,
+        reconnects: source.reconnects,
+      };
+    }
+    return out;
+  }
+
+  /** Why a camera's ffmpeg last failed (credentials hidden), or null. */
+  lastError(name: string): string | null {
+    return this.require(name).source.stats().last_error;
+  }
+
+  /** A camera's stream size once ffmpeg named it (zones in pixels are drawn against it), or null. */
+  sourceSize(name: string): { width: number; height: number } | null {
+    return this.require(name).sourceSize;
+  }
+
+  /** Switches detection for one camera at run time; its ffmpeg keeps running (live frames). */
+  setEnabled(name: string, enabled: boolean): void {
+    const camera = this.require(name);
+    this.scheduler?.setEnabled(name, enabled);
+    if (!enabled) this.endAll(camera);
+    this.log.info({ camera: name, enabled }, 'detection switched');
+  }
+
+  isEnabled(name: string): boolean {
+    this.require(name);
+    return this.scheduler?.isEnabled(name) ?? false;
+  }
+
+  /**
+   * The newest live frame at the model's input size, or null when the camera has none
+   * (offline): a zone's crop (exactly what the zone classifies), a box of the scene (cut
+   * from the newest snapshot), or the camera's own unit (whole frame or roi).
+   */
+  async latestFrame(name: string, region: FrameRegion = {}): Promise<LiveFrame | null> {
+    const camera = this.require(name);
+    const frame = camera.latest;
+    if (!frame || this.clock() - frame.at > camera.config.stall_timeout * 1000) return null;
+    if ('box' in region) return this.boxOf(camera, region.box);
+    const zone = 'zone' in region ? region.zone : null;
+    const index = camera.units.findIndex((u) => u.zone === zone);
+    if (index < 0 && zone !== null) throw fieldError('not_found', 'zone', `camera "${name}" has no zone "${zone}"`);
+    // A camera with zones has no whole-frame unit: take the whole scene from its snapshot.
+    if (index < 0) return this.boxOf(camera, { x: 0, y: 0, width: 1, height: 1 });
+    const crop = frame.crops[index];
+    return crop ? { rgb: crop } : null;
+  }
+
+  /** The newest crop of a unit while it showed nothing (its empty scene now), or null. */
+  sceneFrame(name: string, zone: string | null): Uint8Array | null {
+    return this.require(name).units.find((u) => u.zone === zone)?.quiet ?? null;
+  }
+
+  /** The newest snapshot JPEG of a camera (full scene), or null before the first one. */
+  latestSnapshot(name: string): Buffer | null {
+    return this.require(name).source.latestSnapshot();
+  }
+
+  private async boxOf(camera: Camera, box: Roi): Promise<LiveFrame | null> {
+    const jpeg = camera.source.latestSnapshot();
+    if (!jpeg) {
+      throw fieldError('not_found', 'box', `camera "${camera.name}" has no snapshot to cut a box from (snapshot.enabled is false or no frame yet)`);
+    }
+    return { rgb: await cropToInput(jpeg, box, camera.sourceSize, this.deps.inputSize) };
+  }
+
+  private require(name: string): Camera {
+    const camera = this.cameras.get(name);
+    if (!camera) throw fieldError('not_found', 'camera', `no camera named "${name}"`);
+    return camera;
+  }
+
+  private buildCamera(name: string, config: CameraConfig): Camera {
+    const camera: Camera = {
+      name,
+      config,
+      units: cameraUnits(config).map((u) => this.buildUnit(name, u.zone, u.roi)),
+      latest: null,
+      sourceSize: null,
+      events: Promise.resolve(),
+      source: new CameraSource({
+        name,
+        config,
+        inputSize: this.deps.inputSize,
+        logger: this.log,
+        spawn: this.deps.spawn ?? (nodeSpawn as SpawnFn),
+        ffmpegPath: this.deps.ffmpegPath,
+        launchPrefix: parentDeathPrefix(),
+        clock: this.clock,
+        supervision: this.deps.supervision,
+        sink: {
+          frame: (frame) => this.onFrame(camera, frame),
+          status: (status) => this.deps.bus.emit('cameraStatus', { camera: name, status }),
+          sourceSize: (size) => this.onSourceSize(camera, size),
+        },
+      }),
+    };
+    return camera;
+  }
+
+  private buildUnit(camera: string, zone: string | null, roi: Roi | null): UnitState {
+    const { vote, off_delay_s } = this.deps.config.classifier;
+    const smoother = new ClassSmoother({
+      camera,
+      zone,
+      window: vote.window,
+      minHits: vote.min_hits,
+      offDelayS: off_delay_s,
+      // Every class's own threshold was applied by the decision: any class label is a hit.
+      threshold: -Infinity,
+      clock: this.clock,
+      newId: () => eventId(this.clock()),
+    });
+    return { zone, roi, smoother, label: null, invalid: false, quiet: null };
+  }
+
+  private buildGate(config: CameraConfig): MotionGate | null {
+    if (!config.motion.enabled) return null;
+    return new MotionGate(this.deps.inputSize, {
+      threshold: config.motion.threshold,
+      maxSkipS: config.motion.max_skip_s,
+    });
+  }
+
+  /** Pixel zones are checked once the stream's size is known; one outside is not classified. */
+  private onSourceSize(camera: Camera, size: { width: number; height: number }): void {
+    camera.sourceSize = size;
+    for (const unit of camera.units) {
+      const problem = unit.zone !== null && unit.roi ? outsideFrame(unit.roi, size) : null;
+      unit.invalid = problem !== null;
+      if (problem) this.log.error(`cameras.${camera.name}.zones.${unit.zone}.roi: ${problem}; this zone is not classified until it is fixed`);
+    }
+  }
+
+  private onFrame(camera: Camera, frame: RawFrame): void {
+    camera.latest = frame;
+    this.scheduler?.offer(frame);
+  }
+
+  private onResult(r: ScheduledResult): void {
+    const camera = this.cameras.get(r.camera);
+    if (!camera) return;
+    this.deps.onResult?.(r);
+    r.units.forEach((u, i) => {
+      const unit = camera.units[i];
+      if (!unit || unit.invalid) return;
+      const update = unit.smoother.push(u.result);
+      unit.label = update.label;
+      if (!u.reused) {
+        const active = unit.smoother.activeLabels();
+        if (u.result.label === NONE && active.length === 0) {
+          const crop = r.frame.crops[i];
+          if (crop) unit.quiet = Uint8Array.from(crop);
+        }
+        this.deps.observe?.({ camera: camera.name, zone: unit.zone }, u.result, active);
+      }
+      this.deps.bus.emit('cameraResult', {
+        camera: r.camera,
+        zone: unit.zone,
+        label: update.label,
+        score: u.result.score,
+        scores: u.result.scores,
+        at: new Date(r.finishedAt),
+      });
+      this.publish(camera, unit, update, { frame: r.frame, index: i, result: u.result });
+    });
+  }
+
+  private tick(): void {
+    for (const camera of this.cameras.values()) for (const unit of camera.units) this.publish(camera, unit, unit.smoother.tick());
+  }
+
+  private endAll(camera: Camera): void {
+    for (const unit of camera.units) this.publish(camera, unit, unit.smoother.endAll());
+  }
+
+  /** Class changes at once, then the events, queued per camera so they keep their order. */
+  private publish(camera: Camera, unit: UnitState, update: SmootherUpdate, cause?: FrameCause): void {
+    for (const change of update.changes) {
+      this.deps.bus.emit('classState', { camera: camera.name, zone: unit.zone, label: change.label, on: change.on });
+    }
+    for (const event of update.events) {
+      this.log.info(
+        { camera: camera.name, zone: unit.zone ?? undefined, label: event.label, score: round3(event.score), id: event.id },
+        `detection ${event.type}`,
+      );
+      const start = event.type === 'start' && cause ? cause : null;
+      camera.events = camera.events.then(async () => {
+        const snapshot = start ? await this.snapshotOf(camera, unit, start) : event.snapshot;
+        const embedding = start?.result.embedding ?? null;
+        const residual = start?.result.residual ?? null;
+        const crop = start ? (start.frame.crops[start.index] ?? null) : null;
+        this.deps.bus.emit('detectionEvent', { ...event, snapshot, embedding, residual, crop });
+      });
+    }
+  }
+
+  /**
+   * The snapshot JPEG of the frame itself (a zone's outlined on it); with snapshots off (or
+   * the JPEG lost) a JPEG of the unit's crop, which is the exact frame the model saw.
+   */
+  private async snapshotOf(camera: Camera, unit: UnitState, cause: FrameCause): Promise<Buffer | null> {
+    const { quality } = camera.config.snapshot;
+    const jpeg = camera.config.snapshot.enabled ? await cause.frame.snapshot() : null;
+    if (jpeg && unit.roi && unit.zone !== null) return outlineZone(jpeg, unit.roi, camera.sourceSize, quality).catch(() => jpeg);
+    if (jpeg) return jpeg;
+    const crop = cause.frame.crops[cause.index] ?? cause.frame.rgb;
+    return rgbToJpeg(crop, this.deps.inputSize, quality).catch(() => null);
+  }
+}
+
+interface FrameCause {
+  frame: RawFrame;
+  index: number;
+  result: Classification;
+}
+
+/** Sortable and unique: `<unix seconds with ms>-<6 random base36 chars>`, as Frigate does. */
+function eventId(now: number): string {
+  return `${(now / 1000).toFixed(3)}-${randomBytes(4).readUInt32BE(0).toString(36).padStart(6, '0').slice(-6)}`;
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

@@ -1,0 +1,250 @@
+/**
+ * The correction loop's memory, in the class store's database: detection events with the
+ * embedding and crop of the frame that started them (bounded by count and age), the
+ * negatives users' corrections produced, and each zone's learned scene.
+ */
+import type { Database } from 'better-sqlite3';
+import { AppError } from '../errors.js';
+import type { ClassStore } from './classStore.js';
+import { decodeFloat32, encodeFloat32, isoTime } from './codec.js';
+
+export type Correction = 'confirmed' | 'rejected' | 'relabeled';
+
+/** An event as `event/list` shows it. */
+export interface EventInfo {
+  id: string;
+  camera: string;
+  zone: string | null;
+  label: string;
+  score: number;
+  start_time: string;
+  end_time: string | null;
+  correction: Correction | null;
+  corrected_label: string | null;
+  corrected_at: string | null;
+  has_snapshot: boolean;
+}
+
+/** An event with what a correction needs. */
+export interface EventRecord extends EventInfo {
+  embedding: Float32Array | null;
+  residual: Float32Array | null;
+  model: string;
+  crop: Buffer | null;
+  shot_id: number | null;
+  negative_ids: number[];
+}
+
+export interface NewEvent {
+  id: string;
+  camera: string;
+  zone: string | null;
+  label: string;
+  score: number;
+  start_time: Date;
+  embedding: Float32Array | null;
+  /** The frame's residual against its unit's scene, when the unit had one. */
+  residual: Float32Array | null;
+  model: string;
+  crop: Buffer | null;
+  snapshot: Buffer | null;
+}
+
+export interface EventFilter {
+  camera?: string;
+  zone?: string;
+  label?: string;
+  limit: number;
+}
+
+export interface NegativeRecord {
+  id: number;
+  /** The class the frame was NOT; null: nothing should have been there (the empty scene). */
+  label: string | null;
+  camera: string;
+  zone: string | null;
+  embedding: Float32Array;
+  residual: Float32Array | null;
+  model: string;
+}
+
+export interface Retention {
+  maxCount: number;
+  maxAgeDays: number;
+}
+
+interface EventRow {
+  id: string;
+  camera: string;
+  zone: string | null;
+  label: string;
+  score: number;
+  start_time: string;
+  end_time: string | null;
+  embedding: Buffer | null;
+  residual: Buffer | null;
+  model: string;
+  crop: Buffer | null;
+  has_snapshot: number;
+  correction: Correction | null;
+  corrected_label: string | null;
+  corrected_at: string | null;
+  shot_id: number | null;
+  negative_ids: string | null;
+}
+
+const EVENT_COLUMNS =
+  'id, camera, zone, label, score, start_time, end_time, embedding, residual, model, crop, snapshot IS NOT NULL AS has_snapshot, ' +
+  'correction, corrected_label, corrected_at, shot_id, negative_ids';
+
+export class EventStore {
+  constructor(
+    private readonly store: ClassStore,
+    private readonly retention: Retention,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  /** Keeps a start event, then drops the oldest beyond the count and those past the age. */
+  recordStart(e: NewEvent): void {
+    const now = this.clock();
+    this.store.write((db) => {
+      db.prepare(
+        'INSERT OR REPLACE INTO events (id, camera, zone, label, score, start_time, embedding, residual, model, crop, snapshot, created_at) ' +
+          'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ).run(e.id, e.camera, e.zone, e.label, e.score, isoTime(e.start_time), blob(e.embedding), blob(e.residual), e.model, e.crop, e.snapshot, isoTime(now));
+      this.prune(db, now);
+    });
+  }
+
+  recordEnd(id: string, end: Date): void {
+    this.store.write((db) => db.prepare('UPDATE events SET end_time = ? WHERE id = ?').run(isoTime(end), id));
+  }
+
+  /** Newest first. */
+  list(filter: EventFilter): EventInfo[] {
+    const conditions = (['camera', 'zone', 'label'] as const).filter((key) => filter[key] !== undefined);
+    const where = conditions.map((key) => `${key} = ?`);
+    const args: Array<string | number> = conditions.map((key) => filter[key] ?? '');
+    const sql = `SELECT ${EVENT_COLUMNS} FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY start_time DESC, id DESC LIMIT ?`;
+    return this.store.read((db) => db.prepare<unknown[], EventRow>(sql).all(...args, filter.limit)).map(toInfo);
+  }
+
+  get(id: string): EventRecord | null {
+    const row = this.store.read((db) => db.prepare<[string], EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`).get(id));
+    return row ? toRecord(row) : null;
+  }
+
+  /** The newest event of a camera (and zone: null for the camera's whole frame). */
+  latest(camera: string, zone: string | null): EventRecord | null {
+    const sql = `SELECT ${EVENT_COLUMNS} FROM events WHERE camera = ? AND zone IS ? ORDER BY start_time DESC, id DESC LIMIT 1`;
+    const row = this.store.read((db) => db.prepare<[string, string | null], EventRow>(sql).get(camera, zone));
+    return row ? toRecord(row) : null;
+  }
+
+  snapshot(id: string): Buffer | null {
+    const row = this.store.read((db) => db.prepare<[string], { snapshot: Buffer | null }>('SELECT snapshot FROM events WHERE id = ?').get(id));
+    if (!row) throw new AppError('not_found', `id: no event "${id}" (it may have expired)`, 'id');
+    return row.snapshot;
+  }
+
+  /** Marks an event corrected, with what the correction added (so undo can remove it). */
+  setCorrection(db: Database, id: string, c: { correction: Correction | null; label: string | null; shotId: number | null; negativeIds: number[] }): void {
+    const at = c.correction === null ? null : isoTime(this.clock());
+    db.prepare('UPDATE events SET correction = ?, corrected_label = ?, corrected_at = ?, shot_id = ?, negative_ids = ? WHERE id = ?').run(
+      c.correction,
+      c.label,
+      at,
+      c.shotId,
+      c.negativeIds.length ? JSON.stringify(c.negativeIds) : null,
+      id,
+    );
+  }
+
+  /** A negative: `label` null records the frame as the empty scene of its camera/zone. */
+  addNegative(
+    db: Database,
+    n: { label: string | null; camera: string; zone: string | null; embedding: Float32Array; residual: Float32Array | null; model: string; thumbnail: Buffer | null; eventId: string },
+  ): number {
+    let classId: number | null = null;
+    if (n.label !== null) {
+      const row = db.prepare<[string], { id: number }>('SELECT id FROM classes WHERE label = ?').get(n.label);
+      if (!row) throw new AppError('not_found', `label: no class "${n.label}" (removed since the event?)`, 'label');
+      classId = row.id;
+    }
+    const result = db
+      .prepare('INSERT INTO negatives (class_id, camera, zone, embedding, residual, model, thumbnail, event_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(classId, n.camera, n.zone, encodeFloat32(n.embedding), blob(n.residual), n.model, n.thumbnail, n.eventId, isoTime(this.clock()));
+    return Number(result.lastInsertRowid);
+  }
+
+  removeNegatives(db: Database, ids: number[]): void {
+    const del = db.prepare('DELETE FROM negatives WHERE id = ?');
+    for (const id of ids) del.run(id);
+  }
+
+  /** Every negative (class negatives of classes still there, and scene examples) of `model`, or of every model. */
+  negatives(model?: string): NegativeRecord[] {
+    const sql =
+      'SELECT n.id, c.label, n.camera, n.zone, n.embedding, n.residual, n.model FROM negatives n LEFT JOIN classes c ON c.id = n.class_id ' +
+      'WHERE n.class_id IS NULL OR c.id IS NOT NULL ORDER BY n.id';
+    type Row = { id: number; label: string | null; camera: string; zone: string | null; embedding: Buffer; residual: Buffer | null; model: string };
+    return this.store.read((db) => db.prepare<[], Row>(sql).all()).flatMap((r) => {
+      const embedding = decodeFloat32(r.embedding);
+      if (!embedding || (model !== undefined && r.model !== model)) return [];
+      const residual = r.residual ? (decodeFloat32(r.residual) ?? null) : null;
+      return [{ id: r.id, label: r.label, camera: r.camera, zone: r.zone, embedding, residual, model: r.model }];
+    });
+  }
+
+  /** A zone's persisted scene model (JSON), or null. `zone` null: the camera's whole frame. */
+  loadScene(camera: string, zone: string | null): { model: string; state: string } | null {
+    const sql = 'SELECT model, state FROM scenes WHERE camera = ? AND zone = ?';
+    return this.store.read((db) => db.prepare<[string, string], { model: string; state: string }>(sql).get(camera, zone ?? '')) ?? null;
+  }
+
+  saveScene(camera: string, zone: string | null, model: string, state: string): void {
+    this.store.write((db) =>
+      db
+        .prepare('INSERT OR REPLACE INTO scenes (camera, zone, model, state, updated_at) VALUES (?, ?, ?, ?, ?)')
+        .run(camera, zone ?? '', model, state, isoTime(this.clock())),
+    );
+  }
+
+  private prune(db: Database, now: Date): void {
+    const cutoff = isoTime(new Date(now.getTime() - this.retention.maxAgeDays * 86_400_000));
+    db.prepare('DELETE FROM events WHERE start_time < ?').run(cutoff);
+    db.prepare('DELETE FROM events WHERE id NOT IN (SELECT id FROM events ORDER BY start_time DESC, id DESC LIMIT ?)').run(this.retention.maxCount);
+  }
+}
+
+function toInfo(r: EventRow): EventInfo {
+  return {
+    id: r.id,
+    camera: r.camera,
+    zone: r.zone,
+    label: r.label,
+    score: r.score,
+    start_time: r.start_time,
+    end_time: r.end_time,
+    correction: r.correction,
+    corrected_label: r.corrected_label,
+    corrected_at: r.corrected_at,
+    has_snapshot: r.has_snapshot === 1,
+  };
+}
+
+function toRecord(r: EventRow): EventRecord {
+  return {
+    ...toInfo(r),
+    embedding: r.embedding ? (decodeFloat32(r.embedding) ?? null) : null,
+    residual: r.residual ? (decodeFloat32(r.residual) ?? null) : null,
+    model: r.model,
+    crop: r.crop,
+    shot_id: r.shot_id,
+    negative_ids: r.negative_ids ? (JSON.parse(r.negative_ids) as number[]) : [],
+  };
+}
+
+function blob(v: Float32Array | null): Buffer | null {
+  return v ? encodeFloat32(v) : null;
+}
