@@ -60,6 +60,8 @@ export class Agent {
   private connection: MqttConnection | null = null;
   private gallery: GallerySync | null = null;
   private config: AppConfig;
+  /** The HTTP port actually bound (http.port may be 0), for the start-up banner; 0 before. */
+  private httpPort = 0;
 
   constructor(private readonly opts: AgentOptions) {
     this.config = opts.config;
@@ -86,7 +88,7 @@ export class Agent {
     // Stopped before MQTT (parts stop in reverse): requests in flight are answered while it can still publish.
     await this.startPart({ name: 'requests', start: async () => undefined, stop: () => runner.stop() });
     await this.startHttp(commands, runner);
-    logger.info(startupBanner({ config, mqttUrl: this.mqttUrl, embeddedBroker: this.embeddedBroker, cameras: cameras.names() }));
+    logger.info(startupBanner({ config, mqttUrl: this.mqttUrl, embeddedBroker: this.embeddedBroker, cameras: cameras.names(), httpPort: this.httpPort }));
   }
 
   async stop(): Promise<void> {
@@ -240,6 +242,7 @@ export class Agent {
       metricsAllowed: (req) => dashboard.gate.metricsAllowed(req),
     });
     await this.startPart({ name: 'http', start: () => server.start(), stop: () => server.stop() });
+    this.httpPort = server.port;
     // Stopped before the HTTP server (parts stop in reverse): it cannot close while WebSockets are open.
     await this.startPart({ name: 'live view', start: () => live.start(), stop: () => live.stop() });
   }

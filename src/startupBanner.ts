@@ -1,5 +1,7 @@
 import type { AppConfig } from './config/types.js';
 import { requestTopic } from './mqtt/topics.js';
+import { authMode, isLoopbackAddress } from './web/auth.js';
+import { dashboardUrl } from './web/dashboard/dashboard.js';
 
 /** Host and port of an MQTT URL, without credentials (the banner is logged). */
 function brokerAddress(url: string): { host: string; port: string } {
@@ -11,9 +13,25 @@ function brokerAddress(url: string): { host: string; port: string } {
   }
 }
 
-/** The last start-up log line: how to enroll a first class, and how to reach Home Assistant. Pure. */
-export function startupBanner(opts: { config: AppConfig; mqttUrl: string; embeddedBroker: boolean; cameras: string[] }): string {
+/**
+ * Where to open the dashboard, or null when http is off. Its public address when known (as Home
+ * Assistant's link), else this machine's: the loopback name it is bound to, or 127.0.0.1 when
+ * it listens on every address. `port` is the port actually bound (http.port may be 0).
+ */
+function dashboardLine(http: AppConfig['http'], port: number): string | null {
+  if (!http.enabled) return null;
+  const host = http.host.replace(/^\[|\]$/g, '');
+  const local = isLoopbackAddress(host) ? host : '127.0.0.1';
+  const shown = local.includes(':') ? `[${local}]` : local;
+  const url = dashboardUrl({ ...http, port }) ?? `http://${shown}:${port}${http.base_path}/`;
+  const note = authMode(http) === 'refused' ? ' (it refuses everyone until http.auth.password is set: it listens beyond loopback)' : '';
+  return `Dashboard:             ${url}${note}`;
+}
+
+/** The last start-up log lines: how to enroll a first class, where the dashboard is, and how to reach Home Assistant. Pure. */
+export function startupBanner(opts: { config: AppConfig; mqttUrl: string; embeddedBroker: boolean; cameras: string[]; httpPort?: number }): string {
   const { config, mqttUrl, embeddedBroker, cameras } = opts;
+  const dashboard = dashboardLine(config.http, opts.httpPort || config.http.port);
   const { host, port } = brokerAddress(mqttUrl);
   const base = config.mqtt.base_topic;
   const auth = config.mqtt.username ? ` -u ${config.mqtt.username} -P '<password>'` : '';
@@ -26,6 +44,7 @@ export function startupBanner(opts: { config: AppConfig; mqttUrl: string; embedd
     `edge-imprint is running: ${cameras.length} camera(s) [${cameras.join(', ')}], MQTT ${host}:${port}, base topic "${base}".`,
     `Enroll a first class:  ${enroll}`,
     `Watch what it sees:    ${listen}`,
+    ...(dashboard ? [dashboard] : []),
     ha,
   ].join('\n');
 }
