@@ -45,7 +45,8 @@ commands:
   models [--from DIR]                   install the model files (download, or copy from DIR
                                         or from env EDGE_IMPRINT_MODEL_MIRROR)
   validate-config                       check the configuration, list every error
-  bench [--json]                        run the benchmarks
+  bench [--json]                        run the benchmarks (from a clone of the repository:
+                                        the Docker image has no bench/)
 
 options:
   --config FILE      configuration file (default: config/config.yaml if present)

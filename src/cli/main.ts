@@ -40,9 +40,16 @@ function validate(flags: CommonFlags, io: CliIo): 0 | 1 {
   return 1;
 }
 
-/** Bench code lives outside src/ (bench/), run from the source with tsx. */
-function bench(json: boolean): number {
+/**
+ * Bench code lives outside src/ (bench/), run from the source with tsx: only a clone of the
+ * repository has both (the Docker image and production installs have neither).
+ */
+function bench(json: boolean, io: CliIo): number {
   const root = fileURLToPath(new URL('../../', import.meta.url));
+  if (!existsSync(`${root}bench/index.ts`)) {
+    io.err('bench: the benchmarks run from a clone of the repository (npm ci, then npm run bench); this installation has no bench/ folder (the Docker image has neither it nor tsx)');
+    return 1;
+  }
   const args = ['--import', 'tsx', `${root}bench/index.ts`, ...(json ? ['--json'] : [])];
   const result = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });
   return result.status ?? 1;
@@ -93,7 +100,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   if (command.name === 'validate-config') return validate(flags, io);
-  if (command.name === 'bench') return bench(command.json);
+  if (command.name === 'bench') return bench(command.json, io);
   try {
     const file = configFile(flags);
     const config = loadConfig({ ...(file ? { file } : {}), overrides: overrides(flags) });
