@@ -31,7 +31,7 @@ import type { CameraView, StatusView } from './web/ui/apiTypes.js';
 import { redactUrl } from './config/redact.js';
 import { startupBanner } from './startupBanner.js';
 import { GallerySync } from './fleet/gallerySync.js';
-import { jpegToInput } from './media/image.js';
+import { untrustedToInput } from './media/image.js';
 
 interface Part {
   name: string;
@@ -190,6 +190,7 @@ export class Agent {
     const book = core.gallery;
     if (!book || !this.connection) return;
     const { detector } = core;
+    const imageLimits = { maxBytes: this.config.limits.max_payload_bytes, maxMegapixels: this.config.limits.max_megapixels };
     const sync = new GallerySync({
       transport: this.connection,
       book,
@@ -197,7 +198,7 @@ export class Agent {
       config: this.config.gallery,
       nodeId: this.config.node_id,
       modelId: () => detector.modelId(),
-      embedThumbnail: async (jpeg) => detector.embed(await jpegToInput(jpeg, detector.inputSize)),
+      embedThumbnail: async (jpeg) => detector.embed(await untrustedToInput(jpeg, detector.inputSize, imageLimits)),
       changed: () => core.service.notifyChanged(),
       logger: this.opts.logger.child({ part: 'gallery' }),
       onRejected: (reason) => this.metrics.recordGalleryRejected(reason),

@@ -13,12 +13,12 @@ import { createHash } from 'node:crypto';
 import type { IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import type { GalleryConfig } from '../config/types.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, isAppError } from '../errors.js';
 import type { EventBus } from '../eventBus.js';
 import type { MqttTransport } from '../mqtt/connection.js';
 import { galleryClassTopic, galleryFilter, galleryManifestTopic, galleryOpsTopic, parseGalleryTopic } from '../mqtt/topics.js';
 import type { GalleryBook, GalleryStatus, OwnClass } from './galleryBook.js';
-import { contributionPayload, GalleryParser, GalleryReject, opsPayload, WIRE_VERSION, type ManifestPayload, type ParsedMessage, type ReceivedContribution, type RejectReason } from './payloads.js';
+import { contributionPayload, GalleryParser, GalleryReject, opsPayload, peekVersion, WIRE_VERSION, type ManifestPayload, type ParsedMessage, type ReceivedContribution, type RejectReason } from './payloads.js';
 
 const REJECT_REASONS: readonly RejectReason[] = ['garbled', 'oversized', 'forged', 'clock'];
 
@@ -29,7 +29,7 @@ export interface GallerySyncDeps {
   config: GalleryConfig;
   nodeId: string;
   modelId: () => string;
-  /** A shot's thumbnail (JPEG) embedded by this node's model: re-embedding another model's shots. */
+  /** A shot's thumbnail embedded by this node's model (another model's shots); AppError bad_image/too_large when refused. */
   embedThumbnail: (jpeg: Buffer) => Promise<Float32Array>;
   /** The classes changed (the imprinting service reloads and tells everyone). */
   changed: () => void;
@@ -141,7 +141,9 @@ export class GallerySync {
     this.pending++;
     this.queue = this.queue
       .then(() => this.take(message))
-      .catch((err: unknown) => this.deps.logger.error({ err, topic }, 'gallery: could not take a message in'))
+      .catch((err: unknown) =>
+        err instanceof GalleryReject ? this.reject(err.reason, topic, err.message) : this.deps.logger.error({ err, topic }, 'gallery: could not take a message in'),
+      )
       .finally(() => this.pending--);
   }
 
@@ -178,10 +180,14 @@ export class GallerySync {
     return { ...rc, vectors, meta: { ...meta, records: meta.records.filter((r) => vectors.has(r.id)) } };
   }
 
+  /** A thumbnail the image checks refuse (a decompression bomb, not an image) refuses the whole contribution. */
   private async embed(jpeg: Buffer): Promise<Float32Array | undefined> {
     try {
       return await this.deps.embedThumbnail(jpeg);
     } catch (err) {
+      if (isAppError(err) && (err.code === 'too_large' || err.code === 'bad_image')) {
+        throw new GalleryReject(err.code === 'too_large' ? 'oversized' : 'garbled', `a thumbnail is refused: ${err.message}`);
+      }
       this.deps.logger.warn({ err: errorMessage(err) }, 'gallery: a shared thumbnail could not be re-embedded; that shot is left out');
       return undefined;
     }
@@ -389,10 +395,4 @@ export class GallerySync {
 
 function digestOf(payload: Buffer): string {
   return createHash('sha1').update(payload).digest('hex');
-}
-
-/** The version stamp near the start of a contribution (builders write it among the first keys), or null. */
-function peekVersion(payload: Buffer): string | null {
-  const head = payload.subarray(0, 512).toString('latin1');
-  return /"version":"(\d{15}\.\d{6}@[a-z0-9_]{1,64})"/.exec(head)?.[1] ?? null;
 }

@@ -376,3 +376,9 @@ function checkSum(p: ContributionPayload, vectors: Map<string, { embedding: Floa
     if (Math.abs(expected[i]! - sum[i]!) > 1e-3 * Math.max(1, p.count)) throw new GalleryReject('garbled', `sum: differs from the shots at [${i}]`);
   }
 }
+
+/** The version stamp near the start of a contribution (builders write it among the first keys), or null. */
+export function peekVersion(payload: Buffer): string | null {
+  const head = payload.subarray(0, 512).toString('latin1');
+  return /"version":"(\d{15}\.\d{6}@[a-z0-9_]{1,64})"/.exec(head)?.[1] ?? null;
+}

@@ -102,6 +102,25 @@ export function inputThumbnail(rgb: Uint8Array, size: InputSize): Promise<Buffer
     .toBuffer();
 }
 
+/**
+ * Model input from an image another party made (a peer's gallery thumbnail): the image
+ * checks and the pixel limit first, as for a request, since the broker lets anyone publish.
+ */
+export async function untrustedToInput(image: Buffer, size: InputSize, limits: ImageLimits, field = 'thumbnail'): Promise<Buffer> {
+  await readMetadata(image, field, limits);
+  try {
+    return await sharp(image, { failOn: 'error', limitInputPixels: limits.maxMegapixels * 1e6 })
+      .resize(size.width, size.height, { fit: 'fill' })
+      .flatten({ background: '#808080' })
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer();
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw fieldError('bad_image', field, `could not be decoded (truncated or corrupt): ${reason}`);
+  }
+}
+
 /** Model input from a thumbnail or snapshot JPEG already validated (re-embedding). */
 export async function jpegToInput(jpeg: Buffer, size: InputSize): Promise<Buffer> {
   return sharp(jpeg).resize(size.width, size.height, { fit: 'fill' }).removeAlpha().raw().toBuffer();
