@@ -175,6 +175,7 @@ export class Agent {
       getStats: () => this.stats(core, cameras),
       configurationUrl: dashboardUrl(config.http),
       gallery: config.gallery.sync,
+      galleryTopic: config.gallery.topic,
       onMqttDropped: (reason, count) => this.metrics.recordMqttDropped(reason, count),
       onAnswer: (command, response) => {
         this.metrics.recordRequest(command);

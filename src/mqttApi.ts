@@ -34,6 +34,8 @@ export interface MqttApiDeps {
   configurationUrl?: string | null;
   /** gallery.sync: the node device gets a gallery sensor. */
   gallery?: boolean;
+  /** gallery.topic: never a response topic (the subtree is the fleet's, synced or not). */
+  galleryTopic: string;
   /** Test hooks: reconnect timings and the like. */
   connectionOverrides?: Partial<ConnectionOptions>;
 }
@@ -64,6 +66,7 @@ export class MqttApi {
       maxPayloadBytes: deps.maxPayloadBytes,
       logger: logger.child({ part: 'requests' }),
       discoveryPrefix: config.discovery.prefix,
+      galleryTopic: deps.galleryTopic,
       ...(deps.onAnswer ? { onAnswer: deps.onAnswer } : {}),
     });
     this.publisher = new MqttPublisher({

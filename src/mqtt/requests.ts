@@ -21,6 +21,8 @@ export interface RequestServerDeps {
   logger: Logger;
   /** Home Assistant's discovery prefix: response topics there are refused. */
   discoveryPrefix?: string;
+  /** gallery.topic: the fleet gallery's subtree, refused as a response topic too. */
+  galleryTopic: string;
   /** Called once per answer (metrics: requests and request errors per command). */
   onAnswer?: (command: string, response: ResponsePayload) => void;
 }
@@ -121,10 +123,10 @@ export class RequestServer {
     const body = JSON.stringify(response);
     const { transport, baseTopic } = this.deps;
     void transport.publish(responseTopic(baseTopic, target.command), body, { qos: 1 });
-    if (target.responseTopic && !safeResponseTopic(target.responseTopic, baseTopic, this.deps.discoveryPrefix)) {
+    if (target.responseTopic && !safeResponseTopic(target.responseTopic, baseTopic, this.deps.discoveryPrefix ?? 'homeassistant', this.deps.galleryTopic)) {
       this.deps.logger.warn(
         { command: target.command },
-        'request asked for a response_topic among the agent\'s own or discovery topics; answered on the standard response topic only',
+        'request asked for a response_topic among the agent\'s own, gallery, discovery, $ or wildcard topics; answered on the standard response topic only',
       );
     } else if (target.responseTopic) {
       void transport.publish(target.responseTopic, body, {
@@ -138,12 +140,18 @@ export class RequestServer {
 /**
  * An MQTT v5 response_topic is chosen by whoever sent the request, but the answer is
  * published with the agent's rights: never let it land on the agent's own state topics
- * (availability, class ON/OFF, ...) or on Home Assistant discovery. Pure.
+ * (availability, class ON/OFF, ...), the fleet gallery, Home Assistant discovery, or a
+ * broker's `$` topics (`$SYS`, `$share`). Pure.
  */
-export function safeResponseTopic(topic: string, baseTopic: string, discoveryPrefix = 'homeassistant'): boolean {
-  if (topic.length === 0 || topic.includes('+') || topic.includes('#') || topic.includes('\u0000')) return false;
-  if (topic === baseTopic || topic.startsWith(`${baseTopic}/`)) return topic.startsWith(`${baseTopic}/response/`);
-  return topic !== discoveryPrefix && !topic.startsWith(`${discoveryPrefix}/`);
+export function safeResponseTopic(topic: string, baseTopic: string, discoveryPrefix: string, galleryTopic: string): boolean {
+  if (topic.length === 0 || topic.startsWith('$') || ['+', '#', '\u0000'].some((c) => topic.includes(c))) return false;
+  if (within(topic, baseTopic)) return topic.startsWith(`${baseTopic}/response/`);
+  return !within(topic, discoveryPrefix) && !within(topic, galleryTopic);
+}
+
+/** `topic` is `root` or a topic under it. */
+function within(topic: string, root: string): boolean {
+  return topic === root || topic.startsWith(`${root}/`);
 }
 
 function parseJson(payload: Buffer): unknown {

@@ -130,6 +130,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     }),
     getState: state,
     getStats: stats,
+    galleryTopic: DEFAULTS.gallery.topic,
     connectionOverrides: { minReconnectMs: 200, maxReconnectMs: 1000, ...opts.connection },
   });
   await api.start();
