@@ -31,8 +31,6 @@ export interface FfmpegPlan {
    */
   frameBytes: number;
   units: Unit[];
-  /** Whether stderr announces the source's size (pixel zones are checked against it). */
-  reportsSourceSize: boolean;
   /** Whether snapshot JPEGs are written to fd 3. */
   snapshots: boolean;
   /**
@@ -68,14 +66,14 @@ export function buildFfmpegPlan(camera: CameraConfig, options: PlanOptions): Ffm
   const snapshotFps = Math.min(camera.fps, options.snapshotFps ?? MAX_SNAPSHOT_FPS);
   const paired = snapshots && snapshotFps === camera.fps;
   const units = cameraUnits(camera);
-  // At `info` ffmpeg names the input's size once at start (and -nostats keeps it quiet after).
-  const reportsSourceSize = units.some((u) => u.zone !== null && u.roi !== null && !isFractional(u.roi));
+  // At `info` ffmpeg names the input's size once at start (and -nostats keeps it quiet after):
+  // pixel zones are checked against it, and pixel boxes of class/enroll read in it, on every camera.
   const args = [
     '-hide_banner',
     '-nostdin',
     '-loglevel',
-    reportsSourceSize ? 'info' : 'warning',
-    ...(reportsSourceSize ? ['-nostats'] : []),
+    'info',
+    '-nostats',
     ...camera.hwaccel_args,
     ...inputArgs(camera),
     '-filter_complex',
@@ -83,7 +81,7 @@ export function buildFfmpegPlan(camera: CameraConfig, options: PlanOptions): Ffm
     ...rawOutputArgs(),
     ...(snapshots ? snapshotOutputArgs(camera.snapshot.quality) : []),
   ];
-  return { args, frameBytes: width * height * 3 * units.length, units, reportsSourceSize, snapshots, pairedSnapshots: paired };
+  return { args, frameBytes: width * height * 3 * units.length, units, snapshots, pairedSnapshots: paired };
 }
 
 /** `Stream #0:0: Video: h264 (Main), yuv420p(progressive), 1280x720 [SAR 1:1 ...]` → its size. */

@@ -6,13 +6,14 @@ import { fieldError } from '../errors.js';
 import { toPixels } from './snapshots.js';
 
 /**
- * `box` (pixels of the stream, or fractions of the frame) of `jpeg`, resized to the model's
- * input. Pixel boxes need the stream's size; without it they are taken as pixels of the JPEG.
+ * `box` (pixels of the stream, or fractions of the frame) of `jpeg` (the scaled snapshot),
+ * resized to the model's input. Pixel boxes are scaled from the stream's size, so they need it.
  */
 export async function cropToInput(jpeg: Buffer, box: Roi, source: { width: number; height: number } | null, size: InputSize): Promise<Uint8Array> {
   const meta = await sharp(jpeg).metadata();
   const image = { width: meta.width ?? 0, height: meta.height ?? 0 };
-  const px = toPixels(box, image, source) ?? box;
+  const px = toPixels(box, image, source);
+  if (!px) throw fieldError('not_found', 'box', "is in pixels of the camera's stream, whose size is not known yet; retry in a moment, or give the box as fractions of the frame");
   const left = Math.max(0, Math.floor(px.x));
   const top = Math.max(0, Math.floor(px.y));
   const width = Math.min(image.width - left, Math.round(px.width));
