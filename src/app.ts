@@ -19,7 +19,7 @@ import { AppError, errorMessage } from './errors.js';
 import { EventBus } from './eventBus.js';
 import { ensureModels } from './models/firstRun.js';
 import type { MqttConnection } from './mqtt/connection.js';
-import { EmbeddedBroker, findLocalBroker } from './mqtt/embeddedBroker.js';
+import { chooseLocalBroker, EmbeddedBroker } from './mqtt/embeddedBroker.js';
 import { MqttApi } from './mqttApi.js';
 import type { PublishedUnit, StatePayload, StatsPayload } from './mqtt/publisher.js';
 import { VERSION } from './version.js';
@@ -31,7 +31,7 @@ import type { CameraView, StatusView } from './web/ui/apiTypes.js';
 import { redactUrl } from './config/redact.js';
 import { startupBanner } from './startupBanner.js';
 import { GallerySync } from './fleet/gallerySync.js';
-import { untrustedToInput } from './media/image.js';
+import { imageLimitsOf, untrustedToInput } from './media/image.js';
 
 interface Part {
   name: string;
@@ -191,7 +191,6 @@ export class Agent {
     const book = core.gallery;
     if (!book || !this.connection) return;
     const { detector } = core;
-    const imageLimits = { maxBytes: this.config.limits.max_payload_bytes, maxMegapixels: this.config.limits.max_megapixels };
     const sync = new GallerySync({
       transport: this.connection,
       book,
@@ -199,7 +198,7 @@ export class Agent {
       config: this.config.gallery,
       nodeId: this.config.node_id,
       modelId: () => detector.modelId(),
-      embedThumbnail: async (jpeg) => detector.embed(await untrustedToInput(jpeg, detector.inputSize, imageLimits)),
+      embedThumbnail: async (jpeg) => detector.embed(await untrustedToInput(jpeg, detector.inputSize, imageLimitsOf(this.config.limits))),
       changed: () => core.service.notifyChanged(),
       logger: this.opts.logger.child({ part: 'gallery' }),
       onRejected: (reason) => this.metrics.recordGalleryRejected(reason),
@@ -209,13 +208,13 @@ export class Agent {
     this.bus.emit('galleryChanged', {});
   }
 
-  /** mqtt.url; without it a broker already answering on the embedded address; else the embedded broker. */
+  /** mqtt.url; without it a local broker or the embedded one, as mqtt.embedded.enabled says. */
   private async chooseBroker(): Promise<{ url: string; embedded: boolean }> {
     const { mqtt } = this.config;
     if (mqtt.url) return { url: mqtt.url, embedded: false };
     const logger = this.opts.logger.child({ part: 'broker' });
-    const local = await findLocalBroker({ ...mqtt.embedded, username: mqtt.username, password: mqtt.password }, logger);
-    if (local) return { url: local, embedded: false };
+    const choice = await chooseLocalBroker(mqtt, logger);
+    if (!choice.embedded) return choice;
     const broker = new EmbeddedBroker(mqtt.embedded ?? {}, logger);
     await this.startPart({ name: 'embedded broker', start: () => broker.start(), stop: () => broker.stop() });
     return { url: broker.url, embedded: true };

@@ -7,7 +7,7 @@ import { labelProblem } from '../recognition/labels.js';
  * and return the string unchanged when it does not parse, so the validator reports it.
  */
 
-export type FormatName = 'ei_string' | 'ei_int' | 'ei_number' | 'ei_bool' | 'ei_args' | 'ei_ips' | 'ei_roi' | 'ei_mqtt_url' | 'ei_labels';
+export type FormatName = 'ei_string' | 'ei_int' | 'ei_number' | 'ei_bool' | 'ei_auto_bool' | 'ei_args' | 'ei_ips' | 'ei_roi' | 'ei_mqtt_url' | 'ei_labels';
 
 /** A region of a frame: source pixels, or fractions of the frame when every value is ≤ 1. */
 export interface Roi {
@@ -112,6 +112,9 @@ export const VALIDATORS: Record<FormatName, (x: unknown, spec: LeafSpec) => void
   ei_bool(x) {
     if (typeof x !== 'boolean') fail('must be true or false');
   },
+  ei_auto_bool(x) {
+    if (x !== 'auto' && typeof x !== 'boolean') fail('must be auto, true or false');
+  },
   ei_args(x) {
     if (!Array.isArray(x) || !x.every((a) => typeof a === 'string')) fail('must be a list of strings');
   },
@@ -168,16 +171,19 @@ function toRoi(s: string): unknown {
   return s;
 }
 
+function toBool(s: string): boolean | string {
+  const t = s.trim().toLowerCase();
+  if (TRUE_WORDS.has(t)) return true;
+  if (FALSE_WORDS.has(t)) return false;
+  return s;
+}
+
 export const CONVERTERS: Record<FormatName, (s: string) => unknown> = {
   ei_string: (s) => s,
   ei_int: (s) => toNumber(s, true),
   ei_number: (s) => toNumber(s, false),
-  ei_bool(s) {
-    const t = s.trim().toLowerCase();
-    if (TRUE_WORDS.has(t)) return true;
-    if (FALSE_WORDS.has(t)) return false;
-    return s;
-  },
+  ei_bool: toBool,
+  ei_auto_bool: (s) => (s.trim().toLowerCase() === 'auto' ? 'auto' : toBool(s)),
   // ffmpeg arguments from one string, split on white space (no quoting, as in Frigate).
   ei_args: (s) => (s.trim() === '' ? [] : s.trim().split(/\s+/)),
   // Addresses from the environment, separated by commas or spaces.

@@ -88,6 +88,11 @@ function bool(def: boolean, doc: string): Leaf<boolean> {
   return leaf('ei_bool', def, doc);
 }
 
+/** auto, true or false (YAML booleans, or the words from the environment). */
+function autoBool(def: 'auto' | boolean, doc: string): Leaf<'auto' | boolean> {
+  return leaf('ei_auto_bool', def, doc);
+}
+
 function secretFile(secretFileFor: string, doc: string): SecretFileLeaf {
   return { ...leaf('ei_string', '', doc, { allowEmpty: true }), secretFileFor };
 }
@@ -128,6 +133,7 @@ function mqttSchema() {
     clean_session: bool(false, 'false keeps the session so requests sent during an outage are answered'),
     protocol_version: intOf([4, 5], 5, 'MQTT protocol version'),
     embedded: {
+      enabled: autoBool('auto', 'auto: embedded broker only when url is empty, no broker answers, and no broker service of this machine takes the port; true: always; false: never (wait for the broker)'),
       host: str('127.0.0.1', 'address of the embedded broker started when url is empty'),
       port: int(1883, 0, 65535, 'port of the embedded broker'),
     },

@@ -12,6 +12,11 @@ export interface ImageLimits {
   maxMegapixels: number;
 }
 
+/** The image limits of the configuration (limits.max_payload_bytes, limits.max_megapixels). */
+export function imageLimitsOf(limits: { max_payload_bytes: number; max_megapixels: number }): ImageLimits {
+  return { maxBytes: limits.max_payload_bytes, maxMegapixels: limits.max_megapixels };
+}
+
 export interface PreparedImage {
   /** RGB bytes at the model's input size (stretched, as camera frames are). */
   rgb: Buffer;

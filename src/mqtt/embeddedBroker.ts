@@ -1,6 +1,9 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
 import { Aedes } from 'aedes';
 import type { Logger } from 'pino';
+import type { MqttConfig } from '../config/types.js';
 import { AppError, errorMessage } from '../errors.js';
 import { AUTH_REFUSALS, probeBroker } from './brokerProbe.js';
 
@@ -110,4 +113,78 @@ export class EmbeddedBroker {
     // aedes has closed its clients by now, so the listener closes promptly.
     if (server) await new Promise<void>((r) => server.close(() => r()));
   }
+}
+
+// ---- which broker (mqtt.embedded.enabled) ----
+
+/** A broker service the init system starts, and the port it listens on. */
+export interface BrokerService {
+  description: string;
+  port: number;
+}
+
+/** MQTT's registered port: where a broker service listens unless configured otherwise. */
+export const MQTT_PORT = 1883;
+
+const BROKER_NAMES = /^(snap\.)?(mosquitto|emqx|nanomq|vernemq|hivemq)/;
+
+/**
+ * A broker service this machine's init system will start, or null: a systemd unit enabled for
+ * multi-user.target while systemd runs, or an OpenRC service of the default runlevel. A
+ * package installed where no init system runs (a container, a CI runner) starts nothing.
+ * `root` is '/' (tests give a directory laid out like one).
+ */
+export function brokerServiceAt(root = '/'): BrokerService | null {
+  const list = (dir: string): string[] => {
+    try {
+      return readdirSync(join(root, dir));
+    } catch {
+      return [];
+    }
+  };
+  if (existsSync(join(root, 'run/systemd/system'))) {
+    const unit = list('etc/systemd/system/multi-user.target.wants').find((f) => BROKER_NAMES.test(f) && f.endsWith('.service'));
+    if (unit) return { description: `systemd unit ${unit}`, port: MQTT_PORT };
+  }
+  if (existsSync(join(root, 'run/openrc'))) {
+    const service = list('etc/runlevels/default').find((f) => BROKER_NAMES.test(f));
+    if (service) return { description: `OpenRC service ${service}`, port: MQTT_PORT };
+  }
+  return null;
+}
+
+/**
+ * With no mqtt.url: the URL to use and whether the embedded broker must start there, as
+ * mqtt.embedded.enabled says; logs the choice and why. The embedded broker has no
+ * authentication, so `auto` never takes the port of a broker service this machine starts (at
+ * boot it may not be up yet): the MQTT connection retries until it is. Tests inject `brokerService`.
+ */
+export async function chooseLocalBroker(
+  mqtt: Pick<MqttConfig, 'embedded' | 'username' | 'password'>,
+  logger: Logger,
+  brokerService: () => BrokerService | null = () => brokerServiceAt(),
+): Promise<{ url: string; embedded: boolean }> {
+  const { host, port, enabled } = mqtt.embedded;
+  const url = `mqtt://${host}:${port}`;
+  if (enabled === true) {
+    logger.info({ url }, `mqtt.embedded.enabled is true: the embedded broker serves ${url}`);
+    return { url, embedded: true };
+  }
+  const found = await findLocalBroker({ host, port, username: mqtt.username, password: mqtt.password }, logger);
+  if (found) return { url: found, embedded: false };
+  if (enabled === false) {
+    logger.warn({ url }, `no MQTT broker answers on ${url} yet; mqtt.embedded.enabled is false: waiting for it (retrying), no embedded broker`);
+    return { url, embedded: false };
+  }
+  const service = brokerService();
+  if (service && service.port === port) {
+    logger.warn(
+      { url, service: service.description },
+      `no MQTT broker answers on ${url} yet, but this machine starts one (${service.description}): waiting for it (retrying) instead of taking its port with the unauthenticated embedded broker (mqtt.embedded.enabled: auto; true embeds anyway)`,
+    );
+    return { url, embedded: false };
+  }
+  const why = service ? `the broker service here (${service.description}) listens on ${service.port}, not ${port}` : 'no MQTT broker service is set to start on this machine';
+  logger.info({ url }, `no MQTT broker answers on ${url} and ${why}: starting the embedded broker (mqtt.embedded.enabled: auto)`);
+  return { url, embedded: true };
 }

@@ -38,7 +38,7 @@ void describe('defaults', () => {
       stats_interval: 60,
       clean_session: false,
       protocol_version: 5,
-      embedded: { host: '127.0.0.1', port: 1883 },
+      embedded: { enabled: 'auto', host: '127.0.0.1', port: 1883 },
     });
     assert.equal(config.detector.type, 'auto');
     assert.equal(config.detector.edgetpu_library, '', 'empty: the platform\'s name, from coral-tflite-delegate');

@@ -309,6 +309,9 @@ void describe('deploy/edge-imprint.service', () => {
     assert.match(unit, /^ExecStart=\/usr\/bin\/node \S+\/dist\/cli\/main\.js run/m);
     assert.match(unit, /^SupplementaryGroups=plugdev/m);
     assert.match(unit, /^WantedBy=multi-user\.target$/m);
+    // A broker on the same machine is up before the agent looks for it (mqtt.embedded.enabled: auto).
+    assert.match(unit, /^After=.*\bmosquitto\.service\b/m);
+    assert.match(unit, /^Wants=.*\bmosquitto\.service\b/m);
   });
 
   void it('passes systemd-analyze verify without unknown keys', (t) => {

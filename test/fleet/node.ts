@@ -5,7 +5,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { AppConfig } from '../../src/config/types.js';
-import { untrustedToInput } from '../../src/media/image.js';
+import { imageLimitsOf, untrustedToInput } from '../../src/media/image.js';
 import { EventBus } from '../../src/eventBus.js';
 import { GallerySync } from '../../src/fleet/gallerySync.js';
 import { connectionOptions, MqttConnection } from '../../src/mqtt/connection.js';
@@ -56,7 +56,7 @@ export async function startNode(opts: {
     config: config.gallery,
     nodeId: opts.name,
     modelId: () => detector.modelId(),
-    embedThumbnail: async (jpeg) => detector.embed(await untrustedToInput(jpeg, detector.inputSize, { maxBytes: config.limits.max_payload_bytes, maxMegapixels: config.limits.max_megapixels })),
+    embedThumbnail: async (jpeg) => detector.embed(await untrustedToInput(jpeg, detector.inputSize, imageLimitsOf(config.limits))),
     changed: () => core.imprinter.notifyChanged(),
     logger: logger.child({ part: 'gallery' }),
     compactEveryMs: 60_000,
