@@ -51,7 +51,6 @@ export interface ImprintingServiceDeps {
   shared?: SharedClasses;
 }
 
-
 /**
  * The classes' front door (commands, CLI, app): enrollment, classification and store
  * synchronisation are separate services; this keeps the class settings and routes the rest.
