@@ -5,7 +5,6 @@ import type { Job } from '../commands/lanes.js';
 import type { CommandRunner } from '../commands/runner.js';
 import { AppError, isAppError } from '../errors.js';
 import { buildResponse, type ResponsePayload } from '../commands/response.js';
-import { imageKind } from '../media/image.js';
 import type { MqttTransport } from './connection.js';
 import { commandOf, requestFilter, responseTopic } from './topics.js';
 
@@ -90,7 +89,7 @@ export class RequestServer {
       return;
     }
     if (rawLabel !== null) return this.handle(target, undefined, () => commands.rawEnrollJob(rawLabel, payload, 'payload'));
-    if (command === 'classify' && imageKind(payload)) return this.handle(target, undefined, () => commands.classifyBytes(payload, 'payload'));
+    if (commands.takesRawImage(command, payload)) return this.handle(target, undefined, () => commands.classifyBytes(payload, 'payload'));
     let json: unknown;
     let transaction: unknown;
     try {

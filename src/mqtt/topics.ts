@@ -5,9 +5,6 @@
 
 export type CameraLeaf = 'status' | 'label' | 'attributes' | 'snapshot';
 
-/** Sub-topics under `<base>/<camera>/` that a class label must not shadow. */
-export const CAMERA_LEAVES: readonly CameraLeaf[] = ['status', 'label', 'attributes', 'snapshot'];
-
 export const availableTopic = (base: string): string => `${base}/available`;
 export const stateTopic = (base: string): string => `${base}/state`;
 export const statsTopic = (base: string): string => `${base}/stats`;
