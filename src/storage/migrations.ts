@@ -22,8 +22,8 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 1,
     description: 'classes and shots',
     up: (db) => {
-      // `sum` is the float32 little-endian sum of the class's normalised shot embeddings and
-      // `count` their number; both are rewritten in the same transaction as the shots.
+      // `count` is the class's number of shots, rewritten in the same transaction as the shots.
+      // `sum` is no longer kept (new classes hold x''): dropping it would rebuild the table for nothing.
       db.exec(`
         CREATE TABLE classes (
           id         INTEGER PRIMARY KEY,
