@@ -74,8 +74,7 @@ export interface Reshape {
   moves: Array<{ to: string; shots: number[]; negatives: number[] }>;
 }
 
-// classes.sum (schema 1) is no longer kept: the classifier sums the shots itself; x'' fills the NOT NULL column.
-const INSERT_CLASS = "INSERT INTO classes (label, background, sum, count, created_at, updated_at, origin) VALUES (?, ?, x'', 0, ?, ?, ?)";
+const INSERT_CLASS = 'INSERT INTO classes (label, background, count, created_at, updated_at, origin) VALUES (?, ?, 0, ?, ?, ?)';
 const CLASS_BY_LABEL = 'SELECT * FROM classes WHERE label = ?';
 const CLASS_BY_ID = 'SELECT * FROM classes WHERE id = ?';
 const CLASS_OF_SHOT = 'SELECT class_id FROM shots WHERE id = ?';

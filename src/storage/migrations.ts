@@ -22,8 +22,8 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 1,
     description: 'classes and shots',
     up: (db) => {
-      // `count` is the class's number of shots, rewritten in the same transaction as the shots.
-      // `sum` is no longer kept (new classes hold x''): dropping it would rebuild the table for nothing.
+      // `sum` is the float32 little-endian sum of the class's normalised shot embeddings and
+      // `count` their number; both are rewritten in the same transaction as the shots.
       db.exec(`
         CREATE TABLE classes (
           id         INTEGER PRIMARY KEY,
@@ -210,6 +210,12 @@ export const MIGRATIONS: readonly Migration[] = [
         );
       `);
     },
+  },
+  {
+    version: 4,
+    description: 'classes.sum dropped (the classifier sums the shots itself)',
+    // Its own version, not just an unused column: an older build refuses this database instead of trusting an empty sum.
+    up: (db) => db.exec('ALTER TABLE classes DROP COLUMN sum'),
   },
 ];
 

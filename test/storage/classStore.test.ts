@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -147,6 +147,31 @@ void describe('ClassStore', () => {
         assert.throws(() => migrate(db, testLogger(), [good]), /out of sequence/);
       } finally {
         db.close();
+      }
+    });
+
+    void it('upgrades a schema 3 database: classes keep their shots, counts and settings, and take new shots', async () => {
+      const old = join(dir.path, 'old');
+      mkdirSync(old);
+      const raw = new Database(join(old, STORE_FILE));
+      try {
+        migrate(raw, testLogger(), MIGRATIONS.slice(0, 3));
+        const now = new Date().toISOString();
+        raw.prepare("INSERT INTO classes (id, label, background, sum, count, created_at, updated_at, threshold, origin) VALUES (1, 'cat', 1, ?, 1, ?, ?, 0.5, 'n1')").run(Buffer.from(shot().embedding.buffer), now, now);
+        raw.prepare("INSERT INTO shots (class_id, embedding, model, thumbnail, source, created_at) VALUES (1, ?, ?, x'ffd8', 'old', ?)").run(Buffer.from(unit().buffer), MODEL_A, now);
+      } finally {
+        raw.close();
+      }
+      const s = await open(old);
+      assert.deepEqual(s.listClasses().map((c) => [c.label, c.shots, c.background, c.threshold_override, c.origin]), [['cat', 1, true, 0.5, 'n1']]);
+      assert.deepEqual(s.addShots('cat', [shot()], { model: MODEL_A }), { label: 'cat', shots: 2, added: 1 });
+      assertAppError(() => s.addShots('cat', [shot('x', DIM * 2)], { model: MODEL_A }), 'bad_request');
+      const check = new Database(join(old, STORE_FILE), { readonly: true });
+      try {
+        assert.equal(check.pragma('user_version', { simple: true }), latestVersion());
+        assert.ok(!check.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('classes').includes('sum'));
+      } finally {
+        check.close();
       }
     });
 
