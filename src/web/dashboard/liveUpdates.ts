@@ -8,7 +8,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { EventBus } from '../../eventBus.js';
-import type { StreamEvents } from '../ui/apiTypes.js';
+import type { StreamEvents } from '../apiTypes.js';
 import { SECURITY_HEADERS } from './http.js';
 
 export interface LiveUpdatesOptions {

@@ -4,7 +4,7 @@
  * dragged on the picture, or photos dropped (or picked, on a phone).
  */
 import { command, get } from './api.js';
-import type { Box, CameraView } from './apiTypes.js';
+import type { Box, CameraView } from '../apiTypes.js';
 import { h, score, toast } from './dom.js';
 import type { Mount } from './main.js';
 
@@ -234,7 +234,7 @@ export const mountLive: Mount = (el, ctx) => {
       card.badge.className = `badge ${c.status}`;
     }
   });
-  void get<CameraView[]>('api/cameras').then((cameras) => {
+  void get('api/cameras').then((cameras) => {
     if (gone) return;
     const grid = h('div', { class: 'grid' });
     if (cameras.length === 0) grid.appendChild(h('p', { class: 'muted' }, 'No camera is configured (cameras: in config/config.yaml).'));
