@@ -3,7 +3,7 @@ import type { IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import type { EventBus } from '../eventBus.js';
 import type { ClassInfo } from '../recognition/types.js';
-import type { MqttTransport } from '../mqtt/connection.js';
+import type { MqttTransport } from '../mqtt/transport.js';
 import { stateLabels, type PublishedUnit } from '../mqtt/publisher.js';
 import { availableTopic, discoveryFilter, formTopics, haStatusTopic } from '../mqtt/topics.js';
 import { buildDiscovery, nodeUid, withRemoved, type Component, type DeviceDiscovery } from './discovery.js';

@@ -6,7 +6,7 @@ import type { CommandRunner } from '../commands/runner.js';
 import { AppError, isAppError } from '../errors.js';
 import { buildResponse, type ResponsePayload } from '../commands/response.js';
 import { imageKind } from '../media/image.js';
-import type { MqttTransport } from './connection.js';
+import type { MqttTransport } from './transport.js';
 import { commandOf, requestFilter, responseTopic } from './topics.js';
 
 export { buildResponse, type ResponsePayload } from '../commands/response.js';
