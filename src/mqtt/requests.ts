@@ -1,6 +1,7 @@
 import type { IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Commands } from '../commands/commands.js';
+import { parseJson } from '../commands/json.js';
 import type { Job } from '../commands/lanes.js';
 import type { CommandRunner } from '../commands/runner.js';
 import { AppError, isAppError } from '../errors.js';
@@ -144,15 +145,6 @@ export function safeResponseTopic(topic: string, baseTopic: string, discoveryPre
   if (topic.length === 0 || topic.includes('+') || topic.includes('#') || topic.includes('\u0000')) return false;
   if (topic === baseTopic || topic.startsWith(`${baseTopic}/`)) return topic.startsWith(`${baseTopic}/response/`);
   return topic !== discoveryPrefix && !topic.startsWith(`${discoveryPrefix}/`);
-}
-
-function parseJson(payload: Buffer): unknown {
-  if (payload.length === 0) return {};
-  try {
-    return JSON.parse(payload.toString('utf8'));
-  } catch {
-    throw new AppError('bad_request', 'payload: not valid JSON');
-  }
 }
 
 function tryParseJson(payload: Buffer): unknown {

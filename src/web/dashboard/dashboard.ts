@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { parseJson } from '../../commands/json.js';
 import type { Job, Outcome } from '../../commands/lanes.js';
 import { buildResponse } from '../../commands/response.js';
 import { AppError, errorMessage } from '../../errors.js';
@@ -267,8 +268,7 @@ export class Dashboard {
     try {
       const type = req.headers['content-type'] ?? '';
       if (!/^application\/json\b/i.test(type)) throw new AppError('bad_request', 'content-type: must be application/json');
-      const body = await readBody(req, this.deps.maxBodyBytes);
-      payload = body.length === 0 ? {} : parseJson(body);
+      payload = parseJson(await readBody(req, this.deps.maxBodyBytes));
     } catch (error) {
       const answer = buildResponse({ ok: false, error }, undefined);
       sendJson(res, statusOf(answer.code), answer);
@@ -325,14 +325,6 @@ function isHttps(req: IncomingMessage): boolean {
 function methodNotAllowed(res: ServerResponse, allow: string): true {
   sendText(res, 405, 'method not allowed\n', { Allow: allow });
   return true;
-}
-
-function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new AppError('bad_request', 'payload: not valid JSON');
-  }
 }
 
 /** `?camera=&zone=&label=&limit=` as event/list takes it (empty values left out). */
