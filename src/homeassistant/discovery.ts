@@ -16,10 +16,8 @@ import { unitLabels, type PublishedUnit } from '../mqtt/publisher.js';
 import { PROJECT_URL } from '../version.js';
 
 /**
- * Pure builders of Home Assistant device-based discovery: one config per device (the node,
- * and each camera via the node) under `<prefix>/device/<node uid>/<device key>/config`,
- * with every entity of the device under `cmps`, keyed by the object id it had as a
- * per-entity config in earlier versions, and with the same unique_id.
+ * Pure builders of Home Assistant device-based discovery. Components keep the object id and
+ * unique_id they had as per-entity configs in earlier versions, so HA keeps their history.
  */
 
 export interface DiscoveryContext {
@@ -287,11 +285,7 @@ function sceneSensor(ctx: DiscoveryContext, unit: PublishedUnit, uid: string, ti
   });
 }
 
-/**
- * "Right" and "Wrong" buttons acting on the unit's newest event: each press is an
- * `event/confirm` or `event/reject` request for that camera (and zone); the answer comes
- * on `<base>/response/event/...`.
- */
+/** "Right" and "Wrong" buttons: event/confirm and event/reject requests on the unit's newest event. */
 function correctionButtons(ctx: DiscoveryContext, unit: PublishedUnit, uid: string, title: (what: string) => string): Component[] {
   const target = JSON.stringify({ camera: unit.camera, zone: unit.zone });
   return [
@@ -328,11 +322,7 @@ export function devicePayload(
   };
 }
 
-/**
- * The device config with `removed` components listed by their platform only: Home
- * Assistant's documented way to remove a component from a device (followed by the config
- * without them).
- */
+/** `removed` components listed by their platform only: HA's documented way to remove them from a device. */
 export function withRemoved(
   device: DeviceDiscovery,
   removed: Array<Pick<Component, 'key' | 'platform'>>,

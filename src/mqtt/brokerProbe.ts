@@ -3,9 +3,8 @@ import { connect, type Socket } from 'node:net';
 import { valueWithin } from '../process/timeout.js';
 
 /**
- * Does an MQTT broker answer at host:port? Asked with a real MQTT 3.1.1 CONNECT (the version
- * every broker speaks) and its CONNACK, so that any other program on the port is never
- * taken for a broker. An accepted probe ends with DISCONNECT.
+ * Does an MQTT broker answer at host:port? A real 3.1.1 CONNECT (every broker speaks it) and
+ * its CONNACK, so no other program on the port is ever taken for a broker.
  */
 export type ProbeResult =
   /** Nothing listens there (or it cannot be reached). */

@@ -50,16 +50,9 @@ interface InFlight {
 }
 
 /**
- * One MQTT connection for the whole agent, as an explicit state machine:
- * idle → connecting → connected → (connection lost) waiting → connecting → … → stopped.
- *
- * Each attempt is a fresh mqtt.js client built from our own options; we own the retry loop
- * (capped exponential backoff with jitter) and the fallback to MQTT 3.1.1 (the next client
- * is built with protocol 4), so no option of a live client is ever read back or changed.
- * The persistent session lives at the broker (fixed client id, clean=false, v5 session
- * expiry), not in a client object. On every connect: resubscribe, `online`, every retained
- * payload again, then the offline queue. While disconnected: QoS 0 is dropped, QoS 1
- * non-retained goes to the bounded offline queue, retained state waits in the retained map.
+ * The agent's one MQTT connection: idle → connecting → connected → waiting → … → stopped.
+ * Each attempt is a fresh mqtt.js client, so no option of a live client is ever read back or
+ * changed; the persistent session lives at the broker (fixed client id), not in a client.
  */
 export class MqttConnection implements MqttTransport {
   private client: MqttClient | null = null;

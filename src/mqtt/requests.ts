@@ -35,9 +35,8 @@ interface ReplyTarget {
 const RAW_ENROLL_PREFIX = 'class/enroll/';
 
 /**
- * Serves `<base>/request/<command>`: every request gets exactly one answer on
- * `<base>/response/<command>` (and on the MQTT v5 response topic when given), however
- * malformed it is. It only translates: the commands and their lanes do the work.
+ * `<base>/request/<command>` → `<base>/response/<command>` (and the v5 response topic): every
+ * request gets exactly one answer however malformed, so clients never wait for nothing.
  */
 export class RequestServer {
   private unsubscribe: (() => void) | null = null;
@@ -137,9 +136,8 @@ export class RequestServer {
 }
 
 /**
- * An MQTT v5 response_topic is chosen by whoever sent the request, but the answer is
- * published with the agent's rights: never let it land on the agent's own state topics
- * (availability, class ON/OFF, ...) or on Home Assistant discovery. Pure.
+ * The requester chooses a v5 response_topic but the agent publishes with its own rights:
+ * never onto its own state topics or Home Assistant discovery. Pure.
  */
 export function safeResponseTopic(topic: string, baseTopic: string, discoveryPrefix = 'homeassistant'): boolean {
   if (topic.length === 0 || topic.includes('+') || topic.includes('#') || topic.includes('\u0000')) return false;

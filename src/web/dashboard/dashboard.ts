@@ -1,8 +1,6 @@
 /**
- * The dashboard on the agent's HTTP server: its page and assets, the login, a JSON API over
- * the same commands MQTT runs (through the same lanes), the gallery's and events' images,
- * and the live updates. It reads what it is given and subscribes to the bus; it reaches into
- * nothing else.
+ * The dashboard: page, login, and a JSON API over the commands MQTT runs, through the same
+ * lanes, so a browser can never do more, or jump a queue, than an MQTT client.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';

@@ -1,8 +1,4 @@
-/**
- * Classes: every class with the thumbnails of its shots. Delete one shot, take back the
- * latest (undo), rename, remove, mark as background, set or reset its threshold; each shows
- * the threshold in effect.
- */
+/** Classes: every class with its shots' thumbnails, and the class and shot commands. */
 import { command, get, list } from './api.js';
 import type { ClassView } from '../apiTypes.js';
 import { clear, h, score, toast } from './dom.js';

@@ -1,8 +1,4 @@
-/**
- * Events: recent detections with their snapshots, filtered by camera, zone and label, with
- * the correction buttons (the event/* commands): right, wrong, nothing was there, relabel,
- * undo.
- */
+/** Events: recent detections with their snapshots, and the correction (event/*) buttons. */
 import { command, get, list } from './api.js';
 import type { CameraView, EventView } from '../apiTypes.js';
 import { clear, h, score, time, toast } from './dom.js';

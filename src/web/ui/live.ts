@@ -1,8 +1,4 @@
-/**
- * Live: every camera's live view (jsmpeg over the agent's WebSocket), its zones drawn on it,
- * the current label and score of each camera/zone, and enrollment: a label, optionally a box
- * dragged on the picture, or photos dropped (or picked, on a phone).
- */
+/** Live: each camera's picture with its zones, labels and scores, and enrollment from a box or photos. */
 import { command, get } from './api.js';
 import type { Box, CameraView } from '../apiTypes.js';
 import { h, score, toast } from './dom.js';
