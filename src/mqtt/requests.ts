@@ -10,8 +10,6 @@ import { imageKind } from '../media/image.js';
 import type { MqttTransport } from './transport.js';
 import { commandOf, requestFilter, responseTopic } from './topics.js';
 
-export { buildResponse, type ResponsePayload } from '../commands/response.js';
-
 export interface RequestServerDeps {
   transport: MqttTransport;
   baseTopic: string;
