@@ -81,14 +81,8 @@ export class MqttConnection implements MqttTransport {
     this.version = opts.protocolVersion;
     this.connectFn = deps.connect ?? mqtt.connect;
     this.now = deps.now ?? Date.now;
-    this.loop = new ReconnectLoop({
-      url: opts.url,
-      ...(opts.minReconnectMs !== undefined ? { minReconnectMs: opts.minReconnectMs } : {}),
-      ...(opts.maxReconnectMs !== undefined ? { maxReconnectMs: opts.maxReconnectMs } : {}),
-      ...(deps.random ? { random: deps.random } : {}),
-      logger,
-      retry: () => void this.attempt(),
-    });
+    const { url, minReconnectMs, maxReconnectMs } = opts;
+    this.loop = new ReconnectLoop({ url, minReconnectMs, maxReconnectMs, random: deps.random, logger, retry: () => void this.attempt() });
     this.queue = new OfflineQueue(
       opts.offlineQueueSize ?? OFFLINE_QUEUE_SIZE,
       opts.offlineQueueMaxAgeMs ?? OFFLINE_QUEUE_MAX_AGE_MS,
