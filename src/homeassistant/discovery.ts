@@ -109,7 +109,6 @@ function component(
 
 function nodeComponents(ctx: DiscoveryContext): Component[] {
   const uid = nodeUid(ctx.nodeId);
-  const form = formTopics(ctx.baseTopic);
   const components = [
     component(ctx, 'sensor', `${uid}_detector`, {
       name: 'Detector',
@@ -139,9 +138,15 @@ function nodeComponents(ctx: DiscoveryContext): Component[] {
     }),
   ];
   if (ctx.gallery) components.push(gallerySensor(ctx));
-  if (ctx.cameras.length === 0) return components;
-  // The no-code enrollment form: type a label, pick a camera, press the button.
-  components.push(
+  if (ctx.cameras.length > 0) components.push(...enrollForm(ctx));
+  return components;
+}
+
+/** The no-code enrollment form: type a label, pick a camera, press the button. */
+function enrollForm(ctx: DiscoveryContext): Component[] {
+  const uid = nodeUid(ctx.nodeId);
+  const form = formTopics(ctx.baseTopic);
+  return [
     component(ctx, 'text', `${uid}_enroll_label`, {
       name: 'Enroll label',
       command_topic: form.labelSet,
@@ -164,8 +169,7 @@ function nodeComponents(ctx: DiscoveryContext): Component[] {
       payload_press: 'PRESS',
       icon: 'mdi:camera-plus',
     }),
-  );
-  return components;
+  ];
 }
 
 /** The fleet gallery: how many other nodes this one hears; peers, last sync, classes from peers and ignored messages as attributes. */
