@@ -27,7 +27,7 @@ import { HttpServer } from './web/httpServer.js';
 import { LIVE_PATH_PREFIX, LiveStreams } from './web/live/liveStreams.js';
 import { Metrics } from './web/metrics.js';
 import { Dashboard, dashboardUrl } from './web/dashboard/dashboard.js';
-import type { CameraView, StatusView } from './web/ui/apiTypes.js';
+import type { CameraView, StatusView } from './web/apiTypes.js';
 import { redactUrl } from './config/redact.js';
 import { startupBanner } from './startupBanner.js';
 import { GallerySync } from './fleet/gallerySync.js';
