@@ -27,7 +27,7 @@ import { HttpServer } from './web/httpServer.js';
 import { LIVE_PATH_PREFIX, LiveStreams } from './web/live/liveStreams.js';
 import { Metrics } from './web/metrics.js';
 import { Dashboard, dashboardUrl } from './web/dashboard/dashboard.js';
-import type { CameraView, StatusView } from './web/ui/apiTypes.js';
+import type { CameraView, StatusView } from './web/apiTypes.js';
 import { redactUrl } from './config/redact.js';
 import { startupBanner } from './startupBanner.js';
 import { GallerySync } from './fleet/gallerySync.js';
@@ -351,15 +351,11 @@ export function publishedUnits(config: AppConfig): PublishedUnit[] {
  * these is a bug, logged so it gets reported). Returns their removal.
  */
 function guardProcess(logger: Logger): () => void {
-  // A rejection nobody handled has already unwound its own chain; the parts' state is
-  // what it would be had the caller caught and ignored it, so the agent keeps serving
-  // (Node's default would end it, taking the cameras and MQTT down for one lost promise).
+  // A lost rejection has unwound its own chain: keep serving (Node's default would exit).
   const onRejection = (reason: unknown): void => {
     logger.error({ err: reason }, 'unhandled promise rejection (a bug, please report it); still running');
   };
-  // A synchronous throw left some code half-way (a lock held, a timer never re-armed):
-  // Node documents resuming after it as unsafe. Exit 1 so systemd or Docker restarts a
-  // clean agent instead of one that is quietly broken.
+  // A synchronous throw may leave code half-way, unsafe to resume: exit 1 for a clean restart.
   const onException = (err: Error): void => {
     logger.fatal({ err }, 'uncaught exception (a bug, please report it); exiting');
     process.exit(1);

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { DetectorState } from '../detector/state.js';
 import type { EventBus, Events } from '../eventBus.js';
 import type { ClassInfo } from '../recognition/types.js';
-import type { MqttTransport } from './connection.js';
+import type { MqttTransport } from './transport.js';
 import {
   cameraTopic,
   classesTopic,
