@@ -9,6 +9,7 @@ import { runEngineBench, runEnrollBench } from './engine.js';
 import { runDashboardBench } from './dashboard.js';
 import { runLiveBench } from './live.js';
 import { runFleetBench } from './fleet.js';
+import { runEventsBench } from './events.js';
 import { formatMqttBench, runMqttBench } from './mqtt.js';
 import { ms, type Report } from './report.js';
 import { startImprinting } from '../test/helpers/imprinting.js';
@@ -116,6 +117,7 @@ export const SECTIONS: Section[] = [
   { name: 'live', run: runLiveBench },
   { name: 'dashboard', run: runDashboardBench },
   { name: 'fleet', run: runFleetBench },
+  { name: 'events', run: runEventsBench },
   { name: 'accuracy', run: accuracySection },
   { name: 'field', run: fieldSection },
   { name: 'field-live', run: runFieldLiveBench },

@@ -5,6 +5,7 @@
  * The CLI and a running agent open the same file at the same time: every write runs in one
  * IMMEDIATE transaction, and commits are fsynced (synchronous=FULL) so that an enrollment the
  * user saw succeed survives a power cut too, at one fsync per write, which is rare here.
+ * Detection events, many and cheap to lose, commit without one (lightTransaction).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -74,6 +75,23 @@ export class StoreDb {
   transaction<T>(fn: () => T): T {
     const db = this.connection();
     return this.guard(() => db.transaction(fn).immediate());
+  }
+
+  /**
+   * A transaction committed without an fsync (synchronous=NORMAL under WAL): it survives the
+   * process crashing, and a power cut can lose it (with the last few like it) but never corrupt
+   * the database. For detection events only; the next FULL commit makes them durable too.
+   */
+  lightTransaction<T>(fn: () => T): T {
+    const db = this.connection();
+    // The safety level cannot change inside a transaction: an outer one decides.
+    if (db.inTransaction) return this.transaction(fn);
+    this.stmt('PRAGMA synchronous = NORMAL').run();
+    try {
+      return this.transaction(fn);
+    } finally {
+      this.stmt('PRAGMA synchronous = FULL').run();
+    }
   }
 
   /** Runs a read, storage errors turned into AppError. */

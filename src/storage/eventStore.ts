@@ -85,6 +85,19 @@ export interface Retention {
   maxAgeDays: number;
 }
 
+/** How events are written; the defaults are the agent's (the bench compares with the old way: 1, true). */
+export interface EventWrites {
+  /**
+   * Prune on the first start, then every this many (or PRUNE_INTERVAL_MS): a DELETE with a sort
+   * per start cost more than the insert. Default: max_count / 16, from 1 to 32.
+   */
+  pruneEvery?: number;
+  /** fsync every event commit (synchronous=FULL). */
+  fsync?: boolean;
+}
+
+const PRUNE_INTERVAL_MS = 10 * 60_000;
+
 interface EventRow {
   id: string;
   camera: string;
@@ -111,28 +124,42 @@ const EVENT_COLUMNS =
 
 export class EventStore {
   private readonly db: StoreDb;
+  private startsSincePrune = Infinity;
+  private prunedAt = 0;
 
   constructor(
     store: ClassStore,
     private readonly retention: Retention,
     private readonly clock: () => Date = () => new Date(),
+    private readonly writes: EventWrites = {},
   ) {
     this.db = store.db;
   }
 
-  /** Keeps a start event, then drops the oldest beyond the count and those past the age. */
+  /**
+   * Keeps a start event; now and then drops the oldest beyond the count and those past the
+   * age, so up to `pruneEvery - 1` more than `maxCount` may be kept for a while.
+   */
   recordStart(e: NewEvent): void {
     const now = this.clock();
+    const every = this.writes.pruneEvery ?? Math.min(32, Math.max(1, Math.floor(this.retention.maxCount / 16)));
+    const prune = ++this.startsSincePrune >= every || now.getTime() - this.prunedAt >= PRUNE_INTERVAL_MS;
     const sql =
       'INSERT OR REPLACE INTO events (id, camera, zone, label, score, start_time, embedding, residual, model, crop, snapshot, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
-    this.db.transaction(() => {
+    this.write(() => {
       this.db.stmt(sql).run(e.id, e.camera, e.zone, e.label, e.score, isoTime(e.start_time), blob(e.embedding), blob(e.residual), e.model, e.crop, e.snapshot, isoTime(now));
-      this.prune(now);
+      if (prune) this.prune(now);
     });
+    if (prune) [this.startsSincePrune, this.prunedAt] = [0, now.getTime()];
   }
 
   recordEnd(id: string, end: Date): void {
-    this.db.transaction(() => this.db.stmt('UPDATE events SET end_time = ? WHERE id = ?').run(isoTime(end), id));
+    this.write(() => this.db.stmt('UPDATE events SET end_time = ? WHERE id = ?').run(isoTime(end), id));
+  }
+
+  private write(fn: () => void): void {
+    if (this.writes.fsync) this.db.transaction(fn);
+    else this.db.lightTransaction(fn);
   }
 
   /** Newest first. */
