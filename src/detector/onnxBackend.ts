@@ -14,6 +14,7 @@ import type { InputSize } from './types.js';
 
 /** Machines this small lose more to onnxruntime's spinning threads than they gain. */
 const SMALL_MACHINE_CORES = 4;
+const WARM_UP_RUNS = 2;
 
 export function sessionOptions(threads: number, cores = availableParallelism()): Session.SessionOptions {
   const options: Session.SessionOptions = {
@@ -50,7 +51,12 @@ export class OnnxBackend implements Backend {
     const session = await ort.InferenceSession.create(model.bytes, sessionOptions(spec.threads));
     const inputSize = { height: inTensor.shape[1] ?? 0, width: inTensor.shape[2] ?? 0 };
     const source = model.converted ? `converted now${model.cacheError ? ` (not cached: ${model.cacheError})` : ''}` : model.path;
-    return new OnnxBackend(inputSize, session, outTensor.quantization ?? { scale: 1, zeroPoint: 0 }, ort, source);
+    const backend = new OnnxBackend(inputSize, session, outTensor.quantization ?? { scale: 1, zeroPoint: 0 }, ort, source);
+    // onnxruntime allocates and plans on the first runs: done before `ready`, so that the
+    // first real inference is not mistaken for a hang.
+    const blank = new Uint8Array(inputSize.width * inputSize.height * 3);
+    for (let i = 0; i < WARM_UP_RUNS; i++) await backend.embed(blank);
+    return backend;
   }
 
   async embed(rgb: Uint8Array): Promise<Float32Array> {

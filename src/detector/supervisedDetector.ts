@@ -8,9 +8,9 @@ import { AppError, errorMessage } from '../errors.js';
 import type { EventBus } from '../eventBus.js';
 import { verifyModel } from '../models/install.js';
 import type { ModelFile } from '../models/manifest.js';
-import { backendInfo, backendSpec, chooseBackend, modelPath } from './backendChoice.js';
+import { backendInfo, backendSpec, chooseBackend, cpuRuntime, modelPath } from './backendChoice.js';
 import { findCorals } from './coralProbe.js';
-import type { BackendKind, BackendSpec, FromChild, ToChild } from './protocol.js';
+import type { BackendKind, BackendSpec, FromChild, RunningBackend, ToChild } from './protocol.js';
 import { CrashWindow, detectorUp, GIVE_UP, type DetectorState, type GiveUpPolicy } from './state.js';
 import type { Detector, DetectorInfo, DetectorStats, InputSize } from './types.js';
 
@@ -63,6 +63,9 @@ export class SupervisedDetector implements Detector {
   private current: DetectorState = 'starting';
   private failedReason = '';
   private kind: BackendKind = 'cpu';
+  /** What the ready child runs (a CPU child may run TFLite in place of ONNX Runtime); null while none is ready. */
+  private running: RunningBackend | null = null;
+  private fallbackLogged = '';
   private preferred: BackendKind = 'cpu';
   private sha: Record<BackendKind, string> = { cpu: '', edgetpu: '' };
   private size: InputSize = { width: 224, height: 224 };
@@ -101,7 +104,7 @@ export class SupervisedDetector implements Detector {
 
   /** The backend chosen now (running, or being started). */
   info(): DetectorInfo {
-    return backendInfo(this.spec(this.kind));
+    return backendInfo(this.spec(this.kind), this.running ?? undefined);
   }
 
   stats(): DetectorStats {
@@ -133,7 +136,7 @@ export class SupervisedDetector implements Detector {
       { detector: choice.kind, reason: choice.reason },
       choice.kind === 'edgetpu'
         ? `using the Edge TPU (${config.device || 'first Coral'}) because ${choice.reason}`
-        : `using the CPU (${config.threads} threads) because ${choice.reason}`,
+        : `using the CPU (${config.threads} threads) because ${choice.reason}; it runs on ${cpuRuntime(config) === 'onnx' ? 'ONNX Runtime' : 'TFLite'}`,
     );
     this.setState('starting', 'the detector is starting');
     this.spawn(choice.kind);
@@ -208,6 +211,7 @@ export class SupervisedDetector implements Detector {
 
   private spawn(kind: BackendKind): void {
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (kind !== this.kind) this.running = null;
     this.kind = kind;
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--test') && !a.startsWith('--inspect'));
     const child = (this.opts.fork ?? nodeFork)(childEntry(), [], {
@@ -236,7 +240,7 @@ export class SupervisedDetector implements Detector {
     if (child !== this.child) return;
     switch (m.type) {
       case 'ready':
-        return this.onReady(m.inputSize);
+        return this.onReady(m.inputSize, m.backend, m.fallback);
       case 'unavailable':
         return this.onUnavailable(m.message);
       case 'result':
@@ -246,9 +250,15 @@ export class SupervisedDetector implements Detector {
     }
   }
 
-  private onReady(inputSize: InputSize): void {
+  private onReady(inputSize: InputSize, running: RunningBackend, fallback: string | undefined): void {
     if (this.readyTimer) clearTimeout(this.readyTimer);
     this.size = inputSize;
+    // Said once per reason, not at every restart of the child.
+    if (fallback && fallback !== this.fallbackLogged) {
+      this.fallbackLogged = fallback;
+      this.opts.logger.warn({ backend: running }, `ONNX Runtime did not start (${fallback}); the CPU runs on TFLite instead`);
+    }
+    this.running = running;
     if (this.kind === this.preferred) this.setState('ready', `the ${this.kind} child is ready`);
     else this.setState('fallback', 'the CPU runs in place of the Edge TPU');
     this.pump();
