@@ -107,7 +107,7 @@ void describe('a newcomer: fresh clone, the README commands, nothing beside it',
   void it('the README Tests command (install --test, npm ci, npm test) passes there', () =>
     check(async () => {
       const [setupAndTest] = readmeCommands('Tests', clone);
-      assert.deepEqual(setupAndTest, ['bash scripts/install-system-deps.sh --test && npm ci && npm test']);
+      assert.deepEqual(setupAndTest, ['bash scripts/install-system-deps.sh --test && ONNXRUNTIME_NODE_INSTALL=skip npm ci && npm test']);
       const code = await runCommand(setupAndTest![0]!, clone, logFile);
       const out = readFileSync(logFile, 'utf8');
       assert.equal(code, 0, `exit ${code}; log ${logFile}:\n${whyFailed(logFile)}`);
