@@ -72,11 +72,32 @@ async function embed(id: number, rgb: Uint8Array): Promise<void> {
   }
 }
 
+async function embedBatch(id: number, rgbs: Uint8Array[]): Promise<void> {
+  if (!backend) {
+    send({ type: 'failed', id, message: 'detector is not initialised' });
+    return;
+  }
+  try {
+    const started = performance.now();
+    const embeddings = backend.embedBatch ? await backend.embedBatch(rgbs) : [];
+    if (!backend.embedBatch) for (const rgb of rgbs) embeddings.push(await backend.embed(rgb));
+    send({ type: 'results', id, embeddings, inferenceMs: performance.now() - started });
+  } catch (err) {
+    send({ type: 'failed', id, message: errorText(err) });
+  }
+}
+
+function run(message: ToChild): Promise<void> {
+  if (message.type === 'init') return init(message.spec);
+  if (message.type === 'embed') return embed(message.id, message.rgb);
+  return embedBatch(message.id, message.rgbs);
+}
+
 /** Messages are handled one after the other, also when a backend answers asynchronously. */
 let work: Promise<void> = Promise.resolve();
 
 function handle(message: ToChild): void {
-  work = work.then(() => (message.type === 'init' ? init(message.spec) : embed(message.id, message.rgb)));
+  work = work.then(() => run(message));
 }
 
 process.on('message', (message: ToChild) => handle(message));

@@ -19,12 +19,17 @@ export interface BackendSpec {
   library: string;
 }
 
-export type ToChild = { type: 'init'; spec: BackendSpec } | { type: 'embed'; id: number; rgb: Uint8Array };
+export type ToChild =
+  | { type: 'init'; spec: BackendSpec }
+  | { type: 'embed'; id: number; rgb: Uint8Array }
+  /** Several crops (a frame's zones) in one inference; answered by one `results`. */
+  | { type: 'embedBatch'; id: number; rgbs: Uint8Array[] };
 
 export type FromChild =
   /** `fallback`: why the runtime asked for did not start and TFLite runs instead. */
   | { type: 'ready'; inputSize: InputSize; backend: RunningBackend; fallback?: string }
   | { type: 'result'; id: number; embedding: Float32Array; inferenceMs: number }
+  | { type: 'results'; id: number; embeddings: Float32Array[]; inferenceMs: number }
   | { type: 'failed'; id: number; message: string }
   /** The backend cannot run here at all (no libedgetpu, no model); retrying will not help soon. */
   | { type: 'unavailable'; message: string };

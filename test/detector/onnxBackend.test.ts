@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { fork as nodeFork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import type { DetectorConfig } from '../../src/config/types.js';
 import { chooseBackend, cpuRuntime } from '../../src/detector/backendChoice.js';
 import { prepareImage } from '../../src/detector/imageInput.js';
 import { sessionOptions } from '../../src/detector/onnxBackend.js';
+import type { ToChild } from '../../src/detector/protocol.js';
 import { SupervisedDetector } from '../../src/detector/supervisedDetector.js';
 import { dot } from '../../src/imprinting/vector.js';
 import { loadManifest } from '../../src/models/manifest.js';
@@ -36,8 +38,28 @@ function capture(): { logger: pino.Logger; lines: string[] } {
   return { logger: pino({ level: 'info' }, { write: (line: string) => lines.push(line) }), lines };
 }
 
-function detector(cfg: DetectorConfig, logger: pino.Logger): SupervisedDetector {
-  return new SupervisedDetector({ config: cfg, modelDir: MODEL_DIR, manifest: loadManifest(), logger, backoff: { initialMs: 50, maxMs: 500 } });
+function detector(cfg: DetectorConfig, logger: pino.Logger, fork?: typeof nodeFork): SupervisedDetector {
+  return new SupervisedDetector({
+    config: cfg,
+    modelDir: MODEL_DIR,
+    manifest: loadManifest(),
+    logger,
+    backoff: { initialMs: 50, maxMs: 500 },
+    ...(fork ? { fork } : {}),
+  });
+}
+
+/** A fork that records the type of every message sent to the child, with its crop count. */
+function recordingFork(sent: string[]): typeof nodeFork {
+  return ((...args: Parameters<typeof nodeFork>) => {
+    const child = nodeFork(...args);
+    const send = child.send.bind(child) as (m: ToChild) => boolean;
+    child.send = ((m: ToChild) => {
+      sent.push(m.type === 'embedBatch' ? `embedBatch ${m.rgbs.length}` : m.type);
+      return send(m);
+    }) as typeof child.send;
+    return child;
+  }) as typeof nodeFork;
 }
 
 async function embedFile(d: SupervisedDetector, name: string): Promise<Float32Array> {
@@ -77,7 +99,8 @@ describe('detector.backend and detector.type together', () => {
 describe('SupervisedDetector on ONNX Runtime and on TFLite', () => {
   const onnx = capture();
   const tflite = capture();
-  const onOnnx = detector(config(), onnx.logger);
+  const sent: string[] = [];
+  const onOnnx = detector(config(), onnx.logger, recordingFork(sent));
   const onTflite = detector(config({ backend: 'tflite' }), tflite.logger);
   before(() => Promise.all([onOnnx.start(), onTflite.start()]));
   after(() => Promise.all([onOnnx.stop(), onTflite.stop()]));
@@ -98,10 +121,15 @@ describe('SupervisedDetector on ONNX Runtime and on TFLite', () => {
     assert.equal(onOnnx.modelId(), onTflite.modelId());
   });
 
-  it('answers crops sent together (one frame, several zones)', async () => {
+  it('runs crops asked for together (a frame with 4 zones) in one inference, each with its own embedding', async () => {
     const names = ['cat_test_0.jpg', 'dog_test_0.jpg', 'owl.jpg', 'parrot.jpg'];
-    const together = await Promise.all(names.map((n) => embedFile(onOnnx, n)));
-    for (const [i, n] of names.entries()) assert.ok(dot(together[i]!, await embedFile(onOnnx, n)) > 0.99999, n);
+    const crops = await Promise.all(
+      names.map(async (n) => (await prepareImage(readFileSync(image(n)), onOnnx.inputSize, { maxBytes: 8 << 20, maxMegapixels: 40 })).rgb),
+    );
+    sent.length = 0;
+    const together = await Promise.all(crops.map((rgb) => onOnnx.embed(rgb)));
+    assert.deepEqual(sent, ['embedBatch 4']);
+    for (const [i, n] of names.entries()) assert.ok(dot(together[i]!, await onOnnx.embed(crops[i]!)) > 0.99999, n);
   });
 });
 
