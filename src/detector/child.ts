@@ -97,7 +97,10 @@ function run(message: ToChild): Promise<void> {
 let work: Promise<void> = Promise.resolve();
 
 function handle(message: ToChild): void {
-  work = work.then(() => run(message));
+  // run() answers its own errors; the catch only keeps one unexpected throw from stopping the chain.
+  work = work.then(() => run(message)).catch((err: unknown) => {
+    process.stderr.write(`detector child: ${errorText(err)}\n`);
+  });
 }
 
 process.on('message', (message: ToChild) => handle(message));
