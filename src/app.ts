@@ -299,7 +299,7 @@ export class Agent {
     return {
       version: VERSION,
       node_id: this.config.node_id,
-      detector: { type: info.type, device: info.device, model: info.model, state: core.detector.state },
+      detector: { type: info.type, backend: info.backend, device: info.device, model: info.model, state: core.detector.state },
       classes: core.service.list().map((c) => c.label),
       cameras: Object.fromEntries(Object.entries(stats).map(([name, s]) => [name, { status: s.status }])),
       scenes: core.scenes.summaries(),
@@ -314,7 +314,7 @@ export class Agent {
     return {
       uptime_s: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       rss_mb: Math.round(process.memoryUsage.rss() / 2 ** 20),
-      detector: { type: info.type, state: core.detector.state, inference_ms: d.inference_ms, restarts: d.restarts },
+      detector: { type: info.type, backend: info.backend, state: core.detector.state, inference_ms: d.inference_ms, restarts: d.restarts },
       cameras: cameras.stats(),
     };
   }

@@ -78,7 +78,9 @@ describe('rooms of src/', () => {
   });
 
   it(`have no file over ${MAX_LINES} lines`, () => {
-    const long = sourceFiles(SRC)
+    // Code a generator wrote (the model schemas) is read by no one and rewritten whole.
+    const written = sourceFiles(SRC).filter((f) => !readFileSync(f, 'utf8').startsWith('// automatically generated'));
+    const long = written
       .map((f) => ({ file: relative(SRC, f), lines: readFileSync(f, 'utf8').split('\n').length - 1 }))
       .filter((f) => f.lines > MAX_LINES && !SPLIT_PENDING.has(f.file))
       .map((f) => `${f.file}: ${f.lines}`);
