@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { spawn as nodeSpawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -14,11 +13,9 @@ import { FrameScheduler, type ClassifyFn, type ScheduledResult, type UnitRef } f
 import { cropToInput } from '../media/crops.js';
 import { ClassSmoother, type SmootherUpdate } from './smoother.js';
 import { outlineZone, rgbToJpeg } from '../media/snapshots.js';
+import { killOnExit } from '../process/kill.js';
+import { parentDeathPrefix } from '../process/parentDeath.js';
 
-/** util-linux's setpriv (on every Debian) ties each ffmpeg's life to the agent's; see CameraSourceDeps. */
-export function parentDeathPrefix(): readonly string[] {
-  return existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [];
-}
 
 export interface CameraStats {
   status: CameraStatus;
@@ -91,10 +88,7 @@ export class CameraManager {
   private readonly log: Logger;
   private scheduler: FrameScheduler | null = null;
   private ticker: NodeJS.Timeout | null = null;
-  /** If the process exits without stop() (a crash), no ffmpeg may outlive it. */
-  private readonly killOnExit = (): void => {
-    for (const camera of this.cameras.values()) camera.source.killNow();
-  };
+  private releaseExitKill: (() => void) | null = null;
 
   constructor(private readonly deps: CameraManagerDeps) {
     this.clock = deps.clock ?? Date.now;
@@ -117,7 +111,10 @@ export class CameraManager {
       scheduler.addCamera(name, { enabled: config.enabled, units });
     }
     await scheduler.start();
-    process.once('exit', this.killOnExit);
+    // If the process exits without stop() (a crash), no ffmpeg may outlive it.
+    this.releaseExitKill = killOnExit(() => {
+      for (const camera of this.cameras.values()) camera.source.killNow();
+    });
     // A camera without a URL (allowed while disabled) has nothing to run.
     const runnable = [...this.cameras.values()].filter((c) => c.config.url !== '');
     await Promise.all(runnable.map((c) => c.source.start()));
@@ -135,7 +132,8 @@ export class CameraManager {
     await this.scheduler?.stop();
     for (const camera of this.cameras.values()) this.endAll(camera);
     await Promise.all([...this.cameras.values()].map((c) => c.events));
-    process.off('exit', this.killOnExit);
+    this.releaseExitKill?.();
+    this.releaseExitKill = null;
     this.scheduler = null;
     this.cameras.clear();
   }

@@ -8,7 +8,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { parentDeathPrefix } from '../../pipeline/cameraManager.js';
+import { parentDeathPrefix } from '../../process/parentDeath.js';
 import type { CameraConfig } from '../../config/types.js';
 import { errorMessage } from '../../errors.js';
 import { liveUrl } from './liveArgs.js';
