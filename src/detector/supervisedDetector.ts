@@ -13,6 +13,9 @@ import type { BackendKind, BackendSpec, FromChild, ToChild } from './protocol.js
 import { CrashWindow, detectorUp, GIVE_UP, type DetectorState, type GiveUpPolicy } from './state.js';
 import type { Detector, DetectorInfo, DetectorStats } from './types.js';
 import type { InputSize } from '../media/image.js';
+import { backoffDelay } from '../process/backoff.js';
+import { endChild, hasExited } from '../process/kill.js';
+import { JobQueue } from './jobQueue.js';
 
 export interface SupervisedDetectorOptions {
   config: DetectorConfig;
@@ -43,16 +46,9 @@ export interface DetectorChange {
   reason: string;
 }
 
-interface Job {
-  rgb: Uint8Array;
-  attempts: number;
-  resolve: (embedding: Float32Array) => void;
-  reject: (err: Error) => void;
-  deadline: NodeJS.Timeout;
-}
-
 const READY_TIMEOUT_MS = 60_000;
 const RESTART_BUDGET_MS = 20_000;
+const KILL_GRACE_MS = 2000;
 
 /** The child entry next to this file: child.ts under tsx, child.js when built. */
 function childEntry(): string {
@@ -75,8 +71,7 @@ export class SupervisedDetector implements Detector {
   private preferred: BackendKind = 'cpu';
   private sha: Record<BackendKind, string> = { cpu: '', edgetpu: '' };
   private size: InputSize = { width: 224, height: 224 };
-  private queue: Job[] = [];
-  private inFlight: Job | null = null;
+  private readonly jobs: JobQueue;
   private inFlightTimer: NodeJS.Timeout | null = null;
   private readyTimer: NodeJS.Timeout | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
@@ -98,6 +93,7 @@ export class SupervisedDetector implements Detector {
   constructor(private readonly opts: SupervisedDetectorOptions) {
     this.policy = { ...GIVE_UP, ...opts.giveUp };
     this.crashes = new CrashWindow(this.policy.windowMs);
+    this.jobs = new JobQueue(opts.maxQueue ?? 64);
   }
 
   get inputSize(): InputSize {
@@ -155,7 +151,7 @@ export class SupervisedDetector implements Detector {
       if (timer) clearTimeout(timer);
     }
     const err = new AppError('detector_unavailable', 'detector is stopping');
-    this.failAll(err);
+    this.jobs.failAll(err);
     this.readyWaiters.splice(0).forEach((w) => w.reject(err));
     await this.killChild();
   }
@@ -163,20 +159,11 @@ export class SupervisedDetector implements Detector {
   embed(rgb: Uint8Array): Promise<Float32Array> {
     if (this.stopping) return Promise.reject(new AppError('detector_unavailable', 'detector is stopped'));
     if (this.current === 'failed') return Promise.reject(this.failedError());
-    if (this.queue.length >= (this.opts.maxQueue ?? 64)) {
-      return Promise.reject(new AppError('busy', 'detector queue is full'));
-    }
-    return new Promise((resolve, reject) => {
-      // A job waits a bounded time in all: enough for the Edge TPU to fail over to the CPU
-      // (a few inference timeouts, plus child restarts), never forever.
-      const deadline = setTimeout(() => {
-        this.queue = this.queue.filter((j) => j !== job);
-        reject(new AppError('detector_unavailable', 'no inference result in time: the detector is restarting'));
-      }, this.opts.config.inference_timeout_ms * (this.fallbackAfter() + 2) + RESTART_BUDGET_MS);
-      const job: Job = { rgb, attempts: 0, resolve, reject, deadline };
-      this.queue.push(job);
-      this.pump();
-    });
+    // Enough for the Edge TPU to fail over to the CPU (a few inference timeouts, plus child restarts).
+    const deadlineMs = this.opts.config.inference_timeout_ms * (this.fallbackAfter() + 2) + RESTART_BUDGET_MS;
+    const result = this.jobs.add(rgb, deadlineMs);
+    this.pump();
+    return result;
   }
 
   /** The one place the state changes: logs it, settles start(), tells onChange. */
@@ -306,7 +293,7 @@ export class SupervisedDetector implements Detector {
   private restartAfterBackoff(reason: string): void {
     this.setState('restarting', reason);
     const { initialMs, maxMs } = this.opts.backoff ?? { initialMs: 250, maxMs: 30_000 };
-    const delay = Math.min(initialMs * 2 ** (this.failures - 1), maxMs);
+    const delay = backoffDelay(initialMs, maxMs, this.failures);
     this.restartTimer = setTimeout(() => this.spawn(this.kind), delay);
   }
 
@@ -317,7 +304,7 @@ export class SupervisedDetector implements Detector {
       if (timer) clearTimeout(timer);
     }
     this.setState('failed', `${reason}; retrying in ${Math.round(this.policy.retryMs / 1000)} s`);
-    this.failAll(this.failedError());
+    this.jobs.failAll(this.failedError());
     this.background(this.killChild(), 'stopping the failed detector child');
     this.retryFailedTimer = setTimeout(() => this.retryAfterFailure(), this.policy.retryMs);
   }
@@ -363,25 +350,13 @@ export class SupervisedDetector implements Detector {
 
   private requeueInFlight(): void {
     if (this.inFlightTimer) clearTimeout(this.inFlightTimer);
-    const job = this.inFlight;
-    this.inFlight = null;
-    if (!job) return;
-    // Edge TPU losses are retried until the CPU fallback takes over; on the CPU one more
-    // try, since an input that kills the CPU interpreter twice will do so again.
-    if (this.kind === 'edgetpu' || job.attempts < 2) this.queue.unshift(job);
-    else this.settle(job, new AppError('detector_unavailable', 'the detector crashed twice on this input'));
+    this.jobs.requeue(this.kind === 'edgetpu');
   }
 
-  private nextId = 1;
-  private inFlightId = 0;
-
   private pump(): void {
-    if (!detectorUp(this.current) || !this.child || this.inFlight) return;
-    const job = this.queue.shift();
+    if (!detectorUp(this.current) || !this.child) return;
+    const job = this.jobs.take();
     if (!job) return;
-    job.attempts++;
-    this.inFlight = job;
-    this.inFlightId = this.nextId++;
     const child = this.child;
     this.inFlightTimer = setTimeout(() => {
       this.opts.logger.error(
@@ -389,15 +364,13 @@ export class SupervisedDetector implements Detector {
       );
       child.kill('SIGKILL');
     }, this.opts.config.inference_timeout_ms);
-    const message: ToChild = { type: 'embed', id: this.inFlightId, rgb: job.rgb };
+    const message: ToChild = { type: 'embed', id: job.id, rgb: job.rgb };
     child.send(message);
   }
 
   private finish(id: number, err: Error | null, embedding?: Float32Array, ms?: number): void {
-    if (id !== this.inFlightId || !this.inFlight) return;
+    if (!this.jobs.finish(id, err, embedding)) return;
     if (this.inFlightTimer) clearTimeout(this.inFlightTimer);
-    const job = this.inFlight;
-    this.inFlight = null;
     if (embedding && ms !== undefined) {
       this.failures = 0;
       this.crashes.clear();
@@ -405,20 +378,7 @@ export class SupervisedDetector implements Detector {
       this.inferenceMs = this.inferenceMs === 0 ? ms : this.inferenceMs * 0.9 + ms * 0.1;
       this.opts.onInference?.(ms);
     }
-    this.settle(job, err, embedding);
     this.pump();
-  }
-
-  private settle(job: Job, err: Error | null, embedding?: Float32Array): void {
-    clearTimeout(job.deadline);
-    if (err || !embedding) job.reject(err ?? new AppError('detector_unavailable', 'no embedding'));
-    else job.resolve(embedding);
-  }
-
-  private failAll(err: Error): void {
-    if (this.inFlight) this.settle(this.inFlight, err);
-    this.inFlight = null;
-    this.queue.splice(0).forEach((job) => this.settle(job, err));
   }
 
   private async killChild(): Promise<void> {
@@ -426,13 +386,12 @@ export class SupervisedDetector implements Detector {
     this.child = null;
     if (this.readyTimer) clearTimeout(this.readyTimer);
     if (!this.stopping) this.requeueInFlight();
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || hasExited(child)) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     // The child leaves when its IPC channel closes; a hung one gets SIGKILL.
-    if (child.connected) child.disconnect();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-    await exited;
-    clearTimeout(timer);
+    await endChild(child, exited, KILL_GRACE_MS, () => {
+      if (child.connected) child.disconnect();
+    });
   }
 }
 
