@@ -16,7 +16,6 @@ import { outlineZone, rgbToJpeg } from '../media/snapshots.js';
 import { killOnExit } from '../process/kill.js';
 import { parentDeathPrefix } from '../process/parentDeath.js';
 
-
 export interface CameraStats {
   status: CameraStatus;
   camera_fps: number;
