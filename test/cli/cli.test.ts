@@ -128,6 +128,11 @@ describe('edge-imprint CLI, end to end on the real model', () => {
     assert.ok(lines.some((l) => l.startsWith('mqtt.stats_interval')));
     assert.ok(lines.some((l) => l.startsWith('detector.type')));
     assert.ok(lines.some((l) => l.startsWith('bogus')));
+    const typo = join(dir.path, 'typo.yaml');
+    writeFileSync(typo, 'cameras:\n  door:\n    url: htp://cam/stream\n');
+    const scheme = runCli(['validate-config', '--config', typo]);
+    assert.equal(scheme.code, 1);
+    assert.match(scheme.stderr, /^cameras\.door\.url: unsupported URL scheme "htp"/m);
     // `run` with the same file prints the same list and starts nothing.
     const run = runCli(['run', '--config', file], { cwd: dir.path });
     assert.equal(run.code, 1);
