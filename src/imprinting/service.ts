@@ -10,7 +10,7 @@ import type { Recognizer, RecognizerData } from './recognizer.js';
 import type { SceneBook } from './sceneBook.js';
 import type { SharedClass, SharedClasses } from './shared.js';
 import type { EnrollOptions, Imprinter, PixelShot } from './imprinter.js';
-import { validateLabel } from '../recognition/labels.js';
+import { validateLabel, checkLabelCollision } from '../recognition/labels.js';
 import type { ClassStore, ZoneResidual } from '../storage/classStore.js';
 import { meanDirection } from '../recognition/vector.js';
 import { augment, AUGMENTATIONS, type Augmentation } from '../recognition/augment.js';
@@ -204,7 +204,7 @@ export class ImprintingService implements Imprinter {
   }
 
   rename(label: string, to: string): { label: string; to: string } {
-    const target = this.newLabel(to, 'to');
+    const target = this.newLabel(to, 'to', label);
     const { shared } = this.deps;
     if (shared) {
       this.sharedExisting(label);
@@ -244,11 +244,12 @@ export class ImprintingService implements Imprinter {
     this.changed();
   }
 
-  /** A valid label that no zone name takes. */
-  private newLabel(label: string, field = 'label'): string {
+  /** A valid label that no zone name takes, nor another class's entity id (`self`: a rename's source). */
+  private newLabel(label: string, field = 'label', self?: string): string {
     const valid = validateLabel(label, field);
     const clash = this.deps.labelClash?.(valid);
     if (clash) throw fieldError('bad_label', field, clash);
+    checkLabelCollision(valid, this.list().map((c) => c.label), field, self);
     return valid;
   }
 
