@@ -82,9 +82,10 @@ function readUrlFile(section: Plain, path: string, issues: ConfigIssue[], secret
   if (typeof section.url_file !== 'string' || section.url_file === '') return;
   const url = readSecretFile(section.url_file, path, issues);
   if (url === null) return;
-  section.url = url.trim();
+  const trimmed = url.trim();
+  section.url = trimmed;
   for (const s of urlSecrets(url)) secrets.add(s);
-  const problem = section.url === '' ? 'the file is empty' : cameraUrlProblem(section.url);
+  const problem = trimmed === '' ? 'the file is empty' : cameraUrlProblem(trimmed);
   if (problem) issues.push({ path, message: problem, value: section.url_file });
 }
 
