@@ -5,7 +5,7 @@ import type { CameraConfig } from '../config/types.js';
 import type { InputSize } from '../media/image.js';
 import { buildFfmpegPlan, redactUrl, SNAPSHOT_FD, sourceSizeFromStderr } from './ffmpegArgs.js';
 import { FrameSplitter, JpegSplitter } from './frameSplitter.js';
-import { watchFfmpegExit } from '../process/ffmpegExit.js';
+import { ffmpegCause, watchFfmpegExit } from '../process/ffmpegExit.js';
 
 export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
 
@@ -322,8 +322,8 @@ export class CameraSource {
     run.failed = true;
     if (!this.running || run !== this.run) return;
     this.failuresInRow += 1;
-    const lastLine = this.stderr[this.stderr.length - 1];
-    this.lastError = lastLine ? `${reason}: ${lastLine}` : reason;
+    const cause = ffmpegCause(this.stderr);
+    this.lastError = cause ? `${reason}: ${cause}` : reason;
     if (run.frames > 0) this.flapTimes.push(this.clock());
     const delay = this.nextDelay();
     this.logFailure(reason, delay);

@@ -42,7 +42,8 @@ function unitKey(camera: string, zone: string | null): string {
 function drawRegions(card: Card): void {
   const { camera, stage } = card;
   const size = camera.source_size ?? (card.frames > 0 ? { width: card.canvas.width, height: card.canvas.height } : null);
-  for (const el of stage.querySelectorAll('.zone')) el.remove();
+  // The whole frame's chip too: a redraw (the first frame gives the size) must not leave a stale one.
+  for (const el of stage.querySelectorAll('.zone, .chip.whole')) el.remove();
   card.chips.clear();
   if (camera.zones.length === 0) {
     const chip = h('span', { class: 'chip whole', 'data-unit': unitKey(camera.name, null) }, '…');
@@ -223,7 +224,9 @@ export const mountLive: Mount = (el, ctx) => {
   const showResult = (r: { camera: string; zone: string | null; label: string; score: number }) => {
     const chip = cards.get(r.camera)?.chips.get(unitKey(r.camera, r.zone));
     if (!chip) return;
-    chip.replaceChildren(r.zone ? `${r.zone}: ` : '', h('b', {}, r.label), ` ${score(r.score)}`);
+    // none and unknown match no class: their score means nothing to a user.
+    const matched = r.label !== 'none' && r.label !== 'unknown';
+    chip.replaceChildren(r.zone ? `${r.zone}: ` : '', h('b', {}, r.label), matched ? ` ${score(r.score)}` : '');
     chip.dataset.label = r.label;
   };
   ctx.on('result', showResult);
