@@ -117,13 +117,34 @@ function readAsDataUrl(file: File): Promise<string> {
   });
 }
 
+/** The model sees 224 px and thumbnails keep at most this: a phone's 12 MP photo need not travel. */
+const MAX_PHOTO_SIDE = 1280;
+
+/**
+ * A photo as a JPEG data URL at most MAX_PHOTO_SIDE px on its long side (EXIF rotation
+ * applied). What the browser cannot decode goes as it is: the agent then says what is wrong.
+ */
+async function shrinkPhoto(file: File): Promise<string> {
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
+  } catch {
+    return readAsDataUrl(file);
+  }
+  const scale = Math.min(1, MAX_PHOTO_SIDE / Math.max(bitmap.width, bitmap.height));
+  const canvas = h('canvas', { width: Math.max(1, Math.round(bitmap.width * scale)), height: Math.max(1, Math.round(bitmap.height * scale)) });
+  canvas.getContext('2d')?.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  bitmap.close();
+  return canvas.toDataURL('image/jpeg', 0.9);
+}
+
 async function enroll(card: Card, label: string, files: File[] | null): Promise<void> {
   if (label.trim() === '') {
     toast('Type a label first.', 'error');
     return;
   }
   const payload = files
-    ? { label, images: await Promise.all(files.map(readAsDataUrl)) }
+    ? { label, images: await Promise.all(files.map(shrinkPhoto)) }
     : { label, camera: card.camera.name, ...(card.box ? { box: card.box } : {}) };
   try {
     const r = await command<{ label: string; shots: number; added: number }>('class/enroll', payload);
