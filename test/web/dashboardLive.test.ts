@@ -79,7 +79,7 @@ void describe('dashboard Live and Status pages in Chromium', { timeout: 300_000 
 
   void it('Live: one label chip for the whole frame, updated, with no score for none/unknown', async () => {
     await open('live');
-    await page().waitForFunction(() => Number(document.querySelector('canvas[data-camera="door"]')?.dataset.frames ?? 0) > 5, null, { timeout: 30_000 });
+    await page().waitForFunction(() => Number(document.querySelector<HTMLCanvasElement>('canvas[data-camera="door"]')?.dataset.frames ?? 0) > 5, null, { timeout: 30_000 });
     const chip = page().locator('.stage[data-camera="door"] .chip');
     await page().waitForFunction(() => document.querySelector('.stage[data-camera="door"] .chip[data-label]') !== null, null, { timeout: 30_000 });
     assert.equal(await chip.count(), 1, 'one chip for the whole frame');
