@@ -7,9 +7,9 @@ import type { DetectorConfig } from '../config/types.js';
 import { AppError, errorMessage } from '../errors.js';
 import { verifyModel } from '../models/install.js';
 import { modelPath, type ModelFile } from '../models/manifest.js';
-import { backendInfo, backendSpec, chooseBackend } from './backendChoice.js';
+import { backendInfo, backendSpec, chooseBackend, cpuRuntime } from './backendChoice.js';
 import { findCorals } from './coralProbe.js';
-import type { BackendKind, BackendSpec, FromChild, ToChild } from './protocol.js';
+import type { BackendKind, BackendSpec, FromChild, RunningBackend, ToChild } from './protocol.js';
 import { CrashWindow, detectorUp, GIVE_UP, type DetectorState, type GiveUpPolicy } from './state.js';
 import type { Detector, DetectorInfo, DetectorStats } from './types.js';
 import type { InputSize } from '../media/image.js';
@@ -52,6 +52,8 @@ interface Job {
 }
 
 const READY_TIMEOUT_MS = 60_000;
+/** Most crops in one ONNX Runtime run: a frame's zones, typically 1 to 4. */
+const MAX_BATCH = 8;
 const RESTART_BUDGET_MS = 20_000;
 
 /** The child entry next to this file: child.ts under tsx, child.js when built. */
@@ -72,11 +74,16 @@ export class SupervisedDetector implements Detector {
   private current: DetectorState = 'starting';
   private failedReason = '';
   private kind: BackendKind = 'cpu';
+  /** What the ready child runs (a CPU child may run TFLite in place of ONNX Runtime); null while none is ready. */
+  private running: RunningBackend | null = null;
+  private fallbackLogged = '';
+  private pumpScheduled = false;
   private preferred: BackendKind = 'cpu';
   private sha: Record<BackendKind, string> = { cpu: '', edgetpu: '' };
   private size: InputSize = { width: 224, height: 224 };
   private queue: Job[] = [];
-  private inFlight: Job | null = null;
+  /** The jobs sent to the child in one message (several only for a batching backend). */
+  private inFlight: Job[] = [];
   private inFlightTimer: NodeJS.Timeout | null = null;
   private readyTimer: NodeJS.Timeout | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
@@ -110,7 +117,7 @@ export class SupervisedDetector implements Detector {
 
   /** The backend chosen now (running, or being started). */
   info(): DetectorInfo {
-    return backendInfo(this.spec(this.kind));
+    return backendInfo(this.spec(this.kind), this.running ?? undefined);
   }
 
   stats(): DetectorStats {
@@ -142,7 +149,7 @@ export class SupervisedDetector implements Detector {
       { detector: choice.kind, reason: choice.reason },
       choice.kind === 'edgetpu'
         ? `using the Edge TPU (${config.device || 'first Coral'}) because ${choice.reason}`
-        : `using the CPU (${config.threads} threads) because ${choice.reason}`,
+        : `using the CPU (${config.threads} threads) because ${choice.reason}; it runs on ${cpuRuntime(config) === 'onnx' ? 'ONNX Runtime' : 'TFLite'}`,
     );
     this.setState('starting', 'the detector is starting');
     this.spawn(choice.kind);
@@ -175,6 +182,20 @@ export class SupervisedDetector implements Detector {
       }, this.opts.config.inference_timeout_ms * (this.fallbackAfter() + 2) + RESTART_BUDGET_MS);
       const job: Job = { rgb, attempts: 0, resolve, reject, deadline };
       this.queue.push(job);
+      this.pumpSoon();
+    });
+  }
+
+  /**
+   * For a batching backend, the send waits for the end of this turn of the event loop: the
+   * crops a frame asks for together (its zones) then go in one run.
+   */
+  private pumpSoon(): void {
+    if (this.running !== 'onnx') return this.pump();
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
       this.pump();
     });
   }
@@ -217,6 +238,7 @@ export class SupervisedDetector implements Detector {
 
   private spawn(kind: BackendKind): void {
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (kind !== this.kind) this.running = null;
     this.kind = kind;
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--test') && !a.startsWith('--inspect'));
     const child = (this.opts.fork ?? nodeFork)(childEntry(), [], {
@@ -245,19 +267,27 @@ export class SupervisedDetector implements Detector {
     if (child !== this.child) return;
     switch (m.type) {
       case 'ready':
-        return this.onReady(m.inputSize);
+        return this.onReady(m.inputSize, m.backend, m.fallback);
       case 'unavailable':
         return this.onUnavailable(m.message);
       case 'result':
-        return this.finish(m.id, null, m.embedding, m.inferenceMs);
+        return this.finish(m.id, null, [m.embedding], m.inferenceMs);
+      case 'results':
+        return this.finish(m.id, null, m.embeddings, m.inferenceMs);
       case 'failed':
         return this.finish(m.id, new AppError('detector_unavailable', `inference failed: ${m.message}`));
     }
   }
 
-  private onReady(inputSize: InputSize): void {
+  private onReady(inputSize: InputSize, running: RunningBackend, fallback: string | undefined): void {
     if (this.readyTimer) clearTimeout(this.readyTimer);
     this.size = inputSize;
+    // Said once per reason, not at every restart of the child.
+    if (fallback && fallback !== this.fallbackLogged) {
+      this.fallbackLogged = fallback;
+      this.opts.logger.warn({ backend: running }, `ONNX Runtime did not start (${fallback}); the CPU runs on TFLite instead`);
+    }
+    this.running = running;
     if (this.kind === this.preferred) this.setState('ready', `the ${this.kind} child is ready`);
     else this.setState('fallback', 'the CPU runs in place of the Edge TPU');
     this.pump();
@@ -363,24 +393,26 @@ export class SupervisedDetector implements Detector {
 
   private requeueInFlight(): void {
     if (this.inFlightTimer) clearTimeout(this.inFlightTimer);
-    const job = this.inFlight;
-    this.inFlight = null;
-    if (!job) return;
+    const jobs = this.inFlight;
+    this.inFlight = [];
     // Edge TPU losses are retried until the CPU fallback takes over; on the CPU one more
     // try, since an input that kills the CPU interpreter twice will do so again.
-    if (this.kind === 'edgetpu' || job.attempts < 2) this.queue.unshift(job);
-    else this.settle(job, new AppError('detector_unavailable', 'the detector crashed twice on this input'));
+    for (const job of jobs.reverse()) {
+      if (this.kind === 'edgetpu' || job.attempts < 2) this.queue.unshift(job);
+      else this.settle(job, new AppError('detector_unavailable', 'the detector crashed twice on this input'));
+    }
   }
 
   private nextId = 1;
   private inFlightId = 0;
 
   private pump(): void {
-    if (!detectorUp(this.current) || !this.child || this.inFlight) return;
-    const job = this.queue.shift();
-    if (!job) return;
-    job.attempts++;
-    this.inFlight = job;
+    if (!detectorUp(this.current) || !this.child || this.inFlight.length > 0) return;
+    // ONNX Runtime runs the crops waiting together (a frame's zones) in one session.run.
+    const jobs = this.queue.splice(0, this.running === 'onnx' ? MAX_BATCH : 1);
+    if (jobs.length === 0) return;
+    jobs.forEach((job) => job.attempts++);
+    this.inFlight = jobs;
     this.inFlightId = this.nextId++;
     const child = this.child;
     this.inFlightTimer = setTimeout(() => {
@@ -389,23 +421,27 @@ export class SupervisedDetector implements Detector {
       );
       child.kill('SIGKILL');
     }, this.opts.config.inference_timeout_ms);
-    const message: ToChild = { type: 'embed', id: this.inFlightId, rgb: job.rgb };
+    const id = this.inFlightId;
+    const message: ToChild =
+      jobs.length === 1 ? { type: 'embed', id, rgb: jobs[0]!.rgb } : { type: 'embedBatch', id, rgbs: jobs.map((j) => j.rgb) };
     child.send(message);
   }
 
-  private finish(id: number, err: Error | null, embedding?: Float32Array, ms?: number): void {
-    if (id !== this.inFlightId || !this.inFlight) return;
+  /** The child's answer to the jobs in flight; `ms` is the whole run's, shared by its crops. */
+  private finish(id: number, err: Error | null, embeddings?: Float32Array[], ms?: number): void {
+    if (id !== this.inFlightId || this.inFlight.length === 0) return;
     if (this.inFlightTimer) clearTimeout(this.inFlightTimer);
-    const job = this.inFlight;
-    this.inFlight = null;
-    if (embedding && ms !== undefined) {
+    const jobs = this.inFlight;
+    this.inFlight = [];
+    if (embeddings && embeddings.length === jobs.length && ms !== undefined) {
       this.failures = 0;
       this.crashes.clear();
       this.retrying = false;
-      this.inferenceMs = this.inferenceMs === 0 ? ms : this.inferenceMs * 0.9 + ms * 0.1;
-      this.opts.onInference?.(ms);
+      const each = ms / jobs.length;
+      this.inferenceMs = this.inferenceMs === 0 ? each : this.inferenceMs * 0.9 + each * 0.1;
+      jobs.forEach(() => this.opts.onInference?.(each));
     }
-    this.settle(job, err, embedding);
+    jobs.forEach((job, i) => this.settle(job, err, embeddings?.[i]));
     this.pump();
   }
 
@@ -416,8 +452,8 @@ export class SupervisedDetector implements Detector {
   }
 
   private failAll(err: Error): void {
-    if (this.inFlight) this.settle(this.inFlight, err);
-    this.inFlight = null;
+    this.inFlight.forEach((job) => this.settle(job, err));
+    this.inFlight = [];
     this.queue.splice(0).forEach((job) => this.settle(job, err));
   }
 

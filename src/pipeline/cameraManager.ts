@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { spawn as nodeSpawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AppConfig, CameraConfig, Roi } from '../config/types.js';
 import type { InputSize } from '../media/image.js';
@@ -12,14 +11,15 @@ import { cameraUnits, outsideFrame } from '../camera/ffmpegArgs.js';
 import { MotionGate } from './motionGate.js';
 import { FrameScheduler, type ClassifyFn, type ScheduledResult, type UnitRef } from './scheduler.js';
 import { cropToInput } from '../media/crops.js';
-import { ClassSmoother, type SmootherUpdate } from './smoother.js';
-import { outlineZone, rgbToJpeg } from '../media/snapshots.js';
+import { ClassSmoother } from './smoother.js';
+import { DetectionEvents, eventId } from './events.js';
 
 /** util-linux's setpriv (on every Debian) ties each ffmpeg's life to the agent's; see CameraSourceDeps. */
 export function parentDeathPrefix(): readonly string[] {
   return existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [];
 }
 
+/** Per camera, as in the `stats` MQTT payload. */
 export interface CameraStats {
   status: CameraStatus;
   camera_fps: number;
@@ -52,8 +52,6 @@ export interface CameraManagerDeps {
   observe?: (unit: UnitRef, result: Classification, activeLabels: string[]) => void;
 }
 
-/** Per camera, as in the `stats` MQTT payload. */
-
 /** One thing a camera classifies: a zone, or its whole frame. */
 interface UnitState {
   zone: string | null;
@@ -74,8 +72,6 @@ interface Camera {
   latest: RawFrame | null;
   /** The stream's size, once ffmpeg named it (cameras with pixel zones). */
   sourceSize: { width: number; height: number } | null;
-  /** Detection events go out in order, even when a start waits for its snapshot. */
-  events: Promise<void>;
 }
 
 /** Which part of a live frame to take: a zone's crop, or a box of the whole frame. */
@@ -83,7 +79,7 @@ export type FrameRegion = { zone: string } | { box: Roi } | Record<string, never
 
 /**
  * Builds one supervised source per configured camera and wires
- * source → scheduler (one shared detector) → smoother per zone → event bus.
+ * source → scheduler (one shared detector) → smoother per unit → events.
  */
 export class CameraManager {
   private readonly cameras = new Map<string, Camera>();
@@ -91,6 +87,7 @@ export class CameraManager {
   private readonly log: Logger;
   private scheduler: FrameScheduler | null = null;
   private ticker: NodeJS.Timeout | null = null;
+  private readonly events: DetectionEvents;
   /** If the process exits without stop() (a crash), no ffmpeg may outlive it. */
   private readonly killOnExit = (): void => {
     for (const camera of this.cameras.values()) camera.source.killNow();
@@ -99,6 +96,7 @@ export class CameraManager {
   constructor(private readonly deps: CameraManagerDeps) {
     this.clock = deps.clock ?? Date.now;
     this.log = deps.logger;
+    this.events = new DetectionEvents({ bus: deps.bus, logger: deps.logger, inputSize: deps.inputSize });
   }
 
   async start(): Promise<void> {
@@ -133,8 +131,8 @@ export class CameraManager {
     const results = await Promise.allSettled([...this.cameras.values()].map((c) => c.source.stop()));
     for (const r of results) if (r.status === 'rejected') this.log.error({ err: r.reason }, 'camera stop failed');
     await this.scheduler?.stop();
-    for (const camera of this.cameras.values()) this.endAll(camera);
-    await Promise.all([...this.cameras.values()].map((c) => c.events));
+    for (const camera of this.cameras.values()) this.events.endAll(camera);
+    await this.events.settled();
     process.off('exit', this.killOnExit);
     this.scheduler = null;
     this.cameras.clear();
@@ -179,7 +177,7 @@ export class CameraManager {
   setEnabled(name: string, enabled: boolean): void {
     const camera = this.require(name);
     this.scheduler?.setEnabled(name, enabled);
-    if (!enabled) this.endAll(camera);
+    if (!enabled) this.events.endAll(camera);
     this.log.info({ camera: name, enabled }, 'detection switched');
   }
 
@@ -238,7 +236,6 @@ export class CameraManager {
       units: cameraUnits(config).map((u) => this.buildUnit(name, u.zone, u.roi)),
       latest: null,
       sourceSize: null,
-      events: Promise.resolve(),
       source: new CameraSource({
         name,
         config,
@@ -323,64 +320,11 @@ export class CameraManager {
         scores: u.result.scores,
         at: new Date(r.finishedAt),
       });
-      this.publish(camera, unit, update, { frame: r.frame, index: i, result: u.result });
+      this.events.publish(camera, unit, update, { frame: r.frame, index: i, result: u.result });
     });
   }
 
   private tick(): void {
-    for (const camera of this.cameras.values()) for (const unit of camera.units) this.publish(camera, unit, unit.smoother.tick());
+    for (const camera of this.cameras.values()) for (const unit of camera.units) this.events.publish(camera, unit, unit.smoother.tick());
   }
-
-  private endAll(camera: Camera): void {
-    for (const unit of camera.units) this.publish(camera, unit, unit.smoother.endAll());
-  }
-
-  /** Class changes at once, then the events, queued per camera so they keep their order. */
-  private publish(camera: Camera, unit: UnitState, update: SmootherUpdate, cause?: FrameCause): void {
-    for (const change of update.changes) {
-      this.deps.bus.emit('classState', { camera: camera.name, zone: unit.zone, label: change.label, on: change.on });
-    }
-    for (const event of update.events) {
-      this.log.info(
-        { camera: camera.name, zone: unit.zone ?? undefined, label: event.label, score: round3(event.score), id: event.id },
-        `detection ${event.type}`,
-      );
-      const start = event.type === 'start' && cause ? cause : null;
-      camera.events = camera.events.then(async () => {
-        const snapshot = start ? await this.snapshotOf(camera, unit, start) : event.snapshot;
-        const embedding = start?.result.embedding ?? null;
-        const residual = start?.result.residual ?? null;
-        const crop = start ? (start.frame.crops[start.index] ?? null) : null;
-        this.deps.bus.emit('detectionEvent', { ...event, snapshot, embedding, residual, crop });
-      });
-    }
-  }
-
-  /**
-   * The snapshot JPEG of the frame itself (a zone's outlined on it); with snapshots off (or
-   * the JPEG lost) a JPEG of the unit's crop, which is the exact frame the model saw.
-   */
-  private async snapshotOf(camera: Camera, unit: UnitState, cause: FrameCause): Promise<Buffer | null> {
-    const { quality } = camera.config.snapshot;
-    const jpeg = camera.config.snapshot.enabled ? await cause.frame.snapshot() : null;
-    if (jpeg && unit.roi && unit.zone !== null) return outlineZone(jpeg, unit.roi, camera.sourceSize, quality).catch(() => jpeg);
-    if (jpeg) return jpeg;
-    const crop = cause.frame.crops[cause.index] ?? cause.frame.rgb;
-    return rgbToJpeg(crop, this.deps.inputSize, quality).catch(() => null);
-  }
-}
-
-interface FrameCause {
-  frame: RawFrame;
-  index: number;
-  result: Classification;
-}
-
-/** Sortable and unique: `<unix seconds with ms>-<6 random base36 chars>`, as Frigate does. */
-function eventId(now: number): string {
-  return `${(now / 1000).toFixed(3)}-${randomBytes(4).readUInt32BE(0).toString(36).padStart(6, '0').slice(-6)}`;
-}
-
-function round3(n: number): number {
-  return Math.round(n * 1000) / 1000;
 }
