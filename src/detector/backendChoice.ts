@@ -71,3 +71,9 @@ export function backendInfo(spec: BackendSpec, running?: RunningBackend): Detect
     backend: running ?? (spec.kind === 'edgetpu' ? 'coral' : (spec.runtime ?? 'tflite')),
   };
 }
+
+/** The log line that says which backend runs and why. */
+export function choiceLine(choice: Choice, config: DetectorConfig): string {
+  if (choice.kind === 'edgetpu') return `using the Edge TPU (${config.device || 'first Coral'}) because ${choice.reason}`;
+  return `using the CPU (${config.threads} threads) because ${choice.reason}; it runs on ${cpuRuntime(config) === 'onnx' ? 'ONNX Runtime' : 'TFLite'}`;
+}
