@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { COMMAND_NAMES } from './usage.js';
 
 /** A parsed command line. `usage` errors exit 2, everything else is the command's. */
 export type Command =
@@ -15,7 +16,8 @@ export type Command =
   | { name: 'models'; from: string | undefined }
   | { name: 'validate-config' }
   | { name: 'bench'; json: boolean }
-  | { name: 'help' };
+  | { name: 'help'; topic: string | undefined }
+  | { name: 'version' };
 
 export interface CommonFlags {
   config: string | undefined;
@@ -23,36 +25,15 @@ export interface CommonFlags {
   modelDir: string | undefined;
 }
 
-export class UsageError extends Error {}
-
-export const USAGE = `usage: edge-imprint <command> [options]
-
-commands:
-  run                                   run the agent (also: npm start)
-  enroll <label> <image>... [--background]
-                                        imprint the images into class <label>
-  classify <image>... [--json]          classify each image
-  classes [list] [--json]               list the classes
-  classes remove <label>                remove a class and its shots
-  classes rename <label> <new>          rename a class
-  classes undo <label>                  remove the latest shot of a class
-  events [list] [--camera C] [--zone Z] [--label L] [--limit N] [--json]
-                                        recent detections, newest first
-  events confirm <id>                   the detection was right: learn its frame
-  events reject <id> [--empty]          it was wrong (--empty: nothing was there)
-  events relabel <id> <label>           it showed <label>: learn that instead
-  events undo <id>                      take a correction back
-  models [--from DIR]                   install the model files (download, or copy from DIR
-                                        or from env EDGE_IMPRINT_MODEL_MIRROR)
-  validate-config                       check the configuration, list every error
-  bench [--json]                        run the benchmarks (from a clone of the repository:
-                                        the Docker image has no bench/)
-
-options:
-  --config FILE      configuration file (default: config/config.yaml if present)
-  --data-dir DIR     data folder (env EDGE_IMPRINT_DATA_DIR, default ./data)
-  --model-dir DIR    model folder (env EDGE_IMPRINT_MODEL_DIR, default ./models)
-  -h, --help         this text`;
+/** Bad usage; `command` names the command whose usage would help (none: the list). */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
+    super(message);
+  }
+}
 
 const OPTIONS = {
   config: { type: 'string' },
@@ -67,6 +48,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   empty: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', default: false },
 } as const;
 
 function need(args: string[], count: number, what: string): void {
@@ -139,7 +121,8 @@ function command(name: string | undefined, rest: string[], v: Values): Command {
       exactly(rest, 0, '');
       return { name };
     case 'enroll':
-      need(rest, 2, '<label> <image>...');
+      need(rest, 1, '<label> and <image>...: the class to imprint into and its photos');
+      need(rest, 2, `<image>...: the photo(s) to imprint into "${rest[0]}"`);
       return { name: 'enroll', label: rest[0]!, images: rest.slice(1), background: v.background };
     case 'classify':
       need(rest, 1, '<image>...');
@@ -154,26 +137,43 @@ function command(name: string | undefined, rest: string[], v: Values): Command {
     case 'bench':
       exactly(rest, 0, '');
       return { name: 'bench', json: v.json };
-    case undefined:
-      throw new UsageError('missing command');
     default:
-      throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+      throw new UsageError(name === undefined ? 'missing command' : `unknown command ${JSON.stringify(name)}`);
+  }
+}
+
+/** The first positional, read leniently: the command a usage error's hint points to. */
+function commandName(argv: string[]): string | undefined {
+  const { positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false });
+  return positionals[0];
+}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    // Node's message goes on about '--' for positionals: its first sentence is the problem.
+    const message = (err instanceof Error ? err.message : String(err)).split(/\. (?=[A-Z])/)[0] ?? '';
+    throw new UsageError(message.charAt(0).toLowerCase() + message.slice(1), commandName(argv));
   }
 }
 
 /** Pure: argv (without node and the script) → command and common flags. */
 export function parseCommandLine(argv: string[]): { command: Command; flags: CommonFlags } {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parse(argv);
   const flags = { config: values.config, dataDir: values['data-dir'], modelDir: values['model-dir'] };
-  if (values.help) return { command: { name: 'help' }, flags };
   const [name, ...rest] = positionals;
+  if (values.version) return { command: { name: 'version' }, flags };
+  if (values.help) {
+    if (name !== undefined && !COMMAND_NAMES.includes(name)) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+    return { command: { name: 'help', topic: name }, flags };
+  }
   const optional = (['from', 'camera', 'zone', 'label', 'limit'] as const).filter((k) => values[k] !== undefined);
   const v: Values = { json: values.json, background: values.background, empty: values.empty, ...Object.fromEntries(optional.map((k) => [k, values[k]])) };
-  return { command: command(name, rest, v), flags };
+  try {
+    return { command: command(name, rest, v), flags };
+  } catch (err) {
+    if (err instanceof UsageError && name !== undefined && COMMAND_NAMES.includes(name)) throw new UsageError(`${name}: ${err.message}`, name);
+    throw err;
+  }
 }

@@ -8,7 +8,9 @@ import type { AppConfig } from '../config/types.js';
 import { AppError } from '../errors.js';
 import { unknownZoneClasses } from '../core.js';
 import { storedLabels } from '../storage/classStore.js';
-import { parseCommandLine, USAGE, UsageError, type Command, type CommonFlags } from './args.js';
+import { parseCommandLine, UsageError, type Command, type CommonFlags } from './args.js';
+import { commandUsage, USAGE, usageHint } from './usage.js';
+import { VERSION } from '../version.js';
 import { classes, classify, enroll, events, models, type CliContext, type CliIo } from './commands.js';
 import { prettyDestination } from './logFormat.js';
 
@@ -91,12 +93,16 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     io.err(`edge-imprint: ${err.message}`);
-    io.err(USAGE);
+    io.err(usageHint(err.command));
     return 2;
   }
   const { command, flags } = parsed;
   if (command.name === 'help') {
-    io.out(USAGE);
+    io.out(command.topic === undefined ? USAGE : commandUsage(command.topic));
+    return 0;
+  }
+  if (command.name === 'version') {
+    io.out(VERSION);
     return 0;
   }
   if (command.name === 'validate-config') return validate(flags, io);

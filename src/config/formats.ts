@@ -7,7 +7,7 @@ import { labelProblem } from '../recognition/labels.js';
  * and return the string unchanged when it does not parse, so the validator reports it.
  */
 
-export type FormatName = 'ei_string' | 'ei_int' | 'ei_number' | 'ei_bool' | 'ei_auto_bool' | 'ei_args' | 'ei_ips' | 'ei_roi' | 'ei_mqtt_url' | 'ei_labels';
+export type FormatName = 'ei_string' | 'ei_int' | 'ei_number' | 'ei_bool' | 'ei_auto_bool' | 'ei_args' | 'ei_ips' | 'ei_roi' | 'ei_mqtt_url' | 'ei_camera_url' | 'ei_labels';
 
 /** A region of a frame: source pixels, or fractions of the frame when every value is ≤ 1. */
 export interface Roi {
@@ -38,6 +38,30 @@ export function mqttUrlProblem(url: string): string | null {
   if (!(MQTT_SCHEMES as readonly string[]).includes(scheme)) return `unsupported scheme "${scheme}"; ${hint}`;
   if (parsed.hostname === '') return `has no host; ${hint}`;
   return null;
+}
+
+/** URL schemes a camera's ffmpeg input is built for (src/camera/ffmpegArgs.ts inputKind). */
+export const CAMERA_SCHEMES = ['rtsp', 'rtsps', 'http', 'https', 'v4l2', 'file'] as const;
+
+const NETWORK_SCHEMES = new Set(['rtsp', 'rtsps', 'http', 'https']);
+
+/**
+ * Why a camera URL cannot be opened, or null: ffmpeg would otherwise only say "Did you mean
+ * file:htp://" at run time. A string with no scheme is a file path. Never quotes the URL.
+ */
+export function cameraUrlProblem(url: string): string | null {
+  const hint = 'use rtsp://, rtsps://, http(s)://, a file path or a V4L2 device (/dev/video0 or v4l2:///dev/video0)';
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]+):/.exec(url)?.[1]?.toLowerCase();
+  if (scheme === undefined) return null;
+  if (!(CAMERA_SCHEMES as readonly string[]).includes(scheme)) return `unsupported URL scheme "${scheme}"; ${hint}`;
+  if (!NETWORK_SCHEMES.has(scheme)) return null;
+  let host = '';
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return `is not a valid ${scheme}:// URL; ${hint}`;
+  }
+  return host === '' ? `has no host; ${hint}` : null;
 }
 
 /** One configuration key. `doc` is what config/config.example.yaml says about it. */
@@ -140,6 +164,11 @@ export const VALIDATORS: Record<FormatName, (x: unknown, spec: LeafSpec) => void
     const problem = x === '' ? null : mqttUrlProblem(x);
     if (problem) fail(problem);
   },
+  ei_camera_url(x) {
+    if (typeof x !== 'string') fail('must be a string');
+    const problem = cameraUrlProblem(x);
+    if (problem) fail(problem);
+  },
 };
 
 const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
@@ -190,6 +219,7 @@ export const CONVERTERS: Record<FormatName, (s: string) => unknown> = {
   ei_ips: (s) => (s.trim() === '' ? [] : s.trim().split(/[\s,]+/)),
   ei_roi: toRoi,
   ei_mqtt_url: (s) => s,
+  ei_camera_url: (s) => s,
   // A comma-separated list from the environment: `bin_in,bin_out`.
   ei_labels: (s) => (s.trim() === '' ? [] : s.split(',').map((l) => l.trim())),
 };

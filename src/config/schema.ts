@@ -240,7 +240,7 @@ export function zoneSchema() {
 /** Keys of one camera; `url` or `url_file` is required while the camera is enabled. */
 export function cameraSchema() {
   return {
-    url: str('', 'rtsp://, rtsps://, http(s):// MJPEG, a video file or a V4L2 device', { allowEmpty: true, redactUrl: true }),
+    url: leaf('ei_camera_url', '', 'rtsp://, rtsps://, http(s):// MJPEG, a video file or a V4L2 device', { redactUrl: true }),
     url_file: secretFile('url', 'file holding the URL (it carries credentials)'),
     transport: oneOf(['tcp', 'udp'], 'tcp', 'RTSP transport'),
     fps: num(2, 0.01, 30, 'frames per second sent to the detector'),
@@ -256,7 +256,7 @@ export function cameraSchema() {
       width: int(640, 16, 7680, 'snapshot width in pixels'),
     },
     live: {
-      url: str('', "stream for the live view, e.g. the camera's substream; empty: the camera's url", { allowEmpty: true, redactUrl: true }),
+      url: leaf('ei_camera_url', '', "stream for the live view, e.g. the camera's substream; empty: the camera's url", { redactUrl: true }),
       url_file: secretFile('live.url', 'file holding the live URL (it carries credentials)'),
       width: int(1280, 16, 4095, 'largest live view width in pixels (the aspect ratio is kept)'),
       height: int(720, 16, 4095, 'largest live view height in pixels'),

@@ -3,6 +3,7 @@
  * string gathered so that no message (config error, log, /health) can show it.
  */
 import { accessSync, constants, readFileSync } from 'node:fs';
+import { cameraUrlProblem } from './formats.js';
 import type { ConfigIssue } from './issues.js';
 import { scrubSecrets, urlSecrets } from './redact.js';
 import { ENV_PREFIX, envName, isSecretFile, leaves, mainSchema } from './schema.js';
@@ -81,9 +82,11 @@ function readUrlFile(section: Plain, path: string, issues: ConfigIssue[], secret
   if (typeof section.url_file !== 'string' || section.url_file === '') return;
   const url = readSecretFile(section.url_file, path, issues);
   if (url === null) return;
-  section.url = url.trim();
+  const trimmed = url.trim();
+  section.url = trimmed;
   for (const s of urlSecrets(url)) secrets.add(s);
-  if (section.url === '') issues.push({ path, message: 'the file is empty', value: section.url_file });
+  const problem = trimmed === '' ? 'the file is empty' : cameraUrlProblem(trimmed);
+  if (problem) issues.push({ path, message: problem, value: section.url_file });
 }
 
 /** Every secret string we know of, from the raw file, the environment and the result. */

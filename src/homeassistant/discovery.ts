@@ -236,7 +236,9 @@ function unitComponents(ctx: DiscoveryContext, unit: PublishedUnit): Component[]
   const { camera, zone } = unit;
   const base = ctx.baseTopic;
   const uid = zone === null ? cameraUid(ctx.nodeId, camera) : `${cameraUid(ctx.nodeId, camera)}_zone_${safeId(zone)}`;
-  const title = (what: string): string => (zone === null ? what : `${zone} ${what.toLowerCase()}`);
+  // Capitalised as the camera's own entities are: "Bin label" beside "Label".
+  const zoneName = zone === null ? '' : zone.replace(/^./u, (c) => c.toUpperCase());
+  const title = (what: string): string => (zone === null ? what : `${zoneName} ${what.toLowerCase()}`);
   const list = [
     component(ctx, 'sensor', `${uid}_label`, {
       name: title('Label'),
@@ -246,10 +248,12 @@ function unitComponents(ctx: DiscoveryContext, unit: PublishedUnit): Component[]
     }),
     ...unitLabels(unit, ctx.labels).map((label) =>
       component(ctx, 'binary_sensor', `${uid}_class_${safeId(label)}`, {
-        name: zone === null ? label : `${zone} ${label}`,
+        name: zone === null ? label : `${zoneName} ${label}`,
         state_topic: classStateTopic(base, camera, label, zone),
         payload_on: 'ON',
         payload_off: 'OFF',
+        // Shown as Detected / Clear.
+        device_class: 'occupancy',
         icon: 'mdi:eye',
       }),
     ),
@@ -274,14 +278,21 @@ function unitComponents(ctx: DiscoveryContext, unit: PublishedUnit): Component[]
   return list;
 }
 
-/** Diagnostics of the unit's learned empty scene: its prototype count, the rest as attributes. */
+/** States of the Scene sensor, for a user: is the unit's empty scene known yet? */
+export const SCENE_STATES = ['learned', 'learning', 'not learned yet'] as const;
+
+/** Diagnostics of the unit's learned empty scene: whether it is learned; its prototypes and the rest as attributes. */
 function sceneSensor(ctx: DiscoveryContext, unit: PublishedUnit, uid: string, title: (what: string) => string): Component {
   const key = JSON.stringify(unit.zone === null ? unit.camera : `${unit.camera}/${unit.zone}`);
   const scene = `(value_json.scenes | default({})).get(${key}, {})`;
   return component(ctx, 'sensor', `${uid}_scene`, {
     name: title('Scene'),
     state_topic: stateTopic(ctx.baseTopic),
-    value_template: `{{ ${scene}.get("prototypes", 0) }}`,
+    value_template:
+      `{% set s = ${scene} %}` +
+      '{% if s.get("prototypes", 0) > 0 %}learned{% elif s.get("pending_since") %}learning{% else %}not learned yet{% endif %}',
+    device_class: 'enum',
+    options: [...SCENE_STATES],
     json_attributes_topic: stateTopic(ctx.baseTopic),
     json_attributes_template: `{{ ${scene} | tojson }}`,
     entity_category: 'diagnostic',
@@ -289,18 +300,18 @@ function sceneSensor(ctx: DiscoveryContext, unit: PublishedUnit, uid: string, ti
   });
 }
 
-/** "Right" and "Wrong" buttons: event/confirm and event/reject requests on the unit's newest event. */
+/** "Last detection right" / "wrong" buttons: event/confirm and event/reject requests on the unit's newest event. */
 function correctionButtons(ctx: DiscoveryContext, unit: PublishedUnit, uid: string, title: (what: string) => string): Component[] {
   const target = JSON.stringify({ camera: unit.camera, zone: unit.zone });
   return [
     component(ctx, 'button', `${uid}_right`, {
-      name: title('Right'),
+      name: title('Last detection right'),
       command_topic: requestTopic(ctx.baseTopic, 'event/confirm'),
       payload_press: target,
       icon: 'mdi:check-circle',
     }),
     component(ctx, 'button', `${uid}_wrong`, {
-      name: title('Wrong'),
+      name: title('Last detection wrong'),
       command_topic: requestTopic(ctx.baseTopic, 'event/reject'),
       payload_press: target,
       icon: 'mdi:close-circle',
@@ -352,7 +363,8 @@ function nodeDevice(ctx: DiscoveryContext): DeviceDiscovery {
 function cameraDevice(ctx: DiscoveryContext, camera: string): DeviceDiscovery {
   const device = {
     ids: [cameraUid(ctx.nodeId, camera)],
-    name: camera,
+    // Not the bare camera name: the camera's own integration usually has a device called that.
+    name: `edge-imprint ${camera}`,
     mf: 'edge-imprint',
     mdl: 'camera',
     via_device: nodeUid(ctx.nodeId),

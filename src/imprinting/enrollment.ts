@@ -5,7 +5,7 @@ import type { Detector } from '../detector/types.js';
 import { AppError, fieldError } from '../errors.js';
 import type { SharedClasses } from './shared.js';
 import type { EnrollOptions, PixelShot } from './imprinter.js';
-import { validateLabel } from '../recognition/labels.js';
+import { checkLabelCollision, validateLabel } from '../recognition/labels.js';
 import type { ClassStore, ZoneResidual } from '../storage/classStore.js';
 import { augment, AUGMENTATIONS, type Augmentation } from '../recognition/augment.js';
 import type { Recognizer } from './recognizer.js';
@@ -26,6 +26,8 @@ export interface EnrollmentDeps {
   onEnroll?: (shots: number) => void;
   /** The classes changed: reload and tell everyone. */
   changed: () => void;
+  /** Every class's label (with gallery.sync: the fleet's): a new one may not share their entity id. */
+  labels?: () => string[];
 }
 
 /** Learns classes from photos and camera frames: one store transaction per enrollment. */
@@ -75,11 +77,15 @@ export class Enrollment {
     return this.store(valid, shots, { ...opts, units });
   }
 
-  /** A label a new class may take (the label rules, and no zone's name); throws AppError naming `field`. */
-  checkNewLabel(label: string, field = 'label'): string {
+  /**
+   * A label a new class may take (the label rules, no zone's name, no other class's entity
+   * id; `self`: a rename's source); throws AppError naming `field`.
+   */
+  checkNewLabel(label: string, field = 'label', self?: string): string {
     const valid = validateLabel(label, field);
     const clash = this.deps.labelClash?.(valid);
     if (clash) throw fieldError('bad_label', field, clash);
+    checkLabelCollision(valid, this.deps.labels?.() ?? [], field, self);
     return valid;
   }
 

@@ -74,6 +74,7 @@ export class ImprintingService implements Imprinter {
     this.enrollment = new Enrollment({
       detector, modelId, store, recognizer, limits, logger, ...shared,
       changed: () => this.sync.changed(),
+      labels: () => this.list().map((c) => c.label),
       ...(deps.nodeId ? { nodeId: deps.nodeId } : {}),
       ...(deps.labelClash ? { labelClash: deps.labelClash } : {}),
       ...(deps.onEnroll ? { onEnroll: deps.onEnroll } : {}),
@@ -160,7 +161,7 @@ export class ImprintingService implements Imprinter {
   }
 
   rename(label: string, to: string): { label: string; to: string } {
-    const target = this.enrollment.checkNewLabel(to, 'to');
+    const target = this.enrollment.checkNewLabel(to, 'to', label);
     const { shared } = this.deps;
     if (shared) {
       this.sharedExisting(label);

@@ -85,10 +85,10 @@ export class RequestServer {
     const max = this.deps.maxPayloadBytes;
     if (payload.length > max) {
       const err = new AppError('too_large', `payload: ${payload.length} bytes, over the limit of ${max} (limits.max_payload_bytes)`, 'payload');
-      this.reply(target, buildResponse({ ok: false, error: err }, undefined));
+      this.reply(target, buildResponse({ ok: false, error: rawLabel === null ? err : namingLabel(rawLabel, err) }, undefined));
       return;
     }
-    if (rawLabel !== null) return this.handle(target, undefined, () => commands.rawEnrollJob(rawLabel, payload, 'payload'));
+    if (rawLabel !== null) return this.handle(target, undefined, () => commands.rawEnrollJob(rawLabel, payload, 'payload'), rawLabel);
     if (commands.takesRawImage(command, payload)) return this.handle(target, undefined, () => commands.classifyBytes(payload, 'payload'));
     let json: unknown;
     let transaction: unknown;
@@ -103,12 +103,13 @@ export class RequestServer {
   }
 
   /** The one place a request is answered: parse errors, busy, timeout, success or failure. */
-  private handle(target: ReplyTarget, transaction: unknown, makeJob: () => Job): void {
+  private handle(target: ReplyTarget, transaction: unknown, makeJob: () => Job, rawLabel?: string): void {
     void this.deps.runner.run(makeJob).then((outcome) => {
       if (!outcome.ok && !isAppError(outcome.error)) {
         this.deps.logger.error({ err: outcome.error, command: target.command }, 'request failed');
       }
-      this.reply(target, buildResponse(outcome, transaction));
+      const named = !outcome.ok && rawLabel !== undefined && isAppError(outcome.error) ? { ok: false as const, error: namingLabel(rawLabel, outcome.error) } : outcome;
+      this.reply(target, buildResponse(named, transaction));
     });
   }
 
@@ -132,6 +133,11 @@ export class RequestServer {
       });
     }
   }
+}
+
+/** Every label's raw enrollment is answered on response/class/enroll: its errors say which label. */
+function namingLabel(label: string, err: AppError): AppError {
+  return new AppError(err.code, `class/enroll/${label}: ${err.message}`, err.field);
 }
 
 /**

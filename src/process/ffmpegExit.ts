@@ -26,3 +26,17 @@ export function watchFfmpegExit(child: ChildProcess, onEnd: (why: string) => voi
     });
   });
 }
+
+/** ffmpeg's trailers and hints: true, but never the cause ("Did you mean file:htp://..."). */
+const NOT_THE_CAUSE = [/^Did you mean /, /^Error opening input file /, /^Conversion failed!?$/, /^Exiting normally/, /deprecated pixel format used/];
+
+/** Causes ffmpeg words for ffmpeg people, said for a user too. */
+const PLAIN_WORDS: Array<[RegExp, string]> = [[/: Protocol not found$/, 'unsupported URL scheme']];
+
+/** The line of ffmpeg's stderr (oldest first) that says why it failed, or null. Pure. */
+export function ffmpegCause(stderr: readonly string[]): string | null {
+  const line = [...stderr].reverse().find((l) => l.trim() !== '' && !NOT_THE_CAUSE.some((re) => re.test(l.trim())))?.trim();
+  if (line === undefined) return null;
+  const plain = PLAIN_WORDS.find(([re]) => re.test(line))?.[1];
+  return plain ? `${line} (${plain})` : line;
+}

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { scrubSecrets } from '../config/redact.js';
 import { errorMessage } from '../errors.js';
 import { Backoff } from './backoff.js';
-import { watchFfmpegExit } from './ffmpegExit.js';
+import { ffmpegCause, watchFfmpegExit } from './ffmpegExit.js';
 import { endChild, killNow } from './kill.js';
 import { StderrRing } from './stderrRing.js';
 
@@ -248,8 +248,9 @@ export class SupervisedProcess {
   /** A start or a run failed: kept, counted, logged, and restarted after the backoff. */
   private failed(run: Run | null, why: string): void {
     const reason = this.scrub(why);
-    const last = this.stderr.last();
-    this.lastErrorText = last ? `${reason}: ${last}` : reason;
+    // ffmpeg's cause, not its last words ("Did you mean file:htp://...").
+    const cause = ffmpegCause(this.stderr.all());
+    this.lastErrorText = cause ? `${reason}: ${cause}` : reason;
     if (this.deps.hooks.failed?.(reason) === false || !this.wanted) return;
     const now = this.deps.clock();
     if (run && run.outputs > 0) this.flapTimes.push(now);

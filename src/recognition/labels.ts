@@ -30,3 +30,22 @@ export function validateLabel(value: unknown, field = 'label'): string {
   if (problem !== null) throw fieldError('bad_label', field, problem);
   return value as string;
 }
+
+/**
+ * What Home Assistant makes of a label in an entity id: case and runs of space, `_`, `-`, `.`
+ * do not count there, so "Cat" and "cat" (or "my cat" and "my_cat") would be one entity.
+ */
+export function labelKey(label: string): string {
+  return label.normalize('NFKC').toLowerCase().replace(/[ _.-]+/g, '_').replace(/^_+|_+$/g, '');
+}
+
+/**
+ * AppError('conflict') naming the existing class when a new label (or a rename's target)
+ * differs from it only where entity ids do not. `self`: the class being renamed.
+ */
+export function checkLabelCollision(label: string, existing: readonly string[], field = 'label', self?: string): void {
+  const key = labelKey(label);
+  const other = existing.find((e) => e !== label && e !== self && labelKey(e) === key);
+  if (other === undefined) return;
+  throw fieldError('conflict', field, `"${label}" would be the same Home Assistant entity as the existing class "${other}"; use "${other}" or another label`);
+}

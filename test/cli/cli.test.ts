@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, spawnCli } from '../helpers/cli.js';
-import { CPU_MODEL, image, MODEL_DIR, tempDir, testLogger } from '../helpers/env.js';
+import { CPU_MODEL, image, MODEL_DIR, ROOT, tempDir, testLogger } from '../helpers/env.js';
 import { readFileSync } from 'node:fs';
 import { EventStore } from '../../src/storage/eventStore.js';
 import { ClassStore } from '../../src/storage/classStore.js';
@@ -128,6 +128,11 @@ describe('edge-imprint CLI, end to end on the real model', () => {
     assert.ok(lines.some((l) => l.startsWith('mqtt.stats_interval')));
     assert.ok(lines.some((l) => l.startsWith('detector.type')));
     assert.ok(lines.some((l) => l.startsWith('bogus')));
+    const typo = join(dir.path, 'typo.yaml');
+    writeFileSync(typo, 'cameras:\n  door:\n    url: htp://cam/stream\n');
+    const scheme = runCli(['validate-config', '--config', typo]);
+    assert.equal(scheme.code, 1);
+    assert.match(scheme.stderr, /^cameras\.door\.url: unsupported URL scheme "htp"/m);
     // `run` with the same file prints the same list and starts nothing.
     const run = runCli(['run', '--config', file], { cwd: dir.path });
     assert.equal(run.code, 1);
@@ -204,5 +209,39 @@ describe('kill -9 of an enrolling CLI process leaves each class whole or absent'
       assert.equal(list.find((c) => c.label === 'base')?.shots, 1);
     }
     console.log(`kill -9 rounds: ${outcomes.join(', ')}`);
+  });
+});
+
+describe('edge-imprint usage: per-command help, --version, short usage errors', () => {
+  it('`<command> --help` prints that command\'s usage, exit 0', () => {
+    const r = runCli(['enroll', '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^usage:\n {2}edge-imprint enroll <label> <image>\.\.\. \[--background\]/);
+    assert.doesNotMatch(r.stdout, /classify|validate-config/, 'only enroll');
+    assert.match(runCli(['events', 'relabel', '-h']).stdout, /edge-imprint events relabel <id> <label>/);
+    assert.match(runCli(['--help']).stdout, /^usage: edge-imprint <command>[\s\S]*validate-config/);
+  });
+
+  it('--version prints the version, exit 0', () => {
+    const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    const r = runCli(['--version']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), version);
+  });
+
+  it('a usage error is one line and a hint to that command\'s help, exit 2', () => {
+    const noImage = runCli(['enroll', 'cat']);
+    assert.equal(noImage.code, 2);
+    assert.deepEqual(noImage.stderr.trim().split('\n'), [
+      'edge-imprint: enroll: missing <image>...: the photo(s) to imprint into "cat"',
+      'run `edge-imprint enroll --help` for its usage',
+    ]);
+    const badOption = runCli(['classify', '--bogus', 'x.jpg']);
+    assert.equal(badOption.code, 2);
+    assert.deepEqual(badOption.stderr.trim().split('\n'), ["edge-imprint: unknown option '--bogus'", 'run `edge-imprint classify --help` for its usage']);
+    const unknown = runCli(['frobnicate']);
+    assert.equal(unknown.code, 2);
+    assert.deepEqual(unknown.stderr.trim().split('\n'), ['edge-imprint: unknown command "frobnicate"', 'run `edge-imprint --help` for the list of commands']);
+    assert.equal(unknown.stdout, '');
   });
 });

@@ -171,6 +171,31 @@ void describe('strictness', () => {
     assert.equal(errors.length, 3, errors.join('\n'));
   });
 
+  void it('checks camera URL schemes ffmpeg is set up to open, naming the key and never the password', () => {
+    const urlFile = join(dir.path, 'typo-url');
+    writeFileSync(urlFile, 'htp://admin:file-pw-81@cam/s\n');
+    const errors = errorsOf(
+      [
+        'cameras:',
+        '  door: { url: "htp://admin:typo-pw-18@10.0.0.2/s", live: { url: "rtmp://cam/sub" } }',
+        '  yard: { url: "rtsp:///stream" }',
+        `  gate: { url_file: ${urlFile} }`,
+        '  ok1: { url: "rtsps://cam:322/s", live: { url: "http://cam/mjpeg" } }',
+        '  ok2: { url: /srv/demo.mp4 }',
+        '  ok3: { url: /dev/video0 }',
+        '  ok4: { url: "v4l2:///dev/video1" }',
+        '  ok5: { url: "file:///srv/demo.mp4" }',
+        '',
+      ].join('\n'),
+    );
+    assert.equal(errors.length, 4, errors.join('\n'));
+    assert.match(errors[0] ?? '', /^cameras\.door\.url: unsupported URL scheme "htp"; use rtsp:\/\/, rtsps:\/\/, http\(s\):\/\/, a file path or a V4L2 device/);
+    assert.match(errors.find((e) => e.startsWith('cameras.door.live.url')) ?? '', /unsupported URL scheme "rtmp"/);
+    assert.match(errors.find((e) => e.startsWith('cameras.yard.url')) ?? '', /has no host/);
+    assert.match(errors.find((e) => e.startsWith('cameras.gate.url_file')) ?? '', /unsupported URL scheme "htp"/);
+    assert.doesNotMatch(errors.join('\n'), /typo-pw-18|file-pw-81/);
+  });
+
   void it('reports a missing file, a YAML syntax error with its line, and a non-mapping document', () => {
     const missing = validateConfig({ file: join(dir.path, 'nope.yaml'), env: {} });
     assert.equal(missing.length, 1);

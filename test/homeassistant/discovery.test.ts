@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -155,7 +156,8 @@ void describe('Home Assistant device-based discovery payloads (pure)', () => {
     const [node, ...cameras] = devices.map((d) => expand(d.payload).device);
     assert.deepEqual(node?.identifiers, [uid]);
     assert.equal(node?.sw_version, '1.2.3');
-    assert.deepEqual(cameras.map((c) => c.name), ['door', 'Back Yard']);
+    // Not the bare camera name: the camera's own integration usually has a device called "door".
+    assert.deepEqual(cameras.map((c) => c.name), ['edge-imprint door', 'edge-imprint Back Yard']);
     for (const c of cameras) assert.equal(c.via_device, uid);
     assert.deepEqual(cameras[0]?.identifiers, [`${uid}_door`]);
   });
@@ -240,7 +242,44 @@ void describe('Home Assistant device-based discovery payloads (pure)', () => {
     assert.equal(right?.options.command_topic, 'edge-imprint/request/event/confirm');
     const scene = drive.components.find((c) => c.key === 'drive_zone_bin_scene');
     assert.equal(scene?.options.entity_category, 'diagnostic');
-    assert.match(String(scene?.options.value_template), /get\("drive\/bin", \{\}\)\.get\("prototypes", 0\)/);
+    assert.match(String(scene?.options.value_template), /get\("drive\/bin", \{\}\)/);
+    const name = (key: string) => drive.components.find((c) => c.key === key)?.options.name;
+    // Capitalised like the camera's own entities ("Label", "Snapshot").
+    assert.deepEqual(
+      ['drive_zone_bin_label', 'drive_zone_bin_snapshot', 'drive_zone_bin_detection', 'drive_zone_bin_scene', 'drive_zone_bin_class_bin_in'].map(name),
+      ['Bin label', 'Bin snapshot', 'Bin detection', 'Bin scene', 'Bin bin_in'],
+    );
+    assert.deepEqual([name('drive_zone_bin_right'), name('drive_zone_bin_wrong')], ['Bin last detection right', 'Bin last detection wrong']);
+  });
+
+  void it('names say what they act on; class sensors are occupancy (Detected / Clear); unique ids unchanged', () => {
+    const door = devices[1]!;
+    const opt = (key: string) => door.components.find((c) => c.key === key)?.options;
+    assert.equal(opt('door_right')?.name, 'Last detection right');
+    assert.equal(opt('door_wrong')?.name, 'Last detection wrong');
+    assert.equal(opt('door_right')?.unique_id, `${uid}_door_right`);
+    assert.equal(opt('door_class_cat')?.device_class, 'occupancy');
+    assert.equal(opt('door_class_cat')?.name, 'cat', 'the label as typed');
+    assert.equal(opt('door_class_cat')?.unique_id, `${uid}_door_class_cat`);
+    assert.equal(opt('door_scene')?.device_class, 'enum');
+    assert.deepEqual(opt('door_scene')?.options, ['learned', 'learning', 'not learned yet']);
+  });
+
+  // Home Assistant renders templates with Jinja2; so does this test, when Python has it.
+  const jinja = spawnSync('python3', ['-c', 'import jinja2'], { encoding: 'utf8' }).status === 0;
+  void it('the Scene sensor says learned / learning / not learned yet (rendered with Jinja2)', { skip: !jinja && 'python3 jinja2 missing' }, () => {
+    const template = String(devices[1]!.components.find((c) => c.key === 'door_scene')?.options.value_template);
+    const render = (state: unknown): string => {
+      const script = 'import sys, json, jinja2; print(jinja2.Environment().from_string(sys.argv[1]).render(value_json=json.loads(sys.argv[2])), end="")';
+      const r = spawnSync('python3', ['-c', script, template, JSON.stringify(state)], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    const scene = (s: unknown) => ({ scenes: { door: s, 'door/bin': { prototypes: 4, updated_at: null, pending_since: null } } });
+    assert.equal(render(scene({ prototypes: 2, updated_at: '2026-01-01T00:00:00Z', pending_since: '2026-01-01T00:01:00Z' })), 'learned');
+    assert.equal(render(scene({ prototypes: 0, updated_at: null, pending_since: '2026-01-01T00:01:00Z' })), 'learning');
+    assert.equal(render(scene({ prototypes: 0, updated_at: null, pending_since: null })), 'not learned yet');
+    assert.equal(render({}), 'not learned yet', 'an agent that publishes no scenes yet');
   });
 
   void it('the event template keeps only its own camera', () => {

@@ -196,6 +196,26 @@ void describe('MQTT requests through a real mosquitto', () => {
     assertError(await client.request('class/remove', { label: 7 }), 'bad_request', /label: must be string/);
   });
 
+  void it('labels one Home Assistant entity apart ("Cat" beside "cat") are a conflict naming the existing class', async () => {
+    assert.equal((await client.request('class/enroll', { label: 'Red Fox', images: [b64(DOG)] })).status, 'ok');
+    assertError(await client.request('class/enroll', { label: 'Cat', images: [b64(CAT)] }), 'conflict', /^label: "Cat" .*existing class "cat"/);
+    assertError(await client.request('class/enroll', { label: 'red_fox', images: [b64(CAT)] }), 'conflict', /existing class "Red Fox"/);
+    const raw = await client.request('class/enroll/CAT', CAT, { raw: true, responseCommand: 'class/enroll' });
+    assertError(raw, 'conflict', /^class\/enroll\/CAT: label: "CAT" .*existing class "cat"/);
+    assertError(await client.request('class/rename', { label: 'Red Fox', to: 'CAT' }), 'conflict', /^to: "CAT" .*existing class "cat"/);
+    // A class may change its own case; the display name stays as typed.
+    assert.deepEqual((await client.request('class/rename', { label: 'Red Fox', to: 'red fox' })).data, { label: 'Red Fox', to: 'red fox' });
+    assert.deepEqual((await client.request('class/enroll', { label: 'red fox', images: [b64(DOG)] })).data, { label: 'red fox', shots: 2, added: 1 });
+    assert.equal((await client.request('class/remove', { label: 'red fox' })).status, 'ok');
+  });
+
+  void it('errors of raw-topic enrollments name the label', async () => {
+    assertError(await client.request('class/enroll/cat', 'hello', { raw: true, responseCommand: 'class/enroll' }), 'bad_image', /^class\/enroll\/cat: payload: not an image/);
+    assertError(await client.request('class/enroll/none', CAT, { raw: true, responseCommand: 'class/enroll' }), 'bad_label', /^class\/enroll\/none: label: .*reserved/);
+    const big = Buffer.alloc(4 * 1024 * 1024 + 1, 0xff);
+    assertError(await client.request('class/enroll/dog', big, { raw: true, responseCommand: 'class/enroll' }), 'too_large', /^class\/enroll\/dog: payload: /);
+  });
+
   void it('camera/detect switches detection through the provider', async () => {
     const res = await client.request('camera/detect', { camera: 'door', enabled: false });
     assert.deepEqual(res.data, { camera: 'door', enabled: false });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { watchFfmpegExit } from '../../src/process/ffmpegExit.js';
+import { ffmpegCause, watchFfmpegExit } from '../../src/process/ffmpegExit.js';
 
 /** Watches a child and collects what it was told, once the promise has resolved. */
 async function watched(child: ReturnType<typeof spawn>): Promise<string[]> {
@@ -29,5 +29,21 @@ void describe('watchFfmpegExit', () => {
     assert.equal(told.length, 1);
     assert.match(told[0]!, /^ffmpeg failed: spawn \/nonexistent\/ffmpeg ENOENT$/);
     assert.doesNotMatch(told[0]!, /secret/);
+  });
+});
+
+void describe('ffmpegCause: the stderr line that says why, from the real ffmpeg', () => {
+  const stderrOf = (args: string[]): string[] =>
+    spawnSync('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'warning', ...args, '-f', 'null', '-'], { encoding: 'utf8' }).stderr.split('\n');
+
+  void it('an unknown protocol: the cause, in plain words, not "Did you mean file:"', () => {
+    const lines = stderrOf(['-i', 'htp://cam/stream']);
+    assert.ok(lines.some((l) => l.startsWith('Did you mean')), lines.join('\n'));
+    assert.equal(ffmpegCause(lines), 'htp://cam/stream: Protocol not found (unsupported URL scheme)');
+  });
+
+  void it('a missing file: its line; nothing at all: null', () => {
+    assert.equal(ffmpegCause(stderrOf(['-i', '/nonexistent/clip.mp4'])), '/nonexistent/clip.mp4: No such file or directory');
+    assert.equal(ffmpegCause(['', 'Conversion failed!']), null);
   });
 });

@@ -38,7 +38,8 @@ function unitKey(camera: string, zone: string | null): string {
 function drawRegions(card: Card): void {
   const { camera, stage } = card;
   const size = camera.source_size ?? (card.frames > 0 ? { width: card.canvas.width, height: card.canvas.height } : null);
-  for (const el of stage.querySelectorAll('.zone')) el.remove();
+  // The whole frame's chip too: a redraw (the first frame gives the size) must not leave a stale one.
+  for (const el of stage.querySelectorAll('.zone, .chip.whole')) el.remove();
   card.chips.clear();
   if (camera.zones.length === 0) {
     const chip = h('span', { class: 'chip whole', 'data-unit': unitKey(camera.name, null) }, '…');
@@ -112,13 +113,34 @@ function readAsDataUrl(file: File): Promise<string> {
   });
 }
 
+/** The model sees 224 px and thumbnails keep at most this: a phone's 12 MP photo need not travel. */
+const MAX_PHOTO_SIDE = 1280;
+
+/**
+ * A photo as a JPEG data URL at most MAX_PHOTO_SIDE px on its long side (EXIF rotation
+ * applied). What the browser cannot decode goes as it is: the agent then says what is wrong.
+ */
+async function shrinkPhoto(file: File): Promise<string> {
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
+  } catch {
+    return readAsDataUrl(file);
+  }
+  const scale = Math.min(1, MAX_PHOTO_SIDE / Math.max(bitmap.width, bitmap.height));
+  const canvas = h('canvas', { width: Math.max(1, Math.round(bitmap.width * scale)), height: Math.max(1, Math.round(bitmap.height * scale)) });
+  canvas.getContext('2d')?.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  bitmap.close();
+  return canvas.toDataURL('image/jpeg', 0.9);
+}
+
 async function enroll(card: Card, label: string, files: File[] | null): Promise<void> {
   if (label.trim() === '') {
     toast('Type a label first.', 'error');
     return;
   }
   const payload = files
-    ? { label, images: await Promise.all(files.map(readAsDataUrl)) }
+    ? { label, images: await Promise.all(files.map(shrinkPhoto)) }
     : { label, camera: card.camera.name, ...(card.box ? { box: card.box } : {}) };
   try {
     const r = await command<{ label: string; shots: number; added: number }>('class/enroll', payload);
@@ -219,7 +241,9 @@ export const mountLive: Mount = (el, ctx) => {
   const showResult = (r: { camera: string; zone: string | null; label: string; score: number }) => {
     const chip = cards.get(r.camera)?.chips.get(unitKey(r.camera, r.zone));
     if (!chip) return;
-    chip.replaceChildren(r.zone ? `${r.zone}: ` : '', h('b', {}, r.label), ` ${score(r.score)}`);
+    // none and unknown match no class: their score means nothing to a user.
+    const matched = r.label !== 'none' && r.label !== 'unknown';
+    chip.replaceChildren(r.zone ? `${r.zone}: ` : '', h('b', {}, r.label), matched ? ` ${score(r.score)}` : '');
     chip.dataset.label = r.label;
   };
   ctx.on('result', showResult);

@@ -45,7 +45,8 @@ function cameras(s: StatusView): HTMLElement {
     'section',
     { class: 'card' },
     h('h2', {}, 'Cameras'),
-    h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'camera'), h('th', {}, 'status'), h('th', {}, 'fps in / processed'), h('th', {}, 'reconnects'), h('th', {}, 'live view'), h('th', {}, 'last error'))), h('tbody', {}, ...rows)),
+    // Scrolls sideways on a phone rather than breaking names and numbers mid-word.
+    h('div', { class: 'scroll' }, h('table', { class: 'cameras' }, h('thead', {}, h('tr', {}, h('th', {}, 'camera'), h('th', {}, 'status'), h('th', {}, 'fps in / processed'), h('th', {}, 'reconnects'), h('th', {}, 'live view'), h('th', {}, 'last error'))), h('tbody', {}, ...rows))),
   );
 }
 
