@@ -84,6 +84,9 @@ export class Agent {
     const commands = new Commands({ imprinter: core.service, limits: config.limits, cameras, classes: core.service, corrections: core.corrections });
     const runner = new CommandRunner({ capacity: config.limits.queue_size });
     await this.startMqtt(core, cameras, commands, runner);
+    // Cameras stop before MQTT (parts stop in reverse): their classes go OFF and their open
+    // events end on the broker before `offline`. Stopping again later is a no-op.
+    await this.startPart({ name: 'cameras', start: async () => undefined, stop: () => cameras.stop() });
     await this.startGallery(core);
     // Stopped before MQTT (parts stop in reverse): requests in flight are answered while it can still publish.
     await this.startPart({ name: 'requests', start: async () => undefined, stop: () => runner.stop() });
