@@ -147,6 +147,7 @@ export class Agent {
       logger: logger.child({ part: 'camera' }),
       classify: (rgb, unit) => core.service.classifyPixels(rgb, unit),
       observe: (unit, result, active) => core.service.observe(unit, result, active),
+      classLabels: () => core.service.list().flatMap((c) => (c.background ? [] : [c.label])),
       inputSize: core.detector.inputSize,
     });
     const cameras = this.cameras;

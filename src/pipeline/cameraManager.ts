@@ -50,9 +50,9 @@ export interface CameraManagerDeps {
    * zone's scene model learns from (only while nothing is ON).
    */
   observe?: (unit: UnitRef, result: Classification, activeLabels: string[]) => void;
+  /** The non-background classes (read again on `classesChanged`): only these may turn ON. */
+  classLabels?: () => string[];
 }
-
-/** Per camera, as in the `stats` MQTT payload. */
 
 /** One thing a camera classifies: a zone, or its whole frame. */
 interface UnitState {
@@ -91,6 +91,7 @@ export class CameraManager {
   private readonly log: Logger;
   private scheduler: FrameScheduler | null = null;
   private ticker: NodeJS.Timeout | null = null;
+  private offClasses: (() => void) | null = null;
   /** If the process exits without stop() (a crash), no ffmpeg may outlive it. */
   private readonly killOnExit = (): void => {
     for (const camera of this.cameras.values()) camera.source.killNow();
@@ -117,6 +118,8 @@ export class CameraManager {
       scheduler.addCamera(name, { enabled: config.enabled, units });
     }
     await scheduler.start();
+    this.keepClasses();
+    this.offClasses = this.deps.bus.on('classesChanged', () => this.keepClasses());
     process.once('exit', this.killOnExit);
     // A camera without a URL (allowed while disabled) has nothing to run.
     const runnable = [...this.cameras.values()].filter((c) => c.config.url !== '');
@@ -130,6 +133,8 @@ export class CameraManager {
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
+    this.offClasses?.();
+    this.offClasses = null;
     const results = await Promise.allSettled([...this.cameras.values()].map((c) => c.source.stop()));
     for (const r of results) if (r.status === 'rejected') this.log.error({ err: r.reason }, 'camera stop failed');
     await this.scheduler?.stop();
@@ -329,6 +334,15 @@ export class CameraManager {
 
   private tick(): void {
     for (const camera of this.cameras.values()) for (const unit of camera.units) this.publish(camera, unit, unit.smoother.tick());
+  }
+
+  /** A class removed, renamed or made background ends where it was ON (nothing retained is written). */
+  private keepClasses(): void {
+    if (!this.deps.classLabels) return;
+    const classes = new Set(this.deps.classLabels());
+    for (const camera of this.cameras.values()) {
+      for (const unit of camera.units) this.publish(camera, unit, unit.smoother.keepClasses(classes));
+    }
   }
 
   private endAll(camera: Camera): void {
