@@ -92,7 +92,8 @@ export class HomeAssistant {
       transport.subscribe(availableTopic(baseTopic), (_t, payload, packet) => this.onAvailable(payload, packet)),
       transport.subscribe(form.labelSet, (_t, payload) => this.setLabel(payload.toString('utf8'))),
       transport.subscribe(form.cameraSet, (_t, payload) => this.setCamera(payload.toString('utf8'))),
-      transport.subscribe(form.enrollPress, () => this.pressEnroll()),
+      // A retained press would enroll again at every restart: only live presses count.
+      transport.subscribe(form.enrollPress, (_t, _p, packet) => packet.retain || this.pressEnroll(), { retainAsPublished: true }),
       // Recover the form as the previous run left it.
       transport.subscribe(form.labelState, (_t, payload) => {
         if (this.formLabel === null && payload.length > 0) this.formLabel = payload.toString('utf8');

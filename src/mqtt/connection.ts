@@ -54,10 +54,18 @@ export interface PublishOptions {
   properties?: IPublishPacket['properties'];
 }
 
+export interface SubscribeOptions {
+  /**
+   * MQTT v5 "retain as published": a message published retained keeps its retain flag when
+   * delivered live too, so a handler can refuse it (3.1.1 brokers clear it on live delivery).
+   */
+  retainAsPublished?: boolean;
+}
+
 /** What the publisher, the request server and Home Assistant discovery need from MQTT. */
 export interface MqttTransport {
   publish(topic: string, payload: string | Buffer, opts?: PublishOptions): Promise<void>;
-  subscribe(filter: string, handler: MessageHandler): Promise<() => void>;
+  subscribe(filter: string, handler: MessageHandler, opts?: SubscribeOptions): Promise<() => void>;
   onConnect(listener: () => void): () => void;
   readonly connected: boolean;
 }
@@ -65,6 +73,7 @@ export interface MqttTransport {
 interface Subscription {
   filter: string;
   handler: MessageHandler;
+  retainAsPublished: boolean;
 }
 
 /** Why a message was not delivered: QoS 0 while offline, offline queue full, aged out in it. */
@@ -349,8 +358,8 @@ export class MqttConnection implements MqttTransport {
     }
   }
 
-  async subscribe(filter: string, handler: MessageHandler): Promise<() => void> {
-    const sub: Subscription = { filter, handler };
+  async subscribe(filter: string, handler: MessageHandler, opts: SubscribeOptions = {}): Promise<() => void> {
+    const sub: Subscription = { filter, handler, retainAsPublished: opts.retainAsPublished ?? false };
     this.subscriptions.add(sub);
     const client = this.client;
     if (client?.connected) await this.subscribeOn(client, [filter]);
@@ -561,8 +570,9 @@ export class MqttConnection implements MqttTransport {
 
   private async subscribeOn(client: MqttClient, filters: string[]): Promise<void> {
     if (filters.length === 0) return;
+    const rap = (filter: string): boolean => [...this.subscriptions].some((s) => s.filter === filter && s.retainAsPublished);
     try {
-      await client.subscribeAsync(filters, { qos: 1 });
+      await client.subscribeAsync(Object.fromEntries(filters.map((f) => [f, { qos: 1 as const, ...(rap(f) ? { rap: true } : {}) }])));
     } catch (err) {
       this.logger.error({ filters, err: errorMessage(err) }, 'MQTT subscribe failed');
     }
