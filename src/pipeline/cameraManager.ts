@@ -356,17 +356,18 @@ export class CameraManager {
     }
     for (const event of update.events) {
       this.log.info(
-        { camera: camera.name, zone: unit.zone ?? undefined, label: event.label, score: round3(event.score), id: event.id },
+        { camera: camera.name, zone: unit.zone ?? undefined, label: event.label, score: Math.round(event.score * 1000) / 1000, id: event.id },
         `detection ${event.type}`,
       );
       const start = event.type === 'start' && cause ? cause : null;
+      // Caught per event: one failure must not silence the camera's later events.
       camera.events = camera.events.then(async () => {
-        const snapshot = start ? await this.snapshotOf(camera, unit, start) : event.snapshot;
+        const snapshot = start ? await this.snapshotOf(camera, unit, start).catch(() => null) : event.snapshot;
         const embedding = start?.result.embedding ?? null;
         const residual = start?.result.residual ?? null;
         const crop = start ? (start.frame.crops[start.index] ?? null) : null;
         this.deps.bus.emit('detectionEvent', { ...event, snapshot, embedding, residual, crop });
-      });
+      }).catch((err: unknown) => this.log.error({ err, camera: camera.name }, 'detection event failed'));
     }
   }
 
@@ -393,8 +394,4 @@ interface FrameCause {
 /** Sortable and unique: `<unix seconds with ms>-<6 random base36 chars>`, as Frigate does. */
 function eventId(now: number): string {
   return `${(now / 1000).toFixed(3)}-${randomBytes(4).readUInt32BE(0).toString(36).padStart(6, '0').slice(-6)}`;
-}
-
-function round3(n: number): number {
-  return Math.round(n * 1000) / 1000;
 }
