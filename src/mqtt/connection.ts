@@ -449,8 +449,7 @@ export class MqttConnection implements MqttTransport {
       ),
     );
     await this.flushQueue(client);
-    if (client !== this.client || !client.connected) return;
-    this.ready = true;
+    if (!this.ready) return;
     for (const listener of this.connectListeners) {
       try {
         listener();
@@ -460,7 +459,11 @@ export class MqttConnection implements MqttTransport {
     }
   }
 
-  /** Sends what was queued while away, oldest first; anything aged out meanwhile is dropped. */
+  /**
+   * Sends what was queued while away, oldest first (anything aged out meanwhile is dropped),
+   * and marks the connection ready the moment the queue is empty: a message published after
+   * that check goes straight out instead of waiting in the queue for the next reconnect.
+   */
   private async flushQueue(client: MqttClient): Promise<void> {
     let sent = 0;
     for (let message = this.queue.shift(); message; message = this.queue.shift()) {
@@ -471,6 +474,7 @@ export class MqttConnection implements MqttTransport {
       await this.publishNow(client, message.topic, message.payload, message.opts, message.at);
       sent++;
     }
+    this.ready = client === this.client && client.connected;
     if (sent > 0) this.logger.info({ sent }, 'MQTT: sent the messages queued while disconnected');
   }
 
