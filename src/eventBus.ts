@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { DetectorChange } from './detector/supervisedDetector.js';
+import type { DetectorChange } from './detector/state.js';
+import type { FineTuneResult } from './recognition/fineTune.js';
 
 /**
  * Typed in-process events. A listener that throws is logged and never takes the
@@ -36,6 +37,8 @@ export interface Events {
     crop: Uint8Array | null;
   };
   classesChanged: { labels: string[] };
+  /** A fine-tuning applied to the current classes (held-out figures; `used`: its weights decide now). */
+  fineTuned: FineTuneResult;
   /** The fleet gallery's status changed (peers, last sync, messages ignored): `state` shows it. */
   galleryChanged: Record<string, never>;
   /** Learned scenes were saved (every few minutes when they changed): diagnostics may refresh. */

@@ -6,7 +6,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { isFractional } from '../config/formats.js';
 import type { LimitsConfig, Roi } from '../config/types.js';
-import { checkImageBytes } from '../media/image.js';
+import { imageKind } from '../media/image.js';
 import { AppError, fieldError } from '../errors.js';
 import type { Imprinter, PixelShot } from '../imprinting/imprinter.js';
 import { validateLabel } from '../recognition/labels.js';
@@ -87,7 +87,7 @@ export class Commands {
         v('class/list', p);
         return this.control(() => deps.imprinter.list());
       },
-      classify: (p) => this.classifyBytes(decodeBase64Image(v<ClassifyRequest>('classify', p).image, 'image', deps.limits), 'image'),
+      classify: (p) => this.classifyBytes(decodeBase64Image(v<ClassifyRequest>('classify', p).image, 'image'), 'image'),
       'class/set': (p) => {
         const req = v<ClassSetRequest>('class/set', p);
         const label = validateLabel(req.label);
@@ -150,16 +150,19 @@ export class Commands {
     return this.table[command](payload);
   }
 
-  /** `class/enroll/<label>` with the raw bytes of one image. */
-  rawEnrollJob(label: string, image: Buffer, field: string): Job {
-    const valid = validateLabel(label);
-    checkImageBytes(image, field, this.imageLimits());
-    return this.imagesJob((signal) => this.deps.imprinter.enrollImages(valid, [image], { source: 'mqtt', signal }));
+  /** Whether a payload is the image itself, not JSON (`classify` takes both; its first bytes tell). */
+  takesRawImage(command: string, payload: Buffer): boolean {
+    return command === 'classify' && imageKind(payload) !== null;
   }
 
-  /** `classify` with the raw bytes of one image. */
+  /** `class/enroll/<label>` with the raw bytes of one image; the enrollment checks the image. */
+  rawEnrollJob(label: string, image: Buffer, field: string): Job {
+    const valid = validateLabel(label);
+    return this.imagesJob((signal) => this.deps.imprinter.enrollImages(valid, [image], { source: 'mqtt', signal, names: [field] }));
+  }
+
+  /** `classify` with the raw bytes of one image; the classification checks the image. */
   classifyBytes(image: Buffer, field: string): Job {
-    checkImageBytes(image, field, this.imageLimits());
     return this.imagesJob(async () => {
       // The answer the contract gives: no embedding or residual (they are for events).
       const { label, score, scores } = await this.deps.imprinter.classifyImage(image, field);
@@ -174,8 +177,9 @@ export class Commands {
     }
     const background = req.background ?? false;
     if (req.images) {
-      const images = req.images.map((image, i) => decodeBase64Image(image, `images[${i}]`, this.deps.limits));
-      return this.imagesJob((signal) => this.deps.imprinter.enrollImages(label, images, { background, source: 'mqtt', signal }));
+      const names = req.images.map((_, i) => `images[${i}]`);
+      const images = req.images.map((image, i) => decodeBase64Image(image, names[i]!));
+      return this.imagesJob((signal) => this.deps.imprinter.enrollImages(label, images, { background, source: 'mqtt', signal, names }));
     }
     const camera = req.camera ?? '';
     this.requireCamera(camera);
@@ -263,10 +267,6 @@ export class Commands {
     return this.deps.limits.request_timeout_s * 1000;
   }
 
-  private imageLimits() {
-    return { maxBytes: this.deps.limits.max_payload_bytes, maxMegapixels: this.deps.limits.max_megapixels };
-  }
-
   private requireCamera(camera: string): void {
     if (!this.deps.cameras.names().includes(camera)) throw fieldError('not_found', 'camera', `no camera named "${camera}"`);
   }
@@ -282,11 +282,9 @@ export function checkBox(box: Roi): Roi {
   return box;
 }
 
-/** Decodes a base64 (optionally a data: URL) image string and checks its bytes; errors name `field`. */
-export function decodeBase64Image(value: string, field: string, limits: LimitsConfig): Buffer {
+/** The bytes of a base64 (optionally a data: URL) image string; the image itself is checked where it is decoded. */
+export function decodeBase64Image(value: string, field: string): Buffer {
   const body = value.replace(DATA_URL, '').replace(/\s+/g, '');
   if (!BASE64.test(body)) throw fieldError('bad_image', field, 'not valid base64');
-  const bytes = Buffer.from(body, 'base64');
-  checkImageBytes(bytes, field, { maxBytes: limits.max_payload_bytes, maxMegapixels: limits.max_megapixels });
-  return bytes;
+  return Buffer.from(body, 'base64');
 }

@@ -1,4 +1,5 @@
 import sharp, { type Metadata } from 'sharp';
+import type { LimitsConfig } from '../config/types.js';
 import { fieldError } from '../errors.js';
 
 /** Width and height of the model's input: every image and frame is resized to exactly this. */
@@ -10,6 +11,11 @@ export interface InputSize {
 export interface ImageLimits {
   maxBytes: number;
   maxMegapixels: number;
+}
+
+/** The configured limits an image is held to. */
+export function imageLimitsOf(limits: Pick<LimitsConfig, 'max_payload_bytes' | 'max_megapixels'>): ImageLimits {
+  return { maxBytes: limits.max_payload_bytes, maxMegapixels: limits.max_megapixels };
 }
 
 export interface PreparedImage {
@@ -37,12 +43,8 @@ export function imageKind(bytes: Uint8Array): 'jpeg' | 'png' | 'webp' | null {
   return null;
 }
 
-/**
- * The image checks, in the one place they are made (requests check bytes on arrival, the
- * service again before decoding; the CLI and the dashboard go through the service): size in
- * bytes and the kind, from the first bytes. Errors name `field`.
- */
-export function checkImageBytes(image: Uint8Array, field: string, limits: ImageLimits): void {
+/** Size and kind, before any decoding: every image (MQTT, CLI, dashboard) is checked here once. */
+function checkImageBytes(image: Uint8Array, field: string, limits: ImageLimits): void {
   if (image.length === 0) throw fieldError('bad_image', field, 'empty');
   if (image.length > limits.maxBytes) {
     throw fieldError('too_large', field, `${image.length} bytes, over the limit of ${limits.maxBytes} (limits.max_payload_bytes)`);

@@ -23,7 +23,3 @@ export function loadManifest(path = MANIFEST_PATH): ModelFile[] {
   const parsed = JSON.parse(readFileSync(path, 'utf8')) as { files: ModelFile[] };
   return parsed.files;
 }
-
-export function manifestEntry(files: ModelFile[], name: string): ModelFile | undefined {
-  return files.find((f) => f.name === name);
-}

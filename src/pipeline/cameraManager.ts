@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
 import { spawn as nodeSpawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AppConfig, CameraConfig, Roi } from '../config/types.js';
 import type { InputSize } from '../media/image.js';
@@ -12,14 +10,12 @@ import { cameraUnits, outsideFrame } from '../camera/ffmpegArgs.js';
 import { MotionGate } from './motionGate.js';
 import { FrameScheduler, type ClassifyFn, type ScheduledResult, type UnitRef } from './scheduler.js';
 import { cropToInput } from '../media/crops.js';
-import { ClassSmoother, type SmootherUpdate } from './smoother.js';
-import { outlineZone, rgbToJpeg } from '../media/snapshots.js';
+import { ClassSmoother } from './smoother.js';
+import { DetectionEvents, eventId } from './events.js';
+import { killOnExit } from '../process/kill.js';
+import { parentDeathPrefix } from '../process/parentDeath.js';
 
-/** util-linux's setpriv (on every Debian) ties each ffmpeg's life to the agent's; see CameraSourceDeps. */
-export function parentDeathPrefix(): readonly string[] {
-  return existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [];
-}
-
+/** Per camera, as in the `stats` MQTT payload. */
 export interface CameraStats {
   status: CameraStatus;
   camera_fps: number;
@@ -74,8 +70,6 @@ interface Camera {
   latest: RawFrame | null;
   /** The stream's size, once ffmpeg named it (cameras with pixel zones). */
   sourceSize: { width: number; height: number } | null;
-  /** Detection events go out in order, even when a start waits for its snapshot. */
-  events: Promise<void>;
 }
 
 /** Which part of a live frame to take: a zone's crop, or a box of the whole frame. */
@@ -83,7 +77,7 @@ export type FrameRegion = { zone: string } | { box: Roi } | Record<string, never
 
 /**
  * Builds one supervised source per configured camera and wires
- * source → scheduler (one shared detector) → smoother per zone → event bus.
+ * source → scheduler (one shared detector) → smoother per unit → events.
  */
 export class CameraManager {
   private readonly cameras = new Map<string, Camera>();
@@ -91,15 +85,14 @@ export class CameraManager {
   private readonly log: Logger;
   private scheduler: FrameScheduler | null = null;
   private ticker: NodeJS.Timeout | null = null;
+  private readonly events: DetectionEvents;
+  private releaseExitKill: (() => void) | null = null;
   private offClasses: (() => void) | null = null;
-  /** If the process exits without stop() (a crash), no ffmpeg may outlive it. */
-  private readonly killOnExit = (): void => {
-    for (const camera of this.cameras.values()) camera.source.killNow();
-  };
 
   constructor(private readonly deps: CameraManagerDeps) {
     this.clock = deps.clock ?? Date.now;
     this.log = deps.logger;
+    this.events = new DetectionEvents({ bus: deps.bus, logger: deps.logger, inputSize: deps.inputSize });
   }
 
   async start(): Promise<void> {
@@ -120,7 +113,10 @@ export class CameraManager {
     await scheduler.start();
     this.keepClasses();
     this.offClasses = this.deps.bus.on('classesChanged', () => this.keepClasses());
-    process.once('exit', this.killOnExit);
+    // If the process exits without stop() (a crash), no ffmpeg may outlive it.
+    this.releaseExitKill = killOnExit(() => {
+      for (const camera of this.cameras.values()) camera.source.killNow();
+    });
     // A camera without a URL (allowed while disabled) has nothing to run.
     const runnable = [...this.cameras.values()].filter((c) => c.config.url !== '');
     await Promise.all(runnable.map((c) => c.source.start()));
@@ -138,9 +134,10 @@ export class CameraManager {
     const results = await Promise.allSettled([...this.cameras.values()].map((c) => c.source.stop()));
     for (const r of results) if (r.status === 'rejected') this.log.error({ err: r.reason }, 'camera stop failed');
     await this.scheduler?.stop();
-    for (const camera of this.cameras.values()) this.endAll(camera);
-    await Promise.all([...this.cameras.values()].map((c) => c.events));
-    process.off('exit', this.killOnExit);
+    for (const camera of this.cameras.values()) this.events.endAll(camera);
+    await this.events.settled();
+    this.releaseExitKill?.();
+    this.releaseExitKill = null;
     this.scheduler = null;
     this.cameras.clear();
   }
@@ -184,7 +181,7 @@ export class CameraManager {
   setEnabled(name: string, enabled: boolean): void {
     const camera = this.require(name);
     this.scheduler?.setEnabled(name, enabled);
-    if (!enabled) this.endAll(camera);
+    if (!enabled) this.events.endAll(camera);
     this.log.info({ camera: name, enabled }, 'detection switched');
   }
 
@@ -243,7 +240,6 @@ export class CameraManager {
       units: cameraUnits(config).map((u) => this.buildUnit(name, u.zone, u.roi)),
       latest: null,
       sourceSize: null,
-      events: Promise.resolve(),
       source: new CameraSource({
         name,
         config,
@@ -328,12 +324,12 @@ export class CameraManager {
         scores: u.result.scores,
         at: new Date(r.finishedAt),
       });
-      this.publish(camera, unit, update, { frame: r.frame, index: i, result: u.result });
+      this.events.publish(camera, unit, update, { frame: r.frame, index: i, result: u.result });
     });
   }
 
   private tick(): void {
-    for (const camera of this.cameras.values()) for (const unit of camera.units) this.publish(camera, unit, unit.smoother.tick());
+    for (const camera of this.cameras.values()) for (const unit of camera.units) this.events.publish(camera, unit, unit.smoother.tick());
   }
 
   /** A class removed, renamed or made background ends where it was ON (nothing retained is written). */
@@ -341,57 +337,7 @@ export class CameraManager {
     if (!this.deps.classLabels) return;
     const classes = new Set(this.deps.classLabels());
     for (const camera of this.cameras.values()) {
-      for (const unit of camera.units) this.publish(camera, unit, unit.smoother.keepClasses(classes));
+      for (const unit of camera.units) this.events.publish(camera, unit, unit.smoother.keepClasses(classes));
     }
   }
-
-  private endAll(camera: Camera): void {
-    for (const unit of camera.units) this.publish(camera, unit, unit.smoother.endAll());
-  }
-
-  /** Class changes at once, then the events, queued per camera so they keep their order. */
-  private publish(camera: Camera, unit: UnitState, update: SmootherUpdate, cause?: FrameCause): void {
-    for (const change of update.changes) {
-      this.deps.bus.emit('classState', { camera: camera.name, zone: unit.zone, label: change.label, on: change.on });
-    }
-    for (const event of update.events) {
-      this.log.info(
-        { camera: camera.name, zone: unit.zone ?? undefined, label: event.label, score: Math.round(event.score * 1000) / 1000, id: event.id },
-        `detection ${event.type}`,
-      );
-      const start = event.type === 'start' && cause ? cause : null;
-      // Caught per event: one failure must not silence the camera's later events.
-      camera.events = camera.events.then(async () => {
-        const snapshot = start ? await this.snapshotOf(camera, unit, start).catch(() => null) : event.snapshot;
-        const embedding = start?.result.embedding ?? null;
-        const residual = start?.result.residual ?? null;
-        const crop = start ? (start.frame.crops[start.index] ?? null) : null;
-        this.deps.bus.emit('detectionEvent', { ...event, snapshot, embedding, residual, crop });
-      }).catch((err: unknown) => this.log.error({ err, camera: camera.name }, 'detection event failed'));
-    }
-  }
-
-  /**
-   * The snapshot JPEG of the frame itself (a zone's outlined on it); with snapshots off (or
-   * the JPEG lost) a JPEG of the unit's crop, which is the exact frame the model saw.
-   */
-  private async snapshotOf(camera: Camera, unit: UnitState, cause: FrameCause): Promise<Buffer | null> {
-    const { quality } = camera.config.snapshot;
-    const jpeg = camera.config.snapshot.enabled ? await cause.frame.snapshot() : null;
-    if (jpeg && unit.roi && unit.zone !== null) return outlineZone(jpeg, unit.roi, camera.sourceSize, quality).catch(() => jpeg);
-    if (jpeg) return jpeg;
-    const crop = cause.frame.crops[cause.index] ?? cause.frame.rgb;
-    return rgbToJpeg(crop, this.deps.inputSize, quality).catch(() => null);
-  }
-}
-
-interface FrameCause {
-  frame: RawFrame;
-  index: number;
-  result: Classification;
-}
-
-/** Sortable and unique: `<unix seconds with ms>-<6 random base36 chars>`, as Frigate does. */
-function eventId(now: number): string {
-  return `${(now / 1000).toFixed(3)}-${randomBytes(4).readUInt32BE(0).toString(36).padStart(6, '0').slice(-6)}`;
 }

@@ -13,6 +13,7 @@ import sharp from 'sharp';
 import { formatStamp } from '../../src/fleet/hlc.js';
 import { contributionPayload, type OwnRecord } from '../../src/fleet/payloads.js';
 import { l2Normalize } from '../../src/recognition/vector.js';
+import { imageLimitsOf, prepareImage } from '../../src/media/image.js';
 import { galleryClassTopic, galleryManifestTopic, galleryOpsTopic } from '../../src/mqtt/topics.js';
 import { image, tempDir, waitFor } from '../helpers/env.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
@@ -67,8 +68,9 @@ void describe('fleet gallery between nodes', () => {
       assert.equal(cls(b, 'cat')!.origin, 'a');
 
       // A correction on a (a frame its user said was not the cat) travels with the class.
-      const frame = await a.core.imprinter.embedImage(read('dog_test_0.jpg'));
-      a.core.core.store.write((db) => a.core.core.events.addNegative(db, { label: 'cat', camera: 'door', zone: null, embedding: frame, residual: null, model: a.core.core.detector.modelId(), thumbnail: null, eventId: 'e1' }));
+      const { detector, config } = a.core;
+      const frame = await detector.embed((await prepareImage(read('dog_test_0.jpg'), detector.inputSize, imageLimitsOf(config.limits))).rgb);
+      a.core.core.events.addNegative({ label: 'cat', camera: 'door', zone: null, embedding: frame, residual: null, model: a.core.core.detector.modelId(), thumbnail: null, eventId: 'e1' });
       a.core.imprinter.notifyChanged();
       await waitFor(() => b.core.imprinter.recognizerData().classNegatives?.length === 1, WAIT, 'b to take a\'s negative');
       assert.deepEqual([...b.core.imprinter.recognizerData().classNegatives![0]!.embedding], [...frame]);

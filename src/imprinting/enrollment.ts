@@ -1,0 +1,139 @@
+import type { Logger } from 'pino';
+import type { LimitsConfig } from '../config/types.js';
+import { imageLimitsOf, inputThumbnail, prepareImage, type PreparedImage } from '../media/image.js';
+import type { Detector } from '../detector/types.js';
+import { AppError, fieldError } from '../errors.js';
+import type { SharedClasses } from './shared.js';
+import type { EnrollOptions, PixelShot } from './imprinter.js';
+import { validateLabel } from '../recognition/labels.js';
+import type { ClassStore, ZoneResidual } from '../storage/classStore.js';
+import { augment, AUGMENTATIONS, type Augmentation } from '../recognition/augment.js';
+import type { Recognizer } from './recognizer.js';
+import type { EnrollResult, NewShot, UnitRef } from '../recognition/types.js';
+
+export interface EnrollmentDeps {
+  detector: Detector;
+  modelId: () => string;
+  store: ClassStore;
+  recognizer: Recognizer;
+  limits: LimitsConfig;
+  logger: Logger;
+  /** This node's id: the origin of the classes it creates. */
+  nodeId?: string;
+  /** Why a label cannot name a class here (a zone takes it), or null. */
+  labelClash?: (label: string) => string | null;
+  shared?: SharedClasses;
+  onEnroll?: (shots: number) => void;
+  /** The classes changed: reload and tell everyone. */
+  changed: () => void;
+}
+
+/** Learns classes from photos and camera frames: one store transaction per enrollment. */
+export class Enrollment {
+  constructor(private readonly deps: EnrollmentDeps) {}
+
+  async enrollImages(label: string, images: Buffer[], opts: EnrollOptions): Promise<EnrollResult> {
+    const valid = this.checkNewLabel(label);
+    if (images.length === 0) throw new AppError('bad_request', 'images: at least one image is needed', 'images');
+    // Decode everything first: one bad image rejects the request before anything is stored.
+    const prepared: PreparedImage[] = [];
+    const limits = imageLimitsOf(this.deps.limits);
+    for (const [i, image] of images.entries()) {
+      opts.signal?.throwIfAborted();
+      const field = opts.names?.[i] ?? (images.length > 1 ? `images[${i}]` : 'image');
+      prepared.push(await prepareImage(image, this.deps.detector.inputSize, limits, field));
+    }
+    const shots: NewShot[] = [];
+    for (const p of prepared) {
+      opts.signal?.throwIfAborted();
+      shots.push({ embedding: await this.deps.detector.embed(p.rgb), thumbnail: p.thumbnail, source: opts.source });
+    }
+    return this.store(valid, shots, opts);
+  }
+
+  /**
+   * Live frames. With `opts.unit` each shot also keeps its residual against the unit's learned
+   * scene, so the unit recognises the class against its own scene; with `opts.sceneRgb` also
+   * the residuals of six augmentations of the shot against the same augmentations of the scene.
+   */
+  async enrollPixels(label: string, frames: PixelShot[], opts: EnrollOptions): Promise<EnrollResult> {
+    const valid = this.checkNewLabel(label);
+    if (frames.length === 0) throw new AppError('bad_request', 'frames: at least one frame is needed', 'frames');
+    const sceneLooks = opts.unit && opts.sceneRgb ? await this.augmentedLooks(opts.sceneRgb, opts.signal) : null;
+    const shots: NewShot[] = [];
+    const units: ZoneResidual[][] = [];
+    for (const frame of frames) {
+      opts.signal?.throwIfAborted();
+      const thumbnail = await inputThumbnail(frame.rgb, this.deps.detector.inputSize);
+      const embedding = await this.deps.detector.embed(frame.rgb);
+      shots.push({ embedding, thumbnail, source: opts.source });
+      units.push(opts.unit ? await this.unitResiduals(opts.unit, frame.rgb, embedding, sceneLooks, opts.signal) : []);
+    }
+    if (opts.unit && units.every((u) => u.length === 0)) {
+      this.deps.logger.warn({ camera: opts.unit.camera, zone: opts.unit.zone }, 'this camera unit has not learned its empty scene yet: the class is recognised there by its look only');
+    }
+    return this.store(valid, shots, { ...opts, units });
+  }
+
+  /** A label a new class may take (the label rules, and no zone's name); throws AppError naming `field`. */
+  checkNewLabel(label: string, field = 'label'): string {
+    const valid = validateLabel(label, field);
+    const clash = this.deps.labelClash?.(valid);
+    if (clash) throw fieldError('bad_label', field, clash);
+    return valid;
+  }
+
+  /** The shot's residual in its unit, then its augmentations' against the augmented scene. */
+  private async unitResiduals(
+    unit: UnitRef,
+    rgb: Uint8Array,
+    embedding: Float32Array,
+    sceneLooks: Map<Augmentation, Float32Array> | null,
+    signal?: AbortSignal,
+  ): Promise<ZoneResidual[]> {
+    const residual = this.deps.recognizer.residualFor(unit, embedding);
+    if (!residual) return [];
+    const out: ZoneResidual[] = [{ ...unit, residual, augmentation: '' }];
+    if (!sceneLooks) return out;
+    const { width, height } = this.deps.detector.inputSize;
+    for (const [kind, scene] of sceneLooks) {
+      signal?.throwIfAborted();
+      const look = await this.deps.detector.embed(augment(rgb, width, height, kind));
+      out.push({ ...unit, residual: this.deps.recognizer.residualAgainst(look, scene), augmentation: kind });
+    }
+    return out;
+  }
+
+  /** The unit's empty scene under each augmentation, embedded once per enrollment. */
+  private async augmentedLooks(sceneRgb: Uint8Array, signal?: AbortSignal): Promise<Map<Augmentation, Float32Array>> {
+    const { width, height } = this.deps.detector.inputSize;
+    const looks = new Map<Augmentation, Float32Array>();
+    for (const kind of AUGMENTATIONS) {
+      signal?.throwIfAborted();
+      looks.set(kind, await this.deps.detector.embed(augment(sceneRgb, width, height, kind)));
+    }
+    return looks;
+  }
+
+  /** One transaction; a request cancelled (deadline, shutdown) before it stores nothing. */
+  private store(label: string, shots: NewShot[], opts: EnrollOptions & { units?: ZoneResidual[][] }): EnrollResult {
+    opts.signal?.throwIfAborted();
+    const { background } = opts;
+    const storeOpts = {
+      model: this.deps.modelId(),
+      ...(background === undefined ? {} : { background }),
+      ...(this.deps.nodeId ? { origin: this.deps.nodeId } : {}),
+      ...(opts.units ? { units: opts.units } : {}),
+    };
+    const result = this.deps.store.addShots(label, shots, storeOpts);
+    // An explicit background flag is a settings change the fleet must hear of (a class new here adopts the fleet's otherwise).
+    if (this.deps.shared && background !== undefined) {
+      this.deps.shared.refresh();
+      this.deps.shared.setClass(label, { background });
+    }
+    this.deps.onEnroll?.(shots.length);
+    this.deps.changed();
+    this.deps.logger.info({ label, added: result.added, shots: result.shots }, 'class enrolled');
+    return result;
+  }
+}
