@@ -84,6 +84,7 @@ export class Agent {
     const commands = new Commands({ imprinter: core.service, limits: config.limits, cameras, classes: core.service, corrections: core.corrections });
     const runner = new CommandRunner({ capacity: config.limits.queue_size });
     await this.startMqtt(core, cameras, commands, runner);
+    await this.startPart({ name: 'cameras', start: async () => undefined, stop: () => cameras.stop() }); // before MQTT stops: OFF and `end` go out before `offline`
     await this.startGallery(core);
     // Stopped before MQTT (parts stop in reverse): requests in flight are answered while it can still publish.
     await this.startPart({ name: 'requests', start: async () => undefined, stop: () => runner.stop() });
@@ -144,6 +145,7 @@ export class Agent {
       logger: logger.child({ part: 'camera' }),
       classify: (rgb, unit) => core.service.classifyPixels(rgb, unit),
       observe: (unit, result, active) => core.service.observe(unit, result, active),
+      classLabels: () => core.service.list().flatMap((c) => (c.background ? [] : [c.label])),
       inputSize: core.detector.inputSize,
     });
     const cameras = this.cameras;

@@ -7,7 +7,7 @@ import type { MqttTransport } from '../mqtt/transport.js';
 import { stateLabels, type PublishedUnit } from '../mqtt/publisher.js';
 import { availableTopic, discoveryFilter, formTopics, haStatusTopic } from '../mqtt/topics.js';
 import { buildDiscovery, nodeUid, withRemoved, type Component, type DeviceDiscovery } from './discovery.js';
-import { isMigrateMarker, MIGRATE_PAYLOAD, planMigration } from './migration.js';
+import { isMigrateMarker, MIGRATE_PAYLOAD, planMigration, retainedComponents } from './migration.js';
 import { MAX_LABEL_LENGTH } from '../recognition/labels.js';
 
 export interface HomeAssistantDeps {
@@ -90,7 +90,8 @@ export class HomeAssistant {
       transport.subscribe(availableTopic(baseTopic), (_t, payload, packet) => this.onAvailable(payload, packet)),
       transport.subscribe(form.labelSet, (_t, payload) => this.setLabel(payload.toString('utf8'))),
       transport.subscribe(form.cameraSet, (_t, payload) => this.setCamera(payload.toString('utf8'))),
-      transport.subscribe(form.enrollPress, () => this.pressEnroll()),
+      // A retained press would enroll again at every restart: only live presses count.
+      transport.subscribe(form.enrollPress, (_t, _p, packet) => packet.retain || this.pressEnroll(), { retainAsPublished: true }),
       // Recover the form as the previous run left it.
       transport.subscribe(form.labelState, (_t, payload) => {
         if (this.formLabel === null && payload.length > 0) this.formLabel = payload.toString('utf8');
@@ -185,12 +186,24 @@ export class HomeAssistant {
       for (const topic of plan.migrate) this.retain(topic, MIGRATE_PAYLOAD);
       if (!(await this.pause())) return;
     }
+    if (initial) this.recallAnnounced(found);
     if (initial || plan.migrate.length > 0) this.announce(true);
     if (plan.migrate.length + plan.remove.length === 0) return;
     if (plan.migrate.length > 0 && !(await this.pause())) return;
     for (const topic of [...plan.migrate, ...plan.remove]) this.retain(topic, '');
     if (plan.remove.length > 0) logger.info({ topics: plan.remove }, 'removed stale Home Assistant discovery configs');
     if (plan.migrate.length > 0) logger.info('Home Assistant: migration to device-based discovery done');
+  }
+
+  /**
+   * The device configs an earlier run left retained count as announced: a component gone
+   * since (a camera given zones, a class removed while stopped) gets HA's removal marker.
+   */
+  private recallAnnounced(found: Map<string, Buffer>): void {
+    const wanted = new Set(this.devices().map((d) => d.topic));
+    for (const [topic, payload] of found) {
+      if (wanted.has(topic) && !this.announced.has(topic)) this.announced.set(topic, { json: payload.toString('utf8'), components: retainedComponents(payload) });
+    }
   }
 
   /** False when stopped meanwhile: the remaining steps are left for the next start. */

@@ -1,5 +1,5 @@
 import { parseDiscoveryTopic } from '../mqtt/topics.js';
-import type { DeviceDiscovery } from './discovery.js';
+import { REQUIRED_KEYS, type Component, type DeviceDiscovery, type Platform } from './discovery.js';
 
 /**
  * From the per-entity configs earlier versions left retained to device-based discovery, by
@@ -54,4 +54,17 @@ export function planMigration(prefix: string, found: Map<string, Buffer>, device
     else plan.remove.push(topic);
   }
   return plan;
+}
+
+/**
+ * The components (key and platform) of a device config found retained, so that those gone
+ * from it now are removed the documented way (`{"p": "<platform>"}` once). Pure.
+ */
+export function retainedComponents(payload: Buffer): Array<Pick<Component, 'key' | 'platform'>> {
+  const cmps = parsed(payload).cmps;
+  if (!cmps || typeof cmps !== 'object' || Array.isArray(cmps)) return [];
+  return Object.entries(cmps as Record<string, unknown>).flatMap(([key, c]) => {
+    const platform = c && typeof c === 'object' ? (c as { p?: unknown }).p : undefined;
+    return typeof platform === 'string' && platform in REQUIRED_KEYS ? [{ key, platform: platform as Platform }] : [];
+  });
 }

@@ -7,11 +7,12 @@ import { checkUrl, clientOptions, urlUser, type ConnectionOptions } from './clie
 import { OFFLINE_QUEUE_MAX_AGE_MS, OFFLINE_QUEUE_SIZE, OfflineQueue, type DropReason, type QueuedMessage } from './offlineQueue.js';
 import { describeError, ReconnectLoop } from './reconnectLoop.js';
 import { topicMatches } from './topics.js';
-import type { MessageHandler, MqttTransport, PublishOptions } from './transport.js';
+import type { MessageHandler, MqttTransport, PublishOptions, SubscribeOptions } from './transport.js';
 
 interface Subscription {
   filter: string;
   handler: MessageHandler;
+  retainAsPublished: boolean;
 }
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
@@ -142,8 +143,8 @@ export class MqttConnection implements MqttTransport {
     }
   }
 
-  async subscribe(filter: string, handler: MessageHandler): Promise<() => void> {
-    const sub: Subscription = { filter, handler };
+  async subscribe(filter: string, handler: MessageHandler, opts: SubscribeOptions = {}): Promise<() => void> {
+    const sub: Subscription = { filter, handler, retainAsPublished: opts.retainAsPublished ?? false };
     this.subscriptions.add(sub);
     const client = this.client;
     if (client?.connected) await this.subscribeOn(client, [filter]);
@@ -231,8 +232,7 @@ export class MqttConnection implements MqttTransport {
       ),
     );
     await this.flushQueue(client);
-    if (client !== this.client || !client.connected) return;
-    this.ready = true;
+    if (!this.ready) return;
     for (const listener of this.connectListeners) {
       try {
         listener();
@@ -242,7 +242,11 @@ export class MqttConnection implements MqttTransport {
     }
   }
 
-  /** Sends what was queued while away, oldest first; anything aged out meanwhile is dropped. */
+  /**
+   * Sends what was queued while away, oldest first (anything aged out meanwhile is dropped),
+   * and marks the connection ready the moment the queue is empty: a message published after
+   * that check goes straight out instead of waiting in the queue for the next reconnect.
+   */
   private async flushQueue(client: MqttClient): Promise<void> {
     let sent = 0;
     for (let message = this.queue.shift(); message; message = this.queue.shift()) {
@@ -253,6 +257,7 @@ export class MqttConnection implements MqttTransport {
       await this.publishNow(client, message.topic, message.payload, message.opts, message.at);
       sent++;
     }
+    this.ready = client === this.client && client.connected;
     if (sent > 0) this.logger.info({ sent }, 'MQTT: sent the messages queued while disconnected');
   }
 
@@ -330,8 +335,9 @@ export class MqttConnection implements MqttTransport {
 
   private async subscribeOn(client: MqttClient, filters: string[]): Promise<void> {
     if (filters.length === 0) return;
+    const rap = (filter: string): boolean => [...this.subscriptions].some((s) => s.filter === filter && s.retainAsPublished);
     try {
-      await client.subscribeAsync(filters, { qos: 1 });
+      await client.subscribeAsync(Object.fromEntries(filters.map((f) => [f, { qos: 1 as const, ...(rap(f) ? { rap: true } : {}) }])));
     } catch (err) {
       this.logger.error({ filters, err: errorMessage(err) }, 'MQTT subscribe failed');
     }

@@ -160,6 +160,7 @@ export class MqttPublisher {
       this.retain(cameraTopic(this.deps.baseTopic, camera, 'status'), status);
     }
     this.onClassesChanged();
+    this.clearCameraLevel();
     if (this.deps.statsIntervalS > 0) {
       this.publishStats();
       this.statsTimer = setInterval(() => this.publishStats(), this.deps.statsIntervalS * 1000);
@@ -232,6 +233,22 @@ export class MqttPublisher {
       for (const label of now) if (!before.has(label)) this.retain(classStateTopic(baseTopic, unit.camera, label, unit.zone), 'OFF');
     }
     this.labels = next;
+  }
+
+  /**
+   * A camera with zones publishes its label, attributes and ON/OFF per zone: what it
+   * published itself before it had zones is cleared, not left stale on the broker.
+   */
+  private clearCameraLevel(): void {
+    const { baseTopic } = this.deps;
+    const units = this.deps.units();
+    const labels = stateLabels(this.deps.listClasses());
+    for (const camera of this.deps.cameras()) {
+      const own = units.filter((u) => u.camera === camera);
+      if (own.length === 0 || own.some((u) => u.zone === null)) continue;
+      for (const leaf of ['label', 'attributes'] as const) this.retain(cameraTopic(baseTopic, camera, leaf), '');
+      for (const label of labels) this.retain(classStateTopic(baseTopic, camera, label), '');
+    }
   }
 
   private retain(topic: string, payload: string | Buffer): void {

@@ -46,6 +46,7 @@ export class RequestServer {
     this.unsubscribe = await this.deps.transport.subscribe(
       requestFilter(this.deps.baseTopic),
       (topic, payload, packet) => this.onRequest(topic, payload, packet),
+      { retainAsPublished: true },
     );
   }
 
@@ -72,8 +73,14 @@ export class RequestServer {
     };
     this.deps.logger.debug({ command, bytes: payload.length }, 'MQTT request');
     if (packet.retain) {
+      // An empty retained message is the clear asked for below, not a request.
+      if (payload.length === 0) return;
       // A retained request would be replayed on every reconnect: refuse to act on it.
-      const err = new AppError('bad_request', 'retain: requests must be published without the retain flag');
+      const err = new AppError(
+        'bad_request',
+        `retain: this request was published retained, so the broker would replay it at every restart; it was not applied. ` +
+          `Clear it with an empty retained message (mosquitto_pub -r -n -t '${topic}') and publish it again without the retain flag`,
+      );
       this.reply(target, buildResponse({ ok: false, error: err }, undefined));
       return;
     }

@@ -10,9 +10,17 @@ export interface PublishOptions {
   properties?: IPublishPacket['properties'];
 }
 
+export interface SubscribeOptions {
+  /**
+   * MQTT v5 "retain as published": a message published retained keeps its retain flag when
+   * delivered live too, so a handler can refuse it (3.1.1 brokers clear it on live delivery).
+   */
+  retainAsPublished?: boolean;
+}
+
 export interface MqttTransport {
   publish(topic: string, payload: string | Buffer, opts?: PublishOptions): Promise<void>;
-  subscribe(filter: string, handler: MessageHandler): Promise<() => void>;
+  subscribe(filter: string, handler: MessageHandler, opts?: SubscribeOptions): Promise<() => void>;
   onConnect(listener: () => void): () => void;
   readonly connected: boolean;
 }

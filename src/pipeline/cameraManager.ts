@@ -46,6 +46,8 @@ export interface CameraManagerDeps {
    * zone's scene model learns from (only while nothing is ON).
    */
   observe?: (unit: UnitRef, result: Classification, activeLabels: string[]) => void;
+  /** The non-background classes (read again on `classesChanged`): only these may turn ON. */
+  classLabels?: () => string[];
 }
 
 /** One thing a camera classifies: a zone, or its whole frame. */
@@ -85,6 +87,7 @@ export class CameraManager {
   private ticker: NodeJS.Timeout | null = null;
   private readonly events: DetectionEvents;
   private releaseExitKill: (() => void) | null = null;
+  private offClasses: (() => void) | null = null;
 
   constructor(private readonly deps: CameraManagerDeps) {
     this.clock = deps.clock ?? Date.now;
@@ -108,6 +111,8 @@ export class CameraManager {
       scheduler.addCamera(name, { enabled: config.enabled, units });
     }
     await scheduler.start();
+    this.keepClasses();
+    this.offClasses = this.deps.bus.on('classesChanged', () => this.keepClasses());
     // If the process exits without stop() (a crash), no ffmpeg may outlive it.
     this.releaseExitKill = killOnExit(() => {
       for (const camera of this.cameras.values()) camera.source.killNow();
@@ -124,6 +129,8 @@ export class CameraManager {
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
+    this.offClasses?.();
+    this.offClasses = null;
     const results = await Promise.allSettled([...this.cameras.values()].map((c) => c.source.stop()));
     for (const r of results) if (r.status === 'rejected') this.log.error({ err: r.reason }, 'camera stop failed');
     await this.scheduler?.stop();
@@ -323,5 +330,14 @@ export class CameraManager {
 
   private tick(): void {
     for (const camera of this.cameras.values()) for (const unit of camera.units) this.events.publish(camera, unit, unit.smoother.tick());
+  }
+
+  /** A class removed, renamed or made background ends where it was ON (nothing retained is written). */
+  private keepClasses(): void {
+    if (!this.deps.classLabels) return;
+    const classes = new Set(this.deps.classLabels());
+    for (const camera of this.cameras.values()) {
+      for (const unit of camera.units) this.events.publish(camera, unit, unit.smoother.keepClasses(classes));
+    }
   }
 }

@@ -54,13 +54,14 @@ export class DetectionEvents {
         `detection ${event.type}`,
       );
       const start = event.type === 'start' && cause ? cause : null;
+      // Caught per event: one failure must not silence the camera's later events.
       const chain = (this.chains.get(camera.name) ?? Promise.resolve()).then(async () => {
-        const snapshot = start ? await this.snapshotOf(camera, unit, start) : event.snapshot;
+        const snapshot = start ? await this.snapshotOf(camera, unit, start).catch(() => null) : event.snapshot;
         const embedding = start?.result.embedding ?? null;
         const residual = start?.result.residual ?? null;
         const crop = start ? (start.frame.crops[start.index] ?? null) : null;
         this.deps.bus.emit('detectionEvent', { ...event, snapshot, embedding, residual, crop });
-      });
+      }).catch((err: unknown) => this.deps.logger.error({ err, camera: camera.name }, 'detection event failed'));
       this.chains.set(camera.name, chain);
     }
   }

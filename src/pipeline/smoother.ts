@@ -47,13 +47,15 @@ interface Vote {
 export class ClassSmoother {
   private votes: Vote[] = [];
   private readonly active = new Map<string, ActiveClass>();
+  /** The classes that may turn ON (null: any); see `keepClasses`. */
+  private classes: ReadonlySet<string> | null = null;
 
   constructor(private readonly opts: SmootherOptions) {}
 
   /** One classified frame (the camera manager attaches the frame's snapshot to a start). */
   push(result: Classification): SmootherUpdate {
     const now = this.opts.clock();
-    const hit = isClassLabel(result.label) && result.score > this.opts.threshold;
+    const hit = isClassLabel(result.label) && result.score > this.opts.threshold && (this.classes?.has(result.label) ?? true);
     const vote: Vote = { label: result.label, score: hit ? result.score : 0, at: now };
     this.votes.push(vote);
     if (this.votes.length > this.opts.window) this.votes.shift();
@@ -78,6 +80,22 @@ export class ClassSmoother {
     const now = this.opts.clock();
     for (const label of [...this.active.keys()]) this.end(label, now, update);
     this.votes = [];
+    return update;
+  }
+
+  /**
+   * From now on only `classes` may turn ON. An active class not among them (removed,
+   * renamed, made background) is forgotten: its event ends, but no OFF is reported, since
+   * its ON/OFF topic was cleared and must stay so.
+   */
+  keepClasses(classes: ReadonlySet<string>): SmootherUpdate {
+    this.classes = classes;
+    this.votes = this.votes.filter((v) => !isClassLabel(v.label) || classes.has(v.label));
+    const update: SmootherUpdate = { label: NONE, changes: [], events: [] };
+    const now = this.opts.clock();
+    for (const label of [...this.active.keys()]) if (!classes.has(label)) this.end(label, now, update);
+    update.changes = [];
+    update.label = this.currentLabel();
     return update;
   }
 

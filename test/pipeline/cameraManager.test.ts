@@ -129,3 +129,33 @@ void test('two cameras: events per camera; one failing does not disturb the othe
   }
   assert.deepEqual(childFfmpegs(), [], 'no ffmpeg survives stop()');
 });
+
+void test('a start whose snapshot fails still goes out, and the camera\'s later events too', async () => {
+  const server = await startRtspServer({ file: clip });
+  servers.push(server);
+  const bus = new EventBus(testLogger());
+  const rec = record(bus);
+  let failed = 0;
+  const manager = new CameraManager({
+    config: { cameras: { a: cameraConfig({ url: server.url, fps: 5, stall_timeout: 3 }) }, classifier: classifierConfig({ off_delay_s: 60 }) },
+    bus,
+    logger: testLogger(),
+    classify: classifyDog,
+    inputSize: INPUT_SIZE,
+    // The first frame's snapshot fails, as a lost JPEG pipe would.
+    onResult: (r) => {
+      const real = r.frame.snapshot;
+      r.frame.snapshot = () => (failed++ === 0 ? Promise.reject(new Error('snapshot pipe broke')) : real());
+    },
+  });
+  try {
+    await manager.start();
+    const start = await waitFor(() => rec.events.find((e) => e.type === 'start'), 15_000, 'the start event');
+    assert.ok(failed >= 1, 'a snapshot failed');
+    manager.setEnabled('a', false);
+    const end = await waitFor(() => rec.events.find((e) => e.type === 'end'), 5000, 'the end event after it');
+    assert.equal(end.id, start.id);
+  } finally {
+    await manager.stop();
+  }
+});

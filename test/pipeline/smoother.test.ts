@@ -130,3 +130,17 @@ void test('at a low frame rate the whole window still counts (votes are not aged
   }
   assert.deepEqual(u.changes, [{ label: 'cat', on: true }]);
 });
+
+void test('a class no longer kept (removed, renamed, made background) ends without an OFF and cannot turn ON again', () => {
+  const s = setup({ window: 3, minHits: 2 });
+  s.push('dog');
+  s.push('dog');
+  const start = s.events.find((e) => e.type === 'start');
+  const u = s.smoother.keepClasses(new Set(['cat']));
+  assert.deepEqual(u.changes, [], 'its topic was cleared: no OFF written back');
+  assert.deepEqual(u.events.map((e) => [e.type, e.id]), [['end', start?.id]]);
+  for (let i = 0; i < 3; i++) assert.deepEqual(s.push('dog').changes, [], 'a late result of the old class');
+  assert.deepEqual(s.advance(5000).events, [], 'nothing expires later');
+  s.push('cat');
+  assert.deepEqual(s.push('cat').changes, [{ label: 'cat', on: true }]);
+});
