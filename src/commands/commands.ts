@@ -37,6 +37,8 @@ export interface CameraControl {
   latestFrame(camera: string, region?: FrameRegion): Promise<PixelShot | null>;
   /** The newest crop of a unit while it was empty (for augmented enrollments), or null. */
   sceneFrame(camera: string, zone: string | null): Uint8Array | null;
+  /** The unit (zone, or null: the whole frame) a box of the scene lies in, or null when none; absent: no unit learns from boxes. */
+  unitOfBox?(camera: string, box: Roi): Promise<{ zone: string | null } | null>;
   setEnabled(camera: string, enabled: boolean): void;
 }
 
@@ -215,28 +217,34 @@ export class Commands {
     signal: AbortSignal,
   ): Promise<unknown> {
     const sleep = this.deps.sleep ?? ((ms: number, s: AbortSignal) => delay(ms, undefined, { signal: s }));
+    const unit = await this.unitOf(camera, opts.region);
+    // A box is the class's shot; the unit it lies in learns it from its own frame of the same moment.
+    const unitRegion: FrameRegion | null = 'box' in opts.region && unit ? (unit.zone === null ? {} : { zone: unit.zone }) : null;
     const shots: PixelShot[] = [];
     for (let i = 0; i < opts.frames; i++) {
       if (i > 0) await sleep(opts.intervalMs, signal);
       signal.throwIfAborted();
       const frame = await this.deps.cameras.latestFrame(camera, opts.region);
       if (!frame) throw fieldError('not_found', 'camera', `"${camera}" has no live frame (is the stream online?)`);
-      shots.push(frame);
+      const unitFrame = unitRegion ? await this.deps.cameras.latestFrame(camera, unitRegion) : null;
+      shots.push(unitFrame ? { rgb: frame.rgb, unitRgb: unitFrame.rgb } : frame);
     }
     const where = 'zone' in opts.region ? `/${opts.region.zone}` : 'box' in opts.region ? '/box' : '';
-    const unit = this.unitOf(camera, opts.region);
     const sceneRgb = unit ? this.deps.cameras.sceneFrame(unit.camera, unit.zone) : null;
     const context = { ...(unit ? { unit } : {}), ...(sceneRgb ? { sceneRgb } : {}) };
     return this.deps.imprinter.enrollPixels(label, shots, { background: opts.background, source: `camera:${camera}${where}`, signal, ...context });
   }
 
   /**
-   * The camera unit that classifies exactly these frames: the zone, or the whole frame of a
-   * camera without zones. A box is a region of its own: no unit learns from it.
+   * The camera unit that learns from these frames: the zone, the whole frame of a camera
+   * without zones, or for a box the unit it lies in (the zone holding its centre).
    */
-  private unitOf(camera: string, region: FrameRegion): UnitRef | null {
+  private async unitOf(camera: string, region: FrameRegion): Promise<UnitRef | null> {
     if ('zone' in region) return { camera, zone: region.zone };
-    if ('box' in region) return null;
+    if ('box' in region) {
+      const found = (await this.deps.cameras.unitOfBox?.(camera, region.box)) ?? null;
+      return found ? { camera, zone: found.zone } : null;
+    }
     return this.deps.cameras.zones(camera).length === 0 ? { camera, zone: null } : null;
   }
 

@@ -55,8 +55,9 @@ export class Enrollment {
 
   /**
    * Live frames. With `opts.unit` each shot also keeps its residual against the unit's learned
-   * scene, so the unit recognises the class against its own scene; with `opts.sceneRgb` also
-   * the residuals of six augmentations of the shot against the same augmentations of the scene.
+   * scene (of the unit's own frame for a box, `unitRgb`), so the unit recognises the class
+   * against its own scene; with `opts.sceneRgb` also the residuals of six augmentations of
+   * the shot against the same augmentations of the scene.
    */
   async enrollPixels(label: string, frames: PixelShot[], opts: EnrollOptions): Promise<EnrollResult> {
     const valid = this.checkNewLabel(label);
@@ -69,7 +70,9 @@ export class Enrollment {
       const thumbnail = await inputThumbnail(frame.rgb, this.deps.detector.inputSize);
       const embedding = await this.deps.detector.embed(frame.rgb);
       shots.push({ embedding, thumbnail, source: opts.source });
-      units.push(opts.unit ? await this.unitResiduals(opts.unit, frame.rgb, embedding, sceneLooks, opts.signal) : []);
+      if (!opts.unit) units.push([]);
+      else if (!frame.unitRgb) units.push(await this.unitResiduals(opts.unit, frame.rgb, embedding, sceneLooks, opts.signal));
+      else units.push(await this.unitResiduals(opts.unit, frame.unitRgb, await this.deps.detector.embed(frame.unitRgb), sceneLooks, opts.signal));
     }
     if (opts.unit && units.every((u) => u.length === 0)) {
       this.deps.logger.warn({ camera: opts.unit.camera, zone: opts.unit.zone }, 'this camera unit has not learned its empty scene yet: the class is recognised there by its look only');

@@ -3,6 +3,11 @@ import type { Classification, ClassInfo, EnrollResult, UnitRef } from '../recogn
 /** A frame already at the model's input size (the stored thumbnail is made from it). */
 export interface PixelShot {
   rgb: Uint8Array;
+  /**
+   * A box of a unit's scene: the unit's own frame of the same moment. The unit learns the
+   * class from it (its residual), the class's shot is the box.
+   */
+  unitRgb?: Uint8Array;
 }
 
 export interface EnrollOptions {

@@ -20,6 +20,7 @@ import { decide, residual, residualShot, type DecisionClass, type DecisionOption
 import { unitKey, type SceneBook } from './sceneBook.js';
 import { NONE, UNKNOWN, type Classification, type ClassWeights, type UnitRef } from '../recognition/types.js';
 import { meanDirection } from '../recognition/vector.js';
+import { DEFAULT_CAMERA_ALLOWANCE } from '../recognition/defaults.js';
 import type { ThresholdOptions } from '../recognition/classThresholds.js';
 
 export interface RecognizerClass {
@@ -120,7 +121,8 @@ export class Recognizer {
     const photoAllowed = new Set(
       this.photos.labels().filter((l) => this.backgroundLabels.has(l) || (!taught.has(l) && (!allowedSet || allowedSet.has(l)))),
     );
-    const photo = photoAllowed.size > 0 ? this.photos.classify(this.centred(x), photoAllowed) : null;
+    // A camera frame of a photo scores a little lower than the photo (codec, scaling, aspect): room for it.
+    const photo = photoAllowed.size > 0 ? this.photos.classify(this.centred(x), photoAllowed, DEFAULT_CAMERA_ALLOWANCE) : null;
     const scores = { ...photo?.scores, ...d.scores };
     const score = Math.max(d.score, photo?.score ?? 0);
     if (photo && photo.label !== UNKNOWN) {

@@ -22,3 +22,21 @@ export async function cropToInput(jpeg: Buffer, box: Roi, source: { width: numbe
   const rgb = await sharp(jpeg).extract({ left, top, width, height }).resize(size.width, size.height, { fit: 'fill' }).removeAlpha().raw().toBuffer();
   return new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.byteLength);
 }
+
+/**
+ * Index of the first region whose area holds the centre of `box` in `jpeg`'s scene (null: the
+ * whole frame), or -1. Boxes and regions are read as cropToInput reads them; a region in
+ * pixels without the stream's size cannot be placed and holds nothing.
+ */
+export async function regionAt(jpeg: Buffer, box: Roi, regions: ReadonlyArray<Roi | null>, source: { width: number; height: number } | null): Promise<number> {
+  const meta = await sharp(jpeg).metadata();
+  const image = { width: meta.width ?? 0, height: meta.height ?? 0 };
+  const b = toPixels(box, image, source) ?? box;
+  const cx = b.x + b.width / 2;
+  const cy = b.y + b.height / 2;
+  return regions.findIndex((roi) => {
+    if (roi === null) return true;
+    const r = toPixels(roi, image, source);
+    return r !== null && cx >= r.x && cx <= r.x + r.width && cy >= r.y && cy <= r.y + r.height;
+  });
+}

@@ -9,7 +9,7 @@ import { CameraSource, type CameraStatus, type RawFrame, type SpawnFn, type Supe
 import { cameraUnits, outsideFrame } from '../camera/ffmpegArgs.js';
 import { MotionGate } from './motionGate.js';
 import { FrameScheduler, type ClassifyFn, type ScheduledResult, type UnitRef } from './scheduler.js';
-import { cropToInput } from '../media/crops.js';
+import { cropToInput, regionAt } from '../media/crops.js';
 import { ClassSmoother } from './smoother.js';
 import { DetectionEvents, eventId } from './events.js';
 import { killOnExit } from '../process/kill.js';
@@ -207,6 +207,18 @@ export class CameraManager {
     if (index < 0) return this.boxOf(camera, { x: 0, y: 0, width: 1, height: 1 });
     const crop = frame.crops[index];
     return crop ? { rgb: crop } : null;
+  }
+
+  /**
+   * The unit a box of the scene lies in: the zone holding the box's centre, or the whole-frame
+   * unit of a camera without zones (when the centre is inside its roi); null when none does.
+   */
+  async unitOfBox(name: string, box: Roi): Promise<{ zone: string | null } | null> {
+    const camera = this.require(name);
+    const jpeg = camera.source.latestSnapshot();
+    if (!jpeg) return null;
+    const index = await regionAt(jpeg, box, camera.units.map((u) => u.roi), camera.sourceSize);
+    return index < 0 ? null : { zone: camera.units[index]!.zone };
   }
 
   /** The newest crop of a unit while it showed nothing (its empty scene now), or null. */

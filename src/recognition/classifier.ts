@@ -85,8 +85,9 @@ export class ImprintedClassifier {
   /**
    * `embedding` must already be L2-normalised. With `allowed` (a zone's class list) only
    * those classes and the background classes compete; the others are not scored at all.
+   * `allowance` lowers every threshold (camera frames of a photo-taught class, see defaults.ts).
    */
-  classify(embedding: Float32Array, allowed?: ReadonlySet<string>): Classification {
+  classify(embedding: Float32Array, allowed?: ReadonlySet<string>, allowance = 0): Classification {
     const scores: Record<string, number> = {};
     if (this.classes.length === 0) return { label: UNKNOWN, score: 0, scores };
     if (embedding.length !== this.dim) {
@@ -110,7 +111,7 @@ export class ImprintedClassifier {
       }
     }
     if (best < 0) return { label: UNKNOWN, score: 0, scores };
-    return { label: this.decide(this.classes[best]!, bestScore, secondScore), score: bestScore, scores };
+    return { label: this.decide(this.classes[best]!, bestScore, secondScore, allowance), score: bestScore, scores };
   }
 
   /** Best cosine per class (max over its proxies), in class order. */
@@ -126,9 +127,9 @@ export class ImprintedClassifier {
     return perClass;
   }
 
-  private decide(best: ClassEntry, bestScore: number, secondScore: number): string {
+  private decide(best: ClassEntry, bestScore: number, secondScore: number, allowance: number): string {
     const lead = secondScore === -Infinity ? Infinity : bestScore - secondScore;
-    if (bestScore < this.threshold(best.label) || lead < this.options.margin) return UNKNOWN;
+    if (bestScore < this.threshold(best.label) - allowance || lead < this.options.margin) return UNKNOWN;
     return best.background ? NONE : best.label;
   }
 }

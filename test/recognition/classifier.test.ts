@@ -33,6 +33,14 @@ describe('ImprintedClassifier decisions', () => {
     assert.ok(Math.abs(r.scores.b!) < 1e-6);
   });
 
+  it('an allowance (camera frames of photo-taught classes) lowers the threshold by that much, not the margin', () => {
+    const c = new ImprintedClassifier({ threshold: 0.4, margin: 0.1 });
+    c.setClasses([cls('a', unit(1, 0, 0)), cls('b', unit(0, 0, 1))]);
+    assert.equal(c.classify(atCos(0.38)).label, 'unknown');
+    assert.equal(c.classify(atCos(0.38), undefined, 0.05).label, 'a');
+    assert.equal(c.classify(atCos(0.34), undefined, 0.05).label, 'unknown');
+  });
+
   it('says unknown when the best score is below the threshold, and still reports it', () => {
     const c = new ImprintedClassifier({ threshold: 0.95, margin: 0 });
     c.setClasses([cls('a', unit(1, 0, 0)), cls('b', unit(0, 0, 1))]);

@@ -166,7 +166,7 @@ function enrollForm(card: Card): HTMLElement {
     h('button', { type: 'button', onclick: () => clearBox(card) }, 'Clear box'),
     h('button', { type: 'button', onclick: () => photos.click() }, 'Photos…'),
     photos,
-    h('span', { class: 'hint muted' }, 'Drag a box on the picture to enroll just that part; drop photos on it to enroll them.'),
+    h('span', { class: 'hint muted' }, 'Drag a box around an object to enroll it: the camera (or the zone the box lies in) then recognises it there. Drop photos on the picture to enroll them.'),
   );
   card.stage.addEventListener('dragover', (e) => {
     e.preventDefault();
