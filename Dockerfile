@@ -18,8 +18,11 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-# Use the image's own Node headers instead of downloading them for node-gyp.
-ENV npm_config_nodedir=/usr/local
+# Use the image's own Node headers instead of downloading them for node-gyp. onnxruntime-node's
+# install script would fetch CUDA parts from outside the npm registry: its CPU build ships in
+# the package, and skip leaves it at that.
+ENV npm_config_nodedir=/usr/local \
+    ONNXRUNTIME_NODE_INSTALL=skip
 # The sources come before `npm ci`: package.json's `prepare` script compiles them.
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -29,7 +32,9 @@ COPY models/manifest.json ./models/manifest.json
 COPY models/mobilenet_v1_1.0_224_quant_embedding_extractor.mean.json ./models/
 RUN npm ci --no-audit --no-fund \
  && npm run build \
- && npm prune --omit=dev --no-audit --no-fund
+ && npm prune --omit=dev --no-audit --no-fund \
+ && find node_modules/onnxruntime-node/bin/napi-v6 -mindepth 2 -maxdepth 2 \
+      ! -path "*/linux/$(node -p process.arch)" -exec rm -rf {} +
 
 # ---------------------------------------------------------------------------- models
 FROM build AS models

@@ -34,7 +34,8 @@ function bareRunner(): { infer(input: Uint8Array): void } {
 export async function runEngineBench(report: Report): Promise<void> {
   const config = loadConfig({ env: {}, overrides: { model_dir: MODEL_DIR } });
   const detector = new SupervisedDetector({
-    config: { ...config.detector, type: 'cpu', threads: THREADS },
+    // The TFLite reference: this figure is the supervision's cost over the same runtime.
+    config: { ...config.detector, type: 'cpu', backend: 'tflite', threads: THREADS },
     modelDir: MODEL_DIR,
     manifest: loadManifest(),
     logger: benchLogger(),

@@ -6,6 +6,7 @@ import { runZonesBench } from './zones.js';
 import { runFieldLiveBench } from './fieldLive.js';
 import { runClassifyBench } from './classify.js';
 import { runEngineBench, runEnrollBench } from './engine.js';
+import { runOnnxBench } from './onnx.js';
 import { runDashboardBench } from './dashboard.js';
 import { runLiveBench } from './live.js';
 import { runFleetBench } from './fleet.js';
@@ -108,6 +109,7 @@ async function fieldSection(report: Report): Promise<void> {
 
 export const SECTIONS: Section[] = [
   { name: 'engine', run: runEngineBench },
+  { name: 'onnx', run: runOnnxBench },
   { name: 'enroll', run: runEnrollBench },
   { name: 'classify', run: classifySection },
   { name: 'mqtt', run: mqttSection },

@@ -27,7 +27,7 @@ import { HttpServer } from './web/httpServer.js';
 import { LIVE_PATH_PREFIX, LiveStreams } from './web/live/liveStreams.js';
 import { Metrics } from './web/metrics.js';
 import { Dashboard, dashboardUrl } from './web/dashboard/dashboard.js';
-import type { CameraView, StatusView } from './web/ui/apiTypes.js';
+import type { CameraView, StatusView } from './web/apiTypes.js';
 import { redactUrl } from './config/redact.js';
 import { startupBanner } from './startupBanner.js';
 import { GallerySync } from './fleet/gallerySync.js';
@@ -298,7 +298,7 @@ export class Agent {
     return {
       version: VERSION,
       node_id: this.config.node_id,
-      detector: { type: info.type, device: info.device, model: info.model, state: core.detector.state },
+      detector: { type: info.type, backend: info.backend, device: info.device, model: info.model, state: core.detector.state },
       classes: core.service.list().map((c) => c.label),
       cameras: Object.fromEntries(Object.entries(stats).map(([name, s]) => [name, { status: s.status }])),
       scenes: core.scenes.summaries(),
@@ -313,7 +313,7 @@ export class Agent {
     return {
       uptime_s: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
       rss_mb: Math.round(process.memoryUsage.rss() / 2 ** 20),
-      detector: { type: info.type, state: core.detector.state, inference_ms: d.inference_ms, restarts: d.restarts },
+      detector: { type: info.type, backend: info.backend, state: core.detector.state, inference_ms: d.inference_ms, restarts: d.restarts },
       cameras: cameras.stats(),
     };
   }
@@ -350,15 +350,11 @@ export function publishedUnits(config: AppConfig): PublishedUnit[] {
  * these is a bug, logged so it gets reported). Returns their removal.
  */
 function guardProcess(logger: Logger): () => void {
-  // A rejection nobody handled has already unwound its own chain; the parts' state is
-  // what it would be had the caller caught and ignored it, so the agent keeps serving
-  // (Node's default would end it, taking the cameras and MQTT down for one lost promise).
+  // A lost rejection has unwound its own chain: keep serving (Node's default would exit).
   const onRejection = (reason: unknown): void => {
     logger.error({ err: reason }, 'unhandled promise rejection (a bug, please report it); still running');
   };
-  // A synchronous throw left some code half-way (a lock held, a timer never re-armed):
-  // Node documents resuming after it as unsafe. Exit 1 so systemd or Docker restarts a
-  // clean agent instead of one that is quietly broken.
+  // A synchronous throw may leave code half-way, unsafe to resume: exit 1 for a clean restart.
   const onException = (err: Error): void => {
     logger.fatal({ err }, 'uncaught exception (a bug, please report it); exiting');
     process.exit(1);

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AppConfig } from './config/types.js';
-import { SupervisedDetector, type DetectorChange } from './detector/supervisedDetector.js';
+import { SupervisedDetector } from './detector/supervisedDetector.js';
+import type { DetectorChange } from './detector/state.js';
 import type { EventBus } from './eventBus.js';
 import type { EmbeddingMean } from './recognition/centring.js';
 import type { UnitRef } from './recognition/types.js';

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { DetectorChange } from './detector/supervisedDetector.js';
+import type { DetectorChange } from './detector/state.js';
 import type { FineTuneResult } from './recognition/fineTune.js';
 
 /**

@@ -1,13 +1,16 @@
 import type { Logger } from 'pino';
 import type { Commands } from './commands/commands.js';
+import type { ResponsePayload } from './commands/response.js';
 import type { CommandRunner } from './commands/runner.js';
 import type { MqttConfig } from './config/types.js';
 import type { EventBus } from './eventBus.js';
 import { HomeAssistant } from './homeassistant/homeAssistant.js';
 import type { ClassInfo } from './recognition/types.js';
-import { connectionOptions, MqttConnection, type ConnectionOptions, type DropReason } from './mqtt/connection.js';
+import { connectionOptions, type ConnectionOptions } from './mqtt/clientOptions.js';
+import { MqttConnection } from './mqtt/connection.js';
+import type { DropReason } from './mqtt/offlineQueue.js';
 import { MqttPublisher, type PublishedUnit, type StatePayload, type StatsPayload } from './mqtt/publisher.js';
-import { RequestServer, type ResponsePayload } from './mqtt/requests.js';
+import { RequestServer } from './mqtt/requests.js';
 
 export interface MqttApiDeps {
   config: MqttConfig;

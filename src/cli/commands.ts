@@ -8,7 +8,7 @@ import type { ClassInfo } from '../recognition/types.js';
 import type { EventInfo } from '../storage/eventStore.js';
 import { modelPath } from '../models/manifest.js';
 import type { Command } from './args.js';
-import { installModels, verifyModel } from '../models/install.js';
+import { installModels, verifyModel, type InstallOutcome } from '../models/install.js';
 import { loadManifest } from '../models/manifest.js';
 
 export interface CliIo {
@@ -141,9 +141,16 @@ export async function models(ctx: CliContext, from: string | undefined, env: Nod
     ...(source ? { from: source } : {}),
   });
   for (const [name, outcome] of Object.entries(outcomes)) {
-    ctx.io.out(`${name}: ${outcome === 'present' ? 'already installed, sha256 ok' : `${outcome}, sha256 ok`}`);
+    ctx.io.out(`${name}: ${modelOutcomeText(outcome)}`);
   }
   return 0;
+}
+
+function modelOutcomeText(outcome: InstallOutcome): string {
+  if (outcome === 'present') return 'already installed, sha256 ok';
+  if (outcome === 'converted') return 'converted from the .tflite for ONNX Runtime';
+  if (outcome === 'not converted') return 'not converted: the CPU runs the .tflite on TFLite';
+  return `${outcome}, sha256 ok`;
 }
 
 function eventLine(e: EventInfo): string {

@@ -137,6 +137,11 @@ function mqttSchema() {
 function detectorSchema() {
   return {
     type: oneOf(['auto', 'edgetpu', 'cpu'], 'auto', 'auto uses a Coral when one answers, else the CPU'),
+    backend: oneOf(
+      ['auto', 'coral', 'onnx', 'tflite'],
+      'auto',
+      'auto: a Coral when detector.type allows and one answers, else ONNX Runtime; coral: as type edgetpu; onnx or tflite: that CPU runtime (TFLite is the reference)',
+    ),
     device: str('', 'Coral device: empty (first found), usb, pci, usb:0, pci:0', {
       allowEmpty: true,
       pattern: EDGETPU_DEVICE,

@@ -9,7 +9,10 @@ import type { InputSize } from '../media/image.js';
 /** An interpreter that turns model-sized RGB bytes into an L2-normalised embedding. */
 export interface Backend {
   readonly inputSize: InputSize;
-  embed(rgb: Uint8Array): Float32Array;
+  /** Synchronous on TFLite; onnxruntime's session.run is asynchronous. */
+  embed(rgb: Uint8Array): Float32Array | Promise<Float32Array>;
+  /** Several crops in one inference, when the backend can. */
+  embedBatch?(rgbs: Uint8Array[]): Promise<Float32Array[]>;
 }
 
 type TensorView = { data(): Uint8Array | Float32Array };

@@ -6,14 +6,33 @@
 import { TfliteBackend, type Backend } from './backend.js';
 import { coralDelegate } from './coralDelegate.js';
 import { probeLibrary } from './coralProbe.js';
-import type { BackendSpec, FromChild, ToChild } from './protocol.js';
+import { OnnxBackend } from './onnxBackend.js';
+import type { BackendSpec, FromChild, RunningBackend, ToChild } from './protocol.js';
 
 function send(message: FromChild): void {
   process.send?.(message);
 }
 
-function createBackend(spec: BackendSpec): Backend | null {
-  if (spec.kind === 'cpu') return new TfliteBackend(spec, undefined);
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+interface Started {
+  backend: Backend;
+  running: RunningBackend;
+  fallback?: string;
+}
+
+async function createCpuBackend(spec: BackendSpec): Promise<Started> {
+  if (spec.runtime !== 'onnx') return { backend: new TfliteBackend(spec, undefined), running: 'tflite' };
+  try {
+    return { backend: await OnnxBackend.create(spec), running: 'onnx' };
+  } catch (err) {
+    // The TFLite reference runs the same model, slower: better than no detector.
+    return { backend: new TfliteBackend(spec, undefined), running: 'tflite', fallback: errorText(err) };
+  }
+}
+
+async function createBackend(spec: BackendSpec): Promise<Started | null> {
+  if (spec.kind === 'cpu') return createCpuBackend(spec);
   const delegate = coralDelegate(spec.device, spec.library);
   // Loaded here first: TFLite would dereference the null delegate of a library that
   // cannot load and take this process down without a word.
@@ -22,32 +41,66 @@ function createBackend(spec: BackendSpec): Backend | null {
     send({ type: 'unavailable', message: probe.reason });
     return null;
   }
-  return new TfliteBackend(spec, delegate);
+  return { backend: new TfliteBackend(spec, delegate), running: 'coral' };
 }
 
 let backend: Backend | null = null;
 
-function handle(message: ToChild): void {
-  if (message.type === 'init') {
-    try {
-      backend = createBackend(message.spec);
-      if (backend) send({ type: 'ready', inputSize: backend.inputSize });
-    } catch (err) {
-      send({ type: 'unavailable', message: err instanceof Error ? err.message : String(err) });
-    }
-    return;
+async function init(spec: BackendSpec): Promise<void> {
+  try {
+    const started = await createBackend(spec);
+    if (!started) return;
+    backend = started.backend;
+    const ready: FromChild = { type: 'ready', inputSize: backend.inputSize, backend: started.running };
+    send(started.fallback ? { ...ready, fallback: started.fallback } : ready);
+  } catch (err) {
+    send({ type: 'unavailable', message: errorText(err) });
   }
+}
+
+async function embed(id: number, rgb: Uint8Array): Promise<void> {
   if (!backend) {
-    send({ type: 'failed', id: message.id, message: 'detector is not initialised' });
+    send({ type: 'failed', id, message: 'detector is not initialised' });
     return;
   }
   try {
     const started = performance.now();
-    const embedding = backend.embed(message.rgb);
-    send({ type: 'result', id: message.id, embedding, inferenceMs: performance.now() - started });
+    const embedding = await backend.embed(rgb);
+    send({ type: 'result', id, embedding, inferenceMs: performance.now() - started });
   } catch (err) {
-    send({ type: 'failed', id: message.id, message: err instanceof Error ? err.message : String(err) });
+    send({ type: 'failed', id, message: errorText(err) });
   }
+}
+
+async function embedBatch(id: number, rgbs: Uint8Array[]): Promise<void> {
+  if (!backend) {
+    send({ type: 'failed', id, message: 'detector is not initialised' });
+    return;
+  }
+  try {
+    const started = performance.now();
+    const embeddings = backend.embedBatch ? await backend.embedBatch(rgbs) : [];
+    if (!backend.embedBatch) for (const rgb of rgbs) embeddings.push(await backend.embed(rgb));
+    send({ type: 'results', id, embeddings, inferenceMs: performance.now() - started });
+  } catch (err) {
+    send({ type: 'failed', id, message: errorText(err) });
+  }
+}
+
+function run(message: ToChild): Promise<void> {
+  if (message.type === 'init') return init(message.spec);
+  if (message.type === 'embed') return embed(message.id, message.rgb);
+  return embedBatch(message.id, message.rgbs);
+}
+
+/** Messages are handled one after the other, also when a backend answers asynchronously. */
+let work: Promise<void> = Promise.resolve();
+
+function handle(message: ToChild): void {
+  // run() answers its own errors; the catch only keeps one unexpected throw from stopping the chain.
+  work = work.then(() => run(message)).catch((err: unknown) => {
+    process.stderr.write(`detector child: ${errorText(err)}\n`);
+  });
 }
 
 process.on('message', (message: ToChild) => handle(message));

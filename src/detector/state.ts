@@ -14,6 +14,15 @@
 export const DETECTOR_STATES = ['starting', 'ready', 'restarting', 'failed', 'fallback'] as const;
 export type DetectorState = (typeof DETECTOR_STATES)[number];
 
+/** A change of state, with the backend it concerns (the agent puts it on its bus). */
+export interface DetectorChange {
+  state: DetectorState;
+  type: 'edgetpu' | 'cpu';
+  device: string;
+  model: string;
+  reason: string;
+}
+
 /**
  * When the supervisor stops restarting the child and says `failed`:
  * - `crashes`: 5 in a row without one successful inference between them. A transient cause

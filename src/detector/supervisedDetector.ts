@@ -1,18 +1,20 @@
 import { fork as nodeFork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { DetectorConfig } from '../config/types.js';
 import { AppError, errorMessage } from '../errors.js';
 import { verifyModel } from '../models/install.js';
 import { modelPath, type ModelFile } from '../models/manifest.js';
-import { backendInfo, backendSpec, chooseBackend } from './backendChoice.js';
+import { backendInfo, backendSpec, chooseBackend, choiceLine } from './backendChoice.js';
 import { findCorals } from './coralProbe.js';
-import type { BackendKind, BackendSpec, FromChild, ToChild } from './protocol.js';
-import { CrashWindow, detectorUp, GIVE_UP, type DetectorState, type GiveUpPolicy } from './state.js';
+import { forkDetectorChild } from './childProcess.js';
+import type { BackendKind, BackendSpec, FromChild, RunningBackend, ToChild } from './protocol.js';
+import { CrashWindow, detectorUp, GIVE_UP, type DetectorChange, type DetectorState, type GiveUpPolicy } from './state.js';
 import type { Detector, DetectorInfo, DetectorStats } from './types.js';
 import type { InputSize } from '../media/image.js';
+import { backoffDelay } from '../process/backoff.js';
+import { endChild, hasExited } from '../process/kill.js';
+import { JobQueue } from './jobQueue.js';
 
 export interface SupervisedDetectorOptions {
   config: DetectorConfig;
@@ -35,48 +37,29 @@ export interface SupervisedDetectorOptions {
   now?: () => number;
 }
 
-export interface DetectorChange {
-  state: DetectorState;
-  type: 'edgetpu' | 'cpu';
-  device: string;
-  model: string;
-  reason: string;
-}
-
-interface Job {
-  rgb: Uint8Array;
-  attempts: number;
-  resolve: (embedding: Float32Array) => void;
-  reject: (err: Error) => void;
-  deadline: NodeJS.Timeout;
-}
-
 const READY_TIMEOUT_MS = 60_000;
+/** Most crops in one ONNX Runtime run: a frame's zones, typically 1 to 4. */
+const MAX_BATCH = 8;
 const RESTART_BUDGET_MS = 20_000;
-
-/** The child entry next to this file: child.ts under tsx, child.js when built. */
-function childEntry(): string {
-  const self = fileURLToPath(import.meta.url);
-  return fileURLToPath(new URL(`./child${extname(self)}`, import.meta.url));
-}
+const KILL_GRACE_MS = 2000;
 
 /**
- * Runs inference in a supervised child process. A crash or a hang costs a restart with
- * backoff, never the agent; repeated Edge TPU failures fall back to the CPU, and the
- * Edge TPU is tried again later. A CPU child that keeps crashing is given up on
- * (`failed`: inferences are refused at once) and retried rarely. The state (state.ts)
- * changes only in setState(), which tells the bus.
+ * Inference in a supervised child: a crash or hang costs a restart, never the agent; Edge TPU
+ * failures fall back to the CPU (the TPU is tried again later); a CPU crash loop is `failed`.
  */
 export class SupervisedDetector implements Detector {
   private child: ChildProcess | null = null;
   private current: DetectorState = 'starting';
   private failedReason = '';
   private kind: BackendKind = 'cpu';
+  /** What the ready child runs (a CPU child may run TFLite in place of ONNX Runtime); null while none is ready. */
+  private running: RunningBackend | null = null;
+  private fallbackLogged = '';
+  private pumpScheduled = false;
   private preferred: BackendKind = 'cpu';
   private sha: Record<BackendKind, string> = { cpu: '', edgetpu: '' };
   private size: InputSize = { width: 224, height: 224 };
-  private queue: Job[] = [];
-  private inFlight: Job | null = null;
+  private readonly jobs: JobQueue;
   private inFlightTimer: NodeJS.Timeout | null = null;
   private readyTimer: NodeJS.Timeout | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
@@ -98,6 +81,7 @@ export class SupervisedDetector implements Detector {
   constructor(private readonly opts: SupervisedDetectorOptions) {
     this.policy = { ...GIVE_UP, ...opts.giveUp };
     this.crashes = new CrashWindow(this.policy.windowMs);
+    this.jobs = new JobQueue(opts.maxQueue ?? 64);
   }
 
   get inputSize(): InputSize {
@@ -110,7 +94,7 @@ export class SupervisedDetector implements Detector {
 
   /** The backend chosen now (running, or being started). */
   info(): DetectorInfo {
-    return backendInfo(this.spec(this.kind));
+    return backendInfo(this.spec(this.kind), this.running ?? undefined);
   }
 
   stats(): DetectorStats {
@@ -138,12 +122,7 @@ export class SupervisedDetector implements Detector {
     const choice = chooseBackend(config, { corals, edgetpuModelPresent });
     this.preferred = choice.kind;
     this.backendReason = choice.reason;
-    this.opts.logger.info(
-      { detector: choice.kind, reason: choice.reason },
-      choice.kind === 'edgetpu'
-        ? `using the Edge TPU (${config.device || 'first Coral'}) because ${choice.reason}`
-        : `using the CPU (${config.threads} threads) because ${choice.reason}`,
-    );
+    this.opts.logger.info({ detector: choice.kind, reason: choice.reason }, choiceLine(choice, config));
     this.setState('starting', 'the detector is starting');
     this.spawn(choice.kind);
     await this.waitReady();
@@ -155,7 +134,7 @@ export class SupervisedDetector implements Detector {
       if (timer) clearTimeout(timer);
     }
     const err = new AppError('detector_unavailable', 'detector is stopping');
-    this.failAll(err);
+    this.jobs.failAll(err);
     this.readyWaiters.splice(0).forEach((w) => w.reject(err));
     await this.killChild();
   }
@@ -163,18 +142,20 @@ export class SupervisedDetector implements Detector {
   embed(rgb: Uint8Array): Promise<Float32Array> {
     if (this.stopping) return Promise.reject(new AppError('detector_unavailable', 'detector is stopped'));
     if (this.current === 'failed') return Promise.reject(this.failedError());
-    if (this.queue.length >= (this.opts.maxQueue ?? 64)) {
-      return Promise.reject(new AppError('busy', 'detector queue is full'));
-    }
-    return new Promise((resolve, reject) => {
-      // A job waits a bounded time in all: enough for the Edge TPU to fail over to the CPU
-      // (a few inference timeouts, plus child restarts), never forever.
-      const deadline = setTimeout(() => {
-        this.queue = this.queue.filter((j) => j !== job);
-        reject(new AppError('detector_unavailable', 'no inference result in time: the detector is restarting'));
-      }, this.opts.config.inference_timeout_ms * (this.fallbackAfter() + 2) + RESTART_BUDGET_MS);
-      const job: Job = { rgb, attempts: 0, resolve, reject, deadline };
-      this.queue.push(job);
+    // Enough for the Edge TPU to fail over to the CPU (a few inference timeouts, plus child restarts).
+    const deadlineMs = this.opts.config.inference_timeout_ms * (this.fallbackAfter() + 2) + RESTART_BUDGET_MS;
+    const result = this.jobs.add(rgb, deadlineMs);
+    this.pumpSoon();
+    return result;
+  }
+
+  /** For a batching backend the send waits for the end of this event-loop turn: a frame's zones go in one run. */
+  private pumpSoon(): void {
+    if (this.running !== 'onnx') return this.pump();
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
       this.pump();
     });
   }
@@ -217,47 +198,48 @@ export class SupervisedDetector implements Detector {
 
   private spawn(kind: BackendKind): void {
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (kind !== this.kind) this.running = null;
     this.kind = kind;
-    const execArgv = process.execArgv.filter((a) => !a.startsWith('--test') && !a.startsWith('--inspect'));
-    const child = (this.opts.fork ?? nodeFork)(childEntry(), [], {
-      serialization: 'advanced',
-      execArgv,
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-    });
+    const child: ChildProcess = forkDetectorChild(
+      this.spec(kind),
+      {
+        message: (m) => this.onMessage(child, m),
+        exit: (code, signal, stderr) => this.onExit(child, code, signal, stderr),
+        error: (err) => this.opts.logger.error({ err }, 'detector child error'),
+      },
+      this.opts.fork,
+    );
     this.child = child;
-    const stderr: string[] = [];
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr.push(chunk.toString());
-      if (stderr.length > 20) stderr.shift();
-    });
-    child.on('message', (m: FromChild) => this.onMessage(child, m));
-    child.on('exit', (code, signal) => this.onExit(child, code, signal, stderr.join('').trim()));
-    child.on('error', (err) => this.opts.logger.error({ err }, 'detector child error'));
     this.readyTimer = setTimeout(() => {
       this.opts.logger.error(`detector (${kind}) did not become ready in ${READY_TIMEOUT_MS / 1000} s; killing it`);
       child.kill('SIGKILL');
     }, READY_TIMEOUT_MS);
-    const init: ToChild = { type: 'init', spec: this.spec(kind) };
-    child.send(init);
   }
 
   private onMessage(child: ChildProcess, m: FromChild): void {
     if (child !== this.child) return;
     switch (m.type) {
       case 'ready':
-        return this.onReady(m.inputSize);
+        return this.onReady(m.inputSize, m.backend, m.fallback);
       case 'unavailable':
         return this.onUnavailable(m.message);
       case 'result':
-        return this.finish(m.id, null, m.embedding, m.inferenceMs);
+        return this.finish(m.id, null, [m.embedding], m.inferenceMs);
+      case 'results':
+        return this.finish(m.id, null, m.embeddings, m.inferenceMs);
       case 'failed':
         return this.finish(m.id, new AppError('detector_unavailable', `inference failed: ${m.message}`));
     }
   }
 
-  private onReady(inputSize: InputSize): void {
+  private onReady(inputSize: InputSize, running: RunningBackend, fallback: string | undefined): void {
     if (this.readyTimer) clearTimeout(this.readyTimer);
     this.size = inputSize;
+    if (fallback && fallback !== this.fallbackLogged) {
+      this.fallbackLogged = fallback;
+      this.opts.logger.warn({ backend: running }, `ONNX Runtime did not start (${fallback}); the CPU runs on TFLite instead`);
+    }
+    this.running = running;
     if (this.kind === this.preferred) this.setState('ready', `the ${this.kind} child is ready`);
     else this.setState('fallback', 'the CPU runs in place of the Edge TPU');
     this.pump();
@@ -306,7 +288,7 @@ export class SupervisedDetector implements Detector {
   private restartAfterBackoff(reason: string): void {
     this.setState('restarting', reason);
     const { initialMs, maxMs } = this.opts.backoff ?? { initialMs: 250, maxMs: 30_000 };
-    const delay = Math.min(initialMs * 2 ** (this.failures - 1), maxMs);
+    const delay = backoffDelay(initialMs, maxMs, this.failures);
     this.restartTimer = setTimeout(() => this.spawn(this.kind), delay);
   }
 
@@ -317,7 +299,7 @@ export class SupervisedDetector implements Detector {
       if (timer) clearTimeout(timer);
     }
     this.setState('failed', `${reason}; retrying in ${Math.round(this.policy.retryMs / 1000)} s`);
-    this.failAll(this.failedError());
+    this.jobs.failAll(this.failedError());
     this.background(this.killChild(), 'stopping the failed detector child');
     this.retryFailedTimer = setTimeout(() => this.retryAfterFailure(), this.policy.retryMs);
   }
@@ -363,25 +345,13 @@ export class SupervisedDetector implements Detector {
 
   private requeueInFlight(): void {
     if (this.inFlightTimer) clearTimeout(this.inFlightTimer);
-    const job = this.inFlight;
-    this.inFlight = null;
-    if (!job) return;
-    // Edge TPU losses are retried until the CPU fallback takes over; on the CPU one more
-    // try, since an input that kills the CPU interpreter twice will do so again.
-    if (this.kind === 'edgetpu' || job.attempts < 2) this.queue.unshift(job);
-    else this.settle(job, new AppError('detector_unavailable', 'the detector crashed twice on this input'));
+    this.jobs.requeue(this.kind === 'edgetpu');
   }
 
-  private nextId = 1;
-  private inFlightId = 0;
-
   private pump(): void {
-    if (!detectorUp(this.current) || !this.child || this.inFlight) return;
-    const job = this.queue.shift();
-    if (!job) return;
-    job.attempts++;
-    this.inFlight = job;
-    this.inFlightId = this.nextId++;
+    if (!detectorUp(this.current) || !this.child) return;
+    const sent = this.jobs.take(this.running === 'onnx' ? MAX_BATCH : 1);
+    if (!sent) return;
     const child = this.child;
     this.inFlightTimer = setTimeout(() => {
       this.opts.logger.error(
@@ -389,36 +359,25 @@ export class SupervisedDetector implements Detector {
       );
       child.kill('SIGKILL');
     }, this.opts.config.inference_timeout_ms);
-    const message: ToChild = { type: 'embed', id: this.inFlightId, rgb: job.rgb };
+    const message: ToChild =
+      sent.rgbs.length === 1 ? { type: 'embed', id: sent.id, rgb: sent.rgbs[0]! } : { type: 'embedBatch', id: sent.id, rgbs: sent.rgbs };
     child.send(message);
   }
 
-  private finish(id: number, err: Error | null, embedding?: Float32Array, ms?: number): void {
-    if (id !== this.inFlightId || !this.inFlight) return;
+  /** The child's answer to the send in flight; `ms` is the whole run's, shared by its crops. */
+  private finish(id: number, err: Error | null, embeddings?: Float32Array[], ms?: number): void {
+    const count = this.jobs.finish(id, err, embeddings);
+    if (count === 0) return;
     if (this.inFlightTimer) clearTimeout(this.inFlightTimer);
-    const job = this.inFlight;
-    this.inFlight = null;
-    if (embedding && ms !== undefined) {
+    if (embeddings && ms !== undefined && !err) {
       this.failures = 0;
       this.crashes.clear();
       this.retrying = false;
-      this.inferenceMs = this.inferenceMs === 0 ? ms : this.inferenceMs * 0.9 + ms * 0.1;
-      this.opts.onInference?.(ms);
+      const each = ms / count;
+      this.inferenceMs = this.inferenceMs === 0 ? each : this.inferenceMs * 0.9 + each * 0.1;
+      for (let i = 0; i < count; i++) this.opts.onInference?.(each);
     }
-    this.settle(job, err, embedding);
     this.pump();
-  }
-
-  private settle(job: Job, err: Error | null, embedding?: Float32Array): void {
-    clearTimeout(job.deadline);
-    if (err || !embedding) job.reject(err ?? new AppError('detector_unavailable', 'no embedding'));
-    else job.resolve(embedding);
-  }
-
-  private failAll(err: Error): void {
-    if (this.inFlight) this.settle(this.inFlight, err);
-    this.inFlight = null;
-    this.queue.splice(0).forEach((job) => this.settle(job, err));
   }
 
   private async killChild(): Promise<void> {
@@ -426,13 +385,12 @@ export class SupervisedDetector implements Detector {
     this.child = null;
     if (this.readyTimer) clearTimeout(this.readyTimer);
     if (!this.stopping) this.requeueInFlight();
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || hasExited(child)) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     // The child leaves when its IPC channel closes; a hung one gets SIGKILL.
-    if (child.connected) child.disconnect();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-    await exited;
-    clearTimeout(timer);
+    await endChild(child, exited, KILL_GRACE_MS, () => {
+      if (child.connected) child.disconnect();
+    });
   }
 }
 

@@ -7,6 +7,8 @@ export interface DetectorInfo {
   device: string; // e.g. "usb", "pci:0", or "2 threads" for the CPU
   model: string; // file name of the model in use
   model_sha256: string;
+  /** What answers inferences: the Edge TPU, or the CPU runtime running now (after any fallback). */
+  backend: 'coral' | 'onnx' | 'tflite';
 }
 
 export interface DetectorStats {

@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { GalleryConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import type { EventBus } from '../eventBus.js';
-import type { MqttTransport } from '../mqtt/connection.js';
+import type { MqttTransport } from '../mqtt/transport.js';
 import { galleryClassTopic, galleryFilter, galleryManifestTopic, galleryOpsTopic, parseGalleryTopic } from '../mqtt/topics.js';
 import type { GalleryBook, GalleryStatus, OwnClass } from './galleryBook.js';
 import { contributionPayload, GalleryParser, GalleryReject, opsPayload, WIRE_VERSION, type ManifestPayload, type ParsedMessage, type ReceivedContribution, type RejectReason } from './payloads.js';

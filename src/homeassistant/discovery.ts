@@ -16,10 +16,8 @@ import { unitLabels, type PublishedUnit } from '../mqtt/publisher.js';
 import { PROJECT_URL } from '../version.js';
 
 /**
- * Pure builders of Home Assistant device-based discovery: one config per device (the node,
- * and each camera via the node) under `<prefix>/device/<node uid>/<device key>/config`,
- * with every entity of the device under `cmps`, keyed by the object id it had as a
- * per-entity config in earlier versions, and with the same unique_id.
+ * Pure builders of Home Assistant device-based discovery. Components keep the object id and
+ * unique_id they had as per-entity configs in earlier versions, so HA keeps their history.
  */
 
 export interface DiscoveryContext {
@@ -111,7 +109,6 @@ function component(
 
 function nodeComponents(ctx: DiscoveryContext): Component[] {
   const uid = nodeUid(ctx.nodeId);
-  const form = formTopics(ctx.baseTopic);
   const components = [
     component(ctx, 'sensor', `${uid}_detector`, {
       name: 'Detector',
@@ -141,9 +138,15 @@ function nodeComponents(ctx: DiscoveryContext): Component[] {
     }),
   ];
   if (ctx.gallery) components.push(gallerySensor(ctx));
-  if (ctx.cameras.length === 0) return components;
-  // The no-code enrollment form: type a label, pick a camera, press the button.
-  components.push(
+  if (ctx.cameras.length > 0) components.push(...enrollForm(ctx));
+  return components;
+}
+
+/** The no-code enrollment form: type a label, pick a camera, press the button. */
+function enrollForm(ctx: DiscoveryContext): Component[] {
+  const uid = nodeUid(ctx.nodeId);
+  const form = formTopics(ctx.baseTopic);
+  return [
     component(ctx, 'text', `${uid}_enroll_label`, {
       name: 'Enroll label',
       command_topic: form.labelSet,
@@ -166,8 +169,7 @@ function nodeComponents(ctx: DiscoveryContext): Component[] {
       payload_press: 'PRESS',
       icon: 'mdi:camera-plus',
     }),
-  );
-  return components;
+  ];
 }
 
 /** The fleet gallery: how many other nodes this one hears; peers, last sync, classes from peers and ignored messages as attributes. */
@@ -287,11 +289,7 @@ function sceneSensor(ctx: DiscoveryContext, unit: PublishedUnit, uid: string, ti
   });
 }
 
-/**
- * "Right" and "Wrong" buttons acting on the unit's newest event: each press is an
- * `event/confirm` or `event/reject` request for that camera (and zone); the answer comes
- * on `<base>/response/event/...`.
- */
+/** "Right" and "Wrong" buttons: event/confirm and event/reject requests on the unit's newest event. */
 function correctionButtons(ctx: DiscoveryContext, unit: PublishedUnit, uid: string, title: (what: string) => string): Component[] {
   const target = JSON.stringify({ camera: unit.camera, zone: unit.zone });
   return [
@@ -328,11 +326,7 @@ export function devicePayload(
   };
 }
 
-/**
- * The device config with `removed` components listed by their platform only: Home
- * Assistant's documented way to remove a component from a device (followed by the config
- * without them).
- */
+/** `removed` components listed by their platform only: HA's documented way to remove them from a device. */
 export function withRemoved(
   device: DeviceDiscovery,
   removed: Array<Pick<Component, 'key' | 'platform'>>,

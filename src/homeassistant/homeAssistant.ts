@@ -3,7 +3,7 @@ import type { IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import type { EventBus } from '../eventBus.js';
 import type { ClassInfo } from '../recognition/types.js';
-import type { MqttTransport } from '../mqtt/connection.js';
+import type { MqttTransport } from '../mqtt/transport.js';
 import { stateLabels, type PublishedUnit } from '../mqtt/publisher.js';
 import { availableTopic, discoveryFilter, formTopics, haStatusTopic } from '../mqtt/topics.js';
 import { buildDiscovery, nodeUid, withRemoved, type Component, type DeviceDiscovery } from './discovery.js';
@@ -50,10 +50,8 @@ interface Announced {
 const STRAY_BATCH_MS = 300;
 
 /**
- * Home Assistant MQTT discovery, device-based: one retained config for the node and one
- * per camera. Before the first announce it looks at what earlier versions left retained
- * and migrates or removes it; it re-announces on HA's birth message, removes the entities
- * of a removed class, and holds the state of the no-code enrollment form.
+ * Home Assistant MQTT discovery, device-based (node and cameras). It scans before the first
+ * announce because earlier versions left per-entity configs retained that must be migrated.
  */
 export class HomeAssistant {
   private phase: Phase = 'scanning';
@@ -114,11 +112,7 @@ export class HomeAssistant {
     for (const off of this.offs.splice(0)) off();
   }
 
-  /**
-   * Publishes the device configs that changed (all of them when `force`) and clears the
-   * devices announced before but gone now. A component gone from a device is first sent
-   * with its platform only (HA removes it), then the config without it.
-   */
+  /** A component gone from a device is first sent with its platform only: that is how HA removes it. */
   announce(force = false): void {
     const devices = this.devices();
     const next = new Map<string, Announced>();
@@ -182,11 +176,7 @@ export class HomeAssistant {
     if (this.strays.size > 0) this.scheduleStrays();
   }
 
-  /**
-   * Home Assistant's migration steps, in order: `migrate_discovery` to every old topic of an
-   * entity that still exists, the device configs, then every old topic cleared. Configs of
-   * entities or devices that no longer exist are cleared (HA removes them).
-   */
+  /** Home Assistant's documented migration order, so entity ids and history survive the move. */
   private async migrate(found: Map<string, Buffer>, initial: boolean): Promise<void> {
     const plan = planMigration(this.deps.prefix, found, this.devices());
     const { logger } = this.deps;

@@ -2,12 +2,8 @@ import { parseDiscoveryTopic } from '../mqtt/topics.js';
 import type { DeviceDiscovery } from './discovery.js';
 
 /**
- * Moving the per-entity discovery configs earlier versions left retained on the broker to
- * device-based discovery, with Home Assistant's documented steps ("Migration from single
- * component to device based discovery"): every entity keeps its unique_id and device
- * identifiers; `{"migrate_discovery": true}` goes to each old topic (HA unloads the entity
- * but keeps its registry entry, so entity id and history survive); then the device configs;
- * then the old topics are cleared with an empty retained payload.
+ * From the per-entity configs earlier versions left retained to device-based discovery, by
+ * HA's documented steps: `migrate_discovery` keeps each entity's registry entry (id, history).
  */
 
 /** The payload of step 5: HA unloads the entity discovered there and keeps its settings. */

@@ -39,9 +39,9 @@ export class Corrections {
   /** The event was right: its frame becomes a shot of its class. */
   confirm(ref: EventRef): CorrectionResult {
     const event = this.uncorrected(ref);
-    this.deps.store.write((db) => {
+    this.deps.store.transaction(() => {
       const shotId = this.addShot(event, event.label);
-      this.deps.events.setCorrection(db, event.id, { correction: 'confirmed', label: event.label, shotId, negativeIds: [] });
+      this.deps.events.setCorrection(event.id, { correction: 'confirmed', label: event.label, shotId, negativeIds: [] });
     });
     this.deps.changed();
     return { id: event.id, label: event.label, correction: 'confirmed' };
@@ -55,11 +55,11 @@ export class Corrections {
   reject(ref: EventRef, opts: { empty: boolean }): CorrectionResult {
     const event = this.uncorrected(ref);
     const embedding = this.embeddingOf(event);
-    this.deps.store.write((db) => {
+    this.deps.store.transaction(() => {
       const common = { camera: event.camera, zone: event.zone, embedding, residual: event.residual, model: event.model, thumbnail: event.crop, eventId: event.id };
-      const ids = [this.deps.events.addNegative(db, { ...common, label: event.label })];
-      if (opts.empty) ids.push(this.deps.events.addNegative(db, { ...common, label: null }));
-      this.deps.events.setCorrection(db, event.id, { correction: 'rejected', label: event.label, shotId: null, negativeIds: ids });
+      const ids = [this.deps.events.addNegative({ ...common, label: event.label })];
+      if (opts.empty) ids.push(this.deps.events.addNegative({ ...common, label: null }));
+      this.deps.events.setCorrection(event.id, { correction: 'rejected', label: event.label, shotId: null, negativeIds: ids });
     });
     this.deps.changed();
     return { id: event.id, label: event.label, correction: 'rejected' };
@@ -71,12 +71,12 @@ export class Corrections {
     const event = this.uncorrected(ref);
     if (target === event.label) throw fieldError('conflict', 'label', `the event is already "${target}"; use event/confirm`);
     const embedding = this.embeddingOf(event);
-    this.deps.store.write((db) => {
+    this.deps.store.transaction(() => {
       const shotId = this.addShot(event, target);
-      const negative = this.deps.events.addNegative(db, {
+      const negative = this.deps.events.addNegative({
         label: event.label, camera: event.camera, zone: event.zone, embedding, residual: event.residual, model: event.model, thumbnail: event.crop, eventId: event.id,
       });
-      this.deps.events.setCorrection(db, event.id, { correction: 'relabeled', label: target, shotId, negativeIds: [negative] });
+      this.deps.events.setCorrection(event.id, { correction: 'relabeled', label: target, shotId, negativeIds: [negative] });
     });
     this.deps.changed();
     return { id: event.id, label: event.label, correction: 'relabeled', to: target };
@@ -86,7 +86,7 @@ export class Corrections {
   undo(ref: EventRef): CorrectionResult {
     const event = this.find(ref);
     if (event.correction === null) throw fieldError('conflict', 'id', `event "${event.id}" has no correction to undo`);
-    this.deps.store.write((db) => {
+    this.deps.store.transaction(() => {
       if (event.shot_id !== null) {
         try {
           this.deps.store.removeShot(event.shot_id);
@@ -95,8 +95,8 @@ export class Corrections {
           if (!(err instanceof AppError && err.code === 'not_found')) throw err;
         }
       }
-      this.deps.events.removeNegatives(db, event.negative_ids);
-      this.deps.events.setCorrection(db, event.id, { correction: null, label: null, shotId: null, negativeIds: [] });
+      this.deps.events.removeNegatives(event.negative_ids);
+      this.deps.events.setCorrection(event.id, { correction: null, label: null, shotId: null, negativeIds: [] });
     });
     this.deps.changed();
     return { id: event.id, label: event.label, correction: null };

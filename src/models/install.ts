@@ -4,6 +4,7 @@ import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import type { ModelFile } from './manifest.js';
+import { convertCpuModels, type ConvertOutcome } from './onnx/installOnnx.js';
 
 export interface InstallOptions {
   modelDir: string;
@@ -14,7 +15,7 @@ export interface InstallOptions {
   fetchImpl?: typeof fetch;
 }
 
-export type InstallOutcome = 'present' | 'copied' | 'downloaded';
+export type InstallOutcome = 'present' | 'copied' | 'downloaded' | ConvertOutcome;
 
 export async function sha256File(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex');
@@ -95,5 +96,6 @@ export async function installModels(opts: InstallOptions): Promise<Record<string
     outcomes[file.name] = await installOne(file, opts);
     opts.logger.info({ file: file.name, outcome: outcomes[file.name] }, 'model file ready');
   }
-  return outcomes;
+  // ONNX Runtime's copy of the CPU model, so that the detector starts without converting.
+  return { ...outcomes, ...(await convertCpuModels(opts.modelDir, opts.files, opts.logger)) };
 }

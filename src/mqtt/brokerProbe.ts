@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { valueWithin } from '../process/timeout.js';
 
 /**
- * Does an MQTT broker answer at host:port? Asked with a real MQTT 3.1.1 CONNECT (the version
- * every broker speaks) and its CONNACK, so that any other program on the port is never
- * taken for a broker. An accepted probe ends with DISCONNECT.
+ * Does an MQTT broker answer at host:port? A real 3.1.1 CONNECT (every broker speaks it) and
+ * its CONNACK, so no other program on the port is ever taken for a broker.
  */
 export type ProbeResult =
   /** Nothing listens there (or it cannot be reached). */
@@ -81,47 +81,46 @@ export function readConnack(bytes: Buffer): ProbeResult | null {
   return { kind: 'refused', code, reason: REFUSALS[code] ?? `CONNACK return code ${code}` };
 }
 
-export function probeBroker(opts: ProbeOptions): Promise<ProbeResult> {
+export async function probeBroker(opts: ProbeOptions): Promise<ProbeResult> {
   const timeoutMs = opts.timeoutMs ?? 2000;
+  const socket = connect({ host: opts.host, port: opts.port });
+  const progress = { connected: false };
+  const result = await valueWithin(answerOf(socket, opts, progress), timeoutMs, (): ProbeResult =>
+    progress.connected
+      ? { kind: 'not_mqtt', reason: `no MQTT answer within ${timeoutMs} ms` }
+      : { kind: 'none', reason: `no connection within ${timeoutMs} ms` },
+  );
+  socket.removeAllListeners();
+  socket.on('error', () => undefined);
+  if (result.kind === 'broker') socket.end(Buffer.from([0xe0, 0x00]));
+  else socket.destroy();
+  return result;
+}
+
+/** The listener's answer to a CONNECT, or how the connection ended without one. */
+function answerOf(socket: Socket, opts: ProbeOptions, progress: { connected: boolean }): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    const socket = connect({ host: opts.host, port: opts.port });
     let received = Buffer.alloc(0);
-    let connected = false;
-    const finish = (result: ProbeResult): void => {
-      clearTimeout(timer);
-      socket.removeAllListeners();
-      socket.on('error', () => undefined);
-      if (result.kind === 'broker') socket.end(Buffer.from([0xe0, 0x00]));
-      else socket.destroy();
-      resolve(result);
-    };
-    const timer = setTimeout(() => {
-      finish(
-        connected
-          ? { kind: 'not_mqtt', reason: `no MQTT answer within ${timeoutMs} ms` }
-          : { kind: 'none', reason: `no connection within ${timeoutMs} ms` },
-      );
-    }, timeoutMs);
     socket.once('connect', () => {
-      connected = true;
+      progress.connected = true;
       const clientId = `ei-probe-${randomBytes(4).toString('hex')}`;
       socket.write(connectPacket(clientId, opts.username, opts.password));
     });
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
       const result = readConnack(received);
-      if (result) finish(result);
+      if (result) resolve(result);
     });
     socket.once('close', () => {
-      finish(
-        connected
+      resolve(
+        progress.connected
           ? { kind: 'not_mqtt', reason: 'it closed the connection without an MQTT answer' }
           : { kind: 'none', reason: 'connection closed' },
       );
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
       // After connecting, an error (e.g. a reset) is one more way of not answering MQTT.
-      finish(connected ? { kind: 'not_mqtt', reason: err.code ?? err.message } : { kind: 'none', reason: err.code ?? err.message });
+      resolve(progress.connected ? { kind: 'not_mqtt', reason: err.code ?? err.message } : { kind: 'none', reason: err.code ?? err.message });
     });
   });
 }

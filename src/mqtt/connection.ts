@@ -1,75 +1,18 @@
-import { readFileSync } from 'node:fs';
-import mqtt, {
-  type IClientOptions,
-  type IConnackPacket,
-  type IPublishPacket,
-  type MqttClient,
-} from 'mqtt';
+import mqtt, { type IClientOptions, type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { AppError, errorMessage } from '../errors.js';
-import type { MqttConfig } from '../config/types.js';
-import { mqttUrlProblem } from '../config/formats.js';
-import { availableTopic, topicMatches } from './topics.js';
+import { errorMessage } from '../errors.js';
 import { redactUrl } from '../config/redact.js';
-import { Backoff } from '../process/backoff.js';
 import { settleWithin } from '../process/timeout.js';
-
-/** Share of a reconnect delay taken off at random, so many agents do not retry in lockstep. */
-const RECONNECT_JITTER = 0.2;
-
-/** Default cap of the offline queue (QoS 1 non-retained messages kept while disconnected). */
-export const OFFLINE_QUEUE_SIZE = 50;
-/** Default age after which a queued message is dropped instead of sent late. */
-export const OFFLINE_QUEUE_MAX_AGE_MS = 60_000;
-
-export interface ConnectionOptions {
-  url: string;
-  username: string;
-  password: string;
-  clientId: string;
-  /** false: persistent session (fixed client id), so QoS 1 requests queued while away arrive. */
-  cleanSession: boolean;
-  protocolVersion: 4 | 5;
-  tls: { ca: string; cert: string; key: string };
-  /** `<base>/available`: last will `offline`, `online` on every (re)connect. */
-  availabilityTopic: string;
-  minReconnectMs?: number;
-  maxReconnectMs?: number;
-  connectTimeoutMs?: number;
-  keepaliveS?: number;
-  /** MQTT v5 only: how long the broker keeps a persistent session after a disconnect. */
-  sessionExpiryS?: number;
-  /** Most QoS 1 non-retained messages kept while disconnected (the oldest go first). */
-  offlineQueueSize?: number;
-  /** Queued messages older than this are dropped, not sent late. */
-  offlineQueueMaxAgeMs?: number;
-}
-
-export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void;
-
-export interface PublishOptions {
-  retain?: boolean;
-  qos?: 0 | 1;
-  /** MQTT v5 publish properties; dropped when talking 3.1.1. */
-  properties?: IPublishPacket['properties'];
-}
-
-/** What the publisher, the request server and Home Assistant discovery need from MQTT. */
-export interface MqttTransport {
-  publish(topic: string, payload: string | Buffer, opts?: PublishOptions): Promise<void>;
-  subscribe(filter: string, handler: MessageHandler): Promise<() => void>;
-  onConnect(listener: () => void): () => void;
-  readonly connected: boolean;
-}
+import { checkUrl, clientOptions, urlUser, type ConnectionOptions } from './clientOptions.js';
+import { OFFLINE_QUEUE_MAX_AGE_MS, OFFLINE_QUEUE_SIZE, OfflineQueue, type DropReason, type QueuedMessage } from './offlineQueue.js';
+import { describeError, ReconnectLoop } from './reconnectLoop.js';
+import { topicMatches } from './topics.js';
+import type { MessageHandler, MqttTransport, PublishOptions } from './transport.js';
 
 interface Subscription {
   filter: string;
   handler: MessageHandler;
 }
-
-/** Why a message was not delivered: QoS 0 while offline, offline queue full, aged out in it. */
-export const DROP_REASONS = ['offline_qos0', 'queue_full', 'expired'] as const;
-export type DropReason = (typeof DROP_REASONS)[number];
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
 
@@ -99,144 +42,6 @@ export interface ConnectionDeps {
 /** Refusal codes meaning "this broker does not speak MQTT v5" (3.1.1 code 1, v5 code 132). */
 const UNSUPPORTED_PROTOCOL = new Set([1, 132]);
 
-
-/** Connection options from the validated config. `url` is the effective broker (config or embedded). Pure. */
-export function connectionOptions(config: MqttConfig, nodeId: string, url: string): ConnectionOptions {
-  return {
-    url,
-    username: config.username,
-    password: config.password,
-    // A fixed id: a persistent session only survives if we come back under the same id.
-    clientId: config.client_id || `edge-imprint-${nodeId}`,
-    cleanSession: config.clean_session,
-    protocolVersion: config.protocol_version,
-    tls: config.tls,
-    availabilityTopic: availableTopic(config.base_topic),
-  };
-}
-
-/**
- * Throws a config error unless the URL is one mqtt.js can use (the schema's own rule:
- * the embedded broker's URL and test URLs come from code, not from the checked config).
- */
-export function checkUrl(url: string): void {
-  const problem = mqttUrlProblem(url);
-  if (problem) throw new AppError('config', `mqtt.url: ${problem}`);
-}
-
-function urlUser(url: string): string {
-  try {
-    return decodeURIComponent(new URL(url).username);
-  } catch {
-    return '';
-  }
-}
-
-export { redactUrl };
-
-function readTlsFile(path: string, field: string): Buffer | undefined {
-  if (!path) return undefined;
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new AppError('config', `mqtt.tls.${field}: cannot read ${path} (${errorMessage(err)})`);
-  }
-}
-
-/**
- * The mqtt.js options of one connection attempt (pure, apart from reading TLS files).
- * mqtt.js neither reconnects (`reconnectPeriod: 0`) nor queues QoS 0 while offline: the
- * connection below owns both, so it never has to change the options of a live client.
- */
-export function clientOptions(opts: ConnectionOptions, protocolVersion: 4 | 5 = opts.protocolVersion): IClientOptions {
-  const options: IClientOptions = {
-    clientId: opts.clientId,
-    clean: opts.cleanSession,
-    protocolVersion,
-    keepalive: opts.keepaliveS ?? 30,
-    connectTimeout: opts.connectTimeoutMs ?? 10_000,
-    reconnectPeriod: 0,
-    queueQoSZero: false,
-    // We resubscribe ourselves on every connect (each attempt is a fresh client).
-    resubscribe: false,
-    will: { topic: opts.availabilityTopic, payload: Buffer.from('offline'), retain: true, qos: 1 },
-  };
-  if (opts.username) options.username = opts.username;
-  if (opts.password) options.password = opts.password;
-  if (protocolVersion === 5 && !opts.cleanSession) {
-    options.properties = { sessionExpiryInterval: opts.sessionExpiryS ?? 3600 };
-  }
-  const ca = readTlsFile(opts.tls.ca, 'ca');
-  const cert = readTlsFile(opts.tls.cert, 'cert');
-  const key = readTlsFile(opts.tls.key, 'key');
-  if (ca) options.ca = ca;
-  if (cert) options.cert = cert;
-  if (key) options.key = key;
-  return options;
-}
-
-export interface QueuedMessage {
-  topic: string;
-  payload: string | Buffer;
-  opts: PublishOptions;
-  /** When it was first published (ms): its age decides whether it is still worth sending. */
-  at: number;
-}
-
-/**
- * The messages kept while disconnected, bounded by count and by age: when full the oldest
- * goes, and nothing older than `maxAgeMs` is ever sent. Every drop is reported.
- */
-export class OfflineQueue {
-  private items: QueuedMessage[] = [];
-
-  constructor(
-    private readonly maxSize: number,
-    private readonly maxAgeMs: number,
-    private readonly now: () => number,
-    private readonly onDrop: (reason: DropReason, count: number) => void,
-  ) {}
-
-  get length(): number {
-    return this.items.length;
-  }
-
-  push(message: QueuedMessage): void {
-    this.expire();
-    this.items.push(message);
-    this.trim();
-  }
-
-  /** Messages that were in flight when the connection dropped go back first, keeping their age. */
-  requeue(messages: QueuedMessage[]): void {
-    if (messages.length === 0) return;
-    this.items.unshift(...messages);
-    this.expire();
-    this.trim();
-  }
-
-  /** The oldest message still young enough; aged-out ones are dropped on the way. */
-  shift(): QueuedMessage | undefined {
-    this.expire();
-    return this.items.shift();
-  }
-
-  private trim(): void {
-    const excess = this.items.length - this.maxSize;
-    if (excess <= 0) return;
-    this.items.splice(0, excess);
-    this.onDrop('queue_full', excess);
-  }
-
-  private expire(): void {
-    const cutoff = this.now() - this.maxAgeMs;
-    const before = this.items.length;
-    this.items = this.items.filter((m) => m.at >= cutoff);
-    const stale = before - this.items.length;
-    if (stale > 0) this.onDrop('expired', stale);
-  }
-}
-
 /** A publish handed to a client and not yet acknowledged. */
 interface InFlight {
   client: MqttClient;
@@ -245,16 +50,9 @@ interface InFlight {
 }
 
 /**
- * One MQTT connection for the whole agent, as an explicit state machine:
- * idle → connecting → connected → (connection lost) waiting → connecting → … → stopped.
- *
- * Each attempt is a fresh mqtt.js client built from our own options; we own the retry loop
- * (capped exponential backoff with jitter) and the fallback to MQTT 3.1.1 (the next client
- * is built with protocol 4), so no option of a live client is ever read back or changed.
- * The persistent session lives at the broker (fixed client id, clean=false, v5 session
- * expiry), not in a client object. On every connect: resubscribe, `online`, every retained
- * payload again, then the offline queue. While disconnected: QoS 0 is dropped, QoS 1
- * non-retained goes to the bounded offline queue, retained state waits in the retained map.
+ * The agent's one MQTT connection: idle → connecting → connected → waiting → … → stopped.
+ * Each attempt is a fresh mqtt.js client, so no option of a live client is ever read back or
+ * changed; the persistent session lives at the broker (fixed client id), not in a client.
  */
 export class MqttConnection implements MqttTransport {
   private client: MqttClient | null = null;
@@ -270,14 +68,9 @@ export class MqttConnection implements MqttTransport {
   private readonly connectListeners = new Set<() => void>();
   private readonly inFlight = new Set<InFlight>();
   private readonly queue: OfflineQueue;
-  private readonly backoff: Backoff;
+  private readonly loop: ReconnectLoop;
   private readonly connectFn: ConnectFn;
   private readonly now: () => number;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private retryNow = false;
-  /** What went wrong in the current attempt, and the last problem logged (one line each). */
-  private problem = '';
-  private reported = '';
   private readonly counters = { connects: 0, dropped_offline_qos0: 0, dropped_queue_full: 0, dropped_expired: 0 };
 
   constructor(
@@ -288,7 +81,8 @@ export class MqttConnection implements MqttTransport {
     this.version = opts.protocolVersion;
     this.connectFn = deps.connect ?? mqtt.connect;
     this.now = deps.now ?? Date.now;
-    this.backoff = new Backoff({ initialMs: opts.minReconnectMs ?? 1000, maxMs: opts.maxReconnectMs ?? 30_000, jitter: RECONNECT_JITTER, ...(deps.random ? { random: deps.random } : {}) });
+    const { url, minReconnectMs, maxReconnectMs } = opts;
+    this.loop = new ReconnectLoop({ url, minReconnectMs, maxReconnectMs, random: deps.random, logger, retry: () => void this.attempt() });
     this.queue = new OfflineQueue(
       opts.offlineQueueSize ?? OFFLINE_QUEUE_SIZE,
       opts.offlineQueueMaxAgeMs ?? OFFLINE_QUEUE_MAX_AGE_MS,
@@ -322,8 +116,7 @@ export class MqttConnection implements MqttTransport {
 
   async stop(): Promise<void> {
     this.state = 'stopped';
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+    this.loop.stop();
     const client = this.client;
     this.client = null;
     this.ready = false;
@@ -385,16 +178,16 @@ export class MqttConnection implements MqttTransport {
 
   /** One connection attempt with a fresh client; resolves when it connected or closed. */
   private attempt(): Promise<void> {
-    this.retryTimer = null;
+    this.loop.attempting();
     if (this.state === 'stopped') return Promise.resolve();
     this.state = 'connecting';
-    this.problem = '';
     let client: MqttClient;
     try {
       client = this.connectFn(this.opts.url, clientOptions(this.opts, this.version));
     } catch (err) {
-      this.problem = errorMessage(err);
-      this.scheduleRetry(this.backoff.next(), false);
+      this.loop.failed(errorMessage(err));
+      this.waiting();
+      this.loop.notStarted();
       return Promise.resolve();
     }
     this.client = client;
@@ -417,9 +210,7 @@ export class MqttConnection implements MqttTransport {
     this.state = 'connected';
     this.sentOnThisConnection.clear();
     this.counters.connects++;
-    this.backoff.reset();
-    if (this.reported) this.logger.info('MQTT connection restored');
-    this.reported = '';
+    this.loop.connected();
     this.logger.info(
       { session_present: packet.sessionPresent, protocol: this.version },
       'connected to the MQTT broker',
@@ -471,11 +262,11 @@ export class MqttConnection implements MqttTransport {
     if (code !== undefined && UNSUPPORTED_PROTOCOL.has(code) && this.version === 5) {
       // The next client is built with protocol 4; nothing of this one is changed.
       this.version = 4;
-      this.retryNow = true;
+      this.loop.retryAtOnce();
       this.logger.warn('the MQTT broker refused MQTT v5; falling back to MQTT 3.1.1');
       return;
     }
-    this.problem = describeError(err, code, this.opts.username || urlUser(this.opts.url));
+    this.loop.failed(describeError(err, code, this.opts.username || urlUser(this.opts.url)));
   }
 
   private onClose(client: MqttClient): void {
@@ -484,34 +275,12 @@ export class MqttConnection implements MqttTransport {
     this.client = null;
     this.ready = false;
     this.release(client);
-    if (this.retryNow) {
-      this.retryNow = false;
-      this.scheduleRetry(0, false);
-      return;
-    }
-    if (!this.problem) this.problem = lost ? 'connection lost' : 'the broker closed the connection';
-    this.scheduleRetry(this.backoff.next(), lost);
+    this.waiting();
+    this.loop.closed(lost);
   }
 
-  private scheduleRetry(delayMs: number, lost: boolean): void {
-    if (this.state === 'stopped') return;
-    if (this.problem) this.report(this.problem, lost, delayMs);
-    this.state = 'waiting';
-    this.retryTimer = setTimeout(() => void this.attempt(), delayMs);
-  }
-
-  /** One clear line per distinct problem; repeats while retrying go to debug. */
-  private report(problem: string, lost: boolean, retryMs: number): void {
-    if (problem === this.reported) {
-      this.logger.debug({ retry_ms: retryMs }, `MQTT: ${problem}`);
-      return;
-    }
-    this.reported = problem;
-    if (lost && problem === 'connection lost') {
-      this.logger.warn({ retry_ms: retryMs }, 'MQTT connection lost; reconnecting');
-    } else {
-      this.logger.error({ url: redactUrl(this.opts.url), retry_ms: retryMs }, `MQTT: ${problem}; retrying with backoff`);
-    }
+  private waiting(): void {
+    if (this.state !== 'stopped') this.state = 'waiting';
   }
 
   /**
@@ -583,16 +352,4 @@ export class MqttConnection implements MqttTransport {
       }
     }
   }
-}
-
-/** A one-line explanation of a connection error, never containing a secret. */
-export function describeError(err: Error, code: number | undefined, username: string): string {
-  const who = username ? `user "${username}"` : 'anonymous login';
-  if (code === 4 || code === 134) return `the broker rejected the credentials of ${who} (bad username or password)`;
-  // Mosquitto answers a wrong password with "not authorized" under MQTT v5.
-  if (code === 5 || code === 135) return `the broker refused ${who}: not authorized (wrong credentials, or not allowed)`;
-  const sysCode = (err as { code?: unknown }).code;
-  if (sysCode === 'ECONNREFUSED') return 'the broker refused the TCP connection (is it running?)';
-  if (sysCode === 'ENOTFOUND') return 'the broker host name does not resolve';
-  return err.message;
 }

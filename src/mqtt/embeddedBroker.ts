@@ -18,11 +18,8 @@ export interface LocalBrokerOptions extends EmbeddedBrokerOptions {
 }
 
 /**
- * With no `mqtt.url`: the URL of an MQTT broker already answering where the embedded one
- * would listen (on a home-lab box often the broker Home Assistant uses), or null when
- * nothing listens there and the embedded broker can start. Throws a one-line AppError
- * when the address is taken by something the agent cannot use: a broker refusing the
- * login, or a program that does not speak MQTT.
+ * With no `mqtt.url`: a broker already answering where the embedded one would listen (often
+ * Home Assistant's), else null. Throws when the port holds something the agent cannot use.
  */
 export async function findLocalBroker(opts: LocalBrokerOptions, logger: Logger): Promise<string | null> {
   const host = opts.host ?? '127.0.0.1';
@@ -53,11 +50,7 @@ export async function findLocalBroker(opts: LocalBrokerOptions, logger: Logger):
   }
 }
 
-/**
- * The zero-config broker: an in-process aedes (MQTT 3.1.1) used when `mqtt.url` is empty
- * and no broker answers on its address (see findLocalBroker), so a first run works with
- * nothing else installed. Loopback only by default.
- */
+/** An in-process aedes broker, so a first run works with nothing else installed. Loopback only by default. */
 export class EmbeddedBroker {
   private broker: Aedes | null = null;
   private server: Server | null = null;

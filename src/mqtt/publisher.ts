@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { DetectorState } from '../detector/state.js';
 import type { EventBus, Events } from '../eventBus.js';
 import type { ClassInfo } from '../recognition/types.js';
-import type { MqttTransport } from './connection.js';
+import type { MqttTransport } from './transport.js';
 import {
   cameraTopic,
   classesTopic,
@@ -17,7 +17,7 @@ export interface StatePayload {
   version: string;
   node_id: string;
   /** `state` is republished (retained) on every change; the Home Assistant sensor reads it. */
-  detector: { type: 'edgetpu' | 'cpu'; device: string; model: string; state: DetectorState };
+  detector: { type: 'edgetpu' | 'cpu'; backend?: 'coral' | 'onnx' | 'tflite'; device: string; model: string; state: DetectorState };
   classes: string[];
   cameras: Record<string, { status: 'online' | 'offline' }>;
   /**
@@ -47,7 +47,7 @@ export interface SceneSummary {
 export interface StatsPayload {
   uptime_s: number;
   rss_mb: number;
-  detector: { type: 'edgetpu' | 'cpu'; state: DetectorState; inference_ms: number; restarts: number };
+  detector: { type: 'edgetpu' | 'cpu'; backend?: 'coral' | 'onnx' | 'tflite'; state: DetectorState; inference_ms: number; restarts: number };
   cameras: Record<
     string,
     { status: 'online' | 'offline'; camera_fps: number; process_fps: number; skipped_fps: number; reconnects: number }

@@ -1,14 +1,13 @@
 import type { IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Commands } from '../commands/commands.js';
+import { parseJson } from '../commands/json.js';
 import type { Job } from '../commands/lanes.js';
 import type { CommandRunner } from '../commands/runner.js';
 import { AppError, isAppError } from '../errors.js';
 import { buildResponse, type ResponsePayload } from '../commands/response.js';
-import type { MqttTransport } from './connection.js';
+import type { MqttTransport } from './transport.js';
 import { commandOf, requestFilter, responseTopic } from './topics.js';
-
-export { buildResponse, type ResponsePayload } from '../commands/response.js';
 
 export interface RequestServerDeps {
   transport: MqttTransport;
@@ -33,9 +32,8 @@ interface ReplyTarget {
 const RAW_ENROLL_PREFIX = 'class/enroll/';
 
 /**
- * Serves `<base>/request/<command>`: every request gets exactly one answer on
- * `<base>/response/<command>` (and on the MQTT v5 response topic when given), however
- * malformed it is. It only translates: the commands and their lanes do the work.
+ * `<base>/request/<command>` → `<base>/response/<command>` (and the v5 response topic): every
+ * request gets exactly one answer however malformed, so clients never wait for nothing.
  */
 export class RequestServer {
   private unsubscribe: (() => void) | null = null;
@@ -135,23 +133,13 @@ export class RequestServer {
 }
 
 /**
- * An MQTT v5 response_topic is chosen by whoever sent the request, but the answer is
- * published with the agent's rights: never let it land on the agent's own state topics
- * (availability, class ON/OFF, ...) or on Home Assistant discovery. Pure.
+ * The requester chooses a v5 response_topic but the agent publishes with its own rights:
+ * never onto its own state topics or Home Assistant discovery. Pure.
  */
 export function safeResponseTopic(topic: string, baseTopic: string, discoveryPrefix = 'homeassistant'): boolean {
   if (topic.length === 0 || topic.includes('+') || topic.includes('#') || topic.includes('\u0000')) return false;
   if (topic === baseTopic || topic.startsWith(`${baseTopic}/`)) return topic.startsWith(`${baseTopic}/response/`);
   return topic !== discoveryPrefix && !topic.startsWith(`${discoveryPrefix}/`);
-}
-
-function parseJson(payload: Buffer): unknown {
-  if (payload.length === 0) return {};
-  try {
-    return JSON.parse(payload.toString('utf8'));
-  } catch {
-    throw new AppError('bad_request', 'payload: not valid JSON');
-  }
 }
 
 function tryParseJson(payload: Buffer): unknown {

@@ -43,11 +43,7 @@ export const formTopics = (base: string) => ({
 
 export const haStatusTopic = (prefix: string): string => `${prefix}/status`;
 
-/**
- * A discovery config topic, `<prefix>/<component>/<node id>/<object id>/config`. The
- * component is a platform (`sensor`, ...) for the per-entity configs earlier versions
- * published, and `device` for the device-based configs published now.
- */
+/** `<prefix>/<component>/<node id>/<object id>/config`; component `device` now, a platform in earlier versions. */
 export const discoveryTopic = (
   prefix: string,
   component: string,
@@ -82,10 +78,8 @@ export function topicMatches(filter: string, topic: string): boolean {
 }
 
 /**
- * The fleet gallery (gallery.topic): each node publishes only under its own node id, so that
- * an ACL can give each node write access to its own subtree. A class contribution's topic
- * names the model (its sha256's first 16 hex digits) and the label (URI-encoded, so any
- * label makes one safe topic level).
+ * The fleet gallery (gallery.topic): each node publishes under its own node id, so an ACL can
+ * give it its own subtree; labels are URI-encoded so any label is one safe topic level.
  */
 export const galleryFilter = (topic: string): string => `${topic}/#`;
 export const galleryManifestTopic = (topic: string, node: string): string => `${topic}/${node}/manifest`;

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { spawn as nodeSpawn } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { AppConfig, CameraConfig, Roi } from '../config/types.js';
@@ -13,11 +12,8 @@ import { FrameScheduler, type ClassifyFn, type ScheduledResult, type UnitRef } f
 import { cropToInput } from '../media/crops.js';
 import { ClassSmoother } from './smoother.js';
 import { DetectionEvents, eventId } from './events.js';
-
-/** util-linux's setpriv (on every Debian) ties each ffmpeg's life to the agent's; see CameraSourceDeps. */
-export function parentDeathPrefix(): readonly string[] {
-  return existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [];
-}
+import { killOnExit } from '../process/kill.js';
+import { parentDeathPrefix } from '../process/parentDeath.js';
 
 /** Per camera, as in the `stats` MQTT payload. */
 export interface CameraStats {
@@ -88,10 +84,7 @@ export class CameraManager {
   private scheduler: FrameScheduler | null = null;
   private ticker: NodeJS.Timeout | null = null;
   private readonly events: DetectionEvents;
-  /** If the process exits without stop() (a crash), no ffmpeg may outlive it. */
-  private readonly killOnExit = (): void => {
-    for (const camera of this.cameras.values()) camera.source.killNow();
-  };
+  private releaseExitKill: (() => void) | null = null;
 
   constructor(private readonly deps: CameraManagerDeps) {
     this.clock = deps.clock ?? Date.now;
@@ -115,7 +108,10 @@ export class CameraManager {
       scheduler.addCamera(name, { enabled: config.enabled, units });
     }
     await scheduler.start();
-    process.once('exit', this.killOnExit);
+    // If the process exits without stop() (a crash), no ffmpeg may outlive it.
+    this.releaseExitKill = killOnExit(() => {
+      for (const camera of this.cameras.values()) camera.source.killNow();
+    });
     // A camera without a URL (allowed while disabled) has nothing to run.
     const runnable = [...this.cameras.values()].filter((c) => c.config.url !== '');
     await Promise.all(runnable.map((c) => c.source.start()));
@@ -133,7 +129,8 @@ export class CameraManager {
     await this.scheduler?.stop();
     for (const camera of this.cameras.values()) this.events.endAll(camera);
     await this.events.settled();
-    process.off('exit', this.killOnExit);
+    this.releaseExitKill?.();
+    this.releaseExitKill = null;
     this.scheduler = null;
     this.cameras.clear();
   }

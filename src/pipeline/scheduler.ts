@@ -195,17 +195,21 @@ export class FrameScheduler {
     const units: UnitResult[] = [];
     let inferred = false;
     try {
-      for (const [i, unit] of slot.units.entries()) {
+      // All of the frame's inferences are asked at once: a batching detector (ONNX Runtime)
+      // runs the zones' crops in one go.
+      const asked = slot.units.map((unit, i) => {
         const crop = frame.crops[i] ?? frame.rgb;
-        const reuse = this.reusable(unit, crop, startedAt);
-        if (reuse) {
-          units.push({ zone: unit.zone, result: reuse, reused: true });
-          continue;
+        return this.reusable(unit, crop, startedAt) ?? this.deps.classify(crop, { camera: slot.name, zone: unit.zone });
+      });
+      const reused = asked.map((a) => !(a instanceof Promise));
+      const results = await Promise.all(asked);
+      for (const [i, unit] of slot.units.entries()) {
+        const result = results[i]!;
+        if (!reused[i]) {
+          unit.last = result;
+          inferred = true;
         }
-        const result = await this.deps.classify(crop, { camera: slot.name, zone: unit.zone });
-        unit.last = result;
-        inferred = true;
-        units.push({ zone: unit.zone, result, reused: false });
+        units.push({ zone: unit.zone, result, reused: reused[i]! });
       }
     } catch (err) {
       slot.totals.errors += 1;

@@ -17,10 +17,6 @@ export function dot(a: Float32Array, b: Float32Array): number {
   return sum;
 }
 
-export function addInto(target: Float32Array, v: Float32Array): void {
-  for (let i = 0; i < target.length; i++) target[i]! += v[i]!;
-}
-
 /** Cosine similarity of two vectors of any length (0 when either is all zeros). */
 export function cosine(a: Float32Array, b: Float32Array): number {
   let ab = 0;

@@ -3,10 +3,10 @@
  * embedding and crop of the frame that started them (bounded by count and age), the
  * negatives users' corrections produced, and each zone's learned scene.
  */
-import type { Database } from 'better-sqlite3';
 import { AppError } from '../errors.js';
 import type { ClassStore } from './classStore.js';
 import { decodeFloat32, encodeFloat32, isoTime } from './codec.js';
+import type { StoreDb } from './db.js';
 
 export type Correction = 'confirmed' | 'rejected' | 'relabeled';
 
@@ -68,6 +68,18 @@ export interface NegativeRecord {
   model: string;
 }
 
+export interface NewNegative {
+  /** The class the frame was NOT; null: an example of the empty scene. */
+  label: string | null;
+  camera: string;
+  zone: string | null;
+  embedding: Float32Array;
+  residual: Float32Array | null;
+  model: string;
+  thumbnail: Buffer | null;
+  eventId: string;
+}
+
 export interface Retention {
   maxCount: number;
   maxAgeDays: number;
@@ -98,26 +110,29 @@ const EVENT_COLUMNS =
   'correction, corrected_label, corrected_at, shot_id, negative_ids';
 
 export class EventStore {
+  private readonly db: StoreDb;
+
   constructor(
-    private readonly store: ClassStore,
+    store: ClassStore,
     private readonly retention: Retention,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.db = store.db;
+  }
 
   /** Keeps a start event, then drops the oldest beyond the count and those past the age. */
   recordStart(e: NewEvent): void {
     const now = this.clock();
-    this.store.write((db) => {
-      db.prepare(
-        'INSERT OR REPLACE INTO events (id, camera, zone, label, score, start_time, embedding, residual, model, crop, snapshot, created_at) ' +
-          'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      ).run(e.id, e.camera, e.zone, e.label, e.score, isoTime(e.start_time), blob(e.embedding), blob(e.residual), e.model, e.crop, e.snapshot, isoTime(now));
-      this.prune(db, now);
+    const sql =
+      'INSERT OR REPLACE INTO events (id, camera, zone, label, score, start_time, embedding, residual, model, crop, snapshot, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+    this.db.transaction(() => {
+      this.db.stmt(sql).run(e.id, e.camera, e.zone, e.label, e.score, isoTime(e.start_time), blob(e.embedding), blob(e.residual), e.model, e.crop, e.snapshot, isoTime(now));
+      this.prune(now);
     });
   }
 
   recordEnd(id: string, end: Date): void {
-    this.store.write((db) => db.prepare('UPDATE events SET end_time = ? WHERE id = ?').run(isoTime(end), id));
+    this.db.transaction(() => this.db.stmt('UPDATE events SET end_time = ? WHERE id = ?').run(isoTime(end), id));
   }
 
   /** Newest first. */
@@ -126,60 +141,54 @@ export class EventStore {
     const where = conditions.map((key) => `${key} = ?`);
     const args: Array<string | number> = conditions.map((key) => filter[key] ?? '');
     const sql = `SELECT ${EVENT_COLUMNS} FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY start_time DESC, id DESC LIMIT ?`;
-    return this.store.read((db) => db.prepare<unknown[], EventRow>(sql).all(...args, filter.limit)).map(toInfo);
+    return this.db.read(() => this.db.stmt<unknown[], EventRow>(sql).all(...args, filter.limit)).map(toInfo);
   }
 
   get(id: string): EventRecord | null {
-    const row = this.store.read((db) => db.prepare<[string], EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`).get(id));
+    const row = this.db.read(() => this.db.stmt<[string], EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`).get(id));
     return row ? toRecord(row) : null;
   }
 
   /** The newest event of a camera (and zone: null for the camera's whole frame). */
   latest(camera: string, zone: string | null): EventRecord | null {
     const sql = `SELECT ${EVENT_COLUMNS} FROM events WHERE camera = ? AND zone IS ? ORDER BY start_time DESC, id DESC LIMIT 1`;
-    const row = this.store.read((db) => db.prepare<[string, string | null], EventRow>(sql).get(camera, zone));
+    const row = this.db.read(() => this.db.stmt<[string, string | null], EventRow>(sql).get(camera, zone));
     return row ? toRecord(row) : null;
   }
 
   snapshot(id: string): Buffer | null {
-    const row = this.store.read((db) => db.prepare<[string], { snapshot: Buffer | null }>('SELECT snapshot FROM events WHERE id = ?').get(id));
+    const row = this.db.read(() => this.db.stmt<[string], { snapshot: Buffer | null }>('SELECT snapshot FROM events WHERE id = ?').get(id));
     if (!row) throw new AppError('not_found', `id: no event "${id}" (it may have expired)`, 'id');
     return row.snapshot;
   }
 
   /** Marks an event corrected, with what the correction added (so undo can remove it). */
-  setCorrection(db: Database, id: string, c: { correction: Correction | null; label: string | null; shotId: number | null; negativeIds: number[] }): void {
+  setCorrection(id: string, c: { correction: Correction | null; label: string | null; shotId: number | null; negativeIds: number[] }): void {
     const at = c.correction === null ? null : isoTime(this.clock());
-    db.prepare('UPDATE events SET correction = ?, corrected_label = ?, corrected_at = ?, shot_id = ?, negative_ids = ? WHERE id = ?').run(
-      c.correction,
-      c.label,
-      at,
-      c.shotId,
-      c.negativeIds.length ? JSON.stringify(c.negativeIds) : null,
-      id,
-    );
+    const negatives = c.negativeIds.length ? JSON.stringify(c.negativeIds) : null;
+    const sql = 'UPDATE events SET correction = ?, corrected_label = ?, corrected_at = ?, shot_id = ?, negative_ids = ? WHERE id = ?';
+    this.db.transaction(() => this.db.stmt(sql).run(c.correction, c.label, at, c.shotId, negatives, id));
   }
 
   /** A negative: `label` null records the frame as the empty scene of its camera/zone. */
-  addNegative(
-    db: Database,
-    n: { label: string | null; camera: string; zone: string | null; embedding: Float32Array; residual: Float32Array | null; model: string; thumbnail: Buffer | null; eventId: string },
-  ): number {
-    let classId: number | null = null;
-    if (n.label !== null) {
-      const row = db.prepare<[string], { id: number }>('SELECT id FROM classes WHERE label = ?').get(n.label);
-      if (!row) throw new AppError('not_found', `label: no class "${n.label}" (removed since the event?)`, 'label');
-      classId = row.id;
-    }
-    const result = db
-      .prepare('INSERT INTO negatives (class_id, camera, zone, embedding, residual, model, thumbnail, event_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(classId, n.camera, n.zone, encodeFloat32(n.embedding), blob(n.residual), n.model, n.thumbnail, n.eventId, isoTime(this.clock()));
-    return Number(result.lastInsertRowid);
+  addNegative(n: NewNegative): number {
+    const sql = 'INSERT INTO negatives (class_id, camera, zone, embedding, residual, model, thumbnail, event_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)';
+    return this.db.transaction(() => {
+      let classId: number | null = null;
+      if (n.label !== null) {
+        const row = this.db.stmt<[string], { id: number }>('SELECT id FROM classes WHERE label = ?').get(n.label);
+        if (!row) throw new AppError('not_found', `label: no class "${n.label}" (removed since the event?)`, 'label');
+        classId = row.id;
+      }
+      const result = this.db.stmt(sql).run(classId, n.camera, n.zone, encodeFloat32(n.embedding), blob(n.residual), n.model, n.thumbnail, n.eventId, isoTime(this.clock()));
+      return Number(result.lastInsertRowid);
+    });
   }
 
-  removeNegatives(db: Database, ids: number[]): void {
-    const del = db.prepare('DELETE FROM negatives WHERE id = ?');
-    for (const id of ids) del.run(id);
+  removeNegatives(ids: number[]): void {
+    this.db.transaction(() => {
+      for (const id of ids) this.db.stmt('DELETE FROM negatives WHERE id = ?').run(id);
+    });
   }
 
   /** Every negative (class negatives of classes still there, and scene examples) of `model`, or of every model. */
@@ -188,7 +197,7 @@ export class EventStore {
       'SELECT n.id, c.label, n.camera, n.zone, n.embedding, n.residual, n.model FROM negatives n LEFT JOIN classes c ON c.id = n.class_id ' +
       'WHERE n.class_id IS NULL OR c.id IS NOT NULL ORDER BY n.id';
     type Row = { id: number; label: string | null; camera: string; zone: string | null; embedding: Buffer; residual: Buffer | null; model: string };
-    return this.store.read((db) => db.prepare<[], Row>(sql).all()).flatMap((r) => {
+    return this.db.read(() => this.db.stmt<[], Row>(sql).all()).flatMap((r) => {
       const embedding = decodeFloat32(r.embedding);
       if (!embedding || (model !== undefined && r.model !== model)) return [];
       const residual = r.residual ? (decodeFloat32(r.residual) ?? null) : null;
@@ -199,21 +208,18 @@ export class EventStore {
   /** A zone's persisted scene model (JSON), or null. `zone` null: the camera's whole frame. */
   loadScene(camera: string, zone: string | null): { model: string; state: string } | null {
     const sql = 'SELECT model, state FROM scenes WHERE camera = ? AND zone = ?';
-    return this.store.read((db) => db.prepare<[string, string], { model: string; state: string }>(sql).get(camera, zone ?? '')) ?? null;
+    return this.db.read(() => this.db.stmt<[string, string], { model: string; state: string }>(sql).get(camera, zone ?? '')) ?? null;
   }
 
   saveScene(camera: string, zone: string | null, model: string, state: string): void {
-    this.store.write((db) =>
-      db
-        .prepare('INSERT OR REPLACE INTO scenes (camera, zone, model, state, updated_at) VALUES (?, ?, ?, ?, ?)')
-        .run(camera, zone ?? '', model, state, isoTime(this.clock())),
-    );
+    const sql = 'INSERT OR REPLACE INTO scenes (camera, zone, model, state, updated_at) VALUES (?, ?, ?, ?, ?)';
+    this.db.transaction(() => this.db.stmt(sql).run(camera, zone ?? '', model, state, isoTime(this.clock())));
   }
 
-  private prune(db: Database, now: Date): void {
+  private prune(now: Date): void {
     const cutoff = isoTime(new Date(now.getTime() - this.retention.maxAgeDays * 86_400_000));
-    db.prepare('DELETE FROM events WHERE start_time < ?').run(cutoff);
-    db.prepare('DELETE FROM events WHERE id NOT IN (SELECT id FROM events ORDER BY start_time DESC, id DESC LIMIT ?)').run(this.retention.maxCount);
+    this.db.stmt('DELETE FROM events WHERE start_time < ?').run(cutoff);
+    this.db.stmt('DELETE FROM events WHERE id NOT IN (SELECT id FROM events ORDER BY start_time DESC, id DESC LIMIT ?)').run(this.retention.maxCount);
   }
 }
 

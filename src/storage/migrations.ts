@@ -211,6 +211,12 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    description: 'classes.sum dropped (the classifier sums the shots itself)',
+    // Its own version, not just an unused column: an older build refuses this database instead of trusting an empty sum.
+    up: (db) => db.exec('ALTER TABLE classes DROP COLUMN sum'),
+  },
 ];
 
 /** The schema version this build writes. */

@@ -1,22 +1,15 @@
 /**
- * Who may use the dashboard, its API and the live view.
- *
- * Modes (chosen once from the configuration, see `authMode`):
- *   open     bound to loopback with no password or token: whoever reaches the port is on
- *            this machine and gets in, but only under a loopback Host name (DNS rebinding)
- *   login    a password or token is set: a session cookie (after the login form), a bearer
- *            token, or a trusted proxy that logged the user in itself (Home Assistant ingress)
- *   refused  bound beyond loopback with neither: nobody gets in but a trusted proxy, and the
- *            page says how to set a password (the Docker image binds 0.0.0.0)
- *
- * Writes (POST) from a browser also need the session's CSRF token in a header, which a
- * cross-site page can neither read nor send without a preflight we never grant, and an
- * Origin (or Referer) of this site.
+ * Who may use the dashboard, its API and the live view. Browser writes also carry the session's
+ * CSRF token in a header, which a cross-site page can neither read nor send without a preflight.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 
+/**
+ * open: loopback and no password, so only this machine reaches it (Host must be loopback: DNS
+ * rebinding); refused: beyond loopback with no password or token (nobody but a trusted proxy).
+ */
 export type AuthMode = 'open' | 'login' | 'refused';
 
 export type Access =

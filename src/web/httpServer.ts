@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import { redactUrl, scrubSecrets } from '../config/redact.js';
+import { valueWithin } from '../process/timeout.js';
 
 /** `true`/`false`, or with a short detail (e.g. "reconnecting", "cpu fallback"). */
 export type HealthResult = boolean | { up: boolean; detail?: string };
@@ -151,19 +152,12 @@ export class HttpServer {
     const check = this.deps.checks[name];
     if (!check) return { up: false };
     const timeoutMs = this.deps.checkTimeoutMs ?? 2000;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<CheckReport>((resolve) => {
-      timer = setTimeout(() => resolve({ up: false, detail: 'check timed out' }), timeoutMs);
-    });
     try {
-      const result = await Promise.race([Promise.resolve().then(check).then(toReport), timeout]);
-      return result;
+      return await valueWithin(Promise.resolve().then(check).then(toReport), timeoutMs, () => ({ up: false, detail: 'check timed out' }));
     } catch (err) {
       // The error text is not shown: it may quote a URL or a path the user did not mean to publish.
       this.deps.logger.warn({ err, check: name }, 'health check failed');
       return { up: false, detail: 'check failed' };
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

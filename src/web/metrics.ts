@@ -3,7 +3,7 @@
  * one, so two agents in one test process do not share counters).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { DROP_REASONS, type DropReason } from '../mqtt/connection.js';
+import { DROP_REASONS, type DropReason } from '../mqtt/offlineQueue.js';
 
 export interface CameraStats {
   camera_fps: number;

@@ -18,6 +18,7 @@ const LIMITS = { maxBytes: 8 << 20, maxMegapixels: 40 };
 function config(overrides: Partial<DetectorConfig> = {}): DetectorConfig {
   return {
     type: 'cpu',
+    backend: 'auto',
     device: '',
     threads: 2,
     model: {

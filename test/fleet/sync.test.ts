@@ -70,7 +70,7 @@ void describe('fleet gallery between nodes', () => {
       // A correction on a (a frame its user said was not the cat) travels with the class.
       const { detector, config } = a.core;
       const frame = await detector.embed((await prepareImage(read('dog_test_0.jpg'), detector.inputSize, imageLimitsOf(config.limits))).rgb);
-      a.core.core.store.write((db) => a.core.core.events.addNegative(db, { label: 'cat', camera: 'door', zone: null, embedding: frame, residual: null, model: a.core.core.detector.modelId(), thumbnail: null, eventId: 'e1' }));
+      a.core.core.events.addNegative({ label: 'cat', camera: 'door', zone: null, embedding: frame, residual: null, model: a.core.core.detector.modelId(), thumbnail: null, eventId: 'e1' });
       a.core.imprinter.notifyChanged();
       await waitFor(() => b.core.imprinter.recognizerData().classNegatives?.length === 1, WAIT, 'b to take a\'s negative');
       assert.deepEqual([...b.core.imprinter.recognizerData().classNegatives![0]!.embedding], [...frame]);

@@ -23,7 +23,6 @@ describe('embeddings are tied to their model', () => {
       // Pretend the shots came from another model: wrong model id and a scrambled embedding.
       const db = new BetterSqlite3(join(dir.path, STORE_FILE));
       db.prepare("UPDATE shots SET model = 'sha-of-an-older-model', embedding = zeroblob(4096)").run();
-      db.prepare('UPDATE classes SET sum = zeroblob(4096)').run();
       db.close();
       core = await startImprinting({ dataDir: dir.path });
       try {

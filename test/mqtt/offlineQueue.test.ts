@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Backoff } from '../../src/process/backoff.js';
-import { clientOptions, OfflineQueue, type DropReason, type QueuedMessage } from '../../src/mqtt/connection.js';
+import { clientOptions } from '../../src/mqtt/clientOptions.js';
+import { OfflineQueue, type DropReason, type QueuedMessage } from '../../src/mqtt/offlineQueue.js';
 
 function message(topic: string, at: number): QueuedMessage {
   return { topic, payload: topic, opts: { qos: 1 }, at };

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppError } from '../../src/errors.js';
 import { validateLabel } from '../../src/recognition/labels.js';
-import { describeError } from '../../src/mqtt/connection.js';
-import { buildResponse } from '../../src/mqtt/requests.js';
+import { describeError } from '../../src/mqtt/reconnectLoop.js';
+import { buildResponse } from '../../src/commands/response.js';
 import { formatErrors, RequestSchemas } from '../../src/commands/schemas.js';
 import { classStateTopic, commandOf, discoveryTopic, requestTopic, responseTopic, topicMatches } from '../../src/mqtt/topics.js';
 

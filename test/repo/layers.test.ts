@@ -31,8 +31,6 @@ const LAYERS: readonly string[][] = [
 ];
 
 const MAX_LINES = 400;
-// Being split (issue 15); this list only shrinks.
-const SPLIT_PENDING = new Set(['detector/supervisedDetector.ts', 'fleet/galleryBook.ts', 'imprinting/service.ts', 'mqtt/connection.ts', 'storage/classStore.ts', 'web/live/liveStream.ts']);
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -78,9 +76,11 @@ describe('rooms of src/', () => {
   });
 
   it(`have no file over ${MAX_LINES} lines`, () => {
-    const long = sourceFiles(SRC)
+    // Code a generator wrote (the model schemas) is read by no one and rewritten whole.
+    const written = sourceFiles(SRC).filter((f) => !readFileSync(f, 'utf8').startsWith('// automatically generated'));
+    const long = written
       .map((f) => ({ file: relative(SRC, f), lines: readFileSync(f, 'utf8').split('\n').length - 1 }))
-      .filter((f) => f.lines > MAX_LINES && !SPLIT_PENDING.has(f.file))
+      .filter((f) => f.lines > MAX_LINES)
       .map((f) => `${f.file}: ${f.lines}`);
     assert.deepEqual(long, []);
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -8,6 +8,7 @@ import { ClassStore, STORE_FILE } from '../../src/storage/classStore.js';
 import { latestVersion, migrate, MIGRATIONS, type Migration } from '../../src/storage/migrations.js';
 import type { NewShot } from '../../src/recognition/types.js';
 import { tempDir, testLogger } from '../helpers/env.js';
+import { modelsOf, weightsOf } from '../helpers/storeWeights.js';
 
 const MODEL_A = 'a'.repeat(64);
 const MODEL_B = 'b'.repeat(64);
@@ -149,6 +150,31 @@ void describe('ClassStore', () => {
       }
     });
 
+    void it('upgrades a schema 3 database: classes keep their shots, counts and settings, and take new shots', async () => {
+      const old = join(dir.path, 'old');
+      mkdirSync(old);
+      const raw = new Database(join(old, STORE_FILE));
+      try {
+        migrate(raw, testLogger(), MIGRATIONS.slice(0, 3));
+        const now = new Date().toISOString();
+        raw.prepare("INSERT INTO classes (id, label, background, sum, count, created_at, updated_at, threshold, origin) VALUES (1, 'cat', 1, ?, 1, ?, ?, 0.5, 'n1')").run(Buffer.from(shot().embedding.buffer), now, now);
+        raw.prepare("INSERT INTO shots (class_id, embedding, model, thumbnail, source, created_at) VALUES (1, ?, ?, x'ffd8', 'old', ?)").run(Buffer.from(unit().buffer), MODEL_A, now);
+      } finally {
+        raw.close();
+      }
+      const s = await open(old);
+      assert.deepEqual(s.listClasses().map((c) => [c.label, c.shots, c.background, c.threshold_override, c.origin]), [['cat', 1, true, 0.5, 'n1']]);
+      assert.deepEqual(s.addShots('cat', [shot()], { model: MODEL_A }), { label: 'cat', shots: 2, added: 1 });
+      assertAppError(() => s.addShots('cat', [shot('x', DIM * 2)], { model: MODEL_A }), 'bad_request');
+      const check = new Database(join(old, STORE_FILE), { readonly: true });
+      try {
+        assert.equal(check.pragma('user_version', { simple: true }), latestVersion());
+        assert.ok(!check.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('classes').includes('sum'));
+      } finally {
+        check.close();
+      }
+    });
+
     void it('refuses a database from a newer edge-imprint', async () => {
       await store.stop();
       const raw = new Database(join(dir.path, STORE_FILE));
@@ -192,13 +218,13 @@ void describe('ClassStore', () => {
       assert.deepEqual(store.listClasses().map((c) => [c.label, c.background]), [['cat', false], ['wall', true]]);
       store.addShots('wall', [shot()], { model: MODEL_A, background: false });
       store.addShots('cat', [shot()], { model: MODEL_A, background: true });
-      assert.deepEqual(store.loadWeights().map((c) => [c.label, c.background]), [['cat', true], ['wall', false]]);
+      assert.deepEqual(weightsOf(store).map((c) => [c.label, c.background]), [['cat', true], ['wall', false]]);
     });
 
     void it('keeps sum and count equal to a recomputation from the shots', () => {
       for (let i = 0; i < 30; i++) store.addShots(`c${i % 3}`, [shot(), shot(), shot()], { model: MODEL_A });
       store.undoShot('c1');
-      for (const w of store.loadWeights()) {
+      for (const w of weightsOf(store)) {
         const shots = store.shots(w.label);
         assert.equal(w.count, shots.length);
         assert.ok(maxAbsDiff(w.sum, float64Sum(shots.map((s) => s.embedding))) < 1e-5, w.label);
@@ -226,9 +252,9 @@ void describe('ClassStore', () => {
       assert.ok(cat[0]!.id < cat[1]!.id && cat[1]!.id < cat[2]!.id);
       assert.deepEqual(store.shots().map((s) => s.label), ['cat', 'cat', 'cat', 'dog']);
       assert.deepEqual(store.shots('nobody'), []);
-      assert.deepEqual(store.models(), [MODEL_A, MODEL_B]);
+      assert.deepEqual(modelsOf(store), [MODEL_A, MODEL_B]);
       store.removeClass('cat');
-      assert.deepEqual(store.models(), [MODEL_B]);
+      assert.deepEqual(modelsOf(store), [MODEL_B]);
     });
 
     void it('refuses bad shots and stores nothing', () => {
@@ -247,7 +273,7 @@ void describe('ClassStore', () => {
 
     void it('rolls back the whole call when an insert fails half way', () => {
       store.addShots('cat', [shot()], { model: MODEL_A });
-      const before = store.loadWeights();
+      const before = weightsOf(store);
       const raw = new Database(join(dir.path, STORE_FILE));
       try {
         // A trigger makes the third insert fail inside the store's own transaction.
@@ -258,7 +284,7 @@ void describe('ClassStore', () => {
       } finally {
         raw.close();
       }
-      assert.deepEqual(store.loadWeights(), before);
+      assert.deepEqual(weightsOf(store), before);
       assert.equal(store.shots().length, 1);
       assert.deepEqual(store.addShots('dog', [shot()], { model: MODEL_A }), { label: 'dog', shots: 1, added: 1 });
     });
@@ -291,13 +317,13 @@ void describe('ClassStore', () => {
     void it('renames a class with its shots; not_found and conflict', () => {
       store.addShots('cat', [shot(), shot()], { model: MODEL_A, background: true });
       store.addShots('dog', [shot()], { model: MODEL_A });
-      const sum = store.loadWeights()[0]!.sum;
+      const sum = weightsOf(store)[0]!.sum;
       store.renameClass('cat', 'kitten');
       assert.deepEqual(store.listClasses().map((c) => [c.label, c.shots, c.background]), [
         ['dog', 1, false],
         ['kitten', 2, true],
       ]);
-      assert.deepEqual(store.loadWeights()[1]!.sum, sum);
+      assert.deepEqual(weightsOf(store)[1]!.sum, sum);
       assert.deepEqual(store.shots('kitten').length, 2);
       assertAppError(() => store.renameClass('cat', 'tiger'), 'not_found');
       assertAppError(() => store.renameClass('kitten', 'dog'), 'conflict');
@@ -313,7 +339,7 @@ void describe('ClassStore', () => {
       store.addShots('cat', [shot('three')], { model: MODEL_A });
       assert.deepEqual(store.undoShot('cat'), { label: 'cat', shots: 2 });
       assert.deepEqual(store.shots('cat').map((s) => s.source), ['one', 'two']);
-      const w = store.loadWeights()[0]!;
+      const w = weightsOf(store)[0]!;
       assert.equal(w.count, 2);
       // Recomputed from the remaining shots, not "sum minus shot": exactly the float64 sum rounded once.
       assert.deepEqual(w.sum, Float32Array.from(float64Sum(first.map((s) => s.embedding))));
@@ -342,7 +368,7 @@ void describe('ClassStore', () => {
       other.addShots('kitten', [shot()], { model: MODEL_A });
       assert.notEqual(store.dataVersion(), v0);
       assert.deepEqual(store.listClasses().map((c) => [c.label, c.shots]), [['kitten', 2]]);
-      const sum = store.loadWeights()[0]!.sum;
+      const sum = weightsOf(store)[0]!.sum;
       assert.ok(maxAbsDiff(sum, float64Sum(other.shots('kitten').map((s) => s.embedding))) < 1e-6);
       const v2 = store.dataVersion();
       assert.equal(store.dataVersion(), v2, 'stable while nobody writes');

@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { ClassStore, STORE_FILE } from '../../src/storage/classStore.js';
 import { latestVersion } from '../../src/storage/migrations.js';
 import { ROOT, tempDir, testLogger, waitFor } from '../helpers/env.js';
+import { weightsOf } from '../helpers/storeWeights.js';
 
 const WORKER = join(ROOT, 'test', 'helpers', 'storeWorker.ts');
 const SHOTS_PER_CALL = 3;
@@ -102,7 +103,7 @@ async function checkStore(dataDir: string): Promise<Map<string, number>> {
   try {
     const counts = new Map<string, number>();
     const shots = store.shots();
-    for (const w of store.loadWeights()) {
+    for (const w of weightsOf(store)) {
       const mine = shots.filter((s) => s.label === w.label);
       assert.equal(w.count, mine.length, `${w.label}: count`);
       assert.equal(mine.length % SHOTS_PER_CALL, 0, `${w.label}: ${mine.length} shots is not whole calls`);

@@ -16,7 +16,7 @@ import { Dashboard, dashboardUrl } from '../../src/web/dashboard/dashboard.js';
 import { chooseEncoding } from '../../src/web/dashboard/http.js';
 import { HttpServer, withoutBasePath } from '../../src/web/httpServer.js';
 import { Metrics } from '../../src/web/metrics.js';
-import type { StatusView } from '../../src/web/ui/apiTypes.js';
+import type { StatusView } from '../../src/web/apiTypes.js';
 import { freePort, image, tempDir } from '../helpers/env.js';
 import { startImprinting, type StartedImprinting } from '../helpers/imprinting.js';
 import { readFileSync } from 'node:fs';

@@ -1,11 +1,6 @@
 /**
- * The dashboard's files, read once at start and kept compressed (brotli and gzip) in memory:
- * the page, its stylesheet, its scripts (compiled from src/web/ui by the build, or
- * transpiled at start when the agent runs from its TypeScript sources) and the jsmpeg
- * player from node_modules. Nothing comes from anywhere else.
- *
- * Scripts and styles live under `assets/<hash>/`, the hash covering every file, so they are
- * cached for a year and a new version is a new address; the page itself is revalidated.
+ * The dashboard's files, read once at start and kept compressed in memory. They live under
+ * `assets/<hash>/` so they can be cached for a year: a new version is a new address.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -1,19 +1,19 @@
 /**
- * The dashboard on the agent's HTTP server: its page and assets, the login, a JSON API over
- * the same commands MQTT runs (through the same lanes), the gallery's and events' images,
- * and the live updates. It reads what it is given and subscribes to the bus; it reaches into
- * nothing else.
+ * The dashboard: page, login, and a JSON API over the commands MQTT runs, through the same
+ * lanes, so a browser can never do more, or jump a queue, than an MQTT client.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { parseJson } from '../../commands/json.js';
 import type { Job, Outcome } from '../../commands/lanes.js';
 import { buildResponse } from '../../commands/response.js';
 import { AppError, errorMessage } from '../../errors.js';
 import type { EventBus } from '../../eventBus.js';
-import type { ShotInfo } from '../../recognition/types.js';
+import type { ClassInfo, ShotInfo } from '../../recognition/types.js';
+import type { EventInfo } from '../../storage/eventStore.js';
 import { AuthGate, isLoopbackAddress, sessionCookie, type Access, type AuthConfig } from '../auth.js';
-import type { CameraView, CommandAnswer, SessionInfo, StatusView } from '../ui/apiTypes.js';
+import type { ApiReads, CameraView, ClassView, CommandAnswer, EventView, StatusView } from '../apiTypes.js';
 import { UiAssets } from './assets.js';
 import { readBody, sendAsset, sendHtml, sendJpeg, sendJson, sendText, statusOf } from './http.js';
 import { LiveUpdates } from './liveUpdates.js';
@@ -196,31 +196,27 @@ export class Dashboard {
   private async read(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams, access: Extract<Access, { ok: true }>): Promise<boolean> {
     const { deps } = this;
     switch (path) {
-      case '/api/session': {
-        const body: SessionInfo = {
+      case '/api/session':
+        return reply(res, 'api/session', {
           mode: access.via === 'open' ? 'open' : 'login',
           session: access.via === 'session',
           csrf: access.csrf,
           version: deps.version,
           node_id: deps.nodeId,
-        };
-        sendJson(res, 200, body);
-        return true;
-      }
+        });
       case '/api/cameras':
-        sendJson(res, 200, deps.cameras());
-        return true;
+        return reply(res, 'api/cameras', deps.cameras());
       case '/api/status':
-        sendJson(res, 200, deps.status());
-        return true;
+        return reply(res, 'api/status', deps.status());
       case '/api/stream':
         this.updates.attach(res);
         return true;
+      // The lanes hand a command's data back untyped: the server's own type must fit the page's.
       case '/api/classes':
-        await this.answer(res, 'class/list', {});
+        await this.answer(res, 'class/list', {}, (classes: ClassInfo[]): ClassView[] => classes);
         return true;
       case '/api/events':
-        await this.answer(res, 'event/list', eventFilter(query));
+        await this.answer(res, 'event/list', eventFilter(query), (events: EventInfo[]): EventView[] => events);
         return true;
       case '/api/shots':
         return this.shots(res, query);
@@ -234,8 +230,7 @@ export class Dashboard {
       sendJson(res, 400, { status: 'error', error: 'label: is required', code: 'bad_request' });
       return true;
     }
-    sendJson(res, 200, this.deps.gallery.shotList(label));
-    return true;
+    return reply(res, 'api/shots', this.deps.gallery.shotList(label));
   }
 
   /** `api/shots/<id>.jpg`, `api/events/<id>.jpg`, `api/cameras/<name>.jpg`. */
@@ -271,8 +266,7 @@ export class Dashboard {
     try {
       const type = req.headers['content-type'] ?? '';
       if (!/^application\/json\b/i.test(type)) throw new AppError('bad_request', 'content-type: must be application/json');
-      const body = await readBody(req, this.deps.maxBodyBytes);
-      payload = body.length === 0 ? {} : parseJson(body);
+      payload = parseJson(await readBody(req, this.deps.maxBodyBytes));
     } catch (error) {
       const answer = buildResponse({ ok: false, error }, undefined);
       sendJson(res, statusOf(answer.code), answer);
@@ -281,9 +275,10 @@ export class Dashboard {
     await this.answer(res, command, payload);
   }
 
-  private async answer(res: ServerResponse, command: string, payload: unknown): Promise<void> {
+  private async answer<From, To>(res: ServerResponse, command: string, payload: unknown, view?: (data: From) => To): Promise<void> {
     const outcome = await this.deps.runner.run(() => this.deps.commands.job(command, payload));
-    const answer: CommandAnswer = buildResponse(outcome, undefined);
+    const shown: Outcome = outcome.ok && view ? { ok: true, data: view(outcome.data as From) } : outcome;
+    const answer: CommandAnswer = buildResponse(shown, undefined);
     if (!outcome.ok && !(outcome.error instanceof AppError)) this.deps.logger.error({ err: outcome.error, command }, 'dashboard command failed');
     this.deps.logger.debug({ command, status: answer.status, code: answer.code }, 'dashboard command');
     sendJson(res, statusOf(answer.code), answer);
@@ -311,6 +306,11 @@ export function dashboardUrl(http: { enabled: boolean; host: string; port: numbe
   return `http://${shown}:${http.port}${http.base_path}/`;
 }
 
+function reply<P extends keyof ApiReads>(res: ServerResponse, _path: P, body: ApiReads[P]): true {
+  sendJson(res, 200, body);
+  return true;
+}
+
 function isRead(req: IncomingMessage): boolean {
   return req.method === 'GET' || req.method === 'HEAD';
 }
@@ -323,14 +323,6 @@ function isHttps(req: IncomingMessage): boolean {
 function methodNotAllowed(res: ServerResponse, allow: string): true {
   sendText(res, 405, 'method not allowed\n', { Allow: allow });
   return true;
-}
-
-function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new AppError('bad_request', 'payload: not valid JSON');
-  }
 }
 
 /** `?camera=&zone=&label=&limit=` as event/list takes it (empty values left out). */

@@ -1,14 +1,11 @@
 /**
- * The dashboard's live updates: what the bus says (labels and scores per camera/zone, camera
- * status, class changes, detections, the detector's state) as server-sent events. A new
- * page first gets the latest label of every camera/zone. Each page's unsent output is
- * bounded: a page that does not keep up is disconnected (it reconnects by itself), never
- * buffered without end.
+ * The bus's news as server-sent events. A page that does not keep up is disconnected (it
+ * reconnects by itself) rather than buffered without end.
  */
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { EventBus } from '../../eventBus.js';
-import type { StreamEvents } from '../ui/apiTypes.js';
+import type { StreamEvents } from '../apiTypes.js';
 import { SECURITY_HEADERS } from './http.js';
 
 export interface LiveUpdatesOptions {

@@ -1,7 +1,6 @@
 /**
- * The live view's ffmpeg arguments, pure. node-rtsp-stream's Mpeg1Muxer runs
- * `ffmpeg -i <url> -f mpegts -codec:v mpeg1video <output options> -`; what must come before
- * `-i` (global and input options) is handed to the muxer's launcher (see muxerProcess.ts).
+ * The live view's ffmpeg arguments, pure: the camera's input options, then node-rtsp-stream's
+ * Mpeg1Muxer recipe for jsmpeg (`-i <url> -f mpegts -codec:v mpeg1video <options> -`).
  */
 import { inputArgs, jpegQscale } from '../../camera/ffmpegArgs.js';
 import type { CameraConfig } from '../../config/types.js';
@@ -27,6 +26,16 @@ export function liveInput(camera: CameraConfig): LiveInput {
   const url = args[args.length - 1] ?? '';
   const global = ['-hide_banner', '-nostdin', '-loglevel', 'warning'];
   return { args: [...global, ...camera.hwaccel_args, ...args.slice(0, -2)], url };
+}
+
+/** After `-i <url>`, as Mpeg1Muxer puts them: what jsmpeg decodes. */
+export const MPEG1_MUXER_OUTPUT: readonly string[] = ['-f', 'mpegts', '-codec:v', 'mpeg1video'];
+
+/** The live ffmpeg's whole argument list: input options, `-i <url>`, the muxer's output to stdout. */
+export function liveArgs(camera: CameraConfig): string[] {
+  const input = liveInput(camera);
+  const options = Object.entries(liveOutputOptions(camera.live)).flatMap(([key, value]) => (value === '' ? [key] : [key, value]));
+  return [...input.args, '-i', input.url, ...MPEG1_MUXER_OUTPUT, ...options, '-'];
 }
 
 /**

@@ -1,6 +1,12 @@
 /**
  * One camera's live view: an ffmpeg (MPEG-1 in MPEG-TS) that runs while someone watches,
- * fanned out to the viewers' WebSockets.
+ * fanned out to the viewers' WebSockets (liveViewers.ts).
+ *
+ * The ffmpeg is started by the agent's one supervisor (process/supervisedProcess.ts) with
+ * its whole command line, not by node-rtsp-stream's Mpeg1Muxer: the muxer spawns
+ * `ffmpeg -i <url> …` itself, so neither the input options (transport, input_args,
+ * hwaccel_args) nor the setpriv prefix that ends ffmpeg with the agent can go before -i.
+ * What follows -i is the muxer's recipe (liveArgs.ts).
  *
  * State machine (changed in setState only):
  *   idle ──first viewer──► starting ──first bytes──► streaming
@@ -10,14 +16,14 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
+import { urlSecrets } from '../../config/redact.js';
 import type { CameraConfig } from '../../config/types.js';
-import { scrubSecrets, urlSecrets } from '../../config/redact.js';
 import { errorMessage } from '../../errors.js';
-import { liveInput, liveOutputOptions, liveUrl } from './liveArgs.js';
-import type { MuxerHandle, MuxerSpec, StartMuxer } from './muxerProcess.js';
-import { firstKeyframePacket, TsAligner } from './tsPackets.js';
-import { watchFfmpegExit } from '../../process/ffmpegExit.js';
+import { DEFAULT_SUPERVISION, SupervisedProcess, type RunHandle, type SpawnFn } from '../../process/supervisedProcess.js';
+import { liveArgs, liveUrl } from './liveArgs.js';
+import { closeSockets, LiveViewers, type FanOutOptions, type Viewer } from './liveViewers.js';
+import { TsAligner } from './tsPackets.js';
 
 export type LiveState = 'idle' | 'starting' | 'streaming' | 'restarting' | 'stopping';
 
@@ -33,13 +39,9 @@ export interface LiveStreamStatus {
   last_error: string | null;
 }
 
-export interface LiveOptions {
+export interface LiveOptions extends FanOutOptions {
   /** ffmpeg keeps running this long after the last viewer left (a page reload reuses it). */
   lingerMs: number;
-  /** A viewer with more than this queued (ws.bufferedAmount) is dropped. */
-  maxViewerBufferBytes: number;
-  /** Cap of the current-GOP cache that lets a new viewer start with a picture at once. */
-  maxGopCacheBytes: number;
   restartInitialMs: number;
   restartMaxMs: number;
   /** A run that streamed this long resets the backoff. */
@@ -64,74 +66,68 @@ export interface LiveStreamDeps {
   name: string;
   camera: CameraConfig;
   logger: Logger;
-  startMuxer: StartMuxer;
-  /** e.g. `setpriv --pdeathsig KILL --` (see CameraSourceDeps.launchPrefix). */
+  spawn: SpawnFn;
+  /** e.g. parentDeathPrefix() (process/parentDeath.ts): ffmpeg dies with the agent. */
   launchPrefix: readonly string[];
   ffmpegPath: string;
   options: LiveOptions;
   clock: () => number;
 }
 
-interface Viewer {
-  ws: WebSocket;
-  /** Has been sent a keyframe of the current run: can be sent anything that follows. */
-  synced: boolean;
-}
-
-interface Run {
-  child: ChildProcess;
-  startedAt: number;
-  lastDataAt: number;
-  firstDataAt: number;
-  failed: boolean;
-  exited: Promise<void>;
-  aligner: TsAligner;
-  stderr: string[];
-}
-
 export class LiveStream {
   private state: LiveState = 'idle';
-  private readonly viewers = new Set<Viewer>();
   private readonly log: Logger;
-  private readonly secrets: string[];
-  private run: Run | null = null;
-  /** Packets from the latest keyframe on, for viewers who join a running stream. */
-  private gop: Buffer[] = [];
-  private gopBytes = 0;
+  private readonly viewers: LiveViewers;
+  private readonly process: SupervisedProcess;
+  private aligner = new TsAligner();
   private closed = false;
-  private killing: Promise<void> = Promise.resolve();
+  /** close() waits for every stop still under way. */
+  private stopping: Promise<void> = Promise.resolve();
   private lingerTimer: NodeJS.Timeout | null = null;
-  private restartTimer: NodeJS.Timeout | null = null;
-  private watchdog: NodeJS.Timeout | null = null;
-  private failuresInRow = 0;
-  private restarts = 0;
-  private dropped = 0;
   private lastError: string | null = null;
 
   constructor(private readonly deps: LiveStreamDeps) {
+    const { camera, options } = deps;
     this.log = deps.logger.child({ camera: deps.name });
-    this.secrets = urlSecrets(liveUrl(deps.camera));
+    this.viewers = new LiveViewers(options, this.log);
+    this.process = new SupervisedProcess({
+      label: 'live ffmpeg',
+      logger: this.log,
+      spawn: deps.spawn,
+      launchPrefix: deps.launchPrefix,
+      stallMs: camera.stall_timeout * 1000,
+      stallReason: `no data for ${camera.stall_timeout} s`,
+      secrets: urlSecrets(liveUrl(camera)),
+      // No restart-loop slow-down: someone is watching, and the view lasts only while they do.
+      options: { ...DEFAULT_SUPERVISION, ...supervision(options), loopMaxRestarts: Number.POSITIVE_INFINITY },
+      clock: deps.clock,
+      hooks: {
+        plan: () => ({ command: deps.ffmpegPath, args: liveArgs(camera), stdio: ['ignore', 'pipe', 'pipe'] }),
+        starting: () => this.onStarting(),
+        attach: (child, run) => this.attach(child, run),
+        failed: (reason) => this.onFailed(reason),
+      },
+    });
   }
 
   status(): LiveStreamStatus {
     return {
       state: this.state,
-      viewers: this.viewers.size,
-      restarts: this.restarts,
-      dropped_viewers: this.dropped,
+      viewers: this.viewers.size(),
+      restarts: this.process.restarts(),
+      dropped_viewers: this.viewers.dropped(),
       last_error: this.lastError,
     };
   }
 
   /** Process id of the running ffmpeg, for tests and benchmarks. */
   pid(): number | null {
-    return this.run?.child.pid ?? null;
+    return this.process.pid();
   }
 
   /** Synchronous SIGKILL, for a process that is exiting anyway. */
   killNow(): void {
-    const child = this.run?.child;
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    this.process.killNow();
   }
 
   /** A new viewer's WebSocket, already open. */
@@ -140,33 +136,31 @@ export class LiveStream {
       ws.close(1001, 'stopping');
       return;
     }
-    const viewer: Viewer = { ws, synced: false };
-    this.viewers.add(viewer);
+    const viewer = this.viewers.add(ws);
     ws.on('error', (err) => this.log.debug({ err: errorMessage(err) }, 'live viewer socket error'));
     ws.once('close', () => this.remove(viewer));
     this.clearLinger();
-    this.log.info({ viewers: this.viewers.size }, 'live viewer joined');
-    if (this.state === 'idle') this.launch();
-    else if (this.state === 'streaming' && this.gop.length > 0) this.sendCache(viewer);
+    this.log.info({ viewers: this.viewers.size() }, 'live viewer joined');
+    if (this.state === 'idle') this.process.start();
+    else if (this.state === 'streaming') this.viewers.catchUp(viewer);
   }
 
   /** Closes every viewer and stops ffmpeg (awaited: none survives). */
   async close(): Promise<void> {
     this.closed = true;
-    this.clearTimers();
-    const sockets = [...this.viewers].map((v) => v.ws);
-    await closeSockets(sockets);
+    this.clearLinger();
+    await closeSockets(this.viewers.sockets());
     await this.shutdown();
-    await this.killing;
+    await this.stopping;
   }
 
   private remove(viewer: Viewer): void {
     if (!this.viewers.delete(viewer)) return;
-    this.log.info({ viewers: this.viewers.size }, 'live viewer left');
-    if (this.viewers.size > 0 || this.closed) return;
+    this.log.info({ viewers: this.viewers.size() }, 'live viewer left');
+    if (this.viewers.size() > 0 || this.closed) return;
     if (this.state === 'restarting') {
       // No ffmpeg runs (a failed one may still be dying: close() waits for it).
-      this.clearTimers();
+      this.track(this.process.stop());
       this.setState('idle');
       return;
     }
@@ -181,247 +175,68 @@ export class LiveStream {
     this.state = next;
   }
 
-  private launch(): void {
-    this.restartTimer = null;
+  private onStarting(): void {
     this.setState('starting');
-    const spec = this.spec();
-    this.log.debug({ cmd: scrubSecrets([...spec.command, '-i', spec.url].join(' '), this.secrets) }, 'starting the live ffmpeg');
-    let handle: MuxerHandle;
-    try {
-      handle = this.deps.startMuxer(spec);
-    } catch (err) {
-      // e.g. a line break in input_args: retried like any failure, so the view is not lost.
-      this.lastError = scrubSecrets(`cannot start ffmpeg: ${errorMessage(err)}`, this.secrets);
-      this.scheduleRestart(this.failed([]));
-      return;
-    }
-    this.run = this.watch(handle);
-    for (const viewer of this.viewers) viewer.synced = false;
+    this.aligner = new TsAligner();
+    this.viewers.resync();
   }
 
-  /** Listens to a new run's output and exit, and arms its stall watchdog. */
-  private watch(handle: MuxerHandle): Run {
-    const { child } = handle;
-    const run: Run = {
-      child,
-      startedAt: this.deps.clock(),
-      lastDataAt: 0,
-      firstDataAt: 0,
-      failed: false,
-      exited: watchFfmpegExit(child, (why) => this.fail(run, why)),
-      aligner: new TsAligner(),
-      stderr: [],
-    };
-    handle.events.on('mpeg1data', (chunk: Buffer) => this.onData(run, chunk));
-    handle.events.on('ffmpegStderr', (chunk: Buffer) => this.onStderr(run, chunk));
-    if (this.watchdog) clearInterval(this.watchdog);
-    this.watchdog = setInterval(() => this.checkStall(run), Math.max(50, Math.min(1000, this.stallMs() / 10)));
-    return run;
+  private attach(child: ChildProcess, run: RunHandle): void {
+    child.stdout?.on('data', (chunk: Buffer) => this.onData(run, chunk));
   }
 
-  private spec(): MuxerSpec {
-    const { camera, launchPrefix, ffmpegPath } = this.deps;
-    const input = liveInput(camera);
-    return {
-      command: [...launchPrefix, ffmpegPath, ...input.args],
-      url: input.url,
-      outputOptions: liveOutputOptions(camera.live),
-    };
-  }
-
-  private stallMs(): number {
-    return this.deps.camera.stall_timeout * 1000;
-  }
-
-  private onData(run: Run, chunk: Buffer): void {
-    if (run !== this.run || run.failed) return;
-    const now = this.deps.clock();
-    run.lastDataAt = now;
-    const packets = run.aligner.push(chunk);
+  private onData(run: RunHandle, chunk: Buffer): void {
+    if (!run.output()) return;
+    const packets = this.aligner.push(chunk);
     if (packets.length === 0) return;
-    if (run.firstDataAt === 0) run.firstDataAt = now;
-    else if (now - run.firstDataAt >= this.deps.options.stableMs) this.failuresInRow = 0;
     if (this.state === 'starting') {
       this.setState('streaming');
       this.log.info('live view streaming');
     }
-    this.broadcast(packets);
+    this.viewers.broadcast(packets);
   }
 
-  private broadcast(packets: Buffer): void {
-    const key = firstKeyframePacket(packets);
-    this.cache(packets, key);
-    for (const viewer of this.viewers) {
-      if (viewer.synced) this.send(viewer, packets);
-      else if (key >= 0) {
-        viewer.synced = true;
-        this.send(viewer, packets.subarray(key));
-      }
-    }
-  }
-
-  private cache(packets: Buffer, key: number): void {
-    if (key >= 0) {
-      this.gop = [packets.subarray(key)];
-      this.gopBytes = packets.length - key;
-    } else if (this.gop.length > 0) {
-      this.gop.push(packets);
-      this.gopBytes += packets.length;
-    }
-    // A GOP too long to cache: a new viewer waits for the next keyframe instead.
-    if (this.gopBytes > this.deps.options.maxGopCacheBytes) this.clearCache();
-  }
-
-  private clearCache(): void {
-    this.gop = [];
-    this.gopBytes = 0;
-  }
-
-  private sendCache(viewer: Viewer): void {
-    viewer.synced = true;
-    this.send(viewer, Buffer.concat(this.gop, this.gopBytes));
-  }
-
-  /** Sends, or drops a viewer that lets too much pile up: its backlog is never the agent's memory. */
-  private send(viewer: Viewer, data: Buffer): void {
-    const { ws } = viewer;
-    if (ws.readyState !== WebSocket.OPEN) return;
-    if (ws.bufferedAmount > this.deps.options.maxViewerBufferBytes) {
-      this.dropped += 1;
-      this.log.warn({ buffered: ws.bufferedAmount }, 'live viewer does not keep up: dropped');
-      ws.terminate();
-      return;
-    }
-    ws.send(data, { binary: true });
-  }
-
-  private onStderr(run: Run, chunk: Buffer): void {
-    for (const line of chunk.toString('utf8').split(/\r?\n|\r/)) {
-      if (line.trim() === '') continue;
-      // Scrubbed on the way in, so nothing can log the raw line later.
-      run.stderr.push(scrubSecrets(line, this.secrets));
-      if (run.stderr.length > this.deps.options.stderrLines) run.stderr.shift();
-    }
-  }
-
-  private checkStall(run: Run): void {
-    if (run !== this.run || run.failed) return;
-    const lastSign = Math.max(run.lastDataAt, run.startedAt);
-    if (this.deps.clock() - lastSign > this.stallMs()) {
-      this.fail(run, `no data for ${this.deps.camera.stall_timeout} s`);
-    }
-  }
-
-  /** A run ended or hung. With viewers it is restarted after a backoff; without, it is over. */
-  private fail(run: Run, reason: string): void {
-    if (run.failed) return;
-    run.failed = true;
-    // A run stopped on purpose is no longer this.run.
-    if (run !== this.run) return;
-    this.lastError = scrubSecrets(reason, this.secrets);
-    if (this.closed || this.viewers.size === 0) {
+  /** A run ended or hung: restarted while viewers remain (false: it is over). */
+  private onFailed(reason: string): boolean {
+    this.lastError = reason;
+    if (this.closed || this.viewers.size() === 0) {
       void this.shutdown();
-      return;
+      return false;
     }
-    const delay = this.failed(run.stderr);
-    const stopped = this.stopRun();
-    this.track(stopped);
-    void stopped.then(() => this.scheduleRestart(delay));
-  }
-
-  /** Counts and logs a failure (lastError set), enters restarting; returns the backoff. */
-  private failed(stderr: string[]): number {
-    this.failuresInRow += 1;
-    const { restartInitialMs, restartMaxMs } = this.deps.options;
-    const delay = Math.min(restartMaxMs, restartInitialMs * 2 ** Math.max(0, this.failuresInRow - 1));
-    // A camera that stays down fails every few seconds: warn on the first failure and
-    // about once a minute after, with ffmpeg's last lines each time.
-    const level = this.failuresInRow % 15 === 1 ? 'warn' : 'debug';
-    this.log[level]({ reason: this.lastError, retry_ms: delay, failures: this.failuresInRow, stderr }, 'live ffmpeg failed; restarting');
     this.setState('restarting');
-    return delay;
-  }
-
-  private scheduleRestart(delay: number): void {
-    if (this.closed || this.state !== 'restarting') return;
-    if (this.viewers.size === 0) this.setState('idle');
-    else this.restartTimer = setTimeout(() => this.relaunch(), delay);
-  }
-
-  private relaunch(): void {
-    this.restartTimer = null;
-    if (this.closed || this.state !== 'restarting' || this.viewers.size === 0) return;
-    this.restarts += 1;
-    this.launch();
+    this.viewers.clearCache();
+    return true;
   }
 
   /** Stops ffmpeg because nobody watches (or the agent stops); a viewer who came meanwhile restarts it. */
   private async shutdown(): Promise<void> {
-    this.clearTimers();
-    if (!this.run) {
+    this.clearLinger();
+    this.viewers.clearCache();
+    if (!this.process.hasChild()) {
+      this.track(this.process.stop());
       this.setState('idle');
       return;
     }
     this.setState('stopping');
-    const stopped = this.stopRun();
+    const stopped = this.process.stop();
     this.track(stopped);
     await stopped;
     if (this.state !== 'stopping') return;
-    if (!this.closed && this.viewers.size > 0) this.launch();
+    if (!this.closed && this.viewers.size() > 0) this.process.start();
     else this.setState('idle');
   }
 
-  /** close() waits for every kill still under way. */
-  private track(kill: Promise<void>): void {
-    this.killing = Promise.all([this.killing, kill]).then(() => undefined);
-  }
-
-  private async stopRun(): Promise<void> {
-    const run = this.run;
-    this.run = null;
-    if (this.watchdog) clearInterval(this.watchdog);
-    this.watchdog = null;
-    this.clearCache();
-    if (run) await killRun(run, this.deps.options.killGraceMs);
+  private track(stop: Promise<void>): void {
+    this.stopping = Promise.all([this.stopping, stop]).then(() => undefined);
   }
 
   private clearLinger(): void {
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.lingerTimer = null;
   }
-
-  private clearTimers(): void {
-    this.clearLinger();
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    this.restartTimer = null;
-  }
 }
 
-/** SIGTERM, then SIGKILL after the grace period: an ffmpeg blocked on a dead camera can ignore SIGTERM. */
-async function killRun(run: Run, graceMs: number): Promise<void> {
-  const { child } = run;
-  if (child.pid === undefined) return;
-  if (child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }, graceMs);
-    await run.exited;
-    clearTimeout(timer);
-    return;
-  }
-  await run.exited;
-}
-
-/** A close frame to each (1001: going away), then the sockets still open after a moment are cut. */
-async function closeSockets(sockets: WebSocket[]): Promise<void> {
-  const closed = sockets.map((ws) => new Promise<void>((resolve) => {
-    if (ws.readyState === WebSocket.CLOSED) resolve();
-    else ws.once('close', () => resolve());
-  }));
-  for (const ws of sockets) ws.close(1001, 'stopping');
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.all(closed), new Promise<void>((resolve) => (timer = setTimeout(resolve, 500)))]);
-  clearTimeout(timer);
-  for (const ws of sockets) if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
+function supervision(options: LiveOptions): Pick<LiveOptions, 'restartInitialMs' | 'restartMaxMs' | 'stableMs' | 'killGraceMs' | 'stderrLines'> {
+  const { restartInitialMs, restartMaxMs, stableMs, killGraceMs, stderrLines } = options;
+  return { restartInitialMs, restartMaxMs, stableMs, killGraceMs, stderrLines };
 }

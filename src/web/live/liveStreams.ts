@@ -3,17 +3,19 @@
  * an Upgrade to WebSocket receives MPEG-1 video in MPEG-TS, as jsmpeg plays it. One path
  * per camera on one port; the camera's live ffmpeg runs only while someone watches.
  */
+import { spawn as nodeSpawn } from 'node:child_process';
 import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { parentDeathPrefix } from '../../pipeline/cameraManager.js';
 import type { CameraConfig } from '../../config/types.js';
 import { errorMessage } from '../../errors.js';
+import { killOnExit } from '../../process/kill.js';
+import { parentDeathPrefix } from '../../process/parentDeath.js';
+import type { SpawnFn } from '../../process/supervisedProcess.js';
 import { liveUrl } from './liveArgs.js';
 import { DEFAULT_LIVE_OPTIONS, LiveStream, type LiveOptions, type LiveStreamStatus } from './liveStream.js';
-import { startMpeg1Muxer, type StartMuxer } from './muxerProcess.js';
 
 /** The path prefix of the live view: `/live/<camera>`. */
 export const LIVE_PATH_PREFIX = '/live/';
@@ -26,8 +28,8 @@ export interface LiveStreamsDeps {
   logger: Logger;
   /** Default: everyone may watch (the HTTP server binds to loopback by default). */
   authorize?: Authorize;
-  /** Default: node-rtsp-stream's Mpeg1Muxer through its launcher. */
-  startMuxer?: StartMuxer;
+  /** Default: node's child_process.spawn. */
+  spawn?: SpawnFn;
   ffmpegPath?: string;
   /** Default: `setpriv --pdeathsig KILL --` where setpriv exists, as for the cameras. */
   launchPrefix?: readonly string[];
@@ -38,10 +40,7 @@ export interface LiveStreamsDeps {
 export class LiveStreams {
   private readonly streams = new Map<string, LiveStream>();
   private wss: WebSocketServer | null = null;
-  /** If the process exits without stop() (a crash), no live ffmpeg may outlive it. */
-  private readonly killOnExit = (): void => {
-    for (const stream of this.streams.values()) stream.killNow();
-  };
+  private releaseExitKill: (() => void) | null = null;
 
   constructor(private readonly deps: LiveStreamsDeps) {}
 
@@ -56,7 +55,7 @@ export class LiveStreams {
         name,
         camera,
         logger: deps.logger,
-        startMuxer: deps.startMuxer ?? startMpeg1Muxer,
+        spawn: deps.spawn ?? (nodeSpawn as SpawnFn),
         launchPrefix: deps.launchPrefix ?? parentDeathPrefix(),
         ffmpegPath: deps.ffmpegPath ?? 'ffmpeg',
         options,
@@ -66,7 +65,10 @@ export class LiveStreams {
     }
     // Viewers send nothing but control frames; MPEG is not worth compressing.
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4096, clientTracking: false });
-    process.once('exit', this.killOnExit);
+    // If the process exits without stop() (a crash), no live ffmpeg may outlive it.
+    this.releaseExitKill = killOnExit(() => {
+      for (const stream of this.streams.values()) stream.killNow();
+    });
   }
 
   /** Closes every viewer and stops every live ffmpeg (awaited). */
@@ -77,7 +79,8 @@ export class LiveStreams {
     const results = await Promise.allSettled(streams.map((s) => s.close()));
     for (const r of results) if (r.status === 'rejected') this.deps.logger.error({ err: r.reason }, 'stopping a live view failed');
     this.streams.clear();
-    process.off('exit', this.killOnExit);
+    this.releaseExitKill?.();
+    this.releaseExitKill = null;
     await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()));
   }
 

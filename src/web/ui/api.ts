@@ -2,7 +2,11 @@
  * The dashboard's API, always addressed relative to the page (so it works under a reverse
  * proxy's or Home Assistant ingress' prefix). Writes carry the CSRF token the session gave.
  */
-import type { CommandAnswer, SessionInfo } from './apiTypes.js';
+import type { ApiReads, CommandAnswer, SessionInfo } from '../apiTypes.js';
+
+type Query = Record<string, string | number | undefined>;
+type ListPath = { [P in keyof ApiReads]: ApiReads[P] extends CommandAnswer ? P : never }[keyof ApiReads];
+type ListData<P extends ListPath> = ApiReads[P] extends CommandAnswer<infer T> ? T : never;
 
 let csrf: string | null = null;
 
@@ -17,7 +21,7 @@ export class ApiError extends Error {
 }
 
 export async function session(): Promise<SessionInfo> {
-  const info = await get<SessionInfo>('api/session');
+  const info = await get('api/session');
   csrf = info.csrf;
   return info;
 }
@@ -36,10 +40,10 @@ async function refused(res: Response): Promise<never> {
   throw new ApiError(message, res.status, code);
 }
 
-export async function get<T>(path: string): Promise<T> {
-  const res = await fetch(path, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+export async function get<P extends keyof ApiReads>(path: P, query: Query = {}): Promise<ApiReads[P]> {
+  const res = await fetch(withQuery(path, query), { credentials: 'same-origin', headers: { Accept: 'application/json' } });
   if (!res.ok) return refused(res);
-  return (await res.json()) as T;
+  return (await res.json()) as ApiReads[P];
 }
 
 /** A command as MQTT has it (`class/enroll`, `event/confirm`, ...); resolves with its `data`. */
@@ -57,10 +61,18 @@ export async function command<T = unknown>(name: string, payload: unknown): Prom
 }
 
 /** A list through a command's lane (GET api/classes, api/events): the answer's data. */
-export async function list<T>(path: string): Promise<T> {
-  const answer = await get<CommandAnswer<T>>(path);
+export async function list<P extends ListPath>(path: P, query: Query = {}): Promise<ListData<P>> {
+  const answer = (await get(path, query)) as CommandAnswer<ListData<P>>;
   if (answer.status !== 'ok') throw new ApiError(answer.error ?? 'failed', 200, answer.code);
-  return answer.data as T;
+  return answer.data as ListData<P>;
+}
+
+/** The path with its query, empty values left out. */
+function withQuery(path: string, query: Query): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') params.set(k, String(v));
+  const text = params.toString();
+  return text ? `${path}?${text}` : path;
 }
 
 export async function logout(): Promise<void> {

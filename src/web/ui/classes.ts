@@ -1,11 +1,7 @@
-/**
- * Classes: every class with the thumbnails of its shots. Delete one shot, take back the
- * latest (undo), rename, remove, mark as background, set or reset its threshold; each shows
- * the threshold in effect.
- */
+/** Classes: every class with its shots' thumbnails, and the class and shot commands. */
 import { command, get, list } from './api.js';
-import type { ClassView, ShotView } from './apiTypes.js';
-import { clear, h, score, toast, withQuery } from './dom.js';
+import type { ClassView } from '../apiTypes.js';
+import { clear, h, score, toast } from './dom.js';
 import type { Mount } from './main.js';
 
 /** What each threshold_source means, as the badge's tooltip. */
@@ -27,7 +23,7 @@ async function run(what: string, work: () => Promise<unknown>, reload: () => voi
 
 function thumbs(c: ClassView, reload: () => void): HTMLElement {
   const box = h('div', { class: 'thumbs', 'data-label': c.label });
-  void get<ShotView[]>(withQuery('api/shots', { label: c.label })).then((shots) => {
+  void get('api/shots', { label: c.label }).then((shots) => {
     for (const shot of shots) {
       const remove = () => void run(`Shot ${shot.id} deleted.`, () => command('shot/remove', { id: shot.id }), reload);
       box.appendChild(
@@ -101,7 +97,7 @@ export const mountClasses: Mount = (el, ctx) => {
     timer = setTimeout(draw, 80);
   };
   const draw = () => {
-    void list<ClassView[]>('api/classes').then((classes) => {
+    void list('api/classes').then((classes) => {
       if (gone) return;
       clear(grid);
       if (classes.length === 0) grid.appendChild(h('p', { class: 'muted' }, 'No class yet: enroll one from the Live page.'));

@@ -1,11 +1,7 @@
-/**
- * Events: recent detections with their snapshots, filtered by camera, zone and label, with
- * the correction buttons (the event/* commands): right, wrong, nothing was there, relabel,
- * undo.
- */
+/** Events: recent detections with their snapshots, and the correction (event/*) buttons. */
 import { command, get, list } from './api.js';
-import type { CameraView, EventView } from './apiTypes.js';
-import { clear, h, score, time, toast, withQuery } from './dom.js';
+import type { CameraView, EventView } from '../apiTypes.js';
+import { clear, h, score, time, toast } from './dom.js';
 import type { Mount } from './main.js';
 
 interface Filter {
@@ -83,7 +79,7 @@ export const mountEvents: Mount = (el, ctx) => {
   const filter: Filter = { camera: '', zone: '', label: '' };
   const listEl = h('div', { class: 'events' });
   const reload = () => {
-    void list<EventView[]>(withQuery('api/events', { ...filter, limit: 100 })).then((events) => {
+    void list('api/events', { ...filter, limit: 100 }).then((events) => {
       if (gone) return;
       clear(listEl);
       if (events.length === 0) listEl.appendChild(h('p', { class: 'muted' }, 'No detection yet.'));
@@ -91,7 +87,7 @@ export const mountEvents: Mount = (el, ctx) => {
       ctx.ready();
     });
   };
-  void get<CameraView[]>('api/cameras').then((cameras) => {
+  void get('api/cameras').then((cameras) => {
     if (gone) return;
     el.append(filters(cameras, filter, reload), listEl);
     reload();

@@ -1,10 +1,6 @@
-/**
- * Live: every camera's live view (jsmpeg over the agent's WebSocket), its zones drawn on it,
- * the current label and score of each camera/zone, and enrollment: a label, optionally a box
- * dragged on the picture, or photos dropped (or picked, on a phone).
- */
+/** Live: each camera's picture with its zones, labels and scores, and enrollment from a box or photos. */
 import { command, get } from './api.js';
-import type { Box, CameraView } from './apiTypes.js';
+import type { Box, CameraView } from '../apiTypes.js';
 import { h, score, toast } from './dom.js';
 import type { Mount } from './main.js';
 
@@ -246,7 +242,7 @@ export const mountLive: Mount = (el, ctx) => {
       card.badge.className = `badge ${c.status}`;
     }
   });
-  void get<CameraView[]>('api/cameras').then((cameras) => {
+  void get('api/cameras').then((cameras) => {
     if (gone) return;
     const grid = h('div', { class: 'grid' });
     if (cameras.length === 0) grid.appendChild(h('p', { class: 'muted' }, 'No camera is configured (cameras: in config/config.yaml).'));

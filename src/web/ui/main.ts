@@ -1,6 +1,6 @@
 /** The dashboard's entry: the session, the live updates (server-sent events) and the page router. */
 import { logout, session } from './api.js';
-import type { StreamEvents } from './apiTypes.js';
+import type { StreamEvents } from '../apiTypes.js';
 import { mountClasses } from './classes.js';
 import { clear, h, toast } from './dom.js';
 import { mountEvents } from './events.js';

@@ -1,6 +1,6 @@
 /** Status: the detector (Edge TPU or CPU, and why), MQTT, the cameras and their live views, the version. */
 import { get } from './api.js';
-import type { StatusView } from './apiTypes.js';
+import type { StatusView } from '../apiTypes.js';
 import { clear, h } from './dom.js';
 import type { Mount } from './main.js';
 
@@ -69,7 +69,7 @@ export const mountStatus: Mount = (el, ctx) => {
   const grid = h('div', { class: 'grid' });
   el.appendChild(grid);
   const draw = () => {
-    void get<StatusView>('api/status').then((s) => {
+    void get('api/status').then((s) => {
       if (gone) return;
       clear(grid);
       grid.append(detector(s), cameras(s), agent(s));

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { StartMuxer } from '../../../src/web/live/muxerProcess.js';
+import type { SpawnFn } from '../../../src/process/supervisedProcess.js';
 import { ROOT, waitFor } from '../../helpers/env.js';
 import { alive } from '../../helpers/processes.js';
 import { cmdline, liveCamera, startLive, watch } from './helpers.js';
@@ -35,7 +34,7 @@ void test('agent SIGKILLed while its live ffmpeg waits on a silent camera: the k
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const line = await waitFor(() => /FFMPEG (\d+)/.exec(out) ?? undefined, 20_000, 'the worker to report its live ffmpeg');
     const ffmpeg = Number(line[1]);
-    // The launcher execs setpriv, which execs ffmpeg: one process, ffmpeg's pid in the end.
+    // setpriv execs ffmpeg: one process, ffmpeg's pid in the end.
     const ffmpegLine = /^ffmpeg .*-i rtsp:\/\/127\.0\.0\.1:\d+\/cam -f mpegts -codec:v mpeg1video/;
     await waitFor(() => ffmpegLine.test(cmdline(ffmpeg)), 5000, `ffmpeg running under pid ${ffmpeg}`);
     child.kill('SIGKILL');
@@ -50,14 +49,14 @@ void test('agent SIGKILLed while its live ffmpeg waits on a silent camera: the k
 void test('a live ffmpeg that stalls and ignores SIGTERM is SIGKILLed and restarted while the viewer stays', async () => {
   const pids: number[] = [];
   // A stand-in that never writes and ignores SIGTERM, like an ffmpeg stuck on a dead camera.
-  const hung: StartMuxer = () => {
-    const child = spawn('/bin/sh', ['-c', 'trap "" TERM; while :; do sleep 0.1; done'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const hung: SpawnFn = (_cmd, _args, o) => {
+    const child = spawn('/bin/sh', ['-c', 'trap "" TERM; while :; do sleep 0.1; done'], o);
     if (child.pid) pids.push(child.pid);
-    return { child, events: new EventEmitter() };
+    return child;
   };
   const h = await startLive(
     { door: liveCamera('rtsp://127.0.0.1:9/cam', { stall_timeout: 1 }) },
-    { startMuxer: hung, options: { killGraceMs: 500, restartInitialMs: 100 } },
+    { spawn: hung, options: { killGraceMs: 500, restartInitialMs: 100 } },
   );
   try {
     const v = await watch(h.port, 'door');

@@ -1,6 +1,6 @@
 /**
- * What the dashboard's API sends and the page reads: one description for both sides (the
- * server annotates its answers with these types; this file has no run-time code).
+ * What the dashboard's API sends and the page reads. Both programs compile this one file (the
+ * server's tsconfig and src/web/ui's), so a field changed on one side breaks the other's build.
  */
 
 export interface Box {
@@ -127,6 +127,17 @@ export interface CommandAnswer<T = unknown> {
   data?: T;
   error?: string;
   code?: string;
+}
+
+/** Every GET of the API (relative to the page) and its body: the server's handlers and the page's reads both key on it. */
+export interface ApiReads {
+  'api/session': SessionInfo;
+  'api/cameras': CameraView[];
+  'api/status': StatusView;
+  'api/shots': ShotView[];
+  // Lists run through their command's lane, so they answer as the command does.
+  'api/classes': CommandAnswer<ClassView[]>;
+  'api/events': CommandAnswer<EventView[]>;
 }
 
 /** Server-sent events (GET api/stream), by event name. */
