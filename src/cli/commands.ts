@@ -98,7 +98,9 @@ export async function classes(
 ): Promise<ExitCode> {
   const installed = action === 'list' ? await installedModel(ctx) : null;
   // Without the model installed here: the one the stored shots were embedded by (read once the store is open).
-  const core: Core = new Core({ config: ctx.config, logger: ctx.logger, modelId: () => installed ?? core.store.models()[0] ?? '' });
+  let stored: string | undefined;
+  const modelId = (): string => installed ?? (stored ??= core.store.shots()[0]?.model ?? '');
+  const core: Core = new Core({ config: ctx.config, logger: ctx.logger, modelId });
   // With gallery.sync the fleet's classes are listed, and changes are shared (the agent publishes them).
   if (action === 'list') await core.startClasses();
   else await core.store.start().then(() => core.gallery?.start());
