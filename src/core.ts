@@ -4,6 +4,7 @@ import { SupervisedDetector } from './detector/supervisedDetector.js';
 import type { DetectorChange } from './detector/state.js';
 import type { EventBus } from './eventBus.js';
 import type { EmbeddingMean } from './recognition/centring.js';
+import type { UnitRef } from './recognition/types.js';
 import { Recognizer, type RecognizerOptions } from './imprinting/recognizer.js';
 import { SceneBook } from './imprinting/sceneBook.js';
 import type { SceneModelOptions } from './recognition/sceneModel.js';
@@ -48,6 +49,14 @@ export function zoneClash(config: Pick<AppConfig, 'cameras'>, label: string): st
     if (Object.hasOwn(c.zones, label)) return `"${label}" is the name of a zone (cameras.${camera}.zones.${label}); a class cannot take it`;
   }
   return null;
+}
+
+/** The camera units: each zone, or the whole frame of a camera without zones. Pure. */
+export function configuredUnits(config: Pick<AppConfig, 'cameras'>): UnitRef[] {
+  return Object.entries(config.cameras).flatMap(([camera, c]): UnitRef[] => {
+    const zones = Object.keys(c.zones);
+    return zones.length === 0 ? [{ camera, zone: null }] : zones.map((zone) => ({ camera, zone }));
+  });
 }
 
 /** One line per zone class that names no class yet (enroll it, or fix the list). Pure. */
@@ -115,7 +124,7 @@ export class Core {
       : null;
     this.service = new ImprintingService({
       detector: this.detector,
-      modelId: () => this.detector.modelId(),
+      modelId,
       store: this.store,
       events: this.events,
       recognizer: this.recognizer,
@@ -127,6 +136,7 @@ export class Core {
       ...(opts.onEnroll ? { onEnroll: opts.onEnroll } : {}),
       ...(this.tuner ? { tuner: this.tuner } : {}),
       unitClasses: (unit) => (unit.zone === null ? [] : (config.cameras[unit.camera]?.zones[unit.zone]?.classes ?? [])),
+      units: () => configuredUnits(config),
       labelClash: (label) => zoneClash(config, label),
       ...(this.gallery ? { shared: this.gallery } : {}),
     });
@@ -162,9 +172,21 @@ export class Core {
     }
   }
 
+  /**
+   * The store and the classes as the agent sees them, without the detector (the CLI's class
+   * list): needs CoreOptions.modelId. Stop with stop().
+   */
+  async startClasses(): Promise<void> {
+    await this.store.start();
+    await this.gallery?.start();
+    // No model known (no model installed and no shots): nothing to centre, and nothing to warn of.
+    if (this.service.modelId() !== '') this.recognizer.setMean(this.embeddingMean());
+    this.service.loadClasses();
+  }
+
   /** The shipped means of the model in use; without one, embeddings are not centred. */
   private embeddingMean(): EmbeddingMean | null {
-    const mean = loadEmbeddingMean(this.detector.modelId());
+    const mean = loadEmbeddingMean(this.service.modelId());
     if (!mean) this.logger.warn('no embedding mean ships for this model: embeddings are not centred (set classifier.threshold for raw cosines, e.g. 0.6)');
     return mean;
   }

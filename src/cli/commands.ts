@@ -57,6 +57,8 @@ export async function enroll(ctx: CliContext, label: string, images: string[], b
 
 export async function classify(ctx: CliContext, images: string[], json: boolean): Promise<ExitCode> {
   return withCore(ctx, async (core) => {
+    // The agent decides with the fine-tuned weights once its background tuning is done: so must the CLI.
+    await core.service.tune();
     let code: ExitCode = 0;
     for (const path of images) {
       try {
@@ -74,28 +76,40 @@ export async function classify(ctx: CliContext, images: string[], json: boolean)
 }
 
 function classLine(c: ClassInfo): string {
-  const kind = c.background ? '\tbackground' : `\tthreshold ${c.threshold.toFixed(2)}`;
+  const kind = c.background ? '\tbackground' : `\tthreshold ${c.threshold.toFixed(2)} (${c.threshold_source})`;
   return `${c.label}\t${c.shots} shot${c.shots === 1 ? '' : 's'}${kind}\tupdated ${c.updated_at}`;
 }
 
-/** Class management needs no detector: it opens only the store. */
+/** The installed model's sha256, or null when there is none here (the classes are listed all the same). */
+async function installedModel(ctx: CliContext): Promise<string | null> {
+  try {
+    return await verifyModel(modelPath(ctx.config.model_dir, ctx.config.detector.model.cpu), loadManifest());
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    return null;
+  }
+}
+
+/** Class management needs no detector: the store, and the classes loaded as the agent loads them. */
 export async function classes(
   ctx: CliContext,
   action: 'list' | 'remove' | 'rename' | 'undo',
   args: { label?: string; to?: string; json?: boolean },
 ): Promise<ExitCode> {
-  const core = new Core({ config: ctx.config, logger: ctx.logger });
-  await core.store.start();
+  const installed = action === 'list' ? await installedModel(ctx) : null;
+  // Without the model installed here: the one the stored shots were embedded by (read once the store is open).
+  let stored: string | undefined;
+  const modelId = (): string => installed ?? (stored ??= core.store.shots()[0]?.model ?? '');
+  const core: Core = new Core({ config: ctx.config, logger: ctx.logger, modelId });
   // With gallery.sync the fleet's classes are listed, and changes are shared (the agent publishes them).
-  await core.gallery?.start();
+  if (action === 'list') await core.startClasses();
+  else await core.store.start().then(() => core.gallery?.start());
   const shared = core.gallery !== null;
   try {
     const store = core.store;
     if (action === 'list') {
-      const floor = ctx.config.classifier.threshold;
-      const list = shared
-        ? core.service.list().map((c) => ({ ...c, threshold: core.gallery!.classes('').get(c.label)?.threshold ?? floor }))
-        : store.listClasses().map(({ threshold_override, ...c }) => ({ ...c, threshold: threshold_override ?? floor }));
+      // The agent's list (its thresholds and their sources), not the store's rows.
+      const list = core.service.list();
       if (args.json) ctx.io.out(JSON.stringify(list));
       else if (list.length === 0) ctx.io.out('no classes yet: enroll one with `edge-imprint enroll <label> <image>`');
       else list.forEach((c) => ctx.io.out(classLine(c)));
@@ -112,8 +126,7 @@ export async function classes(
     }
     return 0;
   } finally {
-    await core.gallery?.stop();
-    await core.store.stop();
+    await core.stop();
   }
 }
 

@@ -51,6 +51,13 @@ export class ClassSync {
     this.pollTimer.unref();
   }
 
+  /** Loads the classes once, watching nothing and tuning nothing (the CLI's class list). */
+  load(): void {
+    this.seenVersion = this.deps.store.dataVersion();
+    this.deps.shared?.refresh();
+    this.deps.recognizer.load(this.recognizerData());
+  }
+
   stop(): void {
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.tuneTimer) clearTimeout(this.tuneTimer);
@@ -87,6 +94,9 @@ export class ClassSync {
   async tune(): Promise<FineTuneResult | null> {
     const tuner = this.deps.tuner;
     if (!tuner) return null;
+    // Tuning now makes the scheduled one redundant (the CLI tunes before it classifies).
+    if (this.tuneTimer) clearTimeout(this.tuneTimer);
+    this.tuneTimer = null;
     try {
       return await this.tuneWith(tuner);
     } catch (err) {

@@ -9,6 +9,7 @@ import { checkLabelCollision, validateLabel } from '../recognition/labels.js';
 import type { ClassStore, ZoneResidual } from '../storage/classStore.js';
 import { augment, AUGMENTATIONS, type Augmentation } from '../recognition/augment.js';
 import type { Recognizer } from './recognizer.js';
+import { afterEnrollment, beforeEnrollment, type ReportUnits } from './enrollmentReport.js';
 import type { EnrollResult, NewShot, UnitRef } from '../recognition/types.js';
 
 export interface EnrollmentDeps {
@@ -28,6 +29,9 @@ export interface EnrollmentDeps {
   changed: () => void;
   /** Every class's label (with gallery.sync: the fleet's): a new one may not share their entity id. */
   labels?: () => string[];
+  /** The camera units configured, for the answer's `recognised_in` (absent: none). */
+  units?: ReportUnits['units'];
+  unitClasses?: ReportUnits['unitClasses'];
 }
 
 /** Learns classes from photos and camera frames: one store transaction per enrollment. */
@@ -128,6 +132,8 @@ export class Enrollment {
   private store(label: string, shots: NewShot[], opts: EnrollOptions & { units?: ZoneResidual[][] }): EnrollResult {
     opts.signal?.throwIfAborted();
     const { background } = opts;
+    // The recognizer before the new shots: what they look like to it, the thresholds they may raise.
+    const before = beforeEnrollment(this.deps.recognizer, label, shots.map((s) => s.embedding), opts.unit);
     const storeOpts = {
       model: this.deps.modelId(),
       ...(background === undefined ? {} : { background }),
@@ -143,6 +149,7 @@ export class Enrollment {
     this.deps.onEnroll?.(shots.length);
     this.deps.changed();
     this.deps.logger.info({ label, added: result.added, shots: result.shots }, 'class enrolled');
-    return result;
+    const units = { units: this.deps.units ?? (() => []), ...(this.deps.unitClasses ? { unitClasses: this.deps.unitClasses } : {}) };
+    return { ...result, ...afterEnrollment(this.deps.recognizer, label, before, units) };
   }
 }

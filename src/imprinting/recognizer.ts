@@ -16,12 +16,15 @@
 import { classThresholds, decisionClasses } from '../recognition/classThresholds.js';
 import { centre, type EmbeddingMean } from '../recognition/centring.js';
 import { ImprintedClassifier } from '../recognition/classifier.js';
-import { decide, residual, residualShot, type DecisionClass, type DecisionOptions, type Negative } from '../recognition/decision.js';
+import { decide, nearestScene, residual, residualShot, type DecisionClass, type DecisionOptions, type Negative } from '../recognition/decision.js';
 import { unitKey, type SceneBook } from './sceneBook.js';
-import { NONE, UNKNOWN, type Classification, type ClassWeights, type UnitRef } from '../recognition/types.js';
+import { NONE, UNKNOWN, type Classification, type ClassWeights, type ThresholdSource, type UnitRef } from '../recognition/types.js';
 import { meanDirection } from '../recognition/vector.js';
 import { DEFAULT_CAMERA_ALLOWANCE } from '../recognition/defaults.js';
-import type { ThresholdOptions } from '../recognition/classThresholds.js';
+import type { ClassThreshold, ThresholdOptions } from '../recognition/classThresholds.js';
+
+/** The names `classes` publishes (contract: threshold_source) for classThresholds' sources. */
+const SOURCE_NAMES: Record<ClassThreshold['source'], ThresholdSource> = { data: 'learned', override: 'set', floor: 'floor' };
 
 export interface RecognizerClass {
   label: string;
@@ -62,8 +65,10 @@ export class Recognizer {
   private readonly photos: ImprintedClassifier;
   private units = new Map<string, UnitView>();
   private background: Float32Array[] = [];
-  private taughtIn = new Map<string, Set<string>>();
+  private taughtInUnits = new Map<string, Set<string>>();
   private backgroundLabels = new Set<string>();
+  /** Where each photo threshold came from; a class missing here is at the floor. */
+  private sources = new Map<string, ThresholdSource>();
 
   private mean: EmbeddingMean | null = null;
 
@@ -85,7 +90,7 @@ export class Recognizer {
     this.backgroundLabels = new Set(data.classes.filter((c) => c.background).map((c) => c.label));
     this.loadPhotos(data);
     this.units = new Map();
-    this.taughtIn = new Map();
+    this.taughtInUnits = new Map();
     const keys = new Set([...data.zoneShots, ...data.negatives].map((u) => unitKey(u)));
     for (const key of keys) this.units.set(key, this.unitView(key, data));
   }
@@ -117,7 +122,7 @@ export class Recognizer {
     const undecided = d.label === UNKNOWN || d.reason === 'no_scene';
     if (!undecided) return { ...base, label: d.label, score: d.score, scores: d.scores, reason: d.reason };
     // Something is there that no class taught here matches: try the classes known only from photos.
-    const taught = this.taughtIn.get(key) ?? new Set<string>();
+    const taught = this.taughtInUnits.get(key) ?? new Set<string>();
     const photoAllowed = new Set(
       this.photos.labels().filter((l) => this.backgroundLabels.has(l) || (!taught.has(l) && (!allowedSet || allowedSet.has(l)))),
     );
@@ -143,6 +148,24 @@ export class Recognizer {
     return [...this.scenes.prototypes(unit), ...this.background, ...(this.units.get(unitKey(unit))?.sceneExamples ?? [])];
   }
 
+  /** |x - s| to the unit's nearest scene look: below the decision's minResidual a frame is the scene (null: no scene yet). */
+  sceneDistance(unit: UnitRef, x: Float32Array): { distance: number; within: boolean; min: number } | null {
+    const s = nearestScene(x, this.sceneOf(unit));
+    if (!s) return null;
+    const distance = residual(x, s.vector, null).norm;
+    const min = this.opts.zone.decision.minResidual;
+    return { distance, within: distance < min, min };
+  }
+
+  /** Whether `label` was taught in this unit (decided there by residual), not just known by its look. */
+  taughtIn(unit: UnitRef, label: string): boolean {
+    return this.taughtInUnits.get(unitKey(unit))?.has(label) ?? false;
+  }
+
+  isBackground(label: string): boolean {
+    return this.backgroundLabels.has(label);
+  }
+
   /** `x`'s residual against one given look of the scene (an augmented shot against the augmented scene). */
   residualAgainst(x: Float32Array, scene: Float32Array): Float32Array {
     return residual(x, scene, this.mean?.residualMean ?? null).vector;
@@ -151,6 +174,11 @@ export class Recognizer {
   /** The threshold in effect for photos and photo-taught classes. */
   threshold(label: string): number {
     return this.photos.threshold(label);
+  }
+
+  /** Where threshold(label) comes from: the class's data, the user's override (class/set), or the floor. */
+  thresholdSource(label: string): ThresholdSource {
+    return this.sources.get(label) ?? 'floor';
   }
 
   /** Per unit, the thresholds of the classes taught there ("door/bin" → {bin_out: 0.52}). */
@@ -175,6 +203,7 @@ export class Recognizer {
     const foreground = centredShots.filter((c) => !c.background && c.shots.length > 0);
     const thresholds = classThresholds(foreground.map((c) => ({ label: c.label, shots: c.shots, ...(c.override === null ? {} : { override: c.override }) })), negatives, rules);
     this.photos.setThresholds(new Map(thresholds.map((t) => [t.label, t.threshold])));
+    this.sources = new Map(thresholds.map((t) => [t.label, SOURCE_NAMES[t.source]]));
   }
 
   private unitView(key: string, data: RecognizerData): UnitView {
@@ -183,7 +212,7 @@ export class Recognizer {
     const background = new Set(data.classes.filter((c) => c.background).map((c) => c.label));
     const byLabel = new Map<string, Float32Array[]>();
     for (const s of shots) if (!background.has(s.label)) byLabel.set(s.label, [...(byLabel.get(s.label) ?? []), s.residual]);
-    this.taughtIn.set(key, new Set(byLabel.keys()));
+    this.taughtInUnits.set(key, new Set(byLabel.keys()));
     const unitNegatives = data.negatives.filter((n) => unitKey(n) === key);
     const negatives = unitNegatives.flatMap((n) => (n.label !== null && n.residual ? [{ label: n.label, residual: n.residual }] : []));
     const thresholdClasses = [...byLabel].map(([label, residuals]) => {

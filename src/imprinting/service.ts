@@ -39,6 +39,8 @@ export interface ImprintingServiceDeps {
   nodeId?: string;
   /** The classes a camera zone may report (empty or absent: every class). */
   unitClasses?: (unit: UnitRef) => string[];
+  /** Every camera unit configured (enrollment answers tell where a class can fire). */
+  units?: () => UnitRef[];
   /**
    * Why a label cannot name a class here, or null: a class `bin` on a camera with a zone
    * `bin` would publish `<base>/<camera>/bin` beside the zone's `<base>/<camera>/bin/...`.
@@ -78,11 +80,18 @@ export class ImprintingService implements Imprinter {
       ...(deps.nodeId ? { nodeId: deps.nodeId } : {}),
       ...(deps.labelClash ? { labelClash: deps.labelClash } : {}),
       ...(deps.onEnroll ? { onEnroll: deps.onEnroll } : {}),
+      ...(deps.units ? { units: deps.units } : {}),
+      ...(deps.unitClasses ? { unitClasses: deps.unitClasses } : {}),
     });
     this.classification = new ClassificationService({
       detector, recognizer, limits, scenes: deps.scenes,
       ...(deps.unitClasses ? { unitClasses: deps.unitClasses } : {}),
     });
+  }
+
+  /** The model whose embedding space the classes are kept in. */
+  modelId(): string {
+    return this.deps.modelId();
   }
 
   async start(): Promise<void> {
@@ -128,18 +137,30 @@ export class ImprintingService implements Imprinter {
     return this.sync.tune();
   }
 
-  /** Every class with the threshold in effect for it (with gallery.sync: every class of the fleet). */
+  /**
+   * Every class with the threshold in effect for it and where that comes from (with
+   * gallery.sync: every class of the fleet). The one place the agent and the CLI read them.
+   */
   list(): ClassInfo[] {
     const { shared, recognizer } = this.deps;
+    const effective = (label: string, override: number | null) =>
+      override !== null
+        ? { threshold: override, threshold_source: 'set' as const }
+        : { threshold: recognizer.threshold(label), threshold_source: recognizer.thresholdSource(label) };
     if (shared) {
       return [...shared.classes(this.deps.modelId()).values()]
-        .map((c) => ({ label: c.label, shots: c.shots, background: c.background, threshold: c.threshold ?? recognizer.threshold(c.label), origin: c.origin, created_at: c.created_at, updated_at: c.updated_at }))
+        .map((c) => ({ label: c.label, shots: c.shots, background: c.background, ...effective(c.label, c.threshold), origin: c.origin, created_at: c.created_at, updated_at: c.updated_at }))
         .sort((a, b) => Buffer.compare(Buffer.from(a.label), Buffer.from(b.label)));
     }
-    return this.deps.store.listClasses().map(({ threshold_override, ...c }) => ({
-      ...c,
-      threshold: threshold_override ?? recognizer.threshold(c.label),
-    }));
+    return this.deps.store.listClasses().map(({ threshold_override, ...c }) => ({ ...c, ...effective(c.label, threshold_override) }));
+  }
+
+  /**
+   * The classes loaded without the detector (the CLI's class management): the same
+   * recognizer data and thresholds the agent decides with. `start()` does this and more.
+   */
+  loadClasses(): void {
+    this.sync.load();
   }
 
   /** Per-class settings (class/set): a threshold override (null: from the data again), background. */

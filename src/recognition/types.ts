@@ -22,14 +22,18 @@ export interface ClassInfo {
   background: boolean;
   /** The threshold in effect: the user's override (class/set), else derived from the data. */
   threshold: number;
+  /** Why `threshold` is what it is: derived from the shots, set by the user (class/set), or classifier.threshold. */
+  threshold_source: ThresholdSource;
   /** The node that enrolled the class first ('' when unknown: enrolled before it was kept). */
   origin: string;
   created_at: string; // ISO 8601 UTC
   updated_at: string;
 }
 
+export type ThresholdSource = 'learned' | 'set' | 'floor';
+
 /** A class as the store holds it: the user's threshold override, if any, not the effective one. */
-export interface StoredClass extends Omit<ClassInfo, 'threshold'> {
+export interface StoredClass extends Omit<ClassInfo, 'threshold' | 'threshold_source'> {
   threshold_override: number | null;
 }
 
@@ -37,6 +41,24 @@ export interface EnrollResult {
   label: string;
   shots: number;
   added: number;
+  /** Still enrolled, but worth a look (contract round 3); absent when there is nothing to say. */
+  warning?: EnrollWarning[];
+  /** Where the class can fire now, and how (contract round 3). */
+  recognised_in?: RecognisedIn[];
+}
+
+export interface EnrollWarning {
+  code: 'looks_like_scene' | 'duplicates_class' | 'raises_thresholds' | 'no_scene';
+  message: string;
+}
+
+/**
+ * A camera unit the class can fire in: `residual` against the unit's empty scene (it was
+ * taught there), `whole` by its look on the unit's frame (photo-taught), `crop` in a region
+ * found in the frame (reserved: no region-proposal path yet).
+ */
+export interface RecognisedIn extends UnitRef {
+  how: 'crop' | 'residual' | 'whole';
 }
 
 /** One stored example: an L2-normalised embedding and where it came from. */

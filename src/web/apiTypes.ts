@@ -48,6 +48,8 @@ export interface ClassView {
   shots: number;
   background: boolean;
   threshold: number;
+  /** learned from the shots, set by the user (class/set), or the floor (classifier.threshold). */
+  threshold_source: 'learned' | 'set' | 'floor';
   origin: string;
   created_at: string;
   updated_at: string;

@@ -93,7 +93,7 @@ describe('edge-imprint CLI, end to end on the real model', () => {
     assert.equal(cli('enroll', 'doggo', image('dog_test_0.jpg')).code, 0);
     assert.match(cli('classes', 'undo', 'doggo').stdout, /"doggo" now has 1 shots/);
     assert.equal(cli('classes', 'remove', 'doggo').code, 0);
-    assert.match(cli('classes').stdout, /^cat\t1 shot\tthreshold 0\.\d\d\tupdated .*\nhotdog\t2 shots/);
+    assert.match(cli('classes').stdout, /^cat\t1 shot\tthreshold 0\.\d\d \((learned|floor)\)\tupdated .*\nhotdog\t2 shots/);
   });
 
   it('user errors are one line each with exit 1; usage errors exit 2', () => {

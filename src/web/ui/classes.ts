@@ -4,6 +4,13 @@ import type { ClassView } from '../apiTypes.js';
 import { clear, h, score, toast } from './dom.js';
 import type { Mount } from './main.js';
 
+/** What each threshold_source means, as the badge's tooltip. */
+const THRESHOLD_SOURCES: Record<ClassView['threshold_source'], string> = {
+  learned: 'threshold in effect, learned from the shots (above the closest other class)',
+  set: 'threshold in effect, set by hand ("From data" learns it again)',
+  floor: 'threshold in effect: the floor (classifier.threshold); nothing close enough to raise it',
+};
+
 async function run(what: string, work: () => Promise<unknown>, reload: () => void): Promise<void> {
   try {
     await work();
@@ -70,7 +77,7 @@ function classCard(c: ClassView, reload: () => void): HTMLElement {
       {},
       c.label,
       h('span', { class: 'badge', 'data-shots': c.shots }, `${c.shots} shot${c.shots === 1 ? '' : 's'}`),
-      h('span', { class: 'badge', title: 'threshold in effect' }, `threshold ${score(c.threshold)}`),
+      h('span', { class: 'badge', title: THRESHOLD_SOURCES[c.threshold_source], 'data-threshold-source': c.threshold_source }, `threshold ${score(c.threshold)} (${c.threshold_source})`),
       c.background ? h('span', { class: 'badge' }, 'background') : null,
       c.origin ? h('span', { class: 'badge', title: 'enrolled on' }, c.origin) : null,
     ),

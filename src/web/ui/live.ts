@@ -134,6 +134,15 @@ async function shrinkPhoto(file: File): Promise<string> {
   return canvas.toDataURL('image/jpeg', 0.9);
 }
 
+/** A class/enroll answer (docs/mqtt.md, "What an enrollment says"). */
+interface EnrollAnswer {
+  label: string;
+  shots: number;
+  added: number;
+  recognised_in?: Array<{ camera: string; zone: string | null; how: string }>;
+  warning?: Array<{ code: string; message: string }>;
+}
+
 async function enroll(card: Card, label: string, files: File[] | null): Promise<void> {
   if (label.trim() === '') {
     toast('Type a label first.', 'error');
@@ -143,8 +152,11 @@ async function enroll(card: Card, label: string, files: File[] | null): Promise<
     ? { label, images: await Promise.all(files.map(shrinkPhoto)) }
     : { label, camera: card.camera.name, ...(card.box ? { box: card.box } : {}) };
   try {
-    const r = await command<{ label: string; shots: number; added: number }>('class/enroll', payload);
-    toast(`Enrolled "${r.label}": ${r.added} new, ${r.shots} shot${r.shots === 1 ? '' : 's'} in all.`);
+    const r = await command<EnrollAnswer>('class/enroll', payload);
+    const where = (r.recognised_in ?? []).map((u) => `${u.zone === null ? u.camera : `${u.camera}/${u.zone}`} (${u.how})`);
+    toast(`Enrolled "${r.label}": ${r.added} new, ${r.shots} shot${r.shots === 1 ? '' : 's'} in all.${where.length > 0 ? ` Recognised in ${where.join(', ')}.` : ''}`);
+    // Still enrolled; the warnings stay longer, like errors, to be read.
+    for (const w of r.warning ?? []) toast(`Note (${w.code}): ${w.message}`, 'error');
     clearBox(card);
   } catch (err) {
     toast(`Enroll failed: ${(err as Error).message}`, 'error');
