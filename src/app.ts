@@ -77,7 +77,6 @@ export class Agent {
     await ensureModels({ config, logger, ...(this.opts.modelMirror ? { mirror: this.opts.modelMirror } : {}) });
     const core = this.buildCore();
     await this.startPart({ name: 'core', start: () => core.start(), stop: () => core.stop() });
-    // A zone may list classes it has yet to learn (enrolled from that zone later): say so.
     for (const line of unknownZoneClasses(config, core.service.list().map((c) => c.label))) logger.warn(line);
     const cameras = this.buildCameras(core);
     await this.startPart({ name: 'cameras', start: () => cameras.start(), stop: () => cameras.stop() });
