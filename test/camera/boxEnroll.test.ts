@@ -1,25 +1,17 @@
 import { enrollCounts } from '../helpers/enrollAnswer.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { Commands } from '../../src/commands/commands.js';
 import { CameraManager } from '../../src/pipeline/cameraManager.js';
-import { image, tempDir, testLogger, waitFor } from '../helpers/env.js';
-import { startImprinting, type StartedImprinting } from '../helpers/imprinting.js';
-import { startRtspServer, type RtspServer } from '../helpers/rtspServer.js';
+import { image, testLogger, waitFor } from '../helpers/env.js';
+import { startImprinting } from '../helpers/imprinting.js';
+import { startRtspServer } from '../helpers/rtspServer.js';
 import { cameraConfig } from './fixtures.js';
+import { cameraRig } from './rig.js';
 
-const dir = tempDir('edge-imprint-box-');
-let server: RtspServer | null = null;
-let core: StartedImprinting | null = null;
-let manager: CameraManager | null = null;
-
-after(async () => {
-  await manager?.stop().catch(() => undefined);
-  await core?.stop().catch(() => undefined);
-  await server?.stop().catch(() => undefined);
-  dir.cleanup();
-});
+const rig = cameraRig('edge-imprint-box-');
+const { dir } = rig;
 
 /** A garden (the empty scene); a dog stands in its right part at 16-26 s and again from 34 s on
  * (the camera's unit takes its first scene look after 10 s of the garden). */
@@ -39,22 +31,22 @@ function sceneClip(): string {
 
 // Issue 16: the Live page's box promised that the camera recognises what it enrolled; it did not.
 void test('a box enrolled on a camera without zones: the object leaves, comes back, and the camera reports its label', { timeout: 120_000 }, async () => {
-  core = await startImprinting({ dataDir: dir.path });
-  const imp = core.imprinter;
+  rig.core = await startImprinting({ dataDir: dir.path });
+  const imp = rig.core.imprinter;
   const labels: string[] = [];
-  core.bus.on('cameraResult', (r) => void (labels.at(-1) !== r.label && labels.push(r.label)));
-  server = await startRtspServer({ file: sceneClip() });
-  manager = new CameraManager({
+  rig.core.bus.on('cameraResult', (r) => void (labels.at(-1) !== r.label && labels.push(r.label)));
+  rig.server = await startRtspServer({ file: sceneClip() });
+  rig.manager = new CameraManager({
     // A short off delay: the dog's leaving shows as `none` before it comes back.
-    config: { cameras: { door: cameraConfig({ url: server.url, fps: 5, stall_timeout: 5 }) }, classifier: { ...core.config.classifier, off_delay_s: 1 } },
-    bus: core.bus,
+    config: { cameras: { door: cameraConfig({ url: rig.server.url, fps: 5, stall_timeout: 5 }) }, classifier: { ...rig.core.config.classifier, off_delay_s: 1 } },
+    bus: rig.core.bus,
     logger: testLogger(),
     classify: (rgb, unit) => imp.classifyPixels(rgb, unit),
     observe: (unit, result, active) => imp.observe(unit, result, active),
-    inputSize: core.detector.inputSize,
+    inputSize: rig.core.detector.inputSize,
   });
-  const commands = new Commands({ imprinter: imp, limits: core.config.limits, cameras: manager, classes: imp, corrections: core.core.corrections });
-  await manager.start();
+  const commands = new Commands({ imprinter: imp, limits: rig.core.config.limits, cameras: rig.manager, classes: imp, corrections: rig.core.core.corrections });
+  await rig.manager.start();
 
   // The garden learned as the empty scene (`none`), then the dog walks in: something, no class yet.
   await waitFor(() => labels.includes('none') && labels.lastIndexOf('unknown') > labels.indexOf('none'), 40_000, () => `the scene learned, then the dog (labels: ${labels.join(' ')})`);

@@ -1,25 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { CameraManager } from '../../src/pipeline/cameraManager.js';
 import type { Events } from '../../src/eventBus.js';
-import { image, tempDir, testLogger, waitFor } from '../helpers/env.js';
+import { image, testLogger, waitFor } from '../helpers/env.js';
 import { startImprinting, type StartedImprinting } from '../helpers/imprinting.js';
-import { buildTestClip, startRtspServer, type RtspServer } from '../helpers/rtspServer.js';
+import { buildTestClip, startRtspServer } from '../helpers/rtspServer.js';
 import { cameraConfig } from './fixtures.js';
+import { cameraRig } from './rig.js';
 
-const dir = tempDir('edge-imprint-e2e-');
-let server: RtspServer | null = null;
-let core: StartedImprinting | null = null;
-let manager: CameraManager | null = null;
-
-after(async () => {
-  await manager?.stop().catch(() => undefined);
-  await core?.stop().catch(() => undefined);
-  await server?.stop().catch(() => undefined);
-  dir.cleanup();
-});
+const rig = cameraRig('edge-imprint-e2e-');
+const { dir } = rig;
 
 async function enroll(imp: StartedImprinting['imprinter'], label: string, files: string[], background = false) {
   const images = files.map((f) => readFileSync(image(f)));
@@ -29,7 +21,7 @@ async function enroll(imp: StartedImprinting['imprinter'], label: string, files:
 void test('enrolled from *_train_* photos, the camera reports dog, cat, hotdog in clip order, each ended before the next', async () => {
   // 4 s each of dog_test_0, cat_test_0, hotdog_test_0 and a background photo.
   const clip = buildTestClip(dir.path, 'clip', { secondsEach: 4 });
-  core = await startImprinting({
+  rig.core = await startImprinting({
     dataDir: dir.path,
     config: (c) => ({
       ...c,
@@ -40,7 +32,7 @@ void test('enrolled from *_train_* photos, the camera reports dog, cat, hotdog i
       classifier: { ...c.classifier, threshold: 0.33, vote: { window: 5, min_hits: 4 }, off_delay_s: 0.3 },
     }),
   });
-  const imp = core.imprinter;
+  const imp = rig.core.imprinter;
   await enroll(imp, 'dog', ['dog_train_0.jpg']);
   await enroll(imp, 'cat', ['cat_train_0.jpg']);
   await enroll(imp, 'hotdog', ['hotdog_train_0.jpg', 'hotdog_train_1.jpg']);
@@ -48,19 +40,19 @@ void test('enrolled from *_train_* photos, the camera reports dog, cat, hotdog i
 
   const events: Events['detectionEvent'][] = [];
   const labels: string[] = [];
-  core.bus.on('detectionEvent', (e) => void events.push(e));
-  core.bus.on('cameraResult', (r) => {
+  rig.core.bus.on('detectionEvent', (e) => void events.push(e));
+  rig.core.bus.on('cameraResult', (r) => {
     if (labels.at(-1) !== r.label) labels.push(r.label);
   });
-  server = await startRtspServer({ file: clip });
-  manager = new CameraManager({
-    config: { cameras: { porch: cameraConfig({ url: server.url, fps: 5, stall_timeout: 5 }) }, classifier: core.config.classifier },
-    bus: core.bus,
+  rig.server = await startRtspServer({ file: clip });
+  rig.manager = new CameraManager({
+    config: { cameras: { porch: cameraConfig({ url: rig.server.url, fps: 5, stall_timeout: 5 }) }, classifier: rig.core.config.classifier },
+    bus: rig.core.bus,
     logger: testLogger(),
     classify: (rgb) => imp.classifyPixels(rgb),
-    inputSize: core.detector.inputSize,
+    inputSize: rig.core.detector.inputSize,
   });
-  await manager.start();
+  await rig.manager.start();
   // The clip lasts 16 s; the hotdog ends once the background shows. Under load the off delay
   // may pass on frames at the cut (`unknown`) before a frame of the background is classified:
   // the background's `none` is waited for too (and checked below).
@@ -92,15 +84,15 @@ void test('enrolled from *_train_* photos, the camera reports dog, cat, hotdog i
     labels.filter((l) => l !== 'unknown' && l !== 'none'),
     ['dog', 'cat', 'hotdog'],
   );
-  const stats = manager.stats().porch;
+  const stats = rig.manager.stats().porch;
   assert.equal(stats?.status, 'online');
   assert.ok((stats?.process_fps ?? 0) > 3, `process_fps ${stats?.process_fps}`);
 
-  await manager.stop();
-  manager = null;
-  await core.stop();
-  core = null;
-  const serverPid = String(server.pid);
+  await rig.manager.stop();
+  rig.manager = null;
+  await rig.core.stop();
+  rig.core = null;
+  const serverPid = String(rig.server.pid);
   const children = spawnSync('ps', ['--ppid', String(process.pid), '-o', 'pid=,args='], { encoding: 'utf8' })
     .stdout.split('\n')
     .map((l) => l.trim())
