@@ -22,11 +22,16 @@ void describe('the README and CI agree', () => {
     assert.deepEqual(first, ['bash scripts/install-system-deps.sh --test && ONNXRUNTIME_NODE_INSTALL=skip npm ci && npm test']);
   });
 
-  void it('.ci/run runs exactly the README test commands, in order', () => {
-    const readme = readmeCommands('Tests').flat();
-    // `npm test` alone is the tail of the set-up command, which runs it.
-    const expected = readme.filter((c) => c !== 'npm test');
-    assert.deepEqual(ciCommands(), expected);
-    for (const suite of ['npm run test:reliability', 'npm run test:newcomer', 'npm run lint']) assert.ok(readme.includes(suite), suite);
+  void it('.ci/run runs the README set-up, then exactly the README suites, in order', () => {
+    const [[setupAndTest], suites] = readmeCommands('Tests');
+    // The default suite (`npm test`) runs once, in the newcomer suite's fresh clone.
+    assert.deepEqual(ciCommands(), [setupAndTest!.replace(/ && npm test$/, ''), ...suites!]);
+    assert.deepEqual(suites, ['npm run test:newcomer', 'npm run test:reliability', 'npm run lint']);
+  });
+
+  void it('the newcomer suite runs the README test command, npm test included', () => {
+    const newcomer = readFileSync(join(ROOT, 'test', 'newcomer', 'freshClone.test.ts'), 'utf8');
+    assert.match(newcomer, /readmeCommands\('Tests', clone\)/);
+    assert.match(newcomer, /&& npm test'\]\);/);
   });
 });
