@@ -1,5 +1,5 @@
 import type { LimitsConfig } from '../config/types.js';
-import { imageLimitsOf, prepareImage } from '../media/image.js';
+import { imageLimitsOf, imageToInput } from '../media/image.js';
 import type { Detector } from '../detector/types.js';
 import type { Recognizer } from './recognizer.js';
 import type { SceneBook } from './sceneBook.js';
@@ -19,8 +19,9 @@ export class ClassificationService {
   constructor(private readonly deps: ClassificationDeps) {}
 
   async classifyImage(image: Buffer, field = 'image'): Promise<Classification> {
-    const prepared = await prepareImage(image, this.deps.detector.inputSize, imageLimitsOf(this.deps.limits), field);
-    return this.classifyPixels(prepared.rgb);
+    // No thumbnail: nothing is stored.
+    const input = await imageToInput(image, this.deps.detector.inputSize, imageLimitsOf(this.deps.limits), field);
+    return this.classifyPixels(input.rgb);
   }
 
   /**

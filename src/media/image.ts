@@ -71,15 +71,22 @@ async function readMetadata(image: Buffer, field: string, limits: ImageLimits): 
   return meta;
 }
 
+/** The model input of a checked image, with the image's own size. */
+export interface ImageInput {
+  rgb: Buffer;
+  width: number;
+  height: number;
+}
+
 /**
  * Decodes a JPEG/PNG/WebP (EXIF orientation applied), checks it against the limits
- * before decoding pixels, and returns the model input and a thumbnail.
+ * before decoding pixels, and returns the model input. Classifying needs no more.
  */
-export async function prepareImage(image: Buffer, size: InputSize, limits: ImageLimits, field = 'image'): Promise<PreparedImage> {
+export async function imageToInput(image: Buffer, size: InputSize, limits: ImageLimits, field = 'image'): Promise<ImageInput> {
   const meta = await readMetadata(image, field, limits);
   try {
-    // Decode once, shrunk on load to a working size, then derive both outputs from it:
-    // decoding a 1080p JPEG twice would cost more than the two small resizes.
+    // Shrunk on load to a working size, then resized to the input: one decode, and the same
+    // two steps as every stored shot, so a photo scores the same classified or enrolled.
     // failOn 'error' rejects truncated files instead of padding them with grey.
     const { data, info } = await sharp(image, { failOn: 'error', limitInputPixels: limits.maxMegapixels * 1e6 })
       .rotate()
@@ -90,11 +97,17 @@ export async function prepareImage(image: Buffer, size: InputSize, limits: Image
       .toBuffer({ resolveWithObject: true });
     const raw = { raw: { width: info.width, height: info.height, channels: info.channels } } as const;
     const rgb = await sharp(data, raw).resize(size.width, size.height, { fit: 'fill' }).raw().toBuffer();
-    return { rgb, thumbnail: await inputThumbnail(rgb, size), width: meta.width ?? 0, height: meta.height ?? 0 };
+    return { rgb, width: meta.width ?? 0, height: meta.height ?? 0 };
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw fieldError('bad_image', field, `could not be decoded (truncated or corrupt): ${reason}`);
   }
+}
+
+/** imageToInput plus the thumbnail an enrolled shot keeps. */
+export async function prepareImage(image: Buffer, size: InputSize, limits: ImageLimits, field = 'image'): Promise<PreparedImage> {
+  const input = await imageToInput(image, size, limits, field);
+  return { ...input, thumbnail: await inputThumbnail(input.rgb, size) };
 }
 
 /** JPEG of model-sized RGB bytes (the stored thumbnail of a shot). */

@@ -23,9 +23,11 @@ void describe('the README and CI agree', () => {
   });
 
   void it('.ci/run runs the README set-up, then exactly the README suites, in order', () => {
-    const [[setupAndTest], suites] = readmeCommands('Tests');
+    const blocks = readmeCommands('Tests');
+    const setupAndTest = blocks[0]?.[0] ?? '';
+    const suites = blocks[1] ?? [];
     // The default suite (`npm test`) runs once, in the newcomer suite's fresh clone.
-    assert.deepEqual(ciCommands(), [setupAndTest!.replace(/ && npm test$/, ''), ...suites!]);
+    assert.deepEqual(ciCommands(), [setupAndTest.replace(/ && npm test$/, ''), ...suites]);
     assert.deepEqual(suites, ['npm run test:newcomer', 'npm run test:reliability', 'npm run lint']);
   });
 
