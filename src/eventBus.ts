@@ -45,6 +45,20 @@ export interface Events {
   scenesSaved: { units: string[] };
   /** Every change of the detector's state (see detector/state.ts), with the backend it concerns. */
   detectorChanged: DetectorChange;
+  /** Every class/enroll answer, whichever face asked (the "Last enrollment" sensor shows the latest). */
+  enrollAnswered: EnrollAnswered;
+}
+
+/** Who asked for an enrollment: an MQTT client, Home Assistant's enroll form, or the dashboard. */
+export type EnrollSource = 'mqtt' | 'home_assistant' | 'dashboard';
+
+export interface EnrollAnswered {
+  source: EnrollSource;
+  /** What was asked: the label (null when the request named none), and the camera and zone when given. */
+  request: { label: string | null; camera: string | null; zone: string | null; box: boolean };
+  /** The answer as sent (status, data or error and code). */
+  response: { status: 'ok' | 'error'; data?: unknown; error?: string; code?: string };
+  at: Date;
 }
 
 type Listener<K extends keyof Events> = (payload: Events[K]) => void | Promise<void>;

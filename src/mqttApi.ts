@@ -11,6 +11,7 @@ import { MqttConnection } from './mqtt/connection.js';
 import type { DropReason } from './mqtt/offlineQueue.js';
 import { MqttPublisher, type PublishedUnit, type StatePayload, type StatsPayload } from './mqtt/publisher.js';
 import { RequestServer } from './mqtt/requests.js';
+import { LastEnrollment } from './mqtt/lastEnrollment.js';
 
 export interface MqttApiDeps {
   config: MqttConfig;
@@ -52,6 +53,7 @@ export class MqttApi {
   readonly requests: RequestServer;
   readonly publisher: MqttPublisher;
   readonly homeAssistant: HomeAssistant | null;
+  private readonly lastEnrollment: LastEnrollment;
 
   constructor(private readonly deps: MqttApiDeps) {
     const { config, logger } = deps;
@@ -70,6 +72,7 @@ export class MqttApi {
       logger: logger.child({ part: 'requests' }),
       discoveryPrefix: config.discovery.prefix,
       galleryTopic: deps.galleryTopic,
+      bus: deps.bus,
       ...(deps.onAnswer ? { onAnswer: deps.onAnswer } : {}),
     });
     this.publisher = new MqttPublisher({
@@ -84,6 +87,7 @@ export class MqttApi {
       units: deps.units,
       statsIntervalS: config.stats_interval,
     });
+    this.lastEnrollment = new LastEnrollment({ transport: this.connection, bus: deps.bus, baseTopic: config.base_topic });
     this.homeAssistant = config.discovery.enabled
       ? new HomeAssistant({
           transport: this.connection,
@@ -95,7 +99,7 @@ export class MqttApi {
           cameras: deps.cameras,
           units: deps.units,
           listClasses,
-          enrollFromCamera: (label, camera) => this.requests.enrollFromCamera(label, camera),
+          enrollFromCamera: (label, camera, zone) => this.requests.enrollFromCamera(label, camera, zone),
           configurationUrl: deps.configurationUrl ?? null,
           gallery: deps.gallery ?? false,
           logger: logger.child({ part: 'homeassistant' }),
@@ -107,13 +111,14 @@ export class MqttApi {
   async start(): Promise<void> {
     await this.requests.start();
     await this.publisher.start();
+    await this.lastEnrollment.start();
     await this.homeAssistant?.start();
     await this.connection.start();
   }
 
   /** Each part stops on its own, so one failure cannot keep the others (or `offline`) back. */
   async stop(): Promise<void> {
-    for (const part of [this.homeAssistant, this.publisher, this.requests, this.connection]) {
+    for (const part of [this.homeAssistant, this.lastEnrollment, this.publisher, this.requests, this.connection]) {
       try {
         await part?.stop();
       } catch (err) {

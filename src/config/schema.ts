@@ -48,7 +48,7 @@ export type ConfigOf<S> = {
 export const ENV_PREFIX = 'EDGE_IMPRINT_';
 
 /** Names under `<base>/` that a camera cannot take without clashing with the node's topics. */
-export const RESERVED_CAMERA_NAMES = ['available', 'state', 'stats', 'classes', 'events', 'request', 'response', 'enroll_form'];
+export const RESERVED_CAMERA_NAMES = ['available', 'state', 'stats', 'classes', 'events', 'request', 'response', 'enroll_form', 'last_enrollment'];
 
 /** Camera and zone names appear in topics and entity ids. */
 export const NAME_PATTERN = /^[a-z0-9_]{1,64}$/;

@@ -1,12 +1,10 @@
 import { DETECTOR_STATES } from '../detector/state.js';
-import { createHash } from 'node:crypto';
 import {
   availableTopic,
   cameraTopic,
   classStateTopic,
   discoveryTopic,
   eventsTopic,
-  formTopics,
   stateTopic,
   statsTopic,
   requestTopic,
@@ -14,45 +12,15 @@ import {
 } from '../mqtt/topics.js';
 import { unitLabels, type PublishedUnit } from '../mqtt/publisher.js';
 import { PROJECT_URL } from '../version.js';
+import { cameraUid, component, nodeUid, safeId, type Component, type DeviceDiscovery, type DiscoveryContext, type Platform } from './component.js';
+import { enrollForm, lastEnrollmentSensor } from './enrollDiscovery.js';
+
+export { cameraUid, nodeUid, safeId, type Component, type DeviceDiscovery, type DiscoveryContext, type Platform };
 
 /**
  * Pure builders of Home Assistant device-based discovery. Components keep the object id and
  * unique_id they had as per-entity configs in earlier versions, so HA keeps their history.
  */
-
-export interface DiscoveryContext {
-  prefix: string;
-  baseTopic: string;
-  nodeId: string;
-  version: string;
-  cameras: string[];
-  /** Non-background class labels: one binary sensor each, per camera or zone. */
-  labels: string[];
-  /** Each zone, or each camera without zones (zone null), with the classes it may report. */
-  units: PublishedUnit[];
-  /** The dashboard's address (the node device's configuration_url), when known. */
-  configurationUrl?: string | null;
-  /** gallery.sync: the node device gets a diagnostic sensor of the fleet gallery. */
-  gallery?: boolean;
-}
-
-export type Platform = 'sensor' | 'binary_sensor' | 'image' | 'event' | 'text' | 'select' | 'button';
-
-/** One entity of a device, `key` being its key in `cmps` (and its object id in earlier versions). */
-export interface Component {
-  key: string;
-  platform: Platform;
-  uniqueId: string;
-  /** The entity's options, without `platform`. */
-  options: Record<string, unknown>;
-}
-
-export interface DeviceDiscovery {
-  topic: string;
-  components: Component[];
-  /** The retained config (`devicePayload`). */
-  payload: Record<string, unknown>;
-}
 
 /** Keys Home Assistant requires per platform (its MQTT platform schemas), besides availability. */
 export const REQUIRED_KEYS: Record<Platform, string[]> = {
@@ -65,27 +33,6 @@ export const REQUIRED_KEYS: Record<Platform, string[]> = {
   button: ['command_topic'],
 };
 
-/** The states of the "Detector state" enum sensor (`detector.state` in `<base>/state`). */
-
-/**
- * A discovery-safe id (`[a-z0-9_]`) for a name; names that had to be altered get a short
- * hash so that e.g. `Cat` and `cat`, or `a b` and `a_b`, stay distinct.
- */
-export function safeId(name: string): string {
-  const cleaned = name.toLowerCase().replace(/[^a-z0-9_]/g, '_');
-  if (cleaned === name && cleaned.length > 0) return cleaned;
-  return `${cleaned}_${createHash('sha1').update(name).digest('hex').slice(0, 6)}`;
-}
-
-/** The node id segment of discovery topics and the prefix of every unique_id. */
-export function nodeUid(nodeId: string): string {
-  return `edge_imprint_${safeId(nodeId)}`;
-}
-
-export function cameraUid(nodeId: string, camera: string): string {
-  return `${nodeUid(nodeId)}_${safeId(camera)}`;
-}
-
 /** The device config topic of the node (`node`) or of a camera (`camera_<id>`). */
 export function deviceTopic(ctx: Pick<DiscoveryContext, 'prefix' | 'nodeId'>, deviceKey: string): string {
   return discoveryTopic(ctx.prefix, 'device', nodeUid(ctx.nodeId), deviceKey);
@@ -94,17 +41,6 @@ export function deviceTopic(ctx: Pick<DiscoveryContext, 'prefix' | 'nodeId'>, de
 /** Where earlier versions published this entity on its own (cleared by the migration). */
 export function legacyTopic(ctx: Pick<DiscoveryContext, 'prefix' | 'nodeId'>, component: Component): string {
   return discoveryTopic(ctx.prefix, component.platform, nodeUid(ctx.nodeId), component.key);
-}
-
-function component(
-  ctx: DiscoveryContext,
-  platform: Platform,
-  uniqueId: string,
-  options: Record<string, unknown>,
-): Component {
-  // The object id earlier versions used: the unique_id without the node prefix.
-  const key = uniqueId.slice(nodeUid(ctx.nodeId).length + 1);
-  return { key, platform, uniqueId, options: { unique_id: uniqueId, ...options } };
 }
 
 function nodeComponents(ctx: DiscoveryContext): Component[] {
@@ -138,38 +74,9 @@ function nodeComponents(ctx: DiscoveryContext): Component[] {
     }),
   ];
   if (ctx.gallery) components.push(gallerySensor(ctx));
+  components.push(lastEnrollmentSensor(ctx));
   if (ctx.cameras.length > 0) components.push(...enrollForm(ctx));
   return components;
-}
-
-/** The no-code enrollment form: type a label, pick a camera, press the button. */
-function enrollForm(ctx: DiscoveryContext): Component[] {
-  const uid = nodeUid(ctx.nodeId);
-  const form = formTopics(ctx.baseTopic);
-  return [
-    component(ctx, 'text', `${uid}_enroll_label`, {
-      name: 'Enroll label',
-      command_topic: form.labelSet,
-      state_topic: form.labelState,
-      min: 0,
-      max: 64,
-      mode: 'text',
-      icon: 'mdi:tag-plus',
-    }),
-    component(ctx, 'select', `${uid}_enroll_camera`, {
-      name: 'Enroll camera',
-      command_topic: form.cameraSet,
-      state_topic: form.cameraState,
-      options: ctx.cameras,
-      icon: 'mdi:cctv',
-    }),
-    component(ctx, 'button', `${uid}_enroll`, {
-      name: 'Enroll from camera',
-      command_topic: form.enrollPress,
-      payload_press: 'PRESS',
-      icon: 'mdi:camera-plus',
-    }),
-  ];
 }
 
 /** The fleet gallery: how many other nodes this one hears; peers, last sync, classes from peers and ignored messages as attributes. */

@@ -9,6 +9,7 @@ import { availableTopic, discoveryFilter, formTopics, haStatusTopic } from '../m
 import { buildDiscovery, nodeUid, withRemoved, type Component, type DeviceDiscovery } from './discovery.js';
 import { isMigrateMarker, MIGRATE_PAYLOAD, planMigration, retainedComponents } from './migration.js';
 import { MAX_LABEL_LENGTH } from '../recognition/labels.js';
+import { WHOLE_CAMERA, zonesByCamera } from './enrollDiscovery.js';
 
 export interface HomeAssistantDeps {
   transport: MqttTransport;
@@ -22,8 +23,8 @@ export interface HomeAssistantDeps {
   /** Each zone, or each camera without zones, with the classes it may report. */
   units: () => PublishedUnit[];
   listClasses: () => ClassInfo[];
-  /** The "Enroll from camera" button; answers on `<base>/response/class/enroll`. */
-  enrollFromCamera: (label: string, camera: string) => void;
+  /** The "Enroll from camera" button (zone null: the whole frame); answers on `<base>/response/class/enroll`. */
+  enrollFromCamera: (label: string, camera: string, zone: string | null) => void;
   logger: Logger;
   /** The dashboard's address: the node device's "Visit" link (configuration_url). */
   configurationUrl?: string | null;
@@ -66,6 +67,9 @@ export class HomeAssistant {
   private readonly abort = new AbortController();
   private formLabel: string | null = null;
   private formCamera: string | null = null;
+  /** Camera → the zone chosen in its zone select (or WHOLE_CAMERA); chosen by the user here, not recovered. */
+  private readonly formZones = new Map<string, string>();
+  private readonly zonesChosen = new Set<string>();
 
   constructor(private readonly deps: HomeAssistantDeps) {}
 
@@ -99,6 +103,8 @@ export class HomeAssistant {
       transport.subscribe(form.cameraState, (_t, payload) => {
         if (this.formCamera === null && payload.length > 0) this.setCamera(payload.toString('utf8'));
       }),
+      transport.subscribe(form.zoneSetFilter, (topic, payload) => this.setZone(topic, payload.toString('utf8'), true)),
+      transport.subscribe(form.zoneState('+'), (topic, payload) => this.setZone(topic, payload.toString('utf8'), false)),
     ]);
     this.offs.push(...subs);
     if (transport.connected) this.armScanTimeout();
@@ -174,6 +180,7 @@ export class HomeAssistant {
     if (this.phase !== 'migrating') return;
     this.phase = 'ready';
     this.announce();
+    this.publishZones();
     if (this.strays.size > 0) this.scheduleStrays();
   }
 
@@ -247,6 +254,40 @@ export class HomeAssistant {
     const form = formTopics(this.deps.baseTopic);
     if (this.formLabel !== null) this.retain(form.labelState, this.formLabel);
     if (this.formCamera !== null) this.retain(form.cameraState, this.formCamera);
+    this.publishZones();
+  }
+
+  /** Each camera with zones: its zone select's choice, the first zone until one is chosen. */
+  private zoneChoices(): Map<string, string> {
+    const choices = new Map<string, string>();
+    for (const [camera, zones] of zonesByCamera({ cameras: this.deps.cameras(), units: this.deps.units() })) {
+      const chosen = this.formZones.get(camera);
+      choices.set(camera, chosen !== undefined && (chosen === WHOLE_CAMERA || zones.includes(chosen)) ? chosen : zones[0]!);
+    }
+    return choices;
+  }
+
+  private publishZones(): void {
+    const form = formTopics(this.deps.baseTopic);
+    for (const [camera, zone] of this.zoneChoices()) this.retain(form.zoneState(camera), zone);
+  }
+
+  /**
+   * A zone select set by the user (`/set`), or its state as the previous run left it (recovered
+   * unless the user chose meanwhile). Unknown cameras or zones are ignored with a warning.
+   */
+  private setZone(topic: string, value: string, chosen: boolean): void {
+    const form = formTopics(this.deps.baseTopic);
+    const camera = topic.slice(form.zoneState('').length).replace(/\/set$/, '');
+    const zones = zonesByCamera({ cameras: this.deps.cameras(), units: this.deps.units() }).get(camera);
+    if (!zones || !(value === WHOLE_CAMERA || zones.includes(value))) {
+      if (chosen) this.deps.logger.warn({ camera, zone: value }, 'enrollment form: unknown camera or zone ignored');
+      return;
+    }
+    if (!chosen && this.zonesChosen.has(camera)) return;
+    if (chosen) this.zonesChosen.add(camera);
+    this.formZones.set(camera, value);
+    if (chosen) this.retain(form.zoneState(camera), value);
   }
 
   private setLabel(value: string): void {
@@ -268,8 +309,10 @@ export class HomeAssistant {
   private pressEnroll(): void {
     const label = this.formLabel ?? '';
     const camera = this.formCamera ?? '';
-    this.deps.logger.info({ label, camera }, 'Home Assistant: enroll from camera');
-    this.deps.enrollFromCamera(label, camera);
+    const choice = this.zoneChoices().get(camera);
+    const zone = choice === undefined || choice === WHOLE_CAMERA ? null : choice;
+    this.deps.logger.info({ label, camera, zone }, 'Home Assistant: enroll from camera');
+    this.deps.enrollFromCamera(label, camera, zone);
   }
 
   private retain(topic: string, payload: string): void {

@@ -6,6 +6,8 @@ import type { Job } from '../commands/lanes.js';
 import type { CommandRunner } from '../commands/runner.js';
 import { AppError, isAppError } from '../errors.js';
 import { buildResponse, type ResponsePayload } from '../commands/response.js';
+import type { EnrollAnswered, EventBus } from '../eventBus.js';
+import { enrollRequestOf } from './lastEnrollment.js';
 import type { MqttTransport } from './transport.js';
 import { commandOf, requestFilter, responseTopic } from './topics.js';
 
@@ -21,6 +23,8 @@ export interface RequestServerDeps {
   discoveryPrefix?: string;
   /** gallery.topic: the fleet gallery's subtree, refused as a response topic too. */
   galleryTopic: string;
+  /** Every class/enroll answer goes on the bus too (the "Last enrollment" sensor). */
+  bus?: EventBus;
   /** Called once per answer (metrics: requests and request errors per command). */
   onAnswer?: (command: string, response: ResponsePayload) => void;
 }
@@ -29,6 +33,8 @@ interface ReplyTarget {
   command: string;
   responseTopic?: string;
   correlationData?: Buffer;
+  /** class/enroll: who asked and what, for the bus. */
+  enroll?: Pick<EnrollAnswered, 'source' | 'request'>;
 }
 
 const RAW_ENROLL_PREFIX = 'class/enroll/';
@@ -56,9 +62,11 @@ export class RequestServer {
     this.unsubscribe = null;
   }
 
-  /** The Home Assistant "Enroll from camera" button: answered on `response/class/enroll`. */
-  enrollFromCamera(label: string, camera: string): void {
-    this.handle({ command: 'class/enroll' }, undefined, () => this.deps.commands.job('class/enroll', { label, camera }));
+  /** The Home Assistant "Enroll from camera" button (a zone, or null: the whole camera): answered on `response/class/enroll`. */
+  enrollFromCamera(label: string, camera: string, zone: string | null = null): void {
+    const payload = { label, camera, ...(zone === null ? {} : { zone }) };
+    const target: ReplyTarget = { command: 'class/enroll', enroll: { source: 'home_assistant', request: enrollRequestOf(payload) } };
+    this.handle(target, undefined, () => this.deps.commands.job('class/enroll', payload));
   }
 
   private onRequest(topic: string, payload: Buffer, packet: IPublishPacket): void {
@@ -71,6 +79,9 @@ export class RequestServer {
       ...(props?.responseTopic ? { responseTopic: props.responseTopic } : {}),
       ...(props?.correlationData ? { correlationData: props.correlationData } : {}),
     };
+    if (target.command === 'class/enroll') {
+      target.enroll = { source: 'mqtt', request: enrollRequestOf(rawLabel === null ? undefined : { label: rawLabel }) };
+    }
     this.deps.logger.debug({ command, bytes: payload.length }, 'MQTT request');
     if (packet.retain) {
       // An empty retained message is the clear asked for below, not a request.
@@ -101,6 +112,7 @@ export class RequestServer {
     let transaction: unknown;
     try {
       json = commands.has(command) ? parseJson(payload) : tryParseJson(payload);
+      if (target.enroll) target.enroll.request = enrollRequestOf(json);
       transaction = isObject(json) ? echoable(json.transaction) : undefined;
     } catch (error) {
       this.reply(target, buildResponse({ ok: false, error }, undefined));
@@ -122,6 +134,7 @@ export class RequestServer {
 
   private reply(target: ReplyTarget, response: ResponsePayload): void {
     this.deps.onAnswer?.(target.command, response);
+    if (target.enroll) this.deps.bus?.emit('enrollAnswered', { ...target.enroll, response, at: new Date() });
     if (response.status === 'error') {
       this.deps.logger.info({ command: target.command, code: response.code }, `request refused: ${response.error}`);
     }

@@ -10,6 +10,8 @@ export const stateTopic = (base: string): string => `${base}/state`;
 export const statsTopic = (base: string): string => `${base}/stats`;
 export const classesTopic = (base: string): string => `${base}/classes`;
 export const eventsTopic = (base: string): string => `${base}/events`;
+/** Retained: the latest class/enroll answer, whoever asked (Home Assistant's "Last enrollment"). */
+export const lastEnrollmentTopic = (base: string): string => `${base}/last_enrollment`;
 
 export const cameraTopic = (base: string, camera: string, leaf: CameraLeaf): string =>
   `${base}/${camera}/${leaf}`;
@@ -39,6 +41,10 @@ export const formTopics = (base: string) => ({
   cameraState: `${base}/enroll_form/camera`,
   cameraSet: `${base}/enroll_form/camera/set`,
   enrollPress: `${base}/enroll_form/enroll`,
+  /** One zone select per camera with zones: `<base>/enroll_form/zone/<camera>` (and `/set`). */
+  zoneState: (camera: string) => `${base}/enroll_form/zone/${camera}`,
+  zoneSet: (camera: string) => `${base}/enroll_form/zone/${camera}/set`,
+  zoneSetFilter: `${base}/enroll_form/zone/+/set`,
 });
 
 export const haStatusTopic = (prefix: string): string => `${prefix}/status`;

@@ -144,7 +144,7 @@ void describe('Home Assistant device-based discovery payloads (pure)', () => {
       assert.equal(c.key, objectId);
       assert.equal(legacyTopic({ prefix: 'homeassistant', nodeId: 'garage' }, c), `homeassistant/${platform}/edge_imprint_garage/${objectId}/config`);
     }
-    const added = ['detector_state', 'door_right', 'door_wrong', 'door_scene'].map((o) => `edge_imprint_garage_${o}`);
+    const added = ['detector_state', 'door_right', 'door_wrong', 'door_scene', 'last_enrollment'].map((o) => `edge_imprint_garage_${o}`);
     assert.deepEqual([...byUid.keys()].sort(), [...before.map(([, o]) => `edge_imprint_garage_${o}`), ...added].sort());
     const ids = componentsOf(devices).map((c) => c.unique_id);
     assert.equal(new Set(ids).size, ids.length, 'unique ids are unique');

@@ -10,6 +10,7 @@ import type { Job, Outcome } from '../../commands/lanes.js';
 import { buildResponse } from '../../commands/response.js';
 import { AppError, errorMessage } from '../../errors.js';
 import type { EventBus } from '../../eventBus.js';
+import { enrollRequestOf } from '../../mqtt/lastEnrollment.js';
 import type { ClassInfo, ShotInfo } from '../../recognition/types.js';
 import type { EventInfo } from '../../storage/eventStore.js';
 import { AuthGate, isLoopbackAddress, sessionCookie, type Access, type AuthConfig } from '../auth.js';
@@ -269,6 +270,7 @@ export class Dashboard {
       payload = parseJson(await readBody(req, this.deps.maxBodyBytes));
     } catch (error) {
       const answer = buildResponse({ ok: false, error }, undefined);
+      this.tellEnrollment(command, undefined, answer);
       sendJson(res, statusOf(answer.code), answer);
       return;
     }
@@ -279,9 +281,16 @@ export class Dashboard {
     const outcome = await this.deps.runner.run(() => this.deps.commands.job(command, payload));
     const shown: Outcome = outcome.ok && view ? { ok: true, data: view(outcome.data as From) } : outcome;
     const answer: CommandAnswer = buildResponse(shown, undefined);
+    this.tellEnrollment(command, payload, answer);
     if (!outcome.ok && !(outcome.error instanceof AppError)) this.deps.logger.error({ err: outcome.error, command }, 'dashboard command failed');
     this.deps.logger.debug({ command, status: answer.status, code: answer.code }, 'dashboard command');
     sendJson(res, statusOf(answer.code), answer);
+  }
+
+  /** Enrollment answers go on the bus as MQTT's do (the "Last enrollment" sensor). */
+  private tellEnrollment(command: string, payload: unknown, answer: CommandAnswer): void {
+    if (command !== 'class/enroll') return;
+    this.deps.bus.emit('enrollAnswered', { source: 'dashboard', request: enrollRequestOf(payload), response: answer, at: new Date() });
   }
 
   /** The dashboard's path as the browser sees it: Home Assistant's ingress prefix, or http.base_path. */
