@@ -121,6 +121,16 @@ export interface StatusView {
   classes: number;
 }
 
+/** A class/enroll answer's data (docs/mqtt.md, "What an enrollment says"). */
+export interface EnrollAnswerView {
+  label: string;
+  shots: number;
+  added: number;
+  /** Each camera unit the class can fire in now, and how. */
+  recognised_in?: Array<{ camera: string; zone: string | null; how: 'crop' | 'residual' | 'whole' }>;
+  warning?: Array<{ code: string; message: string }>;
+}
+
 /** The answer of every command, as on MQTT. */
 export interface CommandAnswer<T = unknown> {
   status: 'ok' | 'error';

@@ -1,7 +1,8 @@
 /** Live: each camera's picture with its zones, labels and scores, and enrollment from a box or photos. */
 import { command, get } from './api.js';
-import type { Box, CameraView } from '../apiTypes.js';
+import type { Box, CameraView, EnrollAnswerView } from '../apiTypes.js';
 import { h, score, toast } from './dom.js';
+import { enrollRequest, enrollTargets, fractions } from './enrollTarget.js';
 import type { Mount } from './main.js';
 
 interface Card {
@@ -12,15 +13,24 @@ interface Card {
   chips: Map<string, HTMLSpanElement>;
   boxEl: HTMLDivElement;
   box: Box | null;
+  /** What Enroll learns from: the box, a zone, or the whole camera. */
+  target: HTMLSelectElement;
   player: JSMpegPlayer | null;
   frames: number;
 }
 
-/** A zone's region as fractions of the frame (pixels are divided by the stream's size). */
-function fractions(roi: Box, size: { width: number; height: number } | null): Box | null {
-  if (roi.x <= 1 && roi.y <= 1 && roi.width <= 1 && roi.height <= 1) return roi;
-  if (!size) return null;
-  return { x: roi.x / size.width, y: roi.y / size.height, width: roi.width / size.width, height: roi.height / size.height };
+/** The stream's size once known: from the agent, or the first decoded frame. */
+function sizeOf(card: Card): { width: number; height: number } | null {
+  return card.camera.source_size ?? (card.frames > 0 ? { width: card.canvas.width, height: card.canvas.height } : null);
+}
+
+/** The target choices for the box drawn now (or none), keeping the user's choice when it is still offered. */
+function refreshTargets(card: Card): void {
+  const targets = enrollTargets(card.camera, card.box, sizeOf(card));
+  const kept = targets.some((t) => t.value === card.target.value) && card.target.dataset.box === String(card.box !== null) ? card.target.value : null;
+  card.target.replaceChildren(...targets.map((t) => h('option', { value: t.value }, t.text)));
+  card.target.value = kept ?? targets[0]?.value ?? 'camera';
+  card.target.dataset.box = String(card.box !== null);
 }
 
 function place(el: HTMLElement, b: Box): void {
@@ -37,7 +47,7 @@ function unitKey(camera: string, zone: string | null): string {
 /** The zones (or the camera's roi) drawn over the picture, each with its label chip. */
 function drawRegions(card: Card): void {
   const { camera, stage } = card;
-  const size = camera.source_size ?? (card.frames > 0 ? { width: card.canvas.width, height: card.canvas.height } : null);
+  const size = sizeOf(card);
   // The whole frame's chip too: a redraw (the first frame gives the size) must not leave a stale one.
   for (const el of stage.querySelectorAll('.zone, .chip.whole')) el.remove();
   card.chips.clear();
@@ -94,6 +104,7 @@ function enableBoxDrawing(card: Card): void {
     start = null;
     // A click (or a tiny drag) clears the box: the whole frame is enrolled.
     if (!card.box || card.box.width < 0.02 || card.box.height < 0.02) clearBox(card);
+    else refreshTargets(card);
   };
   stage.addEventListener('pointerup', end);
   stage.addEventListener('pointercancel', end);
@@ -102,6 +113,7 @@ function enableBoxDrawing(card: Card): void {
 function clearBox(card: Card): void {
   card.box = null;
   card.boxEl.hidden = true;
+  refreshTargets(card);
 }
 
 function readAsDataUrl(file: File): Promise<string> {
@@ -134,15 +146,6 @@ async function shrinkPhoto(file: File): Promise<string> {
   return canvas.toDataURL('image/jpeg', 0.9);
 }
 
-/** A class/enroll answer (docs/mqtt.md, "What an enrollment says"). */
-interface EnrollAnswer {
-  label: string;
-  shots: number;
-  added: number;
-  recognised_in?: Array<{ camera: string; zone: string | null; how: string }>;
-  warning?: Array<{ code: string; message: string }>;
-}
-
 async function enroll(card: Card, label: string, files: File[] | null): Promise<void> {
   if (label.trim() === '') {
     toast('Type a label first.', 'error');
@@ -150,9 +153,9 @@ async function enroll(card: Card, label: string, files: File[] | null): Promise<
   }
   const payload = files
     ? { label, images: await Promise.all(files.map(shrinkPhoto)) }
-    : { label, camera: card.camera.name, ...(card.box ? { box: card.box } : {}) };
+    : enrollRequest(label, card.camera.name, card.target.value, card.box);
   try {
-    const r = await command<EnrollAnswer>('class/enroll', payload);
+    const r = await command<EnrollAnswerView>('class/enroll', payload);
     const where = (r.recognised_in ?? []).map((u) => `${u.zone === null ? u.camera : `${u.camera}/${u.zone}`} (${u.how})`);
     toast(`Enrolled "${r.label}": ${r.added} new, ${r.shots} shot${r.shots === 1 ? '' : 's'} in all.${where.length > 0 ? ` Recognised in ${where.join(', ')}.` : ''}`);
     // Still enrolled; the warnings stay longer, like errors, to be read.
@@ -174,11 +177,12 @@ function enrollForm(card: Card): HTMLElement {
     'div',
     { class: 'enroll' },
     label,
+    card.target,
     h('button', { class: 'primary', type: 'button', onclick: () => void enroll(card, label.value, null) }, 'Enroll'),
     h('button', { type: 'button', onclick: () => clearBox(card) }, 'Clear box'),
     h('button', { type: 'button', onclick: () => photos.click() }, 'Photos…'),
     photos,
-    h('span', { class: 'hint muted' }, 'Drag a box around an object to enroll it: the camera (or the zone the box lies in) then recognises it there. Drop photos on the picture to enroll them.'),
+    h('span', { class: 'hint muted' }, 'Drag a box around an object, then choose what Enroll learns: the box, the zone it lies in, or the whole camera. Drop photos on the picture to enroll them.'),
   );
   card.stage.addEventListener('dragover', (e) => {
     e.preventDefault();
@@ -238,7 +242,9 @@ function cameraCard(camera: CameraView): { el: HTMLElement; card: Card } {
   const boxEl = h('div', { class: 'box', hidden: true });
   const stage = h('div', { class: 'stage drop', 'data-camera': camera.name }, canvas, boxEl);
   const badge = h('span', { class: `badge ${camera.status}` }, camera.status);
-  const card: Card = { camera, stage, canvas, badge, chips: new Map(), boxEl, box: null, player: null, frames: 0 };
+  const target = h('select', { name: 'target', 'aria-label': 'enroll from' });
+  const card: Card = { camera, stage, canvas, badge, chips: new Map(), boxEl, box: null, target, player: null, frames: 0 };
+  refreshTargets(card);
   const title = h('h2', {}, camera.name, badge, camera.enabled ? null : h('span', { class: 'badge' }, 'detection off'));
   const el = h('section', { class: 'card camera', 'data-camera': camera.name }, title, stage, enrollForm(card));
   drawRegions(card);
