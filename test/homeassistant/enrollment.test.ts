@@ -194,4 +194,29 @@ void describe('Home Assistant enrollment entities through a real mosquitto', () 
     await last(from, (p) => p.label === 'box' && p.status === 'ok');
     assert.deepEqual(regions, [{ camera: 'door', region: {} }], 'the whole frame');
   });
+
+  void it('the zone chosen survives a restart of the agent (its retained state), and still enrolls', async () => {
+    const options = {
+      url: broker.url,
+      imprinter: core.imprinter,
+      bus: core.bus,
+      logger: testLogger(),
+      cameras: ['door', 'yard'],
+      zones: { door: ['mat', 'step'] },
+      latestFrame: (camera: string, region?: FrameRegion) => {
+        regions.push({ camera, region });
+        return null;
+      },
+    };
+    await agent.stop();
+    const from = ha.messages.length;
+    agent = await startAgent(options);
+    // Announced again once the new run has read the retained form: "whole camera", not the first zone.
+    const announced = await ha.next(`${BASE}/enroll_form/zone/door`, from, () => true, 10_000);
+    assert.equal(announced.payload.toString(), 'whole camera');
+    regions.length = 0;
+    await ha.publish(`${BASE}/enroll_form/enroll`, 'PRESS');
+    await ha.next(`${BASE}/response/class/enroll`, from);
+    assert.deepEqual(regions, [{ camera: 'door', region: {} }]);
+  });
 });
