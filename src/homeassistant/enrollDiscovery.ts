@@ -68,7 +68,7 @@ export function lastEnrollmentSensor(ctx: DiscoveryContext): Component {
   return component(ctx, 'sensor', `${nodeUid(ctx.nodeId)}_last_enrollment`, {
     name: 'Last enrollment',
     state_topic: topic,
-    value_template: '{{ value_json.state }}',
+    value_template: '{{ value_json.result }}',
     device_class: 'enum',
     options: [...LAST_ENROLLMENT_STATES],
     json_attributes_topic: topic,

@@ -7,10 +7,11 @@ export const LAST_ENROLLMENT_STATES = ['ok', 'warning', 'error'] as const;
 export type LastEnrollmentState = (typeof LAST_ENROLLMENT_STATES)[number];
 
 export interface LastEnrollmentPayload {
-  state: LastEnrollmentState;
+  /** Not `state`: Home Assistant drops an attribute of that name. */
+  result: LastEnrollmentState;
   label: string | null;
   status: 'ok' | 'error';
-  /** The error's code and message (`state: error`), else null. */
+  /** The error's code and message (`result: error`), else null. */
   code: string | null;
   error: string | null;
   recognised_in: unknown[];
@@ -27,9 +28,9 @@ export function lastEnrollmentPayload(answer: EnrollAnswered): LastEnrollmentPay
   const { request, response } = answer;
   const data = response.status === 'ok' && isObject(response.data) ? response.data : {};
   const warning = Array.isArray(data.warning) ? (data.warning as LastEnrollmentPayload['warning']) : [];
-  const state: LastEnrollmentState = response.status === 'error' ? 'error' : warning.length > 0 ? 'warning' : 'ok';
+  const result: LastEnrollmentState = response.status === 'error' ? 'error' : warning.length > 0 ? 'warning' : 'ok';
   return {
-    state,
+    result,
     label: typeof data.label === 'string' ? data.label : request.label,
     status: response.status,
     code: response.status === 'error' ? (response.code ?? 'internal') : null,

@@ -123,7 +123,7 @@ void describe('deploy/mosquitto (config, example users, recommended ACL)', () =>
     assert.equal(await allowed(ha, 'edge-imprint/enroll_form/enroll', 'PRESS'), true);
     assert.equal(await allowed(ha, 'edge-imprint/enroll_form/zone/door/set', 'mat'), true);
     // The agent's answers and the form's state are the agent's: HA cannot fake them.
-    assert.equal(await allowed(ha, 'edge-imprint/last_enrollment', '{"state":"ok"}'), false);
+    assert.equal(await allowed(ha, 'edge-imprint/last_enrollment', '{"result":"ok"}'), false);
     assert.equal(await allowed(ha, 'edge-imprint/enroll_form/zone/door', 'mat'), false);
     assert.equal(await allowed(ha, 'homeassistant/status', 'online'), true);
     assert.equal(await allowed(ha, 'edge-imprint/available', 'offline'), false);

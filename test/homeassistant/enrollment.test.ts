@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { buildDiscovery, type DiscoveryContext } from '../../src/homeassistant/discovery.js';
 import type { PixelShot } from '../../src/imprinting/imprinter.js';
+import { lastEnrollmentPayload } from '../../src/mqtt/lastEnrollment.js';
 import type { FrameRegion } from '../../src/pipeline/cameraManager.js';
 import { cameraConfig } from '../camera/fixtures.js';
 import { image, tempDir, testLogger } from '../helpers/env.js';
@@ -45,8 +46,13 @@ void describe('Home Assistant enrollment entities (pure discovery)', () => {
     assert.equal(sensor.name, 'Last enrollment');
     assert.equal(sensor.state_topic, LAST);
     assert.equal(sensor.json_attributes_topic, LAST);
-    assert.equal(sensor.value_template, '{{ value_json.state }}');
+    assert.equal(sensor.value_template, '{{ value_json.result }}');
     assert.deepEqual(sensor.options, ['ok', 'warning', 'error']);
+    // Home Assistant drops attributes with these names (MQTT_ATTRIBUTES_BLOCKED): the payload uses none.
+    const payload = lastEnrollmentPayload({ source: 'mqtt', request: { label: 'x', camera: null, zone: null, box: false }, response: { status: 'error', error: 'e', code: 'bad_label' }, at: new Date(0) });
+    const blocked = ['state', 'name', 'icon', 'available', 'device_class', 'unique_id', 'unit_of_measurement', 'friendly_name'];
+    assert.deepEqual(Object.keys(payload).filter((k) => blocked.includes(k)), []);
+    assert.equal(payload.result, 'error');
   });
 
   void it('one zone select per camera with zones: its zones, then "whole camera"; none for a camera without zones', () => {
@@ -117,7 +123,7 @@ void describe('Home Assistant enrollment entities through a real mosquitto', () 
     let from = ha.messages.length;
     await ha.request('class/enroll/cat', CAT, { raw: true, responseCommand: 'class/enroll' });
     const ok = await last(from, (p) => p.label === 'cat');
-    assert.equal(ok.state, 'ok');
+    assert.equal(ok.result, 'ok');
     assert.equal(ok.status, 'ok');
     assert.equal(ok.source, 'mqtt');
     assert.equal(ok.code, null);
@@ -130,7 +136,7 @@ void describe('Home Assistant enrollment entities through a real mosquitto', () 
     const answer = await ha.request('class/enroll', { label: 'kitty', images: [CAT.toString('base64')] });
     assert.equal(answer.status, 'ok');
     const warned = await last(from, (p) => p.label === 'kitty');
-    assert.equal(warned.state, 'warning');
+    assert.equal(warned.result, 'warning');
     assert.equal(warned.status, 'ok');
     assert.ok((warned.warning as Array<{ code: string }>).some((w) => w.code === 'duplicates_class'), JSON.stringify(warned.warning));
 
@@ -142,7 +148,7 @@ void describe('Home Assistant enrollment entities through a real mosquitto', () 
     from = ha.messages.length;
     await ha.publish(`${BASE}/enroll_form/enroll`, 'PRESS');
     const failed = await last(from, (p) => p.status === 'error');
-    assert.equal(failed.state, 'error');
+    assert.equal(failed.result, 'error');
     assert.equal(failed.code, 'bad_label');
     assert.match(String(failed.error), /label/);
     assert.equal(failed.label, 'unknown');
@@ -155,7 +161,7 @@ void describe('Home Assistant enrollment entities through a real mosquitto', () 
     const kept = await late.next(LAST);
     await late.end();
     assert.equal(kept.retain, true);
-    assert.equal((JSON.parse(kept.payload.toString()) as { state: string }).state, 'error');
+    assert.equal((JSON.parse(kept.payload.toString()) as { result: string }).result, 'error');
   });
 
   void it('the zone select: the button enrolls the chosen zone of the chosen camera, or the whole camera', async () => {

@@ -133,7 +133,7 @@ void describe('dashboard Live: enroll from a box or a zone, in Chromium', { time
     // The path zone shows only the garden: the answer warns, and the page shows it.
     await page().locator('.toast', { hasText: /looks_like_scene.*zone "path"/ }).waitFor({ timeout: 5000 });
     const shown = await waitFor(() => lastEnrollments.find((e) => e.label === 'lawn'), 10_000, 'Last enrollment of lawn');
-    assert.equal(shown.state, 'warning');
+    assert.equal(shown.result, 'warning');
     assert.equal(shown.zone, 'path');
   });
 });
