@@ -67,8 +67,9 @@ export class HomeAssistant {
   private readonly abort = new AbortController();
   private formLabel: string | null = null;
   private formCamera: string | null = null;
-  /** Camera → the zone chosen in its zone select (or WHOLE_CAMERA); chosen by the user here, not recovered. */
+  /** Camera → the zone in its zone select (or WHOLE_CAMERA): chosen by the user, or as the previous run left it. */
   private readonly formZones = new Map<string, string>();
+  /** Cameras whose zone the user chose in this run: the previous run's state no longer applies. */
   private readonly zonesChosen = new Set<string>();
 
   constructor(private readonly deps: HomeAssistantDeps) {}

@@ -102,7 +102,7 @@ function enableBoxDrawing(card: Card): void {
   const end = () => {
     if (!start) return;
     start = null;
-    // A click (or a tiny drag) clears the box: the whole frame is enrolled.
+    // A click (or a tiny drag) clears the box: Enroll then learns from a zone or the whole camera.
     if (!card.box || card.box.width < 0.02 || card.box.height < 0.02) clearBox(card);
     else refreshTargets(card);
   };
