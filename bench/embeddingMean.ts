@@ -30,6 +30,9 @@ import { BareEmbedder, CACHE_DIR, CLASS_FOLDERS, DATASET_DIR, embedFiles } from 
 import { MEAN_PHOTOS } from './fieldPlan.js';
 import { MODEL_DIR, ROOT } from './setup.js';
 
+/** The shipped constant was derived on TFLite: its reproducibility check stays on the same runtime. */
+const MEAN_BACKEND = 'tflite';
+
 const MODEL_FILE = 'mobilenet_v1_1.0_224_quant_embedding_extractor.tflite';
 export const MEAN_FILE = join(ROOT, 'models', MODEL_FILE.replace(/\.tflite$/, '.mean.json'));
 const CROPS_PER_PHOTO = 8;
@@ -122,8 +125,9 @@ async function cachedEmbeddings(name: string, sha: string, modelPath: string, ma
     const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
     return Array.from({ length: all.length / 1024 }, (_, i) => all.subarray(i * 1024, (i + 1) * 1024));
   }
-  const embedder = new BareEmbedder(modelPath);
-  const out = (await make()).map((rgb) => embedder.embed(rgb));
+  const embedder = await BareEmbedder.create(modelPath, MEAN_BACKEND);
+  const out: Float32Array[] = [];
+  for (const rgb of await make()) out.push(await embedder.embed(rgb));
   const all = new Float32Array(out.length * 1024);
   out.forEach((c, i) => all.set(c, i * 1024));
   mkdirSync(CACHE_DIR, { recursive: true });
@@ -135,7 +139,7 @@ async function cachedEmbeddings(name: string, sha: string, modelPath: string, ma
 export async function deriveEmbeddingMean(modelPath = join(MODEL_DIR, MODEL_FILE)): Promise<EmbeddingMean & { parts: { stamps: number; crops: number } }> {
   const sha = createHash('sha256').update(readFileSync(modelPath)).digest('hex');
   const stamps = meanStamps();
-  const { embeddings } = await embedFiles(stamps, modelPath);
+  const { embeddings } = await embedFiles(stamps, modelPath, 'stamp', MEAN_BACKEND);
   const crops = await cachedEmbeddings('mean-crops', sha, modelPath, cropInputs);
   const group = OBJECTS_PER_CROP + 1;
   const flat = await cachedEmbeddings('mean-residuals', sha, modelPath, async () => (await residualInputs(stamps)).flat());

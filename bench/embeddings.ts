@@ -8,17 +8,18 @@
  * (clothes, hats, Halloween, Christmas, road signs, sign language, letters); related folders
  * are merged into one class so that each class has enough photos (see CLASS_FOLDERS).
  *
- * Embeddings come from the real CPU model through a bare TFLiteNodeModelRunner and are
- * cached in `.bench/` keyed by the model's sha256 and each file's path, size and mtime.
+ * Embeddings come from the real CPU model on the product's default CPU backend (ONNX Runtime;
+ * EDGE_IMPRINT_BENCH_BACKEND=tflite for the reference) and are cached in `.bench/` keyed by
+ * the backend, the model's sha256 and each file's path, size and mtime.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { TFLiteNodeModelRunner } from 'tfjs-tflite-node';
-import { dequantizeNormalized } from '../src/detector/backend.js';
+import { TfliteBackend, type Backend } from '../src/detector/backend.js';
+import { OnnxBackend } from '../src/detector/onnxBackend.js';
+import type { BackendSpec } from '../src/detector/protocol.js';
 import { prepareImage } from '../src/media/image.js';
-import { parseTflite, type Quantization } from '../src/models/tfliteInfo.js';
 import { ROOT } from './setup.js';
 
 export const DATASET_DIR = process.env.EDGE_IMPRINT_DATASET_DIR ?? '/usr/share/tuxpaint/stamps';
@@ -112,37 +113,52 @@ async function toInput(path: string, pipeline: Pipeline): Promise<Uint8Array> {
   return rgb;
 }
 
-type TensorView = { data(): Uint8Array | Float32Array };
+/** The CPU runtime the bench embeds with. */
+export type EmbedBackend = 'onnx' | 'tflite';
 
-/** A bare interpreter of the embedding model: RGB in, L2-normalised dequantised embedding out. */
+/**
+ * EDGE_IMPRINT_BENCH_BACKEND, else ONNX Runtime: what the product runs on a CPU by default
+ * (detector.backend auto without a Coral). `tflite` re-runs the figures on the reference.
+ */
+export function benchBackend(env: NodeJS.ProcessEnv = process.env): EmbedBackend {
+  const value = env.EDGE_IMPRINT_BENCH_BACKEND ?? 'onnx';
+  if (value !== 'onnx' && value !== 'tflite') throw new Error(`EDGE_IMPRINT_BENCH_BACKEND=${value}: expected onnx or tflite`);
+  return value;
+}
+
+/**
+ * How cache files name the embeddings' origin: the model's sha256, and the backend when it is
+ * not TFLite (caches made before ONNX Runtime keep their names, and the two never mix).
+ */
+export function embeddingTag(modelSha256: string, backend: EmbedBackend): string {
+  return backend === 'tflite' ? modelSha256.slice(0, 16) : `${backend}-${modelSha256.slice(0, 16)}`;
+}
+
+/**
+ * A bare interpreter of the embedding model, outside the supervised child: the product's own
+ * backends (src/detector), RGB in, L2-normalised dequantised embedding out.
+ */
 export class BareEmbedder {
-  readonly sha256: string;
-  private readonly input: Uint8Array;
-  private readonly output: TensorView;
-  private readonly runner: { infer(): void };
-  private readonly quant: Quantization;
+  private constructor(
+    readonly sha256: string,
+    readonly backend: EmbedBackend,
+    private readonly engine: Backend,
+  ) {}
 
-  constructor(modelPath: string, threads = 2) {
-    const bytes = readFileSync(modelPath);
-    this.sha256 = createHash('sha256').update(bytes).digest('hex');
-    const info = parseTflite(bytes);
-    const quant = info.outputs[0]?.quantization;
-    if (!quant) throw new Error(`${modelPath}: output tensor has no quantisation parameters`);
-    this.quant = quant;
-    const model = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-    const runner = new TFLiteNodeModelRunner(model, { threads });
-    this.runner = runner;
-    const input = (runner.getInputs() as unknown as TensorView[])[0]?.data();
-    const output = (runner.getOutputs() as unknown as TensorView[])[0];
-    if (!(input instanceof Uint8Array) || !output) throw new Error(`${modelPath}: not a uint8 image model`);
-    this.input = input;
-    this.output = output;
+  static async create(modelPath: string, backend = benchBackend(), threads = 2): Promise<BareEmbedder> {
+    const sha256 = createHash('sha256').update(readFileSync(modelPath)).digest('hex');
+    const spec: BackendSpec = { kind: 'cpu', modelPath, modelSha256: sha256, threads, device: '', library: '' };
+    // The ONNX twin comes from the product's converter and its cache beside the .tflite.
+    const engine = backend === 'onnx' ? await OnnxBackend.create(spec) : new TfliteBackend(spec, undefined);
+    return new BareEmbedder(sha256, backend, engine);
   }
 
-  embed(rgb: Uint8Array): Float32Array {
-    this.input.set(rgb);
-    this.runner.infer();
-    return dequantizeNormalized(this.output.data(), this.quant);
+  get tag(): string {
+    return embeddingTag(this.sha256, this.backend);
+  }
+
+  async embed(rgb: Uint8Array): Promise<Float32Array> {
+    return this.engine.embed(rgb);
   }
 }
 
@@ -157,18 +173,19 @@ function fileKey(path: string): string {
 }
 
 /**
- * Embeds every file, reusing `.bench/embeddings-<pipeline>-<model sha>.json` for files already seen.
+ * Embeds every file, reusing `.bench/embeddings-<pipeline>-<tag>.json` (embeddingTag) for files already seen.
  * Returns the embeddings in the order of `paths` and how many were computed now.
  */
 export async function embedFiles(
   paths: string[],
   modelPath: string,
   pipeline: Pipeline = 'stamp',
+  backend = benchBackend(),
 ): Promise<{ embeddings: Map<string, Float32Array>; computed: number; ms: number }> {
   const started = performance.now();
   let embedder: BareEmbedder | undefined;
   const sha = createHash('sha256').update(readFileSync(modelPath)).digest('hex');
-  const cachePath = join(CACHE_DIR, `embeddings-${pipeline}-${sha.slice(0, 16)}.json`);
+  const cachePath = join(CACHE_DIR, `embeddings-${pipeline}-${embeddingTag(sha, backend)}.json`);
   const cache: CacheFile = existsSync(cachePath)
     ? (JSON.parse(readFileSync(cachePath, 'utf8')) as CacheFile)
     : { model: sha, entries: {} };
@@ -182,8 +199,8 @@ export async function embedFiles(
       embeddings.set(path, new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)));
       continue;
     }
-    embedder ??= new BareEmbedder(modelPath);
-    const e = embedder.embed(await toInput(path, pipeline));
+    embedder ??= await BareEmbedder.create(modelPath, backend);
+    const e = await embedder.embed(await toInput(path, pipeline));
     embeddings.set(path, e);
     cache.entries[path] = { key, embedding: Buffer.from(e.buffer, e.byteOffset, e.byteLength).toString('base64') };
     computed++;

@@ -16,7 +16,7 @@ import { DEFAULT_CENTRED_MARGIN, DEFAULT_CENTRED_THRESHOLD, DEFAULT_MARGIN, DEFA
 import { DEFAULT_DECISION, DEFAULT_CLASS_THRESHOLDS, DEFAULT_ZONE_FLOOR } from '../src/recognition/zoneDefaults.js';
 import { DEFAULT_SCENE_OPTIONS } from '../src/recognition/sceneModel.js';
 import { MODEL, ensureDataset } from './accuracy.js';
-import { BareEmbedder } from './embeddings.js';
+import { BareEmbedder, benchBackend, embeddingTag } from './embeddings.js';
 import { loadShippedMean } from './embeddingMean.js';
 import { clipSet, embedClip, fieldPlans, wholeFrame, type EmbeddedClip } from './fieldData.js';
 import { ClipRenderer, writeClipVideo } from './fieldRender.js';
@@ -27,19 +27,20 @@ const CLIPS_PER_SCENE = Number(process.env.EDGE_IMPRINT_FIELD_CLIPS ?? 2);
 export async function loadFieldClips(print: (line: string) => void): Promise<EmbeddedClip[]> {
   ensureDataset(print);
   const sha = createHash('sha256').update(readFileSync(MODEL)).digest('hex');
-  let embedder: BareEmbedder | undefined;
+  const backend = benchBackend();
+  let embedder: Promise<BareEmbedder> | undefined;
   const plans = await fieldPlans(CLIPS_PER_SCENE);
   if (process.env.EDGE_IMPRINT_FIELD_WHOLE_FRAME === '1') plans.push(...plans.filter((p) => clipSet(p) === 0).map(wholeFrame));
   const clips: EmbeddedClip[] = [];
   const started = performance.now();
   let computed = 0;
   for (const plan of plans) {
-    const r = await embedClip(plan, () => (embedder ??= new BareEmbedder(MODEL)), sha);
+    const r = await embedClip(plan, () => (embedder ??= BareEmbedder.create(MODEL, backend)), embeddingTag(sha, backend));
     if (r.computed) computed++;
     clips.push(r.clip);
   }
   const frames = clips.reduce((n, c) => n + c.frames.length, 0);
-  print(`  field clips: ${clips.length} (${frames} frames at 2 fps, ${(frames / 2 / 60).toFixed(0)} min); embedded ${computed} now, the rest cached (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  print(`  field clips on ${backend}: ${clips.length} (${frames} frames at 2 fps, ${(frames / 2 / 60).toFixed(0)} min); embedded ${computed} now, the rest cached (${((performance.now() - started) / 1000).toFixed(1)} s)`);
   const videoDir = process.env.EDGE_IMPRINT_FIELD_VIDEO;
   if (videoDir) {
     for (const plan of plans) {

@@ -1,7 +1,7 @@
 /**
  * The field benchmark's data: the seeded clips (one or more per scene photo), rendered and
  * embedded offline with the bare CPU model, zone crop by zone crop, like the camera pipeline
- * would (crop, stretch to 224x224). Embeddings are cached in `.bench/field-<model sha>/`, one
+ * would (crop, stretch to 224x224). Embeddings are cached in `.bench/field-<tag>/` (embeddingTag: backend and model sha), one
  * binary file per clip named by a hash of its plan, so a changed plan or renderer re-embeds.
  */
 import { createHash } from 'node:crypto';
@@ -82,14 +82,14 @@ export async function fieldPlans(clipsPerScene: number): Promise<ClipPlan[]> {
   return plans;
 }
 
-function cachePath(plan: ClipPlan, modelSha: string): string {
+function cachePath(plan: ClipPlan, tag: string): string {
   const hash = createHash('sha256').update(JSON.stringify({ plan, RENDER_VERSION, AUGMENTS: LEGACY_AUGMENTS })).digest('hex').slice(0, 16);
-  return join(CACHE_DIR, `field-${modelSha.slice(0, 16)}`, `${plan.id}-${hash}.f32`);
+  return join(CACHE_DIR, `field-${tag}`, `${plan.id}-${hash}.f32`);
 }
 
 /** Embeds a clip (or reads it from the cache): every frame's zone, and each shot's augmentations. */
-export async function embedClip(plan: ClipPlan, embedder: () => BareEmbedder, modelSha: string): Promise<{ clip: EmbeddedClip; computed: boolean }> {
-  const path = cachePath(plan, modelSha);
+export async function embedClip(plan: ClipPlan, embedder: () => Promise<BareEmbedder>, tag: string): Promise<{ clip: EmbeddedClip; computed: boolean }> {
+  const path = cachePath(plan, tag);
   let all: Float32Array;
   let computed = false;
   if (existsSync(path)) {
@@ -99,8 +99,8 @@ export async function embedClip(plan: ClipPlan, embedder: () => BareEmbedder, mo
     all = new Float32Array(plan.frames * DIM);
     const renderer = new ClipRenderer(plan);
     await renderer.load();
-    const e = embedder();
-    for (let n = 0; n < plan.frames; n++) all.set(e.embed(await zoneInput(await renderer.frame(n), plan.zone)), n * DIM);
+    const e = await embedder();
+    for (let n = 0; n < plan.frames; n++) all.set(await e.embed(await zoneInput(await renderer.frame(n), plan.zone)), n * DIM);
     mkdirSync(join(path, '..'), { recursive: true });
     writeFileSync(path, Buffer.from(all.buffer));
     computed = true;
@@ -110,7 +110,7 @@ export async function embedClip(plan: ClipPlan, embedder: () => BareEmbedder, mo
     throw new Error(`${path}: ${rows} rows, expected ${plan.frames}`);
   }
   const frames = Array.from({ length: plan.frames }, (_, n) => all.subarray(n * DIM, (n + 1) * DIM));
-  const { shots, scenes } = await embedAugmentations(plan, embedder, modelSha);
+  const { shots, scenes } = await embedAugmentations(plan, embedder, tag);
   return { clip: { plan, frames, augmented: shots, augmentedScene: scenes }, computed };
 }
 
@@ -123,8 +123,8 @@ export function sceneFrameAfterShot(shotFrame: number): number {
  * Each shot's augmentations and the same augmentations of the empty scene after it, made from
  * the 224x224 model input by src/recognition/augment.ts as the product would.
  */
-async function embedAugmentations(plan: ClipPlan, embedder: () => BareEmbedder, modelSha: string): Promise<{ shots: Float32Array[][]; scenes: Float32Array[][] }> {
-  const path = cachePath(plan, modelSha).replace(/\.f32$/, `.aug-v${AUGMENT_VERSION}.f32`);
+async function embedAugmentations(plan: ClipPlan, embedder: () => Promise<BareEmbedder>, tag: string): Promise<{ shots: Float32Array[][]; scenes: Float32Array[][] }> {
+  const path = cachePath(plan, tag).replace(/\.f32$/, `.aug-v${AUGMENT_VERSION}.f32`);
   const per = AUGMENTATIONS.length;
   let all: Float32Array;
   if (existsSync(path)) {
@@ -134,12 +134,12 @@ async function embedAugmentations(plan: ClipPlan, embedder: () => BareEmbedder, 
     all = new Float32Array(plan.shots.length * 2 * per * DIM);
     const renderer = new ClipRenderer(plan);
     await renderer.load();
-    const e = embedder();
+    const e = await embedder();
     let row = 0;
     for (const shot of plan.shots) {
       for (const frame of [shot.frame, sceneFrameAfterShot(shot.frame)]) {
         const rgb = await zoneInput(await renderer.frame(frame), plan.zone);
-        for (const a of AUGMENTATIONS) all.set(e.embed(augment(rgb, 224, 224, a)), row++ * DIM);
+        for (const a of AUGMENTATIONS) all.set(await e.embed(augment(rgb, 224, 224, a)), row++ * DIM);
       }
     }
     writeFileSync(path, Buffer.from(all.buffer));

@@ -5,6 +5,7 @@ import { runCameraBench } from './camera.js';
 import { runZonesBench } from './zones.js';
 import { runFieldLiveBench } from './fieldLive.js';
 import { runClassifyBench } from './classify.js';
+import { runCliClassifyBench } from './cliClassify.js';
 import { runEngineBench, runEnrollBench } from './engine.js';
 import { runOnnxBench } from './onnx.js';
 import { runDashboardBench } from './dashboard.js';
@@ -113,6 +114,7 @@ export const SECTIONS: Section[] = [
   { name: 'onnx', run: runOnnxBench },
   { name: 'enroll', run: runEnrollBench },
   { name: 'classify', run: classifySection },
+  { name: 'cli-classify', run: runCliClassifyBench },
   { name: 'mqtt', run: mqttSection },
   { name: 'camera', run: runCameraBench },
   { name: 'zones', run: runZonesBench },

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '../config/types.js';
 import { Core } from '../core.js';
 import { AppError, errorMessage, fieldError } from '../errors.js';
-import type { ClassInfo } from '../recognition/types.js';
+import type { ClassInfo, Classification } from '../recognition/types.js';
 import type { EventInfo } from '../storage/eventStore.js';
 import { modelPath } from '../models/manifest.js';
 import type { Command } from './args.js';
@@ -55,14 +55,29 @@ export async function enroll(ctx: CliContext, label: string, images: string[], b
   return 0;
 }
 
+/**
+ * Photos classified while the next ones are read and decoded: decoding runs on this process's
+ * threads while the detector child embeds, so the two overlap. Output keeps the given order.
+ */
+const CLASSIFY_AHEAD = 3;
+
 export async function classify(ctx: CliContext, images: string[], json: boolean): Promise<ExitCode> {
   return withCore(ctx, async (core) => {
     // The agent decides with the fine-tuned weights once its background tuning is done: so must the CLI.
     await core.service.tune();
+    const results: Array<Promise<Classification>> = [];
+    const start = (i: number): void => {
+      const path = images[i];
+      if (path === undefined) return;
+      results[i] = readImage(path).then((bytes) => core.service.classifyImage(bytes, path));
+      // Awaited in order below; until then a failure must not count as unhandled.
+      results[i].catch(() => undefined);
+    };
+    for (let i = 0; i < CLASSIFY_AHEAD; i++) start(i);
     let code: ExitCode = 0;
-    for (const path of images) {
+    for (const [i, path] of images.entries()) {
       try {
-        const r = await core.service.classifyImage(await readImage(path), path);
+        const r = await results[i]!;
         if (json) ctx.io.out(JSON.stringify({ image: path, label: r.label, score: r.score, scores: r.scores }));
         else ctx.io.out(`${path}: ${r.label} (score ${r.score.toFixed(3)})`);
       } catch (err) {
@@ -70,6 +85,7 @@ export async function classify(ctx: CliContext, images: string[], json: boolean)
         ctx.io.err(err.message);
         code = 1;
       }
+      start(i + CLASSIFY_AHEAD);
     }
     return code;
   });

@@ -30,7 +30,6 @@ export interface PreparedImage {
   height: number;
 }
 
-const WORKING_SIZE = 512;
 const THUMBNAIL_QUALITY = 95;
 const ACCEPTED = 'expected a JPEG, PNG or WebP image';
 
@@ -85,18 +84,16 @@ export interface ImageInput {
 export async function imageToInput(image: Buffer, size: InputSize, limits: ImageLimits, field = 'image'): Promise<ImageInput> {
   const meta = await readMetadata(image, field, limits);
   try {
-    // Shrunk on load to a working size, then resized to the input: one decode, and the same
-    // two steps as every stored shot, so a photo scores the same classified or enrolled.
+    // One pipeline straight to the input size: JPEG shrink-on-load decodes at 1/2, 1/4 or 1/8
+    // scale, so a big photo is never decoded whole. Enrolled shots take this same path.
     // failOn 'error' rejects truncated files instead of padding them with grey.
-    const { data, info } = await sharp(image, { failOn: 'error', limitInputPixels: limits.maxMegapixels * 1e6 })
+    const rgb = await sharp(image, { failOn: 'error', limitInputPixels: limits.maxMegapixels * 1e6 })
       .rotate()
-      .resize(WORKING_SIZE, WORKING_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .resize(size.width, size.height, { fit: 'fill' })
       .flatten({ background: '#808080' })
       .toColourspace('srgb')
       .raw()
-      .toBuffer({ resolveWithObject: true });
-    const raw = { raw: { width: info.width, height: info.height, channels: info.channels } } as const;
-    const rgb = await sharp(data, raw).resize(size.width, size.height, { fit: 'fill' }).raw().toBuffer();
+      .toBuffer();
     return { rgb, width: meta.width ?? 0, height: meta.height ?? 0 };
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
@@ -122,18 +119,7 @@ export function inputThumbnail(rgb: Uint8Array, size: InputSize): Promise<Buffer
  * checks and the pixel limit first, as for a request, since the broker lets anyone publish.
  */
 export async function untrustedToInput(image: Buffer, size: InputSize, limits: ImageLimits, field = 'thumbnail'): Promise<Buffer> {
-  await readMetadata(image, field, limits);
-  try {
-    return await sharp(image, { failOn: 'error', limitInputPixels: limits.maxMegapixels * 1e6 })
-      .resize(size.width, size.height, { fit: 'fill' })
-      .flatten({ background: '#808080' })
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer();
-  } catch (err) {
-    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw fieldError('bad_image', field, `could not be decoded (truncated or corrupt): ${reason}`);
-  }
+  return (await imageToInput(image, size, limits, field)).rgb;
 }
 
 /** Model input from a thumbnail or snapshot JPEG already validated (re-embedding). */

@@ -78,6 +78,26 @@ describe('edge-imprint CLI, end to end on the real model', () => {
     assert.match(r.stdout, /"label":"cat"/);
   });
 
+  it('classify of many photos, bad ones among them: answers in the order given, each error on its own line', () => {
+    // More photos than the CLI decodes ahead, with failures before, between and after good ones.
+    const notImage = join(dir.path, 'notes.jpg');
+    writeFileSync(notImage, 'not an image');
+    const good = ['cat_test_0.jpg', 'hotdog_test_0.jpg', 'dog_test_0.jpg', 'cat.jpg', 'owl.jpg'].map(image);
+    const missing = join(dir.path, 'gone.jpg');
+    const args = [missing, good[0]!, good[1]!, notImage, good[2]!, good[3]!, missing, good[4]!, notImage];
+    const r = cli('classify', '--json', ...args);
+    assert.equal(r.code, 1);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { image: string; label: string });
+    assert.deepEqual(lines.map((l) => l.image), good);
+    assert.deepEqual(lines.slice(0, 3).map((l) => l.label), ['cat', 'hotdog', 'dog']);
+    const errors = r.stderr.trim().split('\n');
+    assert.equal(errors.length, 4, r.stderr);
+    assert.match(errors[0]!, /gone\.jpg: no such file$/);
+    assert.match(errors[1]!, /notes\.jpg.*not an image/);
+    assert.match(errors[2]!, /gone\.jpg: no such file$/);
+    assert.match(errors[3]!, /notes\.jpg.*not an image/);
+  });
+
   it('classes list, rename, undo and remove', () => {
     const list = JSON.parse(cli('classes', 'list', '--json').stdout) as Array<Record<string, unknown>>;
     assert.deepEqual(
