@@ -142,7 +142,7 @@ export class Agent {
       config,
       bus: this.bus,
       logger: logger.child({ part: 'camera' }),
-      classify: (rgb, unit) => core.service.classifyPixels(rgb, unit),
+      classify: (rgb, unit, regions) => core.service.classifyPixels(rgb, unit, regions),
       observe: (unit, result, active) => core.service.observe(unit, result, active),
       classLabels: () => core.service.list().flatMap((c) => (c.background ? [] : [c.label])),
       inputSize: core.detector.inputSize,

@@ -17,6 +17,8 @@ export interface Events {
     score: number;
     scores: Record<string, number>;
     at: Date;
+    /** The region (fractions of the frame) this frame's label was found in; absent when the whole unit decided. */
+    box?: { x: number; y: number; width: number; height: number };
   };
   classState: { camera: string; zone: string | null; label: string; on: boolean };
   detectionEvent: {
@@ -35,6 +37,8 @@ export interface Events {
     residual: Float32Array | null;
     /** Start events: that frame's crop as the model saw it (RGB at the model's input size). */
     crop: Uint8Array | null;
+    /** Start events: the region (fractions of the frame) the class was found in; absent when the whole unit decided. */
+    box?: { x: number; y: number; width: number; height: number };
   };
   classesChanged: { labels: string[] };
   /** A fine-tuning applied to the current classes (held-out figures; `used`: its weights decide now). */

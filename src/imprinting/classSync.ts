@@ -205,6 +205,8 @@ function withShared(data: RecognizerData, shared: Map<string, SharedClass>): Rec
     label: c.label,
     background: c.background,
     shots: [...(local.get(c.label)?.shots ?? []), ...c.peerShots],
+    // Peers' shots carry no source here: only this node's photos and boxes make a crop class.
+    sources: local.get(c.label)?.sources ?? [],
     override: c.threshold,
   }));
   // A class of this store the fleet's view lacks (not taken in yet) still counts.

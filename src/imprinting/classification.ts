@@ -4,6 +4,7 @@ import type { Detector } from '../detector/types.js';
 import type { Recognizer } from './recognizer.js';
 import type { SceneBook } from './sceneBook.js';
 import { NONE, UNKNOWN, type Classification, type UnitRef } from '../recognition/types.js';
+import type { RegionSource } from '../recognition/regions.js';
 
 export interface ClassificationDeps {
   detector: Detector;
@@ -28,8 +29,27 @@ export class ClassificationService {
    * A photo (no `unit`), or a camera unit's frame decided against that unit's learned scene,
    * with only the zone's classes. The embedding (and residual) come back: events keep them.
    */
-  async classifyPixels(rgb: Uint8Array, unit?: UnitRef): Promise<Classification> {
-    return this.classifyEmbedding(await this.deps.detector.embed(rgb), unit);
+  async classifyPixels(rgb: Uint8Array, unit?: UnitRef, regions?: RegionSource): Promise<Classification> {
+    const result = this.classifyEmbedding(await this.deps.detector.embed(rgb), unit);
+    if (!unit || !regions) return result;
+    return this.refineByRegions(result, unit, regions);
+  }
+
+  /**
+   * A unit that decided no class, or a class that also has photo or box shots (to place it):
+   * its regions that differ from its empty scene, embedded in one batch, matched with the
+   * photo and box classes. Cut only when such a class may answer; a region that cannot be cut
+   * (snapshot gone) leaves the unit's result as it was.
+   */
+  private async refineByRegions(result: Classification, unit: UnitRef, regions: RegionSource): Promise<Classification> {
+    const allowed = this.deps.unitClasses?.(unit) ?? [];
+    const crop = this.deps.recognizer.cropClasses(allowed);
+    const undecided = result.label === UNKNOWN || result.label === NONE;
+    if (crop.length === 0 || (!undecided && !crop.includes(result.label))) return result;
+    const found = await regions().catch(() => []);
+    if (found.length === 0) return result;
+    const embedded = await Promise.all(found.map(async (r) => ({ box: r.box, embedding: await this.deps.detector.embed(r.rgb) })));
+    return this.deps.recognizer.recognizeRegions(result, embedded, allowed);
   }
 
   /** classifyPixels' second half, for benchmarks that embed once and decide many times. */

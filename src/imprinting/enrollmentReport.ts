@@ -98,14 +98,20 @@ export function afterEnrollment(
   return { ...(warnings.length > 0 ? { warning: warnings } : {}), recognised_in: recognisedIn(recognizer, label, units) };
 }
 
-/** Per configured unit, how the recognizer can report the class there (as recognize() does). */
+/**
+ * Per configured unit, how the recognizer can report the class there (as recognize() and
+ * recognizeRegions() do): by its residual where it was taught, else by its look on the whole
+ * frame; and in regions of the frame for a class with photo or box shots (a box class taught
+ * in its unit is named both ways).
+ */
 function recognisedIn(recognizer: Recognizer, label: string, units: ReportUnits): RecognisedIn[] {
   if (recognizer.isBackground(label)) return [];
   const byLook = recognizer.labels().includes(label);
   return units.units().flatMap((unit): RecognisedIn[] => {
     const allowed = units.unitClasses?.(unit) ?? [];
     if (allowed.length > 0 && !allowed.includes(label)) return [];
-    if (recognizer.taughtIn(unit, label)) return [{ ...unit, how: 'residual' }];
-    return byLook ? [{ ...unit, how: 'whole' }] : [];
+    const crop = recognizer.cropClasses(allowed).includes(label) ? [{ ...unit, how: 'crop' as const }] : [];
+    if (recognizer.taughtIn(unit, label)) return [{ ...unit, how: 'residual' }, ...crop];
+    return byLook ? [{ ...unit, how: 'whole' }, ...crop] : crop;
   });
 }

@@ -54,6 +54,7 @@ export class EventRecorder {
         model: this.deps.modelId(),
         crop,
         snapshot: e.snapshot,
+        box: e.box ?? null,
       });
     } catch (err) {
       // A full disk costs the event's record, never the detection itself.

@@ -1,4 +1,5 @@
 import type { Classification, ClassInfo, EnrollResult, UnitRef } from '../recognition/types.js';
+import type { RegionSource } from '../recognition/regions.js';
 
 /** A frame already at the model's input size (the stored thumbnail is made from it). */
 export interface PixelShot {
@@ -34,7 +35,7 @@ export interface Imprinter {
   /** `field` names the image in errors (`image`, `payload`, a file name). */
   classifyImage(image: Buffer, field?: string): Promise<Classification>;
   /** `rgb` at the model's input size (camera frames); `unit`: the camera zone it comes from. */
-  classifyPixels(rgb: Uint8Array, unit?: UnitRef): Promise<Classification>;
+  classifyPixels(rgb: Uint8Array, unit?: UnitRef, regions?: RegionSource): Promise<Classification>;
   /** A unit's fresh frame after smoothing, with the classes ON there: the unit's scene learns from it. */
   observe(unit: UnitRef, result: Classification, activeLabels: readonly string[]): void;
   list(): ClassInfo[];

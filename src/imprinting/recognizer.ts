@@ -22,6 +22,7 @@ import { NONE, UNKNOWN, type Classification, type ClassWeights, type ThresholdSo
 import { meanDirection } from '../recognition/vector.js';
 import { DEFAULT_CAMERA_ALLOWANCE } from '../recognition/defaults.js';
 import type { ClassThreshold, ThresholdOptions } from '../recognition/classThresholds.js';
+import { isObjectSource, type Box } from '../recognition/regions.js';
 
 /** The names `classes` publishes (contract: threshold_source) for classThresholds' sources. */
 const SOURCE_NAMES: Record<ClassThreshold['source'], ThresholdSource> = { data: 'learned', override: 'set', floor: 'floor' };
@@ -31,7 +32,15 @@ export interface RecognizerClass {
   background: boolean;
   /** Raw unit embeddings of its shots. */
   shots: Float32Array[];
+  /** Where each shot came from (Shot.source); absent for shots of other nodes. */
+  sources?: string[];
   override: number | null;
+}
+
+/** A region of a camera frame (regions.ts) embedded on its own; `box` in fractions of the frame. */
+export interface RegionEmbedding {
+  box: Box;
+  embedding: Float32Array;
 }
 
 export interface RecognizerData {
@@ -67,6 +76,8 @@ export class Recognizer {
   private background: Float32Array[] = [];
   private taughtInUnits = new Map<string, Set<string>>();
   private backgroundLabels = new Set<string>();
+  /** Classes with a shot of the object itself (a photo, a drawn box): matched against regions of frames. */
+  private cropLabels = new Set<string>();
   /** Where each photo threshold came from; a class missing here is at the floor. */
   private sources = new Map<string, ThresholdSource>();
 
@@ -88,6 +99,7 @@ export class Recognizer {
   load(data: RecognizerData): void {
     this.background = data.classes.filter((c) => c.background).flatMap((c) => c.shots);
     this.backgroundLabels = new Set(data.classes.filter((c) => c.background).map((c) => c.label));
+    this.cropLabels = new Set(data.classes.filter((c) => !c.background && (c.sources ?? []).some(isObjectSource)).map((c) => c.label));
     this.loadPhotos(data);
     this.units = new Map();
     this.taughtInUnits = new Map();
@@ -136,6 +148,33 @@ export class Recognizer {
     }
     // Before a unit knows its scene, a frame no class matches is `unknown`: it may well be empty.
     return { ...base, label: UNKNOWN, score, scores, reason: d.reason };
+  }
+
+  /** The classes a unit may match in regions of its frames (photo and box classes it allows). */
+  cropClasses(allowed: readonly string[]): string[] {
+    return [...this.cropLabels].filter((l) => allowed.length === 0 || allowed.includes(l));
+  }
+
+  /**
+   * A unit's result, refined by regions of its frame: the photo and box classes are matched
+   * against each region (as photos, with the camera's allowance). When the unit decided no
+   * class, the best region that matches one names the class and its box; when it decided a
+   * class, a region matching that same class only places it (its box).
+   */
+  recognizeRegions(unitResult: Classification, regions: readonly RegionEmbedding[], allowed: readonly string[]): Classification {
+    const decided = unitResult.label !== UNKNOWN && unitResult.label !== NONE;
+    const labels = new Set(this.cropClasses(allowed));
+    if (labels.size === 0 || regions.length === 0) return unitResult;
+    let best: { label: string; score: number; box: Box } | null = null;
+    const scores = { ...unitResult.scores };
+    for (const region of regions) {
+      const c = this.photos.classify(this.centred(region.embedding), labels, DEFAULT_CAMERA_ALLOWANCE);
+      for (const [label, v] of Object.entries(c.scores)) if (labels.has(label)) scores[label] = Math.max(v, scores[label] ?? -Infinity);
+      if (labels.has(c.label) && (!best || c.score > best.score)) best = { label: c.label, score: c.score, box: region.box };
+    }
+    if (decided) return best?.label === unitResult.label ? { ...unitResult, box: best.box } : unitResult;
+    if (!best) return { ...unitResult, scores };
+    return { ...unitResult, label: best.label, score: best.score, scores, box: best.box, reason: 'crop_match' };
   }
 
   /** A frame enrolled from a unit, as that unit sees it (null before the unit knows its scene). */

@@ -12,6 +12,7 @@ import type { EnrollOptions, Imprinter, PixelShot } from './imprinter.js';
 import type { ClassStore } from '../storage/classStore.js';
 import type { BackgroundTuner } from './tuner.js';
 import type { Classification, ClassInfo, EnrollResult, UnitRef } from '../recognition/types.js';
+import type { RegionSource } from '../recognition/regions.js';
 import { Enrollment } from './enrollment.js';
 import { ClassificationService } from './classification.js';
 import { ClassSync } from './classSync.js';
@@ -117,8 +118,8 @@ export class ImprintingService implements Imprinter {
     return this.classification.classifyImage(image, field);
   }
 
-  classifyPixels(rgb: Uint8Array, unit?: UnitRef): Promise<Classification> {
-    return this.classification.classifyPixels(rgb, unit);
+  classifyPixels(rgb: Uint8Array, unit?: UnitRef, regions?: RegionSource): Promise<Classification> {
+    return this.classification.classifyPixels(rgb, unit, regions);
   }
 
   classifyEmbedding(embedding: Float32Array, unit?: UnitRef): Classification {

@@ -4,6 +4,7 @@ import type { Roi } from '../config/types.js';
 import type { InputSize } from './image.js';
 import { fieldError } from '../errors.js';
 import { toPixels } from './snapshots.js';
+import { squareBox, type Box } from '../recognition/regions.js';
 
 /**
  * `box` (pixels of the stream, or fractions of the frame) of `jpeg` (the scaled snapshot),
@@ -39,4 +40,23 @@ export async function regionAt(jpeg: Buffer, box: Roi, regions: ReadonlyArray<Ro
     const r = toPixels(roi, image, source);
     return r !== null && cx >= r.x && cx <= r.x + r.width && cy >= r.y && cy <= r.y + r.height;
   });
+}
+
+/**
+ * Each box (fractions of the frame) of `jpeg` grown to a square in pixels (squareBox) and
+ * resized to the model's input; the JPEG is decoded once. Each comes back with its box as given.
+ */
+export async function squareCrops(jpeg: Buffer, boxes: readonly Box[], size: InputSize): Promise<Array<{ box: Box; rgb: Uint8Array }>> {
+  if (boxes.length === 0) return [];
+  const { data, info } = await sharp(jpeg).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
+  return Promise.all(boxes.map(async (b) => {
+    const sq = squareBox(b, info.width / info.height);
+    const left = Math.min(info.width - 2, Math.max(0, Math.round(sq.x * info.width)));
+    const top = Math.min(info.height - 2, Math.max(0, Math.round(sq.y * info.height)));
+    const width = Math.max(2, Math.min(info.width - left, Math.round(sq.width * info.width)));
+    const height = Math.max(2, Math.min(info.height - top, Math.round(sq.height * info.height)));
+    const rgb = await sharp(data, raw).extract({ left, top, width, height }).resize(size.width, size.height, { fit: 'fill' }).raw().toBuffer();
+    return { box: b, rgb: new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.byteLength) };
+  }));
 }

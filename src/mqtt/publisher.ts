@@ -64,6 +64,15 @@ export interface EventPayload {
   score: number;
   start_time: string;
   end_time: string | null;
+  /** Start events: where in the frame (fractions) the class was found; absent when the whole unit decided. */
+  box?: BoxPayload;
+}
+
+export interface BoxPayload {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
 }
 
 export interface AttributesPayload {
@@ -71,6 +80,8 @@ export interface AttributesPayload {
   score: number;
   scores: Record<string, number>;
   at: string;
+  /** Where in the frame (fractions) `label` was found; absent when the whole unit decided. */
+  box?: BoxPayload;
 }
 
 /** `events` payload: the bus event without its snapshot, times as ISO strings. Pure. */
@@ -84,12 +95,18 @@ export function eventPayload(e: Events['detectionEvent']): EventPayload {
     score: round(e.score),
     start_time: e.start_time.toISOString(),
     end_time: e.end_time ? e.end_time.toISOString() : null,
+    ...(e.box ? { box: boxPayload(e.box) } : {}),
   };
+}
+
+/** Fractions to 4 decimals (a tenth of a pixel on a 1080p frame's width). */
+function boxPayload(b: BoxPayload): BoxPayload {
+  return { x: round(b.x), y: round(b.y), width: round(b.width), height: round(b.height) };
 }
 
 export function attributesPayload(r: Events['cameraResult']): AttributesPayload {
   const scores = Object.fromEntries(Object.entries(r.scores).map(([k, v]) => [k, round(v)]));
-  return { label: r.label, score: round(r.score), scores, at: r.at.toISOString() };
+  return { label: r.label, score: round(r.score), scores, at: r.at.toISOString(), ...(r.box ? { box: boxPayload(r.box) } : {}) };
 }
 
 /** Labels that get an ON/OFF topic and a binary sensor: every non-background class. */

@@ -8,7 +8,9 @@ import { NONE, type Classification } from '../recognition/types.js';
 import { CameraSource, type CameraStatus, type RawFrame, type SpawnFn, type SupervisionOptions } from '../camera/cameraSource.js';
 import { cameraUnits, outsideFrame } from '../camera/ffmpegArgs.js';
 import { MotionGate } from './motionGate.js';
-import { FrameScheduler, type ClassifyFn, type ScheduledResult, type UnitRef } from './scheduler.js';
+import { FrameScheduler, type ScheduledResult, type UnitRef } from './scheduler.js';
+import { proposeRegions, type Box, type RegionSource } from '../recognition/regions.js';
+import { cutRegions } from './regionCrops.js';
 import { cropToInput, regionAt } from '../media/crops.js';
 import { ClassSmoother } from './smoother.js';
 import { DetectionEvents, eventId } from './events.js';
@@ -33,7 +35,8 @@ export interface CameraManagerDeps {
   config: Pick<AppConfig, 'cameras' | 'classifier'>;
   bus: EventBus;
   logger: Logger;
-  classify: ClassifyFn;
+  /** A unit's crop; `regions`, when given, cuts the parts of the frame that differ from the unit's empty scene. */
+  classify: UnitClassifyFn;
   inputSize: InputSize;
   spawn?: SpawnFn;
   clock?: () => number;
@@ -50,6 +53,11 @@ export interface CameraManagerDeps {
   classLabels?: () => string[];
 }
 
+export type UnitClassifyFn = (rgb: Uint8Array, unit: UnitRef, regions?: RegionSource) => Promise<Classification>;
+
+/** Frames in a row whose changes no class claimed before a unit takes them as its empty scene (a parked car). */
+const QUIET_AFTER = 25;
+
 /** One thing a camera classifies: a zone, or its whole frame. */
 interface UnitState {
   zone: string | null;
@@ -60,6 +68,9 @@ interface UnitState {
   invalid: boolean;
   /** The newest crop that showed the unit empty (no class ON, decided `none`): augmented enrollments need it. */
   quiet: Uint8Array | null;
+  /** Regions of the latest inferred crop that differ from `quiet`, and how many decided frames in a row had some. */
+  changed: Box[];
+  changedFrames: number;
 }
 
 interface Camera {
@@ -98,7 +109,7 @@ export class CameraManager {
   async start(): Promise<void> {
     if (this.scheduler) return;
     const scheduler = new FrameScheduler({
-      classify: this.deps.classify,
+      classify: (rgb, unit, frame) => this.classifyUnit(rgb, unit, frame),
       onResult: (r) => this.onResult(r),
       logger: this.log,
       clock: this.clock,
@@ -285,7 +296,7 @@ export class CameraManager {
       clock: this.clock,
       newId: () => eventId(this.clock()),
     });
-    return { zone, roi, smoother, label: null, invalid: false, quiet: null };
+    return { zone, roi, smoother, label: null, invalid: false, quiet: null, changed: [], changedFrames: 0 };
   }
 
   private buildGate(config: CameraConfig): MotionGate | null {
@@ -306,6 +317,33 @@ export class CameraManager {
     }
   }
 
+  /** A unit's crop, with the regions where it differs from the unit's empty scene when it has learned one. */
+  private classifyUnit(rgb: Uint8Array, ref: UnitRef, frame: RawFrame): Promise<Classification> {
+    const camera = this.cameras.get(ref.camera);
+    const unit = camera?.units.find((u) => u.zone === ref.zone);
+    if (!camera || !unit) return this.deps.classify(rgb, ref);
+    unit.changed = unit.quiet ? proposeRegions(rgb, unit.quiet, this.deps.inputSize) : [];
+    if (unit.changed.length >= 0 || !camera.config.snapshot.enabled) return this.deps.classify(rgb, ref);
+    const boxes = unit.changed;
+    return this.deps.classify(rgb, ref, () => cutRegions(frame, boxes, unit.roi, camera.sourceSize, this.deps.inputSize));
+  }
+
+  /**
+   * The unit's crop becomes its empty scene when it decided `none` with nothing ON and no
+   * region differs; a change nothing claims for QUIET_AFTER frames is the scene now.
+   */
+  private keepQuiet(unit: UnitState, crop: Uint8Array | undefined, result: Classification, active: readonly string[]): void {
+    if (result.label !== NONE || active.length > 0) {
+      unit.changedFrames = 0;
+      return;
+    }
+    unit.changedFrames = unit.changed.length > 0 ? unit.changedFrames + 1 : 0;
+    if (crop && (unit.changed.length === 0 || unit.changedFrames >= QUIET_AFTER)) {
+      unit.quiet = Uint8Array.from(crop);
+      unit.changedFrames = 0;
+    }
+  }
+
   private onFrame(camera: Camera, frame: RawFrame): void {
     camera.latest = frame;
     this.scheduler?.offer(frame);
@@ -322,10 +360,7 @@ export class CameraManager {
       unit.label = update.label;
       if (!u.reused) {
         const active = unit.smoother.activeLabels();
-        if (u.result.label === NONE && active.length === 0) {
-          const crop = r.frame.crops[i];
-          if (crop) unit.quiet = Uint8Array.from(crop);
-        }
+        this.keepQuiet(unit, r.frame.crops[i], u.result, active);
         this.deps.observe?.({ camera: camera.name, zone: unit.zone }, u.result, active);
       }
       this.deps.bus.emit('cameraResult', {
@@ -335,6 +370,8 @@ export class CameraManager {
         score: u.result.score,
         scores: u.result.scores,
         at: new Date(r.finishedAt),
+        // The region goes with the label it found, not with a label the vote still holds.
+        ...(u.result.box && u.result.label === update.label ? { box: u.result.box } : {}),
       });
       this.events.publish(camera, unit, update, { frame: r.frame, index: i, result: u.result });
     });

@@ -60,7 +60,8 @@ export class DetectionEvents {
         const embedding = start?.result.embedding ?? null;
         const residual = start?.result.residual ?? null;
         const crop = start ? (start.frame.crops[start.index] ?? null) : null;
-        this.deps.bus.emit('detectionEvent', { ...event, snapshot, embedding, residual, crop });
+        const box = start?.result.box;
+        this.deps.bus.emit('detectionEvent', { ...event, snapshot, embedding, residual, crop, ...(box ? { box } : {}) });
       }).catch((err: unknown) => this.deps.logger.error({ err, camera: camera.name }, 'detection event failed'));
       this.chains.set(camera.name, chain);
     }

@@ -9,7 +9,8 @@ import { RateMeter } from './rateMeter.js';
 /** A hung detector must not hang shutdown; the detector has its own inference timeout. */
 const STOP_WAIT_MS = 5_000;
 
-export type ClassifyFn = (rgb: Uint8Array, unit: UnitRef) => Promise<Classification>;
+/** One unit's crop of `frame` (the frame for what else it holds: its snapshot). */
+export type ClassifyFn = (rgb: Uint8Array, unit: UnitRef, frame: RawFrame) => Promise<Classification>;
 
 export interface UnitResult {
   zone: string | null;
@@ -199,7 +200,7 @@ export class FrameScheduler {
       // runs the zones' crops in one go.
       const asked = slot.units.map((unit, i) => {
         const crop = frame.crops[i] ?? frame.rgb;
-        return this.reusable(unit, crop, startedAt) ?? this.deps.classify(crop, { camera: slot.name, zone: unit.zone });
+        return this.reusable(unit, crop, startedAt) ?? this.deps.classify(crop, { camera: slot.name, zone: unit.zone }, frame);
       });
       const reused = asked.map((a) => !(a instanceof Promise));
       const results = await Promise.all(asked);

@@ -13,6 +13,8 @@ export interface Classification {
   residual?: Float32Array | null;
   /** Why the decision came out this way (diagnostics), e.g. `below its threshold 0.62`. */
   reason?: string;
+  /** A camera unit's frame: the region (fractions of the frame) the class was found in; absent when the whole unit decided. */
+  box?: { x: number; y: number; width: number; height: number };
 }
 
 /** A class as the `classes` topic, `class/list` and the CLI show it. */
@@ -55,7 +57,7 @@ export interface EnrollWarning {
 /**
  * A camera unit the class can fire in: `residual` against the unit's empty scene (it was
  * taught there), `whole` by its look on the unit's frame (photo-taught), `crop` in a region
- * found in the frame (reserved: no region-proposal path yet).
+ * found in the frame (photo and box classes: regions that differ from the unit's empty scene).
  */
 export interface RecognisedIn extends UnitRef {
   how: 'crop' | 'residual' | 'whole';

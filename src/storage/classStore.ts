@@ -310,14 +310,15 @@ export class ClassStore {
     });
   }
 
-  /** Every class with its shots' embeddings (no thumbnails): what fine-tuning needs. */
-  shotEmbeddings(): Array<{ label: string; background: boolean; shots: Float32Array[] }> {
-    const sql = 'SELECT c.label, c.background, s.embedding FROM shots s JOIN classes c ON c.id = s.class_id ORDER BY c.label, s.id';
-    const byLabel = new Map<string, { label: string; background: boolean; shots: Float32Array[] }>();
-    for (const r of this.db.read(() => this.db.stmt<[], { label: string; background: number; embedding: Buffer }>(sql).all())) {
+  /** Every class with its shots' embeddings (no thumbnails) and where each came from: what fine-tuning and the recognizer need. */
+  shotEmbeddings(): Array<{ label: string; background: boolean; shots: Float32Array[]; sources: string[] }> {
+    const sql = 'SELECT c.label, c.background, s.embedding, s.source FROM shots s JOIN classes c ON c.id = s.class_id ORDER BY c.label, s.id';
+    const byLabel = new Map<string, { label: string; background: boolean; shots: Float32Array[]; sources: string[] }>();
+    for (const r of this.db.read(() => this.db.stmt<[], { label: string; background: number; embedding: Buffer; source: string }>(sql).all())) {
       let entry = byLabel.get(r.label);
-      if (!entry) byLabel.set(r.label, (entry = { label: r.label, background: r.background === 1, shots: [] }));
+      if (!entry) byLabel.set(r.label, (entry = { label: r.label, background: r.background === 1, shots: [], sources: [] }));
       entry.shots.push(this.db.decode(r.embedding, `shot of "${r.label}"`));
+      entry.sources.push(r.source);
     }
     return [...byLabel.values()];
   }

@@ -23,6 +23,15 @@ export interface EventInfo {
   corrected_label: string | null;
   corrected_at: string | null;
   has_snapshot: boolean;
+  /** Where in the frame (fractions) the class was found; absent when the whole unit decided. */
+  box?: EventBox;
+}
+
+export interface EventBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
 }
 
 /** An event with what a correction needs. */
@@ -48,6 +57,7 @@ export interface NewEvent {
   model: string;
   crop: Buffer | null;
   snapshot: Buffer | null;
+  box?: EventBox | null;
 }
 
 export interface EventFilter {
@@ -111,6 +121,7 @@ interface EventRow {
   model: string;
   crop: Buffer | null;
   has_snapshot: number;
+  box: string | null;
   correction: Correction | null;
   corrected_label: string | null;
   corrected_at: string | null;
@@ -119,7 +130,7 @@ interface EventRow {
 }
 
 const EVENT_COLUMNS =
-  'id, camera, zone, label, score, start_time, end_time, embedding, residual, model, crop, snapshot IS NOT NULL AS has_snapshot, ' +
+  'id, camera, zone, label, score, start_time, end_time, embedding, residual, model, crop, snapshot IS NOT NULL AS has_snapshot, box, ' +
   'correction, corrected_label, corrected_at, shot_id, negative_ids';
 
 export class EventStore {
@@ -145,9 +156,9 @@ export class EventStore {
     const every = this.writes.pruneEvery ?? Math.min(32, Math.max(1, Math.floor(this.retention.maxCount / 16)));
     const prune = ++this.startsSincePrune >= every || now.getTime() - this.prunedAt >= PRUNE_INTERVAL_MS;
     const sql =
-      'INSERT OR REPLACE INTO events (id, camera, zone, label, score, start_time, embedding, residual, model, crop, snapshot, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+      'INSERT OR REPLACE INTO events (id, camera, zone, label, score, start_time, embedding, residual, model, crop, snapshot, box, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
     this.write(() => {
-      this.db.stmt(sql).run(e.id, e.camera, e.zone, e.label, e.score, isoTime(e.start_time), blob(e.embedding), blob(e.residual), e.model, e.crop, e.snapshot, isoTime(now));
+      this.db.stmt(sql).run(e.id, e.camera, e.zone, e.label, e.score, isoTime(e.start_time), blob(e.embedding), blob(e.residual), e.model, e.crop, e.snapshot, e.box ? JSON.stringify(e.box) : null, isoTime(now));
       if (prune) this.prune(now);
     });
     if (prune) [this.startsSincePrune, this.prunedAt] = [0, now.getTime()];
@@ -263,6 +274,7 @@ function toInfo(r: EventRow): EventInfo {
     corrected_label: r.corrected_label,
     corrected_at: r.corrected_at,
     has_snapshot: r.has_snapshot === 1,
+    ...(r.box ? { box: JSON.parse(r.box) as EventBox } : {}),
   };
 }
 

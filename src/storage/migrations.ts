@@ -217,6 +217,11 @@ export const MIGRATIONS: readonly Migration[] = [
     // Its own version, not just an unused column: an older build refuses this database instead of trusting an empty sum.
     up: (db) => db.exec('ALTER TABLE classes DROP COLUMN sum'),
   },
+  {
+    version: 5,
+    description: 'events.box: where in the frame a class was found (JSON fractions), null when the whole unit decided',
+    up: (db) => db.exec('ALTER TABLE events ADD COLUMN box TEXT'),
+  },
 ];
 
 /** The schema version this build writes. */

@@ -152,7 +152,8 @@ export interface ApiReads {
 
 /** Server-sent events (GET api/stream), by event name. */
 export interface StreamEvents {
-  result: { camera: string; zone: string | null; label: string; score: number; at: string };
+  /** `box`: where in the frame (fractions) `label` was found; absent when the whole unit decided. */
+  result: { camera: string; zone: string | null; label: string; score: number; at: string; box?: Box };
   camera: { camera: string; status: 'online' | 'offline' };
   classes: { labels: string[] };
   detection: { type: 'start' | 'end'; id: string; camera: string; zone: string | null; label: string; score: number };

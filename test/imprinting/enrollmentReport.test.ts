@@ -35,15 +35,15 @@ describe('enrollment answers: recognised_in and warnings, real model and photos'
     dir.cleanup();
   });
 
-  it('a photo class: recognised by its look on every camera unit, nothing to warn of', async () => {
-    const cat = await core.imprinter.enrollImages('cat', [read('cat_train_0.jpg'), read('cat_720p.jpg')], { source: 'test' });
+  it('a photo class: recognised by its look on every camera unit, whole and in regions of the frame, nothing to warn of', async () => {
+    const cat = await core.imprinter.enrollImages('cat', [read('cat_train_0.jpg'), read('cat_720p.jpg')], { source: 'file:cat_train_0.jpg' });
     assert.equal(cat.warning, undefined);
-    assert.deepEqual(cat.recognised_in, [{ ...door, how: 'whole' }, { ...yard, how: 'whole' }]);
+    assert.deepEqual(cat.recognised_in, [{ ...door, how: 'whole' }, { ...door, how: 'crop' }, { ...yard, how: 'whole' }, { ...yard, how: 'crop' }]);
     await core.imprinter.enrollImages('dog', [read('dog_train_0.jpg')], { source: 'test' });
   });
 
   it('no_scene: a camera unit that has not learned its empty scene knows the class by its look only', async () => {
-    const bird = await core.imprinter.enrollPixels('bird', [{ rgb: await pixels('bird.jpg') }], { source: 'test', unit: door });
+    const bird = await core.imprinter.enrollPixels('bird', [{ rgb: await pixels('bird.jpg') }], { source: 'camera:door', unit: door });
     assert.deepEqual(codes(bird), ['no_scene']);
     assert.match(message(bird, 'no_scene'), /camera "door" has not learned its empty scene/);
     assert.deepEqual(bird.recognised_in, [{ ...door, how: 'whole' }, { ...yard, how: 'whole' }]);
@@ -75,9 +75,14 @@ describe('enrollment answers: recognised_in and warnings, real model and photos'
     // It is also the sunflower class "flower" again (duplicates_class, raises_thresholds): true, and beside the point here.
     assert.ok(codes(nothing).includes('looks_like_scene'), JSON.stringify(nothing.warning));
     assert.match(message(nothing, 'looks_like_scene'), /1 of 1 frames look like the empty scene of camera "door" \(distance 0\.\d\d, below 0\.10\)/);
-    const hotdog = await core.imprinter.enrollPixels('hotdog', [{ rgb: await pixels('hotdog_train_0.jpg') }], { source: 'test', unit: door });
+    const hotdog = await core.imprinter.enrollPixels('hotdog', [{ rgb: await pixels('hotdog_train_0.jpg') }], { source: 'camera:door', unit: door });
     assert.ok(!codes(hotdog).includes('looks_like_scene'), JSON.stringify(hotdog.warning));
     assert.ok(!codes(hotdog).includes('no_scene'));
     assert.deepEqual(hotdog.recognised_in, [{ ...door, how: 'residual' }, { ...yard, how: 'whole' }]);
+  });
+
+  it('a drawn box: its unit learns it by residual, and every unit looks for it in regions of the frame', async () => {
+    const box = await core.imprinter.enrollPixels('owl', [{ rgb: await pixels('owl.jpg'), unitRgb: await pixels('owl.jpg') }], { source: 'camera:door/box', unit: door });
+    assert.deepEqual(box.recognised_in, [{ ...door, how: 'residual' }, { ...door, how: 'crop' }, { ...yard, how: 'whole' }, { ...yard, how: 'crop' }]);
   });
 });

@@ -53,6 +53,17 @@ void describe('payload builders', () => {
     const p = attributesPayload({ camera: 'door', zone: null, label: 'cat', score: 0.8, scores: { cat: 0.8, dog: 0.123456 }, at: new Date(0) });
     assert.deepEqual(p, { label: 'cat', score: 0.8, scores: { cat: 0.8, dog: 0.1235 }, at: '1970-01-01T00:00:00.000Z' });
   });
+
+  void it('a class found in a region of the frame: attributes and the start event carry its box, rounded (contract round 3)', () => {
+    const box = { x: 0.656249999, y: 0.47222, width: 0.25, height: 0.444444 };
+    const a = attributesPayload({ camera: 'yard', zone: null, label: 'tabby', score: 0.5, scores: { tabby: 0.5 }, at: new Date(0), box });
+    assert.deepEqual(a.box, { x: 0.6562, y: 0.4722, width: 0.25, height: 0.4444 });
+    const e = eventPayload({
+      type: 'start', id: 'e3', camera: 'yard', zone: null, label: 'tabby', score: 0.5,
+      start_time: new Date(0), end_time: null, snapshot: null, embedding: null, residual: null, crop: null, box,
+    });
+    assert.deepEqual(e.box, { x: 0.6562, y: 0.4722, width: 0.25, height: 0.4444 });
+  });
 });
 
 void describe('publisher through a real mosquitto', () => {

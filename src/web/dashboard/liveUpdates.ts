@@ -30,7 +30,7 @@ export class LiveUpdates {
     const { bus } = this.opts;
     this.offs.push(
       bus.on('cameraResult', (e) => {
-        const result = { camera: e.camera, zone: e.zone, label: e.label, score: Math.round(e.score * 1000) / 1000, at: e.at.toISOString() };
+        const result = { camera: e.camera, zone: e.zone, label: e.label, score: Math.round(e.score * 1000) / 1000, at: e.at.toISOString(), ...(e.box ? { box: e.box } : {}) };
         this.latest.set(`${e.camera}/${e.zone ?? ''}`, result);
         this.send('result', result);
       }),

@@ -252,13 +252,25 @@ function cameraCard(camera: CameraView): { el: HTMLElement; card: Card } {
   return { el, card };
 }
 
+/** The region a class was found in, outlined with its label; removed when the unit's next result has none. */
+function drawDetection(card: Card, r: { zone: string | null; label: string; box?: Box }): void {
+  const key = unitKey(card.camera.name, r.zone);
+  card.stage.querySelector(`.detection[data-unit="${CSS.escape(key)}"]`)?.remove();
+  if (!r.box) return;
+  const el = h('div', { class: 'detection', 'data-unit': key, 'data-label': r.label }, h('span', { class: 'chip' }, r.label));
+  place(el, r.box);
+  card.stage.appendChild(el);
+}
+
 export const mountLive: Mount = (el, ctx) => {
   const cards = new Map<string, Card>();
   const stops: Array<() => void> = [];
   let gone = false;
-  const showResult = (r: { camera: string; zone: string | null; label: string; score: number }) => {
-    const chip = cards.get(r.camera)?.chips.get(unitKey(r.camera, r.zone));
-    if (!chip) return;
+  const showResult = (r: { camera: string; zone: string | null; label: string; score: number; box?: Box }) => {
+    const card = cards.get(r.camera);
+    const chip = card?.chips.get(unitKey(r.camera, r.zone));
+    if (!card || !chip) return;
+    drawDetection(card, r);
     // none and unknown match no class: their score means nothing to a user.
     const matched = r.label !== 'none' && r.label !== 'unknown';
     chip.replaceChildren(r.zone ? `${r.zone}: ` : '', h('b', {}, r.label), matched ? ` ${score(r.score)}` : '');

@@ -1,0 +1,176 @@
+/**
+ * Region proposals on a fixed camera: where a unit's frame differs from the same unit while
+ * it was empty. The unit's whole-frame embedding barely moves when a small object walks into
+ * a wide view (a cat in a quarter of a 720p scene), so photo and box classes, which show the
+ * object alone, cannot match it; the changed part of the frame, cropped, can. Pure: RGB in,
+ * boxes (fractions of the unit's crop) out.
+ */
+
+/**
+ * Whether a shot shows the object itself rather than a camera's whole view: photos (files,
+ * MQTT images, peers' `file:`), and boxes drawn on a camera (`camera:<name>/box`). Live
+ * frames of a unit (`camera:<name>`, `camera:<name>/<zone>`) and confirmed events do not.
+ */
+export function isObjectSource(source: string): boolean {
+  if (source.startsWith('camera:')) return source.endsWith('/box');
+  return !source.startsWith('event:');
+}
+
+/** A box as fractions (0..1) of the image it was found in. */
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** A region cut from a camera frame at the model's input size; `box` in fractions of the frame. */
+export interface PixelRegion {
+  box: Box;
+  rgb: Uint8Array;
+}
+
+/** Cuts a frame's regions only when asked: most frames never need them. */
+export type RegionSource = () => Promise<PixelRegion[]>;
+
+export interface ProposalOptions {
+  /** The image is cut into grid × grid cells, compared by their mean grey level. */
+  grid: number;
+  /** A cell changed when its mean absolute grey difference reaches this (0..255)... */
+  cellDelta: number;
+  /** ...and this many times the median cell's (a global light change moves every cell). */
+  overMedian: number;
+  /** At most this many boxes, the strongest changes first. */
+  maxBoxes: number;
+  /** A change smaller than this many cells is noise. */
+  minCells: number;
+  /** A change over this fraction of the cells is the whole unit's business, not a region's. */
+  maxFraction: number;
+  /** Each side of a box grows by this fraction of its size (context, loose edges). */
+  pad: number;
+}
+
+export const DEFAULT_PROPOSALS: ProposalOptions = { grid: 16, cellDelta: 14, overMedian: 3, maxBoxes: 2, minCells: 2, maxFraction: 0.6, pad: 0.15 };
+
+interface Component {
+  cells: number[];
+  strength: number;
+}
+
+/** Up to maxBoxes boxes where `rgb` differs from `empty` (both width × height × 3), strongest first. */
+export function proposeRegions(rgb: Uint8Array, empty: Uint8Array, size: { width: number; height: number } = { width: 224, height: 224 }, opts: ProposalOptions = DEFAULT_PROPOSALS): Box[] {
+  const expected = size.width * size.height * 3;
+  if (rgb.length !== expected || empty.length !== expected) throw new Error(`frames must hold ${expected} bytes, got ${rgb.length} and ${empty.length}`);
+  const diff = cellDifferences(rgb, empty, size, opts.grid);
+  const median = [...diff].sort((a, b) => a - b)[diff.length >> 1] ?? 0;
+  const bar = Math.max(opts.cellDelta, median * opts.overMedian);
+  const changed = diff.map((d) => (d >= bar ? 1 : 0));
+  return components(changed, diff, opts.grid)
+    .filter((c) => c.cells.length >= opts.minCells && c.cells.length <= opts.maxFraction * diff.length)
+    .sort((a, b) => b.strength - a.strength)
+    .slice(0, opts.maxBoxes)
+    .map((c) => padded(bounds(c.cells, opts.grid), opts.pad));
+}
+
+/** Mean absolute grey difference per cell, row-major grid × grid. */
+function cellDifferences(a: Uint8Array, b: Uint8Array, size: { width: number; height: number }, grid: number): Float32Array {
+  const sums = new Float32Array(grid * grid);
+  const counts = new Uint32Array(grid * grid);
+  for (let y = 0; y < size.height; y++) {
+    const row = Math.min(grid - 1, Math.floor((y * grid) / size.height)) * grid;
+    for (let x = 0; x < size.width; x++) {
+      const i = (y * size.width + x) * 3;
+      // Integer luma (BT.601), as the motion gate reads frames.
+      const ga = (77 * a[i]! + 150 * a[i + 1]! + 29 * a[i + 2]!) >> 8;
+      const gb = (77 * b[i]! + 150 * b[i + 1]! + 29 * b[i + 2]!) >> 8;
+      const cell = row + Math.min(grid - 1, Math.floor((x * grid) / size.width));
+      sums[cell]! += Math.abs(ga - gb);
+      counts[cell]! += 1;
+    }
+  }
+  return sums.map((s, i) => s / Math.max(1, counts[i]!));
+}
+
+/** Changed cells joined with their 8 neighbours; strength: the summed difference. */
+function components(changed: number[] | Float32Array, diff: Float32Array, grid: number): Component[] {
+  const seen = new Uint8Array(changed.length);
+  const out: Component[] = [];
+  for (let start = 0; start < changed.length; start++) {
+    if (!changed[start] || seen[start]) continue;
+    const cells: number[] = [];
+    const stack = [start];
+    seen[start] = 1;
+    while (stack.length > 0) {
+      const cell = stack.pop()!;
+      cells.push(cell);
+      for (const n of neighbours(cell, grid)) {
+        if (changed[n] && !seen[n]) {
+          seen[n] = 1;
+          stack.push(n);
+        }
+      }
+    }
+    out.push({ cells, strength: cells.reduce((s, c) => s + diff[c]!, 0) });
+  }
+  return out;
+}
+
+function neighbours(cell: number, grid: number): number[] {
+  const cx = cell % grid;
+  const cy = Math.floor(cell / grid);
+  const out: number[] = [];
+  for (let dy = -1; dy <= 1; dy++) {
+    for (let dx = -1; dx <= 1; dx++) {
+      const x = cx + dx;
+      const y = cy + dy;
+      if ((dx !== 0 || dy !== 0) && x >= 0 && y >= 0 && x < grid && y < grid) out.push(y * grid + x);
+    }
+  }
+  return out;
+}
+
+function bounds(cells: number[], grid: number): Box {
+  const xs = cells.map((c) => c % grid);
+  const ys = cells.map((c) => Math.floor(c / grid));
+  const x0 = Math.min(...xs);
+  const y0 = Math.min(...ys);
+  return { x: x0 / grid, y: y0 / grid, width: (Math.max(...xs) - x0 + 1) / grid, height: (Math.max(...ys) - y0 + 1) / grid };
+}
+
+function padded(b: Box, pad: number): Box {
+  return clampBox({ x: b.x - b.width * pad, y: b.y - b.height * pad, width: b.width * (1 + 2 * pad), height: b.height * (1 + 2 * pad) });
+}
+
+function clampBox(b: Box): Box {
+  const x = Math.max(0, b.x);
+  const y = Math.max(0, b.y);
+  return { x, y, width: Math.min(1, b.x + b.width) - x, height: Math.min(1, b.y + b.height) - y };
+}
+
+/**
+ * `box` (fractions of an image of `aspect` = width / height) grown to a square in pixels, as
+ * the model sees 224 × 224 and photos of objects are mostly framed round them; kept inside
+ * the image (shifted, then cut, when it reaches out).
+ */
+export function squareBox(box: Box, aspect: number): Box {
+  const w = box.width * aspect;
+  const side = Math.max(w, box.height);
+  const width = Math.min(1, side / aspect);
+  const height = Math.min(1, side);
+  const x = Math.min(1 - width, Math.max(0, box.x + box.width / 2 - width / 2));
+  const y = Math.min(1 - height, Math.max(0, box.y + box.height / 2 - height / 2));
+  return { x, y, width, height };
+}
+
+/** A box of a unit (fractions of its crop) as fractions of the whole frame, the unit at `unit` (fractions). */
+export function boxInFrame(box: Box, unit: Box): Box {
+  return { x: unit.x + box.x * unit.width, y: unit.y + box.y * unit.height, width: box.width * unit.width, height: box.height * unit.height };
+}
+
+/** Intersection over union of two boxes (same frame). */
+export function overlap(a: Box, b: Box): number {
+  const w = Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x));
+  const h = Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
+  const inter = w * h;
+  return inter / (a.width * a.height + b.width * b.height - inter);
+}

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import sharp from 'sharp';
+import { boxInFrame, overlap, proposeRegions, squareBox, type Box } from '../../src/recognition/regions.js';
+import { image } from '../helpers/env.js';
+
+const S = { width: 224, height: 224 };
+
+/** `box` holds `object` whole (to a pixel of the 224 crop) and is at most twice its size each way. */
+function holds(box: Box | undefined, object: Box): boolean {
+  const e = 1 / 224;
+  return !!box && box.x <= object.x + e && box.y <= object.y + e && box.x + box.width >= object.x + object.width - e && box.y + box.height >= object.y + object.height - e &&
+    box.width <= 2 * object.width && box.height <= 2 * object.height;
+}
+
+/** A flat grey frame with solid rectangles (fractions) painted in. */
+function frame(rects: Array<Box & { grey: number }> = [], base = 100): Uint8Array {
+  const rgb = new Uint8Array(S.width * S.height * 3).fill(base);
+  for (const r of rects) {
+    for (let y = Math.round(r.y * S.height); y < Math.round((r.y + r.height) * S.height); y++) {
+      for (let x = Math.round(r.x * S.width); x < Math.round((r.x + r.width) * S.width); x++) rgb.fill(r.grey, (y * S.width + x) * 3, (y * S.width + x) * 3 + 3);
+    }
+  }
+  return rgb;
+}
+
+/** An image file as the unit's crop: stretched to the model's input, as ffmpeg scales frames. */
+async function unitCrop(input: Buffer): Promise<Uint8Array> {
+  return new Uint8Array(await sharp(input).resize(S.width, S.height, { fit: 'fill' }).removeAlpha().raw().toBuffer());
+}
+
+describe('proposeRegions', () => {
+  it('finds nothing where the frame is its empty scene', () => {
+    assert.deepEqual(proposeRegions(frame(), frame()), []);
+  });
+
+  it('boxes one changed rectangle, padded, and nothing for a global change of light', () => {
+    const object = { x: 0.5, y: 0.25, width: 0.25, height: 0.25 };
+    const [box, ...rest] = proposeRegions(frame([{ ...object, grey: 200 }]), frame());
+    assert.equal(rest.length, 0);
+    assert.ok(holds(box, object), `box ${JSON.stringify(box)} should hold ${JSON.stringify(object)}`);
+    assert.deepEqual(proposeRegions(frame([], 140), frame([], 100)), [], 'every cell changed alike: light, not an object');
+  });
+
+  it('keeps at most maxBoxes, the strongest first, and drops single-cell noise', () => {
+    const a = { x: 0, y: 0, width: 0.2, height: 0.2, grey: 250 };
+    const b = { x: 0.7, y: 0.7, width: 0.25, height: 0.25, grey: 140 };
+    const c = { x: 0.7, y: 0, width: 0.2, height: 0.2, grey: 200 };
+    const speck = { x: 0.5, y: 0.5, width: 1 / 16, height: 1 / 16, grey: 255 };
+    const boxes = proposeRegions(frame([a, b, c, speck]), frame());
+    assert.equal(boxes.length, 2);
+    assert.ok(holds(boxes[0], a) && holds(boxes[1], c), JSON.stringify(boxes));
+  });
+
+  it('finds a photographed cat composited into a photographed scene where it was put', async () => {
+    const scene = await sharp(image('sunflower.jpg')).resize(1280, 720, { fit: 'fill' }).toBuffer();
+    const cat = await sharp(image('cat_test_0.jpg')).resize(320, 320, { fit: 'cover' }).toBuffer();
+    const withCat = await sharp(scene).composite([{ input: cat, left: 800, top: 300 }]).png().toBuffer();
+    const where = { x: 800 / 1280, y: 300 / 720, width: 320 / 1280, height: 320 / 720 };
+    const boxes = proposeRegions(await unitCrop(withCat), await unitCrop(scene));
+    assert.ok(boxes.length >= 1, 'the cat is found');
+    assert.ok(overlap(boxes[0]!, where) > 0.5, `box ${JSON.stringify(boxes[0])} vs the cat at ${JSON.stringify(where)}`);
+  });
+
+  it('refuses frames of the wrong size', () => {
+    assert.throws(() => proposeRegions(new Uint8Array(10), frame()), /frames must hold 150528 bytes/);
+  });
+});
+
+describe('squareBox and boxInFrame', () => {
+  it('grows a box to a square in pixels and keeps it inside the image', () => {
+    // 16:9 frame: a box 0.1 wide (0.178 in height units) and 0.4 high becomes 0.4 x 0.4 in pixels.
+    const sq = squareBox({ x: 0.95, y: 0.5, width: 0.1, height: 0.4 }, 16 / 9);
+    assert.ok(Math.abs(sq.width * (16 / 9) - sq.height) < 1e-9, JSON.stringify(sq));
+    assert.ok(sq.x + sq.width <= 1 + 1e-9 && sq.y + sq.height <= 1 + 1e-9);
+    assert.deepEqual(squareBox({ x: 0, y: 0, width: 1, height: 1 }, 2), { x: 0, y: 0, width: 1, height: 1 });
+  });
+
+  it('places a box of a zone in the frame', () => {
+    assert.deepEqual(boxInFrame({ x: 0.5, y: 0.5, width: 0.5, height: 0.5 }, { x: 0.2, y: 0.4, width: 0.4, height: 0.2 }), { x: 0.4, y: 0.5, width: 0.2, height: 0.1 });
+  });
+});
