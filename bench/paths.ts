@@ -9,6 +9,7 @@
  *
  *   EDGE_IMPRINT_PATHS_CLIPS=n   clips per agent (default 2, each on its own scene)
  *   EDGE_IMPRINT_PATHS=a,b       only these paths (photo, snapshots, box, zone, live)
+ *   EDGE_IMPRINT_PATHS_PAUSE=lo-hi  how long walks pause over the zone, seconds (default 1.5-3)
  *   EDGE_IMPRINT_PATHS_TRACE=file  the truth of each clip and every start event, as JSON lines
  */
 import { spawnSync } from 'node:child_process';
@@ -20,7 +21,7 @@ import { CACHE_DIR } from './embeddings.js';
 import { HEIGHT, WIDTH } from './fieldPlan.js';
 import { ClipRenderer, writeClipVideo } from './fieldRender.js';
 import type { ClipOutcome } from './fieldSim.js';
-import { planPathsClip, type PathsClip } from './pathsPlan.js';
+import { DEFAULT_PAUSE_S, planPathsClip, type PathsClip } from './pathsPlan.js';
 import { PATHS, runPath, type PathName, type PathResult, type PathRun } from './pathsRun.js';
 import { loadPathsSource, type PathsSource } from './pathsSource.js';
 import type { Report } from './report.js';
@@ -30,6 +31,7 @@ const CLIPS = Number(process.env.EDGE_IMPRINT_PATHS_CLIPS ?? 2);
 const ONLY = process.env.EDGE_IMPRINT_PATHS?.split(',');
 const VIDEO_DIR = join(CACHE_DIR, 'paths-video');
 const TRACE = process.env.EDGE_IMPRINT_PATHS_TRACE;
+const PAUSE = (process.env.EDGE_IMPRINT_PATHS_PAUSE?.split('-').map(Number) as [number, number] | undefined) ?? DEFAULT_PAUSE_S;
 const PEOPLE_S = 180;
 /** The issue's "Done when" per path (recall in both places); zone and live have none of their own. */
 const TARGETS: Partial<Record<PathName, number>> = { photo: 0.8, snapshots: 0.9, box: 0.9 };
@@ -66,7 +68,7 @@ async function photoOf(stamp: string, background: string): Promise<Buffer> {
 }
 
 async function prepare(source: PathsSource, print: (line: string) => void): Promise<Omit<PathRun, 'path' | 'people'> & { people: string }> {
-  const clips = Array.from({ length: CLIPS }, (_, i) => planPathsClip(5000 + 101 * i, source.scenes[i % source.scenes.length]!, source.objects, source.occluders, `p${i}`));
+  const clips = Array.from({ length: CLIPS }, (_, i) => planPathsClip(5000 + 101 * i, source.scenes[i % source.scenes.length]!, source.objects, source.occluders, `p${i}`, PAUSE));
   const withVideo = [];
   for (const clip of clips) withVideo.push({ clip, video: await videoOf(clip) });
   const photos = new Map<string, Buffer>();
@@ -74,7 +76,7 @@ async function prepare(source: PathsSource, print: (line: string) => void): Prom
   const extraPhotos = new Map(Object.entries(SEED_PHOTOS).map(([label, f]) => [label, readFileSync(join(FIXTURE_IMAGES, f))]));
   for (const c of clips) {
     const strangers = c.plan.objects.filter((o) => o.label === null && o.id !== 'fg').map((o) => o.stamp.split('/stamps/')[1]);
-    print(`  clip ${c.plan.id}: ${c.plan.duration} s, scene ${c.plan.scene.name}; enrolled ${c.enrolled.map((e) => `${e.label} (${e.stamp.split('/stamps/')[1]})`).join(', ')}; never enrolled ${strangers.join(', ')}`);
+    print(`  clip ${c.plan.id}: ${c.plan.duration} s, pauses ${PAUSE.join('-')} s, scene ${c.plan.scene.name}; enrolled ${c.enrolled.map((e) => `${e.label} (${e.stamp.split('/stamps/')[1]})`).join(', ')}; never enrolled ${strangers.join(', ')}`);
   }
   return { clips: withVideo, photos, extraPhotos, people: peopleVideo(source.peopleVideo, PEOPLE_S) };
 }

@@ -14,7 +14,8 @@ const STRANGERS = 2;
 const STANDS = 3;
 const APPEARANCES = 3;
 const STAND_S = 4;
-const EMPTY_START_S = 12;
+/** The empty scene first: the agent learns it after 10 s of quiet (DEFAULT_SCENE_OPTIONS.firstLookAfterS), before any stand. */
+const EMPTY_START_S = 20;
 /** Object heights, shares of the frame: one appearance in each band. */
 const SIZE_BANDS: Array<[number, number]> = [
   [0.15, 0.25],
@@ -87,7 +88,7 @@ function object(id: string, stamp: HeldOutStamp, label: string | null, size: { w
 }
 
 /** A walk: in from one edge, a pause in the zone, out by either edge (leaving the frame). */
-function walk(id: string, t: number, size: { w: number; h: number }, zone: Box, random: () => number, index: number): Span {
+function walk(id: string, t: number, size: { w: number; h: number }, zone: Box, random: () => number, index: number, pauseS: [number, number]): Span {
   const fromLeft = random() < 0.5;
   const outLeft = -size.w / 2 - 4;
   const outRight = WIDTH + size.w / 2 + 4;
@@ -97,7 +98,7 @@ function walk(id: string, t: number, size: { w: number; h: number }, zone: Box, 
   const end = random() < 0.75 ? (fromLeft ? outRight : outLeft) : start;
   const speed = uniform(random, 140, 220); // px per second
   const t1 = t + Math.abs(pause - start) / speed;
-  const t2 = t1 + uniform(random, 1.5, 3);
+  const t2 = t1 + uniform(random, pauseS[0], pauseS[1]);
   const t3 = t2 + Math.abs(end - pause) / speed;
   const keyframes = [
     { t, cx: start, bottom },
@@ -125,8 +126,11 @@ function pickCast(pool: HeldOutStamp[], occluders: HeldOutStamp[], random: () =>
 
 const boxOf = (cx: number, bottom: number, size: { w: number; h: number }): Box => ({ x: cx - size.w / 2, y: bottom - size.h, w: size.w, h: size.h });
 
+/** How long a walk pauses over the zone, seconds (the field clips pause 3–8 s). */
+export const DEFAULT_PAUSE_S: [number, number] = [1.5, 3];
+
 /** Plans one clip. `prefix` keeps labels of different clips apart (`p0_hats`). */
-export function planPathsClip(seed: number, scene: ScenePhoto, pool: HeldOutStamp[], occluders: HeldOutStamp[], prefix: string): PathsClip {
+export function planPathsClip(seed: number, scene: ScenePhoto, pool: HeldOutStamp[], occluders: HeldOutStamp[], prefix: string, pauseS = DEFAULT_PAUSE_S): PathsClip {
   const random = seededRandom(seed);
   const cast = pickCast(pool, occluders, random);
   const zw = Math.round(WIDTH * uniform(random, 0.4, 0.55));
@@ -154,7 +158,7 @@ export function planPathsClip(seed: number, scene: ScenePhoto, pool: HeldOutStam
       t += STAND_S + 1;
     }
   });
-  const evalStart = t + 6;
+  const evalStart = t + 4;
   const who = [...cast.enrolled.flatMap((s, i) => Array.from({ length: APPEARANCES }, (_, k) => ({ stamp: s, label: enrolled[i]!.label, base: `e${i}`, k }))), ...cast.strangers.map((s, i) => ({ stamp: s, label: null, base: `s${i}`, k: 0 }))];
   t = evalStart + uniform(random, 2, 4);
   const bands = new Map(who.map((w) => [w.base, shuffled(SIZE_BANDS, random)]));
@@ -163,9 +167,9 @@ export function planPathsClip(seed: number, scene: ScenePhoto, pool: HeldOutStam
     const size = sizeFor(uniform(random, band[0], band[1]), w.stamp.aspect);
     const id = `${w.base}a${w.k}`;
     objects.push(object(id, w.stamp, w.label, size));
-    const span = walk(id, t, size, zone, random, w.k);
+    const span = walk(id, t, size, zone, random, w.k, pauseS);
     spans.push(span);
-    t = span.end + uniform(random, 3, 5);
+    t = span.end + uniform(random, 3, 4.5);
   }
   // Drawn last, so it stands in front of whatever walks behind it.
   objects.push(object('fg', cast.occluder, null, occSize));
