@@ -4,6 +4,7 @@ import { AUGMENTED, KEPT, runFieldBench } from './field.js';
 import { runCameraBench } from './camera.js';
 import { runZonesBench } from './zones.js';
 import { runFieldLiveBench } from './fieldLive.js';
+import { runPathsBench } from './paths.js';
 import { runClassifyBench } from './classify.js';
 import { runCliClassifyBench } from './cliClassify.js';
 import { runEngineBench, runEnrollBench } from './engine.js';
@@ -125,4 +126,5 @@ export const SECTIONS: Section[] = [
   { name: 'accuracy', run: accuracySection },
   { name: 'field', run: fieldSection },
   { name: 'field-live', run: runFieldLiveBench },
+  { name: 'paths', run: runPathsBench },
 ];

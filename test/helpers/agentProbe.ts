@@ -93,6 +93,11 @@ export class AgentProbe {
     return transaction;
   }
 
+  /** Publishes raw bytes on `<base>/<topic>` (e.g. a JPEG on `request/class/enroll/<label>`). */
+  async publish(topic: string, payload: Buffer): Promise<void> {
+    await this.client.publishAsync(`${this.base}/${topic}`, payload, { qos: 1 });
+  }
+
   /** The answer to `transaction`, once it has come (undefined before). */
   answer(transaction: string): ProbeResponse | undefined {
     return this.answers.get(transaction);

@@ -1,0 +1,118 @@
+/**
+ * The enrollment-paths bench's held-out material, fetched from Debian by the bench itself
+ * (`apt-get download` + `dpkg -x` into .bench/apt/<package>: no root, nothing installed,
+ * never committed):
+ *   tuxpaint-stamps-default      objects: photo stamps of folders the accuracy and field
+ *                                benches never use as classes (bench/embeddings.ts CLASS_FOLDERS)
+ *   plasma-workspace-wallpapers  scenes: KDE's photos of places (LGPL-3), never a field scene
+ *   opencv-doc                   vtest.avi: a real fixed hallway camera, people walking (~80 s)
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { CACHE_DIR, CLASS_FOLDERS } from './embeddings.js';
+import type { ScenePhoto } from './fieldPlan.js';
+import { loadStamp } from './fieldRender.js';
+import type { HeldOutStamp } from './pathsPlan.js';
+
+const APT_DIR = join(CACHE_DIR, 'apt');
+const WALLPAPERS = 'usr/share/wallpapers';
+
+/** Folders of held-out objects: things that come and go, outside every tuning class folder. */
+export const HELD_OUT_FOLDERS = ['clothes', 'clothes/hats', 'household', 'household/dishes', 'household/arttools', 'sports', 'seasonal/halloween', 'seasonal/christmas', 'seasonal/easter', 'medical', 'hobbies'];
+/** Foreground cut-outs the objects pass behind (standing on the ground, never an object of a clip). */
+export const OCCLUDER_FILES = ['seasonal/christmas/Christmas_Tree_photo.png', 'household/wheelie_bin.png', 'household/home_compost_bin.png'];
+
+/** Scenes: KDE Plasma's photos of places (author from each wallpaper's metadata.json, LGPL-3). */
+export const PATH_SCENES: Array<{ name: string; folder: string; author: string }> = [
+  { name: 'jetty', folder: 'BytheWater', author: 'Maciej Wiklo' },
+  { name: 'pier', folder: 'ColdRipple', author: 'Risto Saukonpää' },
+  { name: 'boats', folder: 'EveningGlow', author: 'Ian Hex' },
+  { name: 'forest_path', folder: 'Path', author: 'Risto Saukonpää' },
+];
+/** The other background an object's photo is taken on (path a): not a scene of any clip. */
+export const PHOTO_BACKGROUND = { folder: 'Autumn', author: 'RJ Quiralta' };
+
+/** The extracted package's root, downloading and unpacking it the first time. */
+export function ensurePackage(name: string, print: (line: string) => void): string {
+  const root = join(APT_DIR, name);
+  if (existsSync(join(root, '.done'))) return root;
+  mkdirSync(APT_DIR, { recursive: true });
+  const deb = (): string | undefined => readdirSync(APT_DIR).find((f) => f.startsWith(`${name}_`) && f.endsWith('.deb'));
+  if (!deb()) {
+    print(`  fetching ${name} (apt-get download, into ${APT_DIR})`);
+    let r = spawnSync('apt-get', ['download', name], { cwd: APT_DIR, encoding: 'utf8' });
+    if (r.status !== 0) {
+      // A fresh machine may have no package lists yet.
+      spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore' });
+      r = spawnSync('apt-get', ['download', name], { cwd: APT_DIR, encoding: 'utf8' });
+    }
+    if (r.status !== 0 || !deb()) throw new Error(`apt-get download ${name} failed: ${r.stderr}`);
+  }
+  const x = spawnSync('dpkg', ['-x', join(APT_DIR, deb()!), root], { encoding: 'utf8' });
+  if (x.status !== 0) throw new Error(`dpkg -x ${deb()} failed: ${x.stderr}`);
+  writeFileSync(join(root, '.done'), '');
+  return root;
+}
+
+export interface PathsSource {
+  objects: HeldOutStamp[];
+  occluders: HeldOutStamp[];
+  scenes: ScenePhoto[];
+  photoBackground: string;
+  peopleVideo: string;
+}
+
+/**
+ * Distinct colours (5 bits a channel) of a stamp's opaque pixels over the square root of their
+ * count: drawings (flat fills, outlines, 0.0–2.0 on these folders) score low, photos high (2.5–27).
+ */
+export function colourRichness(rgba: Uint8Array): number {
+  const seen = new Set<number>();
+  let opaque = 0;
+  for (let i = 0; i < rgba.length; i += 4) {
+    if (rgba[i + 3]! < 200) continue;
+    opaque++;
+    seen.add(((rgba[i]! >> 3) << 10) | ((rgba[i + 1]! >> 3) << 5) | (rgba[i + 2]! >> 3));
+  }
+  return opaque === 0 ? 0 : seen.size / Math.sqrt(opaque);
+}
+
+/** Photo stamps only: the folders also hold drawings, which no camera sees. */
+export const PHOTO_RICHNESS = 2.5;
+
+async function stamp(root: string, file: string): Promise<HeldOutStamp & { richness: number }> {
+  const s = await loadStamp(file);
+  return { file, folder: relative(root, dirname(file)), aspect: s.w / s.h, richness: colourRichness(s.data) };
+}
+
+/** The PNG stamps of `folders` (never a tuning class folder), less the occluders. */
+async function stampsIn(root: string, folders: string[]): Promise<HeldOutStamp[]> {
+  const used = new Set(Object.values(CLASS_FOLDERS).flat());
+  const out: HeldOutStamp[] = [];
+  for (const folder of folders) {
+    if (used.has(folder)) throw new Error(`${folder} is a tuning class folder`);
+    const dir = join(root, folder);
+    if (!existsSync(dir)) continue;
+    const names = readdirSync(dir).filter((n) => n.endsWith('.png') && !OCCLUDER_FILES.includes(`${folder}/${n}`));
+    for (const name of names.sort()) {
+      const { richness, ...s } = await stamp(root, join(dir, name));
+      if (richness >= PHOTO_RICHNESS) out.push(s);
+    }
+  }
+  return out;
+}
+
+export async function loadPathsSource(print: (line: string) => void): Promise<PathsSource> {
+  const stamps = join(ensurePackage('tuxpaint-stamps-default', print), 'usr/share/tuxpaint/stamps');
+  const plasma = join(ensurePackage('plasma-workspace-wallpapers', print), WALLPAPERS);
+  const opencv = ensurePackage('opencv-doc', print);
+  const photo = (folder: string): string => join(plasma, folder, 'contents/images/1600x1200.jpg');
+  return {
+    objects: await stampsIn(stamps, HELD_OUT_FOLDERS),
+    occluders: await Promise.all(OCCLUDER_FILES.map((f) => stamp(stamps, join(stamps, f)))),
+    scenes: PATH_SCENES.map((s) => ({ name: s.name, path: photo(s.folder), licence: `LGPL-3, ${s.author} (KDE Plasma wallpapers)` })),
+    photoBackground: photo(PHOTO_BACKGROUND.folder),
+    peopleVideo: join(opencv, 'usr/share/doc/opencv-doc/examples/data/vtest.avi'),
+  };
+}
