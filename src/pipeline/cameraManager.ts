@@ -323,7 +323,7 @@ export class CameraManager {
     const unit = camera?.units.find((u) => u.zone === ref.zone);
     if (!camera || !unit) return this.deps.classify(rgb, ref);
     unit.changed = unit.quiet ? proposeRegions(rgb, unit.quiet, this.deps.inputSize) : [];
-    if (unit.changed.length >= 0 || !camera.config.snapshot.enabled) return this.deps.classify(rgb, ref);
+    if (unit.changed.length === 0 || !camera.config.snapshot.enabled) return this.deps.classify(rgb, ref);
     const boxes = unit.changed;
     return this.deps.classify(rgb, ref, () => cutRegions(frame, boxes, unit.roi, camera.sourceSize, this.deps.inputSize));
   }
