@@ -159,8 +159,8 @@ export class Commands {
 
   /** `class/enroll/<label>` with the raw bytes of one image; the enrollment checks the image. */
   rawEnrollJob(label: string, image: Buffer, field: string): Job {
-    const valid = validateLabel(label);
-    return this.imagesJob((signal) => this.deps.imprinter.enrollImages(valid, [image], { source: 'mqtt', signal, names: [field] }));
+    // The enrollment checks the label first, before decoding anything.
+    return this.imagesJob((signal) => this.deps.imprinter.enrollImages(label, [image], { source: 'mqtt', signal, names: [field] }));
   }
 
   /** `classify` with the raw bytes of one image; the classification checks the image. */
@@ -173,7 +173,6 @@ export class Commands {
   }
 
   private enroll(req: EnrollRequest): Job {
-    const label = validateLabel(req.label);
     if ((req.images === undefined) === (req.camera === undefined)) {
       throw new AppError('bad_request', 'images, camera: give exactly one of "images" or "camera"', 'images');
     }
@@ -181,8 +180,10 @@ export class Commands {
     if (req.images) {
       const names = req.images.map((_, i) => `images[${i}]`);
       const images = req.images.map((image, i) => decodeBase64Image(image, names[i]!));
-      return this.imagesJob((signal) => this.deps.imprinter.enrollImages(label, images, { background, source: 'mqtt', signal, names }));
+      return this.imagesJob((signal) => this.deps.imprinter.enrollImages(req.label, images, { background, source: 'mqtt', signal, names }));
     }
+    // Checked before the frames are taken, not after seconds of them.
+    const label = validateLabel(req.label);
     const camera = req.camera ?? '';
     this.requireCamera(camera);
     const region = this.regionOf(camera, req);
