@@ -6,6 +6,7 @@
  * runs, so stopping the agent never waits for a request.
  */
 import { AppError } from '../errors.js';
+import { settleWithin } from '../process/timeout.js';
 
 export type LaneName = 'control' | 'images' | 'camera';
 
@@ -82,10 +83,7 @@ export class Lane {
       entry.controller.abort(stopping);
       entry.settle({ ok: false, error: stopping });
     }
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
-    await Promise.race([Promise.allSettled([...this.settled]), grace]);
-    clearTimeout(timer);
+    await settleWithin(Promise.allSettled([...this.settled]), graceMs);
   }
 
   private expire(entry: Entry): void {

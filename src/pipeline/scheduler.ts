@@ -5,6 +5,7 @@ export type { UnitRef };
 import type { RawFrame } from '../camera/cameraSource.js';
 import type { MotionGate } from './motionGate.js';
 import { RateMeter } from './rateMeter.js';
+import { settleWithin } from '../process/timeout.js';
 
 /** A hung detector must not hang shutdown; the detector has its own inference timeout. */
 const STOP_WAIT_MS = 5_000;
@@ -110,10 +111,7 @@ export class FrameScheduler {
   /** Waits (bounded) for the inference in flight, then drops whatever is pending. */
   async stop(): Promise<void> {
     this.running = false;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)));
-    await Promise.race([this.idle, timeout]);
-    clearTimeout(timer);
+    await settleWithin(this.idle, STOP_WAIT_MS);
     for (const slot of this.slots) slot.pending = null;
   }
 
