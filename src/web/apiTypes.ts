@@ -76,6 +76,8 @@ export interface EventView {
   corrected_label: string | null;
   corrected_at: string | null;
   has_snapshot: boolean;
+  /** Where in the frame (fractions) the class was found; absent when the whole unit decided. */
+  box?: Box;
 }
 
 export interface LiveViewStatus {
