@@ -51,6 +51,7 @@ function sceneClip(name: string, seconds: number, appearances: Appearance[]): st
 
 /** The real core, an RTSP camera without zones over `clip`, and every result and event it publishes. */
 async function watch(clip: string): Promise<{ results: Array<Events['cameraResult']>; events: Array<Events['detectionEvent']> }> {
+  await unwatch(); // a test that failed before its own unwatch() left its camera running
   rig.core ??= await startImprinting({ dataDir: dir.path });
   const imp = rig.core.imprinter;
   const results: Array<Events['cameraResult']> = [];
