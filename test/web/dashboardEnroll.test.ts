@@ -4,7 +4,8 @@
  * Issue 16 on the Live page, in a real headless Chromium against the real agent process, a real
  * RTSP camera with two zones and a real mosquitto: a box drawn over a dog offers the box, the
  * zone under it and the whole camera; enrolled, the answer says where the class is recognised
- * and the zone later reports it when the dog comes back. Without a box a zone can be chosen.
+ * and the zone later reports it when the dog comes back, while the same view without zones
+ * outlines it with its box. Without a box a zone can be chosen.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -58,6 +59,8 @@ void describe('dashboard Live: enroll from a box or a zone, in Chromium', { time
             stall_timeout: 5,
             zones: { path: { roi: { x: 0, y: 0, width: 0.5, height: 1 } }, bed: { roi: { x: 0.5, y: 0, width: 0.5, height: 1 } } },
           },
+          // The same view without zones: the box class is found in a region of the frame there.
+          yard: { url: camera.url, fps: 4, stall_timeout: 5 },
         },
       },
     });
@@ -114,6 +117,16 @@ void describe('dashboard Live: enroll from a box or a zone, in Chromium', { time
     const back = bed.indexOf('none', left);
     await waitFor(() => bed.indexOf('rex', back) >= 0, 40_000, () => `rex reported when back (bed: ${bed.slice(back).join(' ')})`);
     await page().locator(`.stage[data-camera="door"] .chip[data-unit="door/bed"][data-label="rex"]`).waitFor({ timeout: 10_000 });
+    // On the camera without zones the page outlines rex where the dog is.
+    const outline = page().locator(`.stage[data-camera="yard"] .detection[data-label="rex"]`);
+    await outline.waitFor({ timeout: 30_000 });
+    const [drawn, yard] = await Promise.all([outline.boundingBox(), page().locator(`.stage[data-camera="yard"]`).boundingBox()]);
+    assert.ok(drawn && yard);
+    const centre = { x: (drawn.x + drawn.width / 2 - yard.x) / yard.width, y: (drawn.y + drawn.height / 2 - yard.y) / yard.height };
+    assert.ok(
+      centre.x > DOG_BOX.x && centre.x < DOG_BOX.x + DOG_BOX.width && centre.y > DOG_BOX.y && centre.y < DOG_BOX.y + DOG_BOX.height,
+      `the outline's centre ${JSON.stringify(centre)} lies on the dog ${JSON.stringify(DOG_BOX)}`,
+    );
     await screenshot(page(), 'live-enroll-box-recognised');
   });
 
