@@ -15,6 +15,7 @@ import sharp from 'sharp';
 import { squareCrops } from '../src/media/crops.js';
 import { overlap, proposeRegions, type Box } from '../src/recognition/regions.js';
 import { NONE, UNKNOWN, type Classification } from '../src/recognition/types.js';
+import { seededRandom } from '../src/recognition/vector.js';
 import { startImprinting } from '../test/helpers/imprinting.js';
 import { listDataset } from './embeddings.js';
 import { FIELD_CATEGORIES, MEAN_PHOTOS, SCENES } from './fieldPlan.js';
@@ -24,17 +25,6 @@ const W = 1280;
 const H = 720;
 const INPUT = { width: 224, height: 224 };
 const UNIT = { camera: 'bench', zone: null };
-
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Frame {
   unit: Uint8Array;
@@ -70,7 +60,7 @@ async function main(): Promise<void> {
   const before = tally();
   const after = tally();
   for (const [s, scenePhoto] of SCENES.entries()) {
-    const random = mulberry(1000 + s);
+    const random = seededRandom(1000 + s);
     const dir = tempDir();
     const core = await startImprinting({ dataDir: dir.path });
     try {
