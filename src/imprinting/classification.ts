@@ -37,8 +37,8 @@ export class ClassificationService {
 
   /**
    * A unit that decided no class, or a class that also has photo or box shots (to place it):
-   * its regions that differ from its empty scene, embedded in one batch, matched with the
-   * photo and box classes. Cut only when such a class may answer; a region that cannot be cut
+   * its regions that differ from its empty scene, embedded (queued together on the detector),
+   * matched with the photo and box classes. Cut only when such a class may answer; a region that cannot be cut
    * (snapshot gone) leaves the unit's result as it was.
    */
   private async refineByRegions(result: Classification, unit: UnitRef, regions: RegionSource): Promise<Classification> {
@@ -48,7 +48,10 @@ export class ClassificationService {
     if (crop.length === 0 || (!undecided && !crop.includes(result.label))) return result;
     const found = await regions().catch(() => []);
     if (found.length === 0) return result;
-    const embedded = await Promise.all(found.map(async (r) => ({ box: r.box, embedding: await this.deps.detector.embed(r.rgb) })));
+    // Photo classes match the region as the camera saw it; only embed that view when one may answer.
+    const plainToo = crop.some((l) => this.deps.recognizer.isPhotoCrop(l));
+    const embed = (rgb: Uint8Array): Promise<Float32Array> => this.deps.detector.embed(rgb);
+    const embedded = await Promise.all(found.map(async (r) => ({ box: r.box, embedding: await embed(r.rgb), ...(plainToo && r.plain ? { plain: await embed(r.plain) } : {}) })));
     return this.deps.recognizer.recognizeRegions(result, embedded, allowed);
   }
 

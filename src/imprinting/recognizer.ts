@@ -20,9 +20,9 @@ import { decide, nearestScene, residual, residualShot, type DecisionClass, type 
 import { unitKey, type SceneBook } from './sceneBook.js';
 import { NONE, UNKNOWN, type Classification, type ClassWeights, type ThresholdSource, type UnitRef } from '../recognition/types.js';
 import { meanDirection } from '../recognition/vector.js';
-import { DEFAULT_CAMERA_ALLOWANCE } from '../recognition/defaults.js';
+import { DEFAULT_CAMERA_ALLOWANCE, DEFAULT_CROP_FLOOR } from '../recognition/defaults.js';
 import type { ClassThreshold, ThresholdOptions } from '../recognition/classThresholds.js';
-import { isObjectSource, type Box } from '../recognition/regions.js';
+import { isCutSource, isObjectSource, type Box } from '../recognition/regions.js';
 
 /** The names `classes` publishes (contract: threshold_source) for classThresholds' sources. */
 const SOURCE_NAMES: Record<ClassThreshold['source'], ThresholdSource> = { data: 'learned', override: 'set', floor: 'floor' };
@@ -40,7 +40,10 @@ export interface RecognizerClass {
 /** A region of a camera frame (regions.ts) embedded on its own; `box` in fractions of the frame. */
 export interface RegionEmbedding {
   box: Box;
+  /** The region's object cut out (or, without an empty view, the region as seen). */
   embedding: Float32Array;
+  /** The region as the camera saw it, when the cut-out differs from it: photo classes match this. */
+  plain?: Float32Array;
 }
 
 export interface RecognizerData {
@@ -78,6 +81,8 @@ export class Recognizer {
   private backgroundLabels = new Set<string>();
   /** Classes with a shot of the object itself (a photo, a drawn box): matched against regions of frames. */
   private cropLabels = new Set<string>();
+  /** Crop classes taught with objects cut out of a camera's frame (isCutSource): they match cut-out regions. */
+  private cutLabels = new Set<string>();
   /** Where each photo threshold came from; a class missing here is at the floor. */
   private sources = new Map<string, ThresholdSource>();
 
@@ -100,6 +105,7 @@ export class Recognizer {
     this.background = data.classes.filter((c) => c.background).flatMap((c) => c.shots);
     this.backgroundLabels = new Set(data.classes.filter((c) => c.background).map((c) => c.label));
     this.cropLabels = new Set(data.classes.filter((c) => !c.background && (c.sources ?? []).some(isObjectSource)).map((c) => c.label));
+    this.cutLabels = new Set(data.classes.filter((c) => this.cropLabels.has(c.label) && (c.sources ?? []).some(isCutSource)).map((c) => c.label));
     this.loadPhotos(data);
     this.units = new Map();
     this.taughtInUnits = new Map();
@@ -155,9 +161,16 @@ export class Recognizer {
     return [...this.cropLabels].filter((l) => allowed.length === 0 || allowed.includes(l));
   }
 
+  /** Whether a crop class was taught from photos only (it is matched with regions as the camera saw them). */
+  isPhotoCrop(label: string): boolean {
+    return this.cropLabels.has(label) && !this.cutLabels.has(label);
+  }
+
   /**
    * A unit's result, refined by regions of its frame: the photo and box classes are matched
-   * against each region (as photos, with the camera's allowance). When the unit decided no
+   * against each region as photos, with the camera's allowance: classes cut out of camera
+   * frames against the region's cut-out (and at least DEFAULT_CROP_FLOOR), photo classes
+   * against the region as the camera saw it. When the unit decided no
    * class, the best region that matches one names the class and its box; when it decided a
    * class, a region matching that same class only places it (its box).
    */
@@ -167,10 +180,16 @@ export class Recognizer {
     if (labels.size === 0 || regions.length === 0) return unitResult;
     let best: { label: string; score: number; box: Box } | null = null;
     const scores = { ...unitResult.scores };
+    const photoLabels = new Set([...labels].filter((l) => !this.cutLabels.has(l)));
+    const cutLabels = new Set([...labels].filter((l) => this.cutLabels.has(l)));
     for (const region of regions) {
-      const c = this.photos.classify(this.centred(region.embedding), labels, DEFAULT_CAMERA_ALLOWANCE);
-      for (const [label, v] of Object.entries(c.scores)) if (labels.has(label)) scores[label] = Math.max(v, scores[label] ?? -Infinity);
-      if (labels.has(c.label) && (!best || c.score > best.score)) best = { label: c.label, score: c.score, box: region.box };
+      const views = [{ x: region.embedding, among: cutLabels, floor: DEFAULT_CROP_FLOOR }, { x: region.plain ?? region.embedding, among: photoLabels, floor: -Infinity }];
+      for (const { x, among, floor } of views) {
+        if (among.size === 0) continue;
+        const c = this.photos.classify(this.centred(x), among, DEFAULT_CAMERA_ALLOWANCE);
+        for (const [label, v] of Object.entries(c.scores)) if (among.has(label)) scores[label] = Math.max(v, scores[label] ?? -Infinity);
+        if (among.has(c.label) && c.score >= floor && (!best || c.score > best.score)) best = { label: c.label, score: c.score, box: region.box };
+      }
     }
     if (decided) return best?.label === unitResult.label ? { ...unitResult, box: best.box } : unitResult;
     if (!best) return { ...unitResult, scores };

@@ -4,6 +4,7 @@ import type { Roi } from '../config/types.js';
 import type { InputSize } from './image.js';
 import { fieldError } from '../errors.js';
 import { toPixels } from './snapshots.js';
+import { objectView, type Raster } from '../recognition/foreground.js';
 import { squareBox, type Box } from '../recognition/regions.js';
 
 /**
@@ -48,15 +49,57 @@ export async function regionAt(jpeg: Buffer, box: Roi, regions: ReadonlyArray<Ro
  */
 export async function squareCrops(jpeg: Buffer, boxes: readonly Box[], size: InputSize): Promise<Array<{ box: Box; rgb: Uint8Array }>> {
   if (boxes.length === 0) return [];
-  const { data, info } = await sharp(jpeg).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
+  return squareCropsOf(await decodeRaster(jpeg), boxes, size);
+}
+
+/** A JPEG (or any image sharp reads) as RGB pixels. */
+export async function decodeRaster(image: Buffer): Promise<Raster> {
+  const { data, info } = await sharp(image).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+}
+
+/** A raster resized to another's size. */
+export async function resizeRaster(r: Raster, to: { width: number; height: number }): Promise<Raster> {
+  const rgb = await sharp(r.data, { raw: { width: r.width, height: r.height, channels: 3 } }).resize(to.width, to.height, { fit: 'fill' }).raw().toBuffer();
+  return { data: new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.byteLength), width: to.width, height: to.height };
+}
+
+/** Model-input pixels as a PNG (a shot cut from a frame, enrolled like a photo). */
+export function inputToPng(rgb: Uint8Array, size: InputSize): Promise<Buffer> {
+  return sharp(rgb, { raw: { width: size.width, height: size.height, channels: 3 } }).png().toBuffer();
+}
+
+/** A raster resized to the model's input. */
+export async function rasterToInput(r: Raster, size: InputSize): Promise<Uint8Array> {
+  const rgb = await sharp(r.data, { raw: { width: r.width, height: r.height, channels: 3 } }).resize(size.width, size.height, { fit: 'fill' }).raw().toBuffer();
+  return new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.byteLength);
+}
+
+/**
+ * The objects in `boxes` (fractions) of `frame`, cut out against the camera's `empty` view
+ * (recognition/foreground.ts) at the model's input, each with the object's own box and its
+ * square as the camera saw it (`plain`: photo classes are matched with that). A box in
+ * which nothing differs at full resolution was noise of the coarse proposal and is left out.
+ * Without a usable empty view (none, or another size) the boxes are cut as plain squares.
+ */
+export async function objectCrops(frame: Raster, empty: Raster | null, boxes: readonly Box[], size: InputSize): Promise<Array<{ box: Box; rgb: Uint8Array; plain?: Uint8Array }>> {
+  if (!empty || empty.width !== frame.width || empty.height !== frame.height) return squareCropsOf(frame, boxes, size);
+  const views = boxes.flatMap((b) => {
+    const v = objectView(frame, empty, b);
+    return v ? [v] : [];
+  });
+  return Promise.all(views.map(async (v) => ({ box: v.box, rgb: await rasterToInput(v.square, size), plain: await rasterToInput(v.plain, size) })));
+}
+
+async function squareCropsOf(frame: Raster, boxes: readonly Box[], size: InputSize): Promise<Array<{ box: Box; rgb: Uint8Array }>> {
+  const raw = { raw: { width: frame.width, height: frame.height, channels: 3 as const } };
   return Promise.all(boxes.map(async (b) => {
-    const sq = squareBox(b, info.width / info.height);
-    const left = Math.min(info.width - 2, Math.max(0, Math.round(sq.x * info.width)));
-    const top = Math.min(info.height - 2, Math.max(0, Math.round(sq.y * info.height)));
-    const width = Math.max(2, Math.min(info.width - left, Math.round(sq.width * info.width)));
-    const height = Math.max(2, Math.min(info.height - top, Math.round(sq.height * info.height)));
-    const rgb = await sharp(data, raw).extract({ left, top, width, height }).resize(size.width, size.height, { fit: 'fill' }).raw().toBuffer();
+    const sq = squareBox(b, frame.width / frame.height);
+    const left = Math.min(frame.width - 2, Math.max(0, Math.round(sq.x * frame.width)));
+    const top = Math.min(frame.height - 2, Math.max(0, Math.round(sq.y * frame.height)));
+    const width = Math.max(2, Math.min(frame.width - left, Math.round(sq.width * frame.width)));
+    const height = Math.max(2, Math.min(frame.height - top, Math.round(sq.height * frame.height)));
+    const rgb = await sharp(frame.data, raw).extract({ left, top, width, height }).resize(size.width, size.height, { fit: 'fill' }).raw().toBuffer();
     return { box: b, rgb: new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.byteLength) };
   }));
 }

@@ -5,31 +5,20 @@ import type { InputSize } from '../media/image.js';
 import { fieldError } from '../errors.js';
 import type { EventBus } from '../eventBus.js';
 import { NONE, type Classification } from '../recognition/types.js';
-import { CameraSource, type CameraStatus, type RawFrame, type SpawnFn, type SupervisionOptions } from '../camera/cameraSource.js';
+import { CameraSource, type RawFrame, type SpawnFn, type SupervisionOptions } from '../camera/cameraSource.js';
 import { cameraUnits, outsideFrame } from '../camera/ffmpegArgs.js';
 import { MotionGate } from './motionGate.js';
 import { FrameScheduler, type ScheduledResult, type UnitRef } from './scheduler.js';
-import { proposeRegions, type Box, type RegionSource } from '../recognition/regions.js';
-import { cutRegions } from './regionCrops.js';
+import { proposeRegions, type RegionSource } from '../recognition/regions.js';
+import type { Camera, CameraStats, FrameRegion, LiveFrame, UnitState } from './cameraTypes.js';
+import { boxShot, cutRegions, EmptyView, objectInSnapshot, unitObject, type SnapshotObject } from './regionCrops.js';
 import { cropToInput, regionAt } from '../media/crops.js';
 import { ClassSmoother } from './smoother.js';
 import { DetectionEvents, eventId } from './events.js';
 import { killOnExit } from '../process/kill.js';
 import { parentDeathPrefix } from '../process/parentDeath.js';
 
-/** Per camera, as in the `stats` MQTT payload. */
-export interface CameraStats {
-  status: CameraStatus;
-  camera_fps: number;
-  process_fps: number;
-  skipped_fps: number;
-  reconnects: number;
-}
-
-export interface LiveFrame {
-  /** RGB at the detector input size, as the detector sees it. */
-  rgb: Uint8Array;
-}
+export type { CameraStats, FrameRegion, LiveFrame } from './cameraTypes.js';
 
 export interface CameraManagerDeps {
   config: Pick<AppConfig, 'cameras' | 'classifier'>;
@@ -44,10 +33,7 @@ export interface CameraManagerDeps {
   supervision?: Partial<SupervisionOptions>;
   /** Observer of every scheduled result, for benchmarks and diagnostics. */
   onResult?: (result: ScheduledResult) => void;
-  /**
-   * Every freshly inferred result of a unit, with the classes ON there after it: what the
-   * zone's scene model learns from (only while nothing is ON).
-   */
+  /** Every freshly inferred result of a unit, with the classes ON there after it: the zone's scene model learns from it (only while nothing is ON). */
   observe?: (unit: UnitRef, result: Classification, activeLabels: string[]) => void;
   /** The non-background classes (read again on `classesChanged`): only these may turn ON. */
   classLabels?: () => string[];
@@ -57,34 +43,6 @@ export type UnitClassifyFn = (rgb: Uint8Array, unit: UnitRef, regions?: RegionSo
 
 /** Frames in a row whose changes no class claimed before a unit takes them as its empty scene (a parked car). */
 const QUIET_AFTER = 25;
-
-/** One thing a camera classifies: a zone, or its whole frame. */
-interface UnitState {
-  zone: string | null;
-  roi: Roi | null;
-  smoother: ClassSmoother;
-  label: string | null;
-  /** A pixel zone reaching outside the stream's frame: its results are not published. */
-  invalid: boolean;
-  /** The newest crop that showed the unit empty (no class ON, decided `none`): augmented enrollments need it. */
-  quiet: Uint8Array | null;
-  /** Regions of the latest inferred crop that differ from `quiet`, and how many decided frames in a row had some. */
-  changed: Box[];
-  changedFrames: number;
-}
-
-interface Camera {
-  name: string;
-  config: CameraConfig;
-  source: CameraSource;
-  units: UnitState[];
-  latest: RawFrame | null;
-  /** The stream's size, once ffmpeg named it (cameras with pixel zones). */
-  sourceSize: { width: number; height: number } | null;
-}
-
-/** Which part of a live frame to take: a zone's crop, or a box of the whole frame. */
-export type FrameRegion = { zone: string } | { box: Roi } | Record<string, never>;
 
 /**
  * Builds one supervised source per configured camera and wires
@@ -210,12 +168,12 @@ export class CameraManager {
     const camera = this.require(name);
     const frame = camera.latest;
     if (!frame || this.clock() - frame.at > camera.config.stall_timeout * 1000) return null;
-    if ('box' in region) return this.boxOf(camera, region.box);
+    if ('box' in region) return this.boxOf(camera, region.box, true);
     const zone = 'zone' in region ? region.zone : null;
     const index = camera.units.findIndex((u) => u.zone === zone);
     if (index < 0 && zone !== null) throw fieldError('not_found', 'zone', `camera "${name}" has no zone "${zone}"`);
     // A camera with zones has no whole-frame unit: take the whole scene from its snapshot.
-    if (index < 0) return this.boxOf(camera, { x: 0, y: 0, width: 1, height: 1 });
+    if (index < 0) return this.boxOf(camera, { x: 0, y: 0, width: 1, height: 1 }, false);
     const crop = frame.crops[index];
     return crop ? { rgb: crop } : null;
   }
@@ -232,9 +190,23 @@ export class CameraManager {
     return index < 0 ? null : { zone: camera.units[index]!.zone };
   }
 
+  /** The object in a unit's newest frame, cut out against its empty view (regionCrops.ts), or null. */
+  objectInUnit(name: string, zone: string | null): Promise<Uint8Array | null> {
+    const camera = this.require(name);
+    const i = camera.units.findIndex((u) => u.zone === zone);
+    const [unit, frame] = [camera.units[i], camera.latest];
+    const crop = frame?.crops[i];
+    return unit?.quiet && frame && crop ? unitObject(frame, crop, unit.quiet, unit.roi, camera.sourceSize, this.deps.inputSize, unit.empty) : Promise.resolve(null);
+  }
+
   /** The newest crop of a unit while it showed nothing (its empty scene now), or null. */
   sceneFrame(name: string, zone: string | null): Uint8Array | null {
     return this.require(name).units.find((u) => u.zone === zone)?.quiet ?? null;
+  }
+
+  /** The object in a picture of one of the cameras' own views (regionCrops.ts), or null. */
+  objectInSnapshot(image: Buffer): Promise<SnapshotObject | null> {
+    return objectInSnapshot(image, [...this.cameras.values()].flatMap((c) => c.units.map((u) => ({ camera: c.name, empty: u.empty }))), this.deps.inputSize);
   }
 
   /** The newest snapshot JPEG of a camera (full scene), or null before the first one. */
@@ -242,12 +214,16 @@ export class CameraManager {
     return this.require(name).source.latestSnapshot();
   }
 
-  private async boxOf(camera: Camera, box: Roi): Promise<LiveFrame | null> {
+  /** A box of the newest snapshot: the object in it (a shot), or the whole scene stretched as a unit sees it. */
+  private async boxOf(camera: Camera, box: Roi, object: boolean): Promise<LiveFrame | null> {
     const jpeg = camera.source.latestSnapshot();
     if (!jpeg) {
       throw fieldError('not_found', 'box', `camera "${camera.name}" has no snapshot to cut a box from (snapshot.enabled is false or no frame yet)`);
     }
-    return { rgb: await cropToInput(jpeg, box, camera.sourceSize, this.deps.inputSize) };
+    if (!object) return { rgb: await cropToInput(jpeg, box, camera.sourceSize, this.deps.inputSize) };
+    const index = await regionAt(jpeg, box, camera.units.map((u) => u.roi), camera.sourceSize);
+    const empties = index < 0 ? [] : await camera.units[index]!.empty.rasters();
+    return { rgb: await boxShot(jpeg, box, camera.sourceSize, this.deps.inputSize, empties) };
   }
 
   private require(name: string): Camera {
@@ -296,7 +272,7 @@ export class CameraManager {
       clock: this.clock,
       newId: () => eventId(this.clock()),
     });
-    return { zone, roi, smoother, label: null, invalid: false, quiet: null, changed: [], changedFrames: 0 };
+    return { zone, roi, smoother, label: null, invalid: false, quiet: null, empty: new EmptyView(), changed: [], changedFrames: 0 };
   }
 
   private buildGate(config: CameraConfig): MotionGate | null {
@@ -325,14 +301,14 @@ export class CameraManager {
     unit.changed = unit.quiet ? proposeRegions(rgb, unit.quiet, this.deps.inputSize) : [];
     if (unit.changed.length === 0 || !camera.config.snapshot.enabled) return this.deps.classify(rgb, ref);
     const boxes = unit.changed;
-    return this.deps.classify(rgb, ref, () => cutRegions(frame, boxes, unit.roi, camera.sourceSize, this.deps.inputSize));
+    return this.deps.classify(rgb, ref, () => cutRegions(frame, boxes, unit.roi, camera.sourceSize, this.deps.inputSize, () => unit.empty.raster()));
   }
 
   /**
    * The unit's crop becomes its empty scene when it decided `none` with nothing ON and no
    * region differs; a change nothing claims for QUIET_AFTER frames is the scene now.
    */
-  private keepQuiet(unit: UnitState, crop: Uint8Array | undefined, result: Classification, active: readonly string[]): void {
+  private keepQuiet(unit: UnitState, frame: RawFrame, crop: Uint8Array | undefined, result: Classification, active: readonly string[]): void {
     if (result.label !== NONE || active.length > 0) {
       unit.changedFrames = 0;
       return;
@@ -340,6 +316,7 @@ export class CameraManager {
     unit.changedFrames = unit.changed.length > 0 ? unit.changedFrames + 1 : 0;
     if (crop && (unit.changed.length === 0 || unit.changedFrames >= QUIET_AFTER)) {
       unit.quiet = Uint8Array.from(crop);
+      unit.empty.update(frame, unit.changed.length > 0);
       unit.changedFrames = 0;
     }
   }
@@ -360,7 +337,7 @@ export class CameraManager {
       unit.label = update.label;
       if (!u.reused) {
         const active = unit.smoother.activeLabels();
-        this.keepQuiet(unit, r.frame.crops[i], u.result, active);
+        this.keepQuiet(unit, r.frame, r.frame.crops[i], u.result, active);
         this.deps.observe?.({ camera: camera.name, zone: unit.zone }, u.result, active);
       }
       this.deps.bus.emit('cameraResult', {

@@ -2,22 +2,57 @@
 import { isFractional } from '../config/formats.js';
 import type { Roi } from '../config/types.js';
 import type { RawFrame } from '../camera/cameraSource.js';
-import { squareCrops } from '../media/crops.js';
+import { fieldError } from '../errors.js';
+import { decodeRaster, inputToPng, objectCrops, rasterToInput, resizeRaster } from '../media/crops.js';
 import type { InputSize } from '../media/image.js';
 import { toPixels } from '../media/snapshots.js';
-import { boxInFrame, type Box, type PixelRegion } from '../recognition/regions.js';
+import { objectView, type Raster } from '../recognition/foreground.js';
+import { boxInFrame, proposeRegions, viewDifference, type Box, type PixelRegion } from '../recognition/regions.js';
 
 /**
- * `boxes` (fractions of the unit's crop) as squares of the frame's snapshot at the model's
- * input size, each with its box in fractions of the whole frame; none without a snapshot,
- * or for a pixel zone before the stream's size is known.
+ * `boxes` (fractions of the unit's crop) cut from the frame's snapshot at the model's input
+ * size: the object in each, against the unit's `empty` snapshot when it has one, else the box
+ * as a square; each with its box in fractions of the whole frame. None without a snapshot, or
+ * for a pixel zone before the stream's size is known.
  */
-export async function cutRegions(frame: RawFrame, boxes: readonly Box[], roi: Roi | null, source: { width: number; height: number } | null, size: InputSize): Promise<PixelRegion[]> {
+export async function cutRegions(frame: RawFrame, boxes: readonly Box[], roi: Roi | null, source: { width: number; height: number } | null, size: InputSize, empty: () => Promise<Raster | null>): Promise<PixelRegion[]> {
   const place = unitPlace(roi, source);
   if (!place || boxes.length === 0) return [];
   const jpeg = await frame.snapshot();
   if (!jpeg) return [];
-  return squareCrops(jpeg, boxes.map((b) => boxInFrame(b, place)), size);
+  return objectCrops(await decodeRaster(jpeg), await empty(), boxes.map((b) => boxInFrame(b, place)), size);
+}
+
+/**
+ * A box drawn on a camera's snapshot (pixels of the stream, or fractions) as a shot at the
+ * model's input: the object in it cut out against the first of `empties` (the unit's empty
+ * views) it stands out from, as region crops are, else the box as a square.
+ */
+export async function boxShot(jpeg: Buffer, box: Roi, source: { width: number; height: number } | null, size: InputSize, empties: readonly Raster[]): Promise<Uint8Array> {
+  const place = unitPlace(box, source);
+  if (!place) throw fieldError('not_found', 'box', "is in pixels of the camera's stream, whose size is not known yet; retry in a moment, or give the box as fractions of the frame");
+  const inside = { x: Math.max(0, place.x), y: Math.max(0, place.y), width: Math.min(1, place.x + place.width) - Math.max(0, place.x), height: Math.min(1, place.y + place.height) - Math.max(0, place.y) };
+  const frame = await decodeRaster(jpeg);
+  if (inside.width * frame.width < 2 || inside.height * frame.height < 2) throw fieldError('bad_request', 'box', `lies outside the ${source ? `${source.width}x${source.height} ` : ''}frame or is too small`);
+  for (const empty of empties) {
+    const view = empty.width === frame.width && empty.height === frame.height ? objectView(frame, empty, inside) : null;
+    if (view) return rasterToInput(view.square, size);
+  }
+  const [square] = await objectCrops(frame, null, [inside], size);
+  return square!.rgb;
+}
+
+/**
+ * The object in a unit's frame (`crop`, its snapshot in `frame`): its strongest region that
+ * differs from the unit's empty scene (`quiet`, `empty`), cut out as region crops are; null
+ * when nothing differs or the unit has no empty view yet.
+ */
+export async function unitObject(frame: RawFrame, crop: Uint8Array, quiet: Uint8Array, roi: Roi | null, source: { width: number; height: number } | null, size: InputSize, empty: EmptyView): Promise<Uint8Array | null> {
+  const scene = await empty.raster();
+  const [strongest] = proposeRegions(crop, quiet, size);
+  if (!scene || !strongest) return null;
+  const [found] = await cutRegions(frame, [strongest], roi, source, size, () => Promise.resolve(scene));
+  return found?.rgb ?? null;
 }
 
 /** Where a unit (its roi: pixels or fractions; null the whole frame) lies, as fractions of the frame. */
@@ -25,4 +60,70 @@ function unitPlace(roi: Roi | null, source: { width: number; height: number } | 
   if (!roi) return { x: 0, y: 0, width: 1, height: 1 };
   if (isFractional(roi)) return roi;
   return source ? toPixels(roi, { width: 1, height: 1 }, source) : null;
+}
+
+/**
+ * A unit's empty view as the snapshot of a frame that showed it empty, decoded once when first
+ * needed (most frames never cut regions). `previous` is the view before the last time a still
+ * change was taken into the scene: an object that sat still long enough is part of `current`
+ * but still stands out against `previous` (a box drawn round it then).
+ */
+export class EmptyView {
+  private current: { jpeg: Promise<Buffer | null>; raster?: Promise<Raster | null> } | null = null;
+  private previous: typeof this.current = null;
+
+  /** The frame just decided empty; `absorbed`: a still change is the scene from now on. */
+  update(frame: RawFrame, absorbed: boolean): void {
+    if (absorbed && this.current) this.previous = this.current;
+    this.current = { jpeg: frame.snapshot().catch(() => null) };
+  }
+
+  raster(): Promise<Raster | null> {
+    return EmptyView.decode(this.current);
+  }
+
+  /** The views to try for an object standing still, newest first. */
+  async rasters(): Promise<Raster[]> {
+    const all = await Promise.all([EmptyView.decode(this.current), EmptyView.decode(this.previous)]);
+    return all.filter((r): r is Raster => r !== null);
+  }
+
+  private static decode(view: { jpeg: Promise<Buffer | null>; raster?: Promise<Raster | null> } | null): Promise<Raster | null> {
+    if (!view) return Promise.resolve(null);
+    view.raster ??= view.jpeg.then((j) => (j ? decodeRaster(j) : null)).catch(() => null);
+    return view.raster;
+  }
+}
+
+/** The object found in a picture of a camera's view: which camera, where (fractions), the cut-out as a PNG at the model's input. */
+export interface SnapshotObject {
+  camera: string;
+  box: Box;
+  png: Buffer;
+}
+
+/** A photo whose median cell differs from a camera's empty view by less than this (0..255) is a view of that camera. */
+export const SAME_VIEW = 10;
+
+/**
+ * When `image` is a picture of one of these cameras' own views (a Home Assistant
+ * `camera.snapshot`, the dashboard's picture), the object in it: the strongest region that
+ * differs from that camera's empty view, cut out as region crops are. Null when it is no
+ * camera's view, or the view shows nothing new.
+ */
+export async function objectInSnapshot(image: Buffer, views: ReadonlyArray<{ camera: string; empty: EmptyView }>, size: InputSize): Promise<SnapshotObject | null> {
+  const photo = await decodeRaster(image);
+  for (const { camera, empty } of views) {
+    const scene = await empty.raster();
+    if (!scene || Math.abs(photo.width / photo.height - scene.width / scene.height) > 0.02) continue;
+    const same = photo.width === scene.width ? photo : await resizeRaster(photo, scene);
+    const [a, b] = await Promise.all([rasterToInput(same, size), rasterToInput(scene, size)]);
+    if (viewDifference(a, b, size) > SAME_VIEW) continue;
+    for (const box of proposeRegions(a, b, size)) {
+      const view = objectView(same, scene, box);
+      if (view) return { camera, box: view.box, png: await inputToPng(await rasterToInput(view.square, size), size) };
+    }
+    return null;
+  }
+  return null;
 }

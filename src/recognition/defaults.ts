@@ -46,3 +46,14 @@ export const DEFAULT_CENTRED_MARGIN = 0.005;
  * Only the photo fallback of camera units uses it; classify and zone-taught classes do not.
  */
 export const DEFAULT_CAMERA_ALLOWANCE = 0.05;
+
+/**
+ * The least centred score a region of a camera frame needs to name a class cut out of camera
+ * frames (box, snapshot and live-object shots), on top of the class's own threshold. Regions are cut out against the
+ * unit's empty view (recognition/foreground.ts), so an object meets its box shot without the
+ * places round either; a never-enrolled object of a kindred kind (an otter against a deer)
+ * still reaches 0.38-0.51 there. Chosen on the paths bench's tuning clips
+ * (EDGE_IMPRINT_PATHS_SET=tuning, bench/pathsProbe.ts: per frame, box shots): frames of the
+ * enrolled objects score 0.55 (p5) / 0.56 (p10) / 0.68 (median), never-enrolled at most 0.51.
+ */
+export const DEFAULT_CROP_FLOOR = 0.52;

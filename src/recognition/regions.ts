@@ -8,12 +8,22 @@
 
 /**
  * Whether a shot shows the object itself rather than a camera's whole view: photos (files,
- * MQTT images, peers' `file:`), and boxes drawn on a camera (`camera:<name>/box`). Live
+ * MQTT images, peers' `file:`), and objects cut out of a camera's frame (isCutSource). Live
  * frames of a unit (`camera:<name>`, `camera:<name>/<zone>`) and confirmed events do not.
  */
 export function isObjectSource(source: string): boolean {
-  if (source.startsWith('camera:')) return source.endsWith('/box');
+  if (source.startsWith('camera:')) return isCutSource(source);
   return !source.startsWith('event:');
+}
+
+/**
+ * Whether a shot is an object cut out of a camera's frame against its empty view
+ * (recognition/foreground.ts): a drawn box (`camera:<name>/box`), a picture of the camera's
+ * view (`…/snapshot`), the object found in live frames (`…/object`). Regions are matched with
+ * these cut out the same way, and with photos as they are (a photo keeps its background).
+ */
+export function isCutSource(source: string): boolean {
+  return source.startsWith('camera:') && /\/(box|snapshot|object)$/.test(source);
 }
 
 /** A box as fractions (0..1) of the image it was found in. */
@@ -24,10 +34,15 @@ export interface Box {
   height: number;
 }
 
-/** A region cut from a camera frame at the model's input size; `box` in fractions of the frame. */
+/**
+ * A region cut from a camera frame at the model's input size; `box` in fractions of the frame.
+ * `rgb` is the object cut out (grey round it) when the unit had an empty view, `plain` the
+ * same square as the camera saw it.
+ */
 export interface PixelRegion {
   box: Box;
   rgb: Uint8Array;
+  plain?: Uint8Array;
 }
 
 /** Cuts a frame's regions only when asked: most frames never need them. */
@@ -70,6 +85,16 @@ export function proposeRegions(rgb: Uint8Array, empty: Uint8Array, size: { width
     .sort((a, b) => b.strength - a.strength)
     .slice(0, opts.maxBoxes)
     .map((c) => padded(bounds(c.cells, opts.grid), opts.pad));
+}
+
+/**
+ * How much two views differ as a whole: the median cell's mean grey difference (0..255). A
+ * photo of a camera's own view with an object in it stays low (most cells are the same
+ * place); another place, or the same place from elsewhere, is high.
+ */
+export function viewDifference(rgb: Uint8Array, empty: Uint8Array, size: { width: number; height: number } = { width: 224, height: 224 }, grid = DEFAULT_PROPOSALS.grid): number {
+  const diff = cellDifferences(rgb, empty, size, grid);
+  return [...diff].sort((a, b) => a - b)[diff.length >> 1] ?? 0;
 }
 
 /** Mean absolute grey difference per cell, row-major grid × grid. */

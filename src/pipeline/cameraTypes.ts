@@ -1,0 +1,48 @@
+/** The camera manager's state and the shapes it answers with. */
+import type { CameraConfig, Roi } from '../config/types.js';
+import type { CameraSource, CameraStatus, RawFrame } from '../camera/cameraSource.js';
+import type { Box } from '../recognition/regions.js';
+import type { EmptyView } from './regionCrops.js';
+import type { ClassSmoother } from './smoother.js';
+
+/** Per camera, as in the `stats` MQTT payload. */
+export interface CameraStats {
+  status: CameraStatus;
+  camera_fps: number;
+  process_fps: number;
+  skipped_fps: number;
+  reconnects: number;
+}
+
+/** RGB at the detector input size, as the detector sees it. */
+export interface LiveFrame { rgb: Uint8Array }
+
+/** One thing a camera classifies: a zone, or its whole frame. */
+export interface UnitState {
+  zone: string | null;
+  roi: Roi | null;
+  smoother: ClassSmoother;
+  label: string | null;
+  /** A pixel zone reaching outside the stream's frame: its results are not published. */
+  invalid: boolean;
+  /** The newest crop that showed the unit empty (no class ON, decided `none`): augmented enrollments need it. */
+  quiet: Uint8Array | null;
+  empty: EmptyView; // the snapshot of the frame `quiet` came from: region crops cut objects out against it
+  /** Regions of the latest inferred crop that differ from `quiet`, and how many decided frames in a row had some. */
+  changed: Box[];
+  changedFrames: number;
+}
+
+export interface Camera {
+  name: string;
+  config: CameraConfig;
+  source: CameraSource;
+  units: UnitState[];
+  latest: RawFrame | null;
+  /** The stream's size, once ffmpeg named it (cameras with pixel zones). */
+  sourceSize: { width: number; height: number } | null;
+}
+
+/** Which part of a live frame to take: a zone's crop, or a box of the whole frame. */
+export type FrameRegion = { zone: string } | { box: Roi } | Record<string, never>;
+

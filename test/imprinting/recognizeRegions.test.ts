@@ -1,0 +1,64 @@
+/**
+ * Regions of a camera frame matched with crop classes: classes cut out of camera frames
+ * against the region's cut-out (with the crop floor), photo classes against the region as
+ * the camera saw it (photos keep their background).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../../src/config/load.js';
+import { recognizerOptions } from '../../src/core.js';
+import { Recognizer } from '../../src/imprinting/recognizer.js';
+import type { SceneBook } from '../../src/imprinting/sceneBook.js';
+import { DEFAULT_CROP_FLOOR } from '../../src/recognition/defaults.js';
+import { NONE, type Classification } from '../../src/recognition/types.js';
+import { l2Normalize } from '../../src/recognition/vector.js';
+
+const DIM = 16;
+const axis = (i: number): Float32Array => Float32Array.from({ length: DIM }, (_, k) => (k === i ? 1 : 0));
+/** A unit vector at cosine `c` to axis i (the rest along axis j). */
+const towards = (i: number, c: number, j: number): Float32Array => l2Normalize(Float32Array.from({ length: DIM }, (_, k) => (k === i ? c : k === j ? Math.sqrt(1 - c * c) : 0)));
+
+function recognizer(): Recognizer {
+  // The scene book is never asked: regions are matched by look alone.
+  const r = new Recognizer(recognizerOptions(loadConfig({ env: {}, overrides: {} })), {} as SceneBook);
+  r.load({
+    classes: [
+      { label: 'rex', background: false, shots: [axis(0)], sources: ['camera:yard/box'], override: null },
+      { label: 'tabby', background: false, shots: [axis(1)], sources: ['file:cat.jpg'], override: null },
+    ],
+    zoneShots: [],
+    negatives: [],
+  });
+  return r;
+}
+
+const nothing: Classification = { label: NONE, score: 0.1, scores: {} };
+const BOX = { x: 0.1, y: 0.2, width: 0.3, height: 0.3 };
+
+describe('recognizeRegions', () => {
+  it('matches a box class with the cut-out and a photo class with the region as seen', () => {
+    const r = recognizer();
+    // The cut-out looks like rex; the plain view like tabby: each class reads its own view.
+    const rex = r.recognizeRegions(nothing, [{ box: BOX, embedding: axis(0), plain: axis(1) }], []);
+    assert.equal(rex.label, 'rex');
+    assert.deepEqual(rex.box, BOX);
+    const tabby = r.recognizeRegions(nothing, [{ box: BOX, embedding: axis(5), plain: axis(1) }], []);
+    assert.equal(tabby.label, 'tabby');
+    assert.equal(tabby.reason, 'crop_match');
+  });
+
+  it('holds cut-out classes to the crop floor, photo classes to their own threshold', () => {
+    const r = recognizer();
+    const below = DEFAULT_CROP_FLOOR - 0.04;
+    assert.ok(below > r.threshold('rex'), 'between the class threshold and the floor');
+    assert.equal(r.recognizeRegions(nothing, [{ box: BOX, embedding: towards(0, below, 7) }], []).label, NONE);
+    assert.equal(r.recognizeRegions(nothing, [{ box: BOX, embedding: towards(0, DEFAULT_CROP_FLOOR + 0.04, 7) }], []).label, 'rex');
+    assert.equal(r.recognizeRegions(nothing, [{ box: BOX, embedding: axis(8), plain: towards(1, below, 7) }], []).label, 'tabby');
+  });
+
+  it('knows which crop classes are photos', () => {
+    const r = recognizer();
+    assert.equal(r.isPhotoCrop('tabby'), true);
+    assert.equal(r.isPhotoCrop('rex'), false);
+  });
+});
