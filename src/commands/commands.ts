@@ -8,12 +8,13 @@ import { isFractional } from '../config/formats.js';
 import type { LimitsConfig, Roi } from '../config/types.js';
 import { imageKind } from '../media/image.js';
 import { AppError, fieldError } from '../errors.js';
-import type { Imprinter, PixelShot } from '../imprinting/imprinter.js';
+import type { EnrollOptions, Imprinter, PixelShot } from '../imprinting/imprinter.js';
 import { validateLabel } from '../recognition/labels.js';
 import type { FrameRegion } from '../pipeline/cameraManager.js';
+import type { SnapshotObject } from '../pipeline/regionCrops.js';
 import type { Job } from './lanes.js';
 import type { Corrections, EventRef } from '../imprinting/corrections.js';
-import type { ClassInfo, UnitRef } from '../recognition/types.js';
+import type { ClassInfo, EnrollResult, EnrollWarning, UnitRef } from '../recognition/types.js';
 import {
   RequestSchemas,
   type ClassSetRequest,
@@ -37,6 +38,10 @@ export interface CameraControl {
   latestFrame(camera: string, region?: FrameRegion): Promise<PixelShot | null>;
   /** The newest crop of a unit while it was empty (for augmented enrollments), or null. */
   sceneFrame(camera: string, zone: string | null): Uint8Array | null;
+  /** The object in a picture of a camera's own view (it differs from that camera's empty view), or null; absent: pictures are photos. */
+  objectInSnapshot?(image: Buffer): Promise<SnapshotObject | null>;
+  /** The object in a unit's newest frame, cut out against its empty view, or null; absent: live enrollments learn whole frames only. */
+  objectInUnit?(camera: string, zone: string | null): Promise<Uint8Array | null>;
   /** The unit (zone, or null: the whole frame) a box of the scene lies in, or null when none; absent: no unit learns from boxes. */
   unitOfBox?(camera: string, box: Roi): Promise<{ zone: string | null } | null>;
   setEnabled(camera: string, enabled: boolean): void;
@@ -160,7 +165,7 @@ export class Commands {
   /** `class/enroll/<label>` with the raw bytes of one image; the enrollment checks the image. */
   rawEnrollJob(label: string, image: Buffer, field: string): Job {
     // The enrollment checks the label first, before decoding anything.
-    return this.imagesJob((signal) => this.deps.imprinter.enrollImages(label, [image], { source: 'mqtt', signal, names: [field] }));
+    return this.imagesJob((signal) => this.enrollPictures(label, [image], { source: 'mqtt', signal, names: [field] }));
   }
 
   /** `classify` with the raw bytes of one image; the classification checks the image. */
@@ -180,7 +185,7 @@ export class Commands {
     if (req.images) {
       const names = req.images.map((_, i) => `images[${i}]`);
       const images = req.images.map((image, i) => decodeBase64Image(image, names[i]!));
-      return this.imagesJob((signal) => this.deps.imprinter.enrollImages(req.label, images, { background, source: 'mqtt', signal, names }));
+      return this.imagesJob((signal) => this.enrollPictures(req.label, images, { background, source: 'mqtt', signal, names }));
     }
     // Checked before the frames are taken, not after seconds of them.
     const label = validateLabel(req.label);
@@ -195,6 +200,24 @@ export class Commands {
       timeoutMs: this.timeoutMs() + (frames - 1) * intervalMs,
       run: (signal) => this.enrollFrames(label, camera, { frames, intervalMs, background, region }, signal),
     };
+  }
+
+  /**
+   * Images enrolled as photos, except pictures of a camera's own view (an automation's
+   * `camera.snapshot`, the dashboard's picture): the object in each, cut out against that
+   * camera's empty view, is the shot, as a box drawn round it would be; the answer says so.
+   * Background classes keep the whole view.
+   */
+  private async enrollPictures(label: string, images: Buffer[], opts: EnrollOptions): Promise<EnrollResult> {
+    const find = this.deps.cameras.objectInSnapshot?.bind(this.deps.cameras);
+    if (!find || opts.background) return this.deps.imprinter.enrollImages(label, images, opts);
+    validateLabel(label);
+    const found = await Promise.all(images.map((image) => find(image).catch(() => null)));
+    const camera = found[0]?.camera;
+    // All of one camera's view, or all photos: one class is not half cut-outs, half photos.
+    if (!camera || found.some((f) => f?.camera !== camera)) return this.deps.imprinter.enrollImages(label, images, opts);
+    const notes = found.map((f, i) => snapshotNote(opts.names?.[i] ?? `images[${i}]`, f!));
+    return this.deps.imprinter.enrollImages(label, found.map((f) => f!.png), { ...opts, source: `camera:${camera}/snapshot`, notes });
   }
 
   /** The zone or box of a camera enrollment, checked before any frame is taken. */
@@ -222,6 +245,7 @@ export class Commands {
     // A box is the class's shot; the unit it lies in learns it from its own frame of the same moment.
     const unitRegion: FrameRegion | null = 'box' in opts.region && unit ? (unit.zone === null ? {} : { zone: unit.zone }) : null;
     const shots: PixelShot[] = [];
+    const objects: Array<Uint8Array | null> = [];
     for (let i = 0; i < opts.frames; i++) {
       if (i > 0) await sleep(opts.intervalMs, signal);
       signal.throwIfAborted();
@@ -229,8 +253,13 @@ export class Commands {
       if (!frame) throw fieldError('not_found', 'camera', `"${camera}" has no live frame (is the stream online?)`);
       const unitFrame = unitRegion ? await this.deps.cameras.latestFrame(camera, unitRegion) : null;
       shots.push(unitFrame ? { rgb: frame.rgb, unitRgb: unitFrame.rgb } : frame);
+      // A unit's frames: the object in them too (what differs from the unit's empty view).
+      if (unit && !('box' in opts.region) && !opts.background) objects.push((await this.deps.cameras.objectInUnit?.(unit.camera, unit.zone)) ?? null);
     }
-    const where = 'zone' in opts.region ? `/${opts.region.zone}` : 'box' in opts.region ? '/box' : '';
+    const cut = objects.length === shots.length && objects.every((o) => o !== null);
+    const where = ('zone' in opts.region ? `/${opts.region.zone}` : 'box' in opts.region ? '/box' : '') + (cut ? '/object' : '');
+    // The class's look is the object; the unit still learns the whole frame against its scene.
+    if (cut) shots.splice(0, shots.length, ...shots.map((s, i) => ({ rgb: objects[i]!, unitRgb: s.rgb })));
     const sceneRgb = unit ? this.deps.cameras.sceneFrame(unit.camera, unit.zone) : null;
     const context = { ...(unit ? { unit } : {}), ...(sceneRgb ? { sceneRgb } : {}) };
     return this.deps.imprinter.enrollPixels(label, shots, { background: opts.background, source: `camera:${camera}${where}`, signal, ...context });
@@ -279,6 +308,11 @@ export class Commands {
   private requireCamera(camera: string): void {
     if (!this.deps.cameras.names().includes(camera)) throw fieldError('not_found', 'camera', `no camera named "${camera}"`);
   }
+}
+
+function snapshotNote(name: string, f: SnapshotObject): EnrollWarning {
+  const b = [f.box.x, f.box.y, f.box.width, f.box.height].map((v) => v.toFixed(3)).join(', ');
+  return { code: 'object_from_snapshot', message: `${name} is camera "${f.camera}"'s view: learned what differs from its empty view (box x, y, width, height ${b}), not the whole picture` };
 }
 
 /** A box of the frame: pixels, or fractions when every value is at most 1; never empty or outside. */

@@ -150,6 +150,8 @@ export class Enrollment {
     this.deps.changed();
     this.deps.logger.info({ label, added: result.added, shots: result.shots }, 'class enrolled');
     const units = { units: this.deps.units ?? (() => []), ...(this.deps.unitClasses ? { unitClasses: this.deps.unitClasses } : {}) };
-    return { ...result, ...afterEnrollment(this.deps.recognizer, label, before, units) };
+    const after = afterEnrollment(this.deps.recognizer, label, before, units);
+    const warning = [...(opts.notes ?? []), ...(after.warning ?? [])];
+    return { ...result, ...after, ...(warning.length > 0 ? { warning } : {}) };
   }
 }

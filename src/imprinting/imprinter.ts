@@ -1,4 +1,4 @@
-import type { Classification, ClassInfo, EnrollResult, UnitRef } from '../recognition/types.js';
+import type { Classification, ClassInfo, EnrollResult, EnrollWarning, UnitRef } from '../recognition/types.js';
 import type { RegionSource } from '../recognition/regions.js';
 
 /** A frame already at the model's input size (the stored thumbnail is made from it). */
@@ -23,6 +23,8 @@ export interface EnrollOptions {
   unit?: UnitRef;
   /** enrollPixels with a unit: a recent frame of the unit while empty (augmented shots need it). */
   sceneRgb?: Uint8Array;
+  /** Said in the answer's `warning` before what the enrollment finds (how the shots were made). */
+  notes?: EnrollWarning[];
 }
 
 /**

@@ -50,7 +50,7 @@ export interface EnrollResult {
 }
 
 export interface EnrollWarning {
-  code: 'looks_like_scene' | 'duplicates_class' | 'raises_thresholds' | 'no_scene';
+  code: 'looks_like_scene' | 'duplicates_class' | 'raises_thresholds' | 'no_scene' | 'object_from_snapshot';
   message: string;
 }
 

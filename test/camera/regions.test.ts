@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { Commands } from '../../src/commands/commands.js';
 import type { Events } from '../../src/eventBus.js';
 import { CameraManager } from '../../src/pipeline/cameraManager.js';
 import { overlap, type Box } from '../../src/recognition/regions.js';
+import type { EnrollResult } from '../../src/recognition/types.js';
 import { image, testLogger, waitFor } from '../helpers/env.js';
 import { startImprinting } from '../helpers/imprinting.js';
 import { startRtspServer } from '../helpers/rtspServer.js';
@@ -123,4 +125,50 @@ void test('a class enrolled from a box drawn around a dog is recognised when the
   await waitFor(() => results.some((r) => r.label === 'rex' && near(r.box, RIGHT)), 60_000, () => `rex placed on the right (rex results: ${results.filter((r) => r.label === 'rex').length}, boxes: ${JSON.stringify(results.filter((r) => r.label === 'rex' && r.box).slice(-5).map((r) => r.box))})`);
   await unwatch();
   assert.ok(starts(events).every((e) => e.label === 'rex'), `only rex starts: ${starts(events).map((e) => e.label).join(' ')}`);
+});
+
+// Issue 16: snapshots of the camera's own view sent as photos (an automation's camera.snapshot → class/enroll) learned the whole view.
+void test('pictures of the camera\'s own view enrolled as images: the object in them is cut out and recognised elsewhere in the view, with its box', { timeout: 150_000 }, async () => {
+  const clip = sceneClip('snapshots', 60, [
+    { photo: 'dog_test_0.jpg', at: LEFT, from: 14, to: 28 },
+    { photo: 'dog_test_0.jpg', at: RIGHT, from: 36, to: 60 },
+  ]);
+  const started = Date.now();
+  const { results, events } = await watch(clip);
+  const commands = new Commands({ imprinter: rig.core!.imprinter, limits: rig.core!.config.limits, cameras: rig.manager!, classes: rig.core!.imprinter, corrections: rig.core!.core.corrections });
+  // Three pictures of the view while the dog stands on the left (14-28 s), as an automation would take them.
+  const pictures: string[] = [];
+  for (const at of [18_000, 20_000, 22_000]) {
+    await waitFor(() => Date.now() - started > at, 30_000, () => 'the dog on the left');
+    pictures.push(rig.manager!.latestSnapshot('yard')!.toString('base64'));
+  }
+  const answer = (await commands.job('class/enroll', { label: 'rex', images: pictures }).run(new AbortController().signal)) as EnrollResult;
+  assert.equal(answer.shots, 3);
+  const notes = (answer.warning ?? []).filter((w) => w.code === 'object_from_snapshot');
+  assert.equal(notes.length, 3, JSON.stringify(answer.warning));
+  assert.match(notes[0]!.message, /camera "yard"/);
+  // The shots are the dog cut out (its box on the left), not the garden with a dog in it.
+  assert.ok(rig.core!.imprinter.recognizerData().classes.find((c) => c.label === 'rex')?.sources?.includes('camera:yard/snapshot'));
+
+  await waitFor(() => results.some((r) => r.label === 'rex' && near(r.box, RIGHT)), 60_000, () => `rex placed on the right (rex results: ${results.filter((r) => r.label === 'rex').length})`);
+  await unwatch();
+  assert.ok(starts(events).every((e) => e.label === 'rex'), `only rex starts: ${starts(events).map((e) => e.label).join(' ')}`);
+});
+
+// Issue 16: a live enrollment learned only the whole view, so the object was not recognised elsewhere in it.
+void test('a live enrollment of a camera without zones learns the object in its frames too, and recognises it elsewhere in the view', { timeout: 150_000 }, async () => {
+  const clip = sceneClip('live', 60, [
+    { photo: 'dog_test_0.jpg', at: LEFT, from: 14, to: 28 },
+    { photo: 'dog_test_0.jpg', at: RIGHT, from: 36, to: 60 },
+  ]);
+  const started = Date.now();
+  const { results } = await watch(clip);
+  const commands = new Commands({ imprinter: rig.core!.imprinter, limits: rig.core!.config.limits, cameras: rig.manager!, classes: rig.core!.imprinter, corrections: rig.core!.core.corrections });
+  await waitFor(() => Date.now() - started > 19_000, 30_000, () => 'the dog on the left');
+  const answer = (await commands.job('class/enroll', { label: 'rex', camera: 'yard', frames: 3, interval_ms: 300 }).run(new AbortController().signal)) as EnrollResult;
+  assert.equal(answer.shots, 3);
+  assert.ok(rig.core!.imprinter.recognizerData().classes.find((c) => c.label === 'rex')?.sources?.includes('camera:yard/object'), 'the object was the shot');
+  assert.ok(answer.recognised_in?.some((u) => u.how === 'crop'), JSON.stringify(answer.recognised_in));
+  await waitFor(() => results.some((r) => r.label === 'rex' && near(r.box, RIGHT)), 60_000, () => `rex placed on the right (rex results: ${results.filter((r) => r.label === 'rex').length})`);
+  await unwatch();
 });

@@ -1,0 +1,69 @@
+/**
+ * Pictures of a camera's own view (an automation's `camera.snapshot`, the dashboard's picture)
+ * give the object in them, cut out against the camera's empty view; other pictures give nothing.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import sharp from 'sharp';
+import type { RawFrame } from '../../src/camera/cameraSource.js';
+import { EmptyView, objectInSnapshot, SAME_VIEW } from '../../src/pipeline/regionCrops.js';
+import { image } from '../helpers/env.js';
+import { INPUT_SIZE } from '../camera/fixtures.js';
+
+const W = 640;
+const H = 360;
+const DOG = { left: 400, top: 120, width: 160, height: 160 };
+
+const garden = (): Promise<Buffer> => sharp(image('sunflower.jpg')).resize(W, H, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
+
+async function gardenWithDog(width = W, height = H): Promise<Buffer> {
+  const dog = await sharp(image('dog_test_0.jpg')).resize(DOG.width, DOG.height, { fit: 'cover' }).toBuffer();
+  const view = await sharp(await garden()).composite([{ input: dog, left: DOG.left, top: DOG.top }]).jpeg({ quality: 90 }).toBuffer();
+  return width === W ? view : sharp(view).resize(width, height).jpeg({ quality: 90 }).toBuffer();
+}
+
+/** A camera frame whose snapshot is `jpeg` (only what EmptyView reads). */
+function frameOf(jpeg: Buffer): RawFrame {
+  return { camera: 'yard', rgb: new Uint8Array(0), crops: [], at: 0, seq: 0, snapshot: () => Promise.resolve(jpeg) };
+}
+
+async function emptyView(): Promise<EmptyView> {
+  const view = new EmptyView();
+  view.update(frameOf(await garden()), false);
+  return view;
+}
+
+describe('objectInSnapshot', () => {
+  it('cuts the object out of a picture of the camera\'s view, at the model\'s input, with its box', async () => {
+    const found = await objectInSnapshot(await gardenWithDog(), [{ camera: 'yard', empty: await emptyView() }], INPUT_SIZE);
+    assert.ok(found, 'the dog in the garden');
+    assert.equal(found.camera, 'yard');
+    const b = found.box;
+    const dog = { x: DOG.left / W, y: DOG.top / H, width: DOG.width / W, height: DOG.height / H };
+    assert.ok(b.x <= dog.x + 0.01 && b.y <= dog.y + 0.01 && b.x + b.width >= dog.x + dog.width - 0.01 && b.y + b.height >= dog.y + dog.height - 0.01, `box ${JSON.stringify(b)} holds the dog`);
+    assert.ok(b.width < 2 * dog.width && b.height < 2 * dog.height, `box ${JSON.stringify(b)} is the dog's, not the view's`);
+    const meta = await sharp(found.png).metadata();
+    assert.deepEqual([meta.format, meta.width, meta.height], ['png', INPUT_SIZE.width, INPUT_SIZE.height]);
+  });
+
+  it('reads a picture at the stream\'s full size against the smaller snapshot', async () => {
+    const found = await objectInSnapshot(await gardenWithDog(1280, 720), [{ camera: 'yard', empty: await emptyView() }], INPUT_SIZE);
+    assert.ok(found);
+  });
+
+  it('gives nothing for a photo of somewhere else, for the empty view itself, or before the camera knows its empty view', async () => {
+    const views = [{ camera: 'yard', empty: await emptyView() }];
+    const elsewhere = await sharp(image('cat_720p.jpg')).resize(W, H, { fit: 'fill' }).jpeg().toBuffer();
+    assert.equal(await objectInSnapshot(elsewhere, views, INPUT_SIZE), null);
+    assert.equal(await objectInSnapshot(await garden(), views, INPUT_SIZE), null);
+    assert.equal(await objectInSnapshot(await gardenWithDog(), [{ camera: 'yard', empty: new EmptyView() }], INPUT_SIZE), null);
+    assert.ok(SAME_VIEW > 0);
+  });
+
+  it('keeps the view before a still object was taken into the scene', async () => {
+    const view = await emptyView();
+    view.update(frameOf(await gardenWithDog()), true);
+    const rasters = await view.rasters();
+    assert.equal(rasters.length, 2, 'the dog-in-garden view, then the garden');
+  });
+});
