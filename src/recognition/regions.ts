@@ -88,13 +88,34 @@ export function proposeRegions(rgb: Uint8Array, empty: Uint8Array, size: { width
 }
 
 /**
- * How much two views differ as a whole: the median cell's mean grey difference (0..255). A
- * photo of a camera's own view with an object in it stays low (most cells are the same
- * place); another place, or the same place from elsewhere, is high.
+ * How much two views differ as a whole: the median cell's mean grey difference (0..255) once
+ * the light is evened out (one gain: the sun moved, a cloud passed). A picture of a camera's
+ * own view with an object in it stays low (most cells are the same place); another place, or
+ * the same place from elsewhere, is high.
  */
 export function viewDifference(rgb: Uint8Array, empty: Uint8Array, size: { width: number; height: number } = { width: 224, height: 224 }, grid = DEFAULT_PROPOSALS.grid): number {
-  const diff = cellDifferences(rgb, empty, size, grid);
-  return [...diff].sort((a, b) => a - b)[diff.length >> 1] ?? 0;
+  const a = cellGreys(rgb, size, grid);
+  const b = cellGreys(empty, size, grid);
+  const sumB = b.reduce((s, v) => s + v, 0);
+  const gain = sumB > 0 ? a.reduce((s, v) => s + v, 0) / sumB : 1;
+  const diff = a.map((v, i) => Math.abs(v - gain * b[i]!));
+  return [...diff].sort((x, y) => x - y)[diff.length >> 1] ?? 0;
+}
+
+/** Mean grey level per cell, row-major grid × grid. */
+function cellGreys(rgb: Uint8Array, size: { width: number; height: number }, grid: number): Float32Array {
+  const sums = new Float32Array(grid * grid);
+  const counts = new Uint32Array(grid * grid);
+  for (let y = 0; y < size.height; y++) {
+    const row = Math.min(grid - 1, Math.floor((y * grid) / size.height)) * grid;
+    for (let x = 0; x < size.width; x++) {
+      const i = (y * size.width + x) * 3;
+      const cell = row + Math.min(grid - 1, Math.floor((x * grid) / size.width));
+      sums[cell]! += (77 * rgb[i]! + 150 * rgb[i + 1]! + 29 * rgb[i + 2]!) >> 8;
+      counts[cell]! += 1;
+    }
+  }
+  return sums.map((s, i) => s / Math.max(1, counts[i]!));
 }
 
 /** Mean absolute grey difference per cell, row-major grid × grid. */

@@ -67,3 +67,14 @@ describe('objectInSnapshot', () => {
     assert.equal(rasters.length, 2, 'the dog-in-garden view, then the garden');
   });
 });
+
+describe('viewDifference', () => {
+  it('evens out the light: the same view darker is the same view', async () => {
+    const { viewDifference } = await import('../../src/recognition/regions.js');
+    const toInput = async (jpeg: Buffer, gain = 1): Promise<Uint8Array> => new Uint8Array(await sharp(jpeg).resize(224, 224, { fit: 'fill' }).linear(gain, 0).removeAlpha().raw().toBuffer());
+    const view = await garden();
+    assert.ok(viewDifference(await toInput(view, 0.7), await toInput(view)) < 3);
+    const elsewhere = await sharp(image('cat_720p.jpg')).jpeg().toBuffer();
+    assert.ok(viewDifference(await toInput(elsewhere), await toInput(view)) > SAME_VIEW);
+  });
+});
