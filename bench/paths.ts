@@ -11,6 +11,7 @@
  *   EDGE_IMPRINT_PATHS=a,b       only these paths (photo, snapshots, box, zone, live)
  *   EDGE_IMPRINT_PATHS_PAUSE=lo-hi  how long walks pause over the zone, seconds (default 1.5-3)
  *   EDGE_IMPRINT_PATHS_TRACE=file  the truth of each clip and every start event, as JSON lines
+ *   EDGE_IMPRINT_PATHS_SET=tuning  the tuning twin of the clips (field objects and scenes) instead of the held-out ones
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -23,7 +24,7 @@ import { ClipRenderer, writeClipVideo } from './fieldRender.js';
 import type { ClipOutcome } from './fieldSim.js';
 import { DEFAULT_PAUSE_S, planPathsClip, type PathsClip } from './pathsPlan.js';
 import { PATHS, runPath, type PathName, type PathResult, type PathRun } from './pathsRun.js';
-import { loadPathsSource, type PathsSource } from './pathsSource.js';
+import { loadPathsSource, loadTuningSource, type PathsSource } from './pathsSource.js';
 import type { Report } from './report.js';
 import { FIXTURE_IMAGES } from './setup.js';
 
@@ -118,13 +119,15 @@ function addRows(report: Report, path: PathName, r: PathResult): void {
 
 export async function runPathsBench(report: Report): Promise<void> {
   const print = (line: string): void => report.line(line);
-  const source = await loadPathsSource(print);
+  const tuning = process.env.EDGE_IMPRINT_PATHS_SET === 'tuning';
+  print(`  material: ${tuning ? 'TUNING set (field objects and scenes): not a reportable figure' : 'held-out set'}`);
+  const source = await (tuning ? loadTuningSource : loadPathsSource)(print);
   const prepared = await prepare(source, print);
   const rows: Array<{ path: PathName; r: PathResult }> = [];
   for (const path of PATHS.filter((p) => !ONLY || ONLY.includes(p))) {
     const people = path === 'photo' || path === 'live' ? { video: prepared.people, seconds: PEOPLE_S } : null;
     const r = await runPath({ ...prepared, path, people, extraPhotos: path === 'photo' ? prepared.extraPhotos : new Map() });
-    if (TRACE) appendFileSync(TRACE, `${JSON.stringify({ path, starts: r.starts, clips: prepared.clips.map(({ clip }) => ({ id: clip.plan.id, evalStart: clip.plan.evalStart, frames: clip.plan.frames, truth: clip.truth })) })}\n`);
+    if (TRACE) appendFileSync(TRACE, `${JSON.stringify({ path, starts: r.starts, attributes: r.attributes, clips: prepared.clips.map(({ clip }) => ({ id: clip.plan.id, evalStart: clip.plan.evalStart, frames: clip.plan.frames, truth: clip.truth })) })}\n`);
     print(`  ${path}: ${r.seconds.toFixed(0)} s${r.notes.length ? `; enrollment said: ${r.notes.join('; ')}` : ''}`);
     rows.push({ path, r });
   }

@@ -23,6 +23,13 @@ const SIZE_BANDS: Array<[number, number]> = [
   [0.38, 0.5],
 ];
 const STAND_HEIGHT = 0.32;
+/**
+ * Empty scene between walks, seconds: longer than the agent's default off delay
+ * (classifier.off_delay_s, 10 s), so each walk is an event of its own. With shorter gaps an
+ * object back within 10 s continues the event it left (the class stays ON), and no start
+ * event can mark the appearance.
+ */
+const GAP_S: [number, number] = [11, 13];
 /** An object counts as in view of a place when at least this share of it is visible there. */
 export const VISIBLE_SHARE = 0.25;
 
@@ -158,7 +165,7 @@ export function planPathsClip(seed: number, scene: ScenePhoto, pool: HeldOutStam
       t += STAND_S + 1;
     }
   });
-  const evalStart = t + 4;
+  const evalStart = t + GAP_S[0] - 2;
   const who = [...cast.enrolled.flatMap((s, i) => Array.from({ length: APPEARANCES }, (_, k) => ({ stamp: s, label: enrolled[i]!.label, base: `e${i}`, k }))), ...cast.strangers.map((s, i) => ({ stamp: s, label: null, base: `s${i}`, k: 0 }))];
   t = evalStart + uniform(random, 2, 4);
   const bands = new Map(who.map((w) => [w.base, shuffled(SIZE_BANDS, random)]));
@@ -169,7 +176,7 @@ export function planPathsClip(seed: number, scene: ScenePhoto, pool: HeldOutStam
     objects.push(object(id, w.stamp, w.label, size));
     const span = walk(id, t, size, zone, random, w.k, pauseS);
     spans.push(span);
-    t = span.end + uniform(random, 3, 4.5);
+    t = span.end + uniform(random, GAP_S[0], GAP_S[1]);
   }
   // Drawn last, so it stands in front of whatever walks behind it.
   objects.push(object('fg', cast.occluder, null, occSize));

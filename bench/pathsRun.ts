@@ -37,6 +37,8 @@ export interface PathResult {
   peopleLabels: string[];
   /** Every start event of the clip cameras, in clip frames (for EDGE_IMPRINT_PATHS_TRACE). */
   starts: Array<{ camera: string; frame: number; label: string }>;
+  /** Each clip camera's published attributes (label, score, box; at most one a second), in clip frames (for EDGE_IMPRINT_PATHS_TRACE). */
+  attributes: Array<{ camera: string; frame: number; label: string; score: number; box?: unknown }>;
   /** Enrollment answers that were errors, and the warnings of those that were not. */
   notes: string[];
   seconds: number;
@@ -83,7 +85,7 @@ export async function runPath(run: PathRun): Promise<PathResult> {
       const ends = run.clips.map(({ clip }, i) => Math.max(t0.get(`c${i}`)!, t0.get(`z${i}`)!) + clip.plan.duration * 1000);
       if (run.people) ends.push(t0.get('hall')! + run.people.seconds * 1000);
       await sleep(Math.max(...ends) + 2000 - Date.now());
-      return { ...score(run, t0, startsOf(probe)), notes, seconds: (performance.now() - started) / 1000 };
+      return { ...score(run, t0, startsOf(probe)), attributes: attributesOf(probe, t0), notes, seconds: (performance.now() - started) / 1000 };
     } finally {
       await agent.stop();
     }
@@ -178,6 +180,15 @@ function startsOf(probe: AgentProbe): EventStart[] {
     .map((e) => ({ camera: e.camera, label: e.label, at: Date.parse(e.start_time) }));
 }
 
+function attributesOf(probe: AgentProbe, t0: Map<string, number>): PathResult['attributes'] {
+  return probe.seen.flatMap((m) => {
+    const camera = /^[^/]+\/([cz]\d+)\/(?:spot\/)?attributes$/.exec(m.topic)?.[1];
+    if (!camera || !t0.has(camera) || m.text === '') return [];
+    const a = JSON.parse(m.text) as { label: string; score: number; box?: unknown };
+    return [{ camera, frame: Math.round(((m.at - t0.get(camera)!) / 1000) * FPS), label: a.label, score: a.score, ...(a.box ? { box: a.box } : {}) }];
+  });
+}
+
 /** Starts of the evaluation part of a clip on one camera, in clip frames. */
 function clipStarts(all: EventStart[], camera: string, t0: number, clip: PathsClip): Start[] {
   return all
@@ -186,7 +197,7 @@ function clipStarts(all: EventStart[], camera: string, t0: number, clip: PathsCl
     .filter((s) => s.frame >= clip.plan.evalStart * FPS && s.frame < clip.plan.frames);
 }
 
-function score(run: PathRun, t0: Map<string, number>, all: EventStart[]): Omit<PathResult, 'notes' | 'seconds'> {
+function score(run: PathRun, t0: Map<string, number>, all: EventStart[]): Omit<PathResult, 'notes' | 'seconds' | 'attributes'> {
   const place = (prefix: 'c' | 'z', truthOf: (c: PathsClip) => TruthSpan[]): ClipOutcome =>
     sumOutcomes(run.clips.map(({ clip }, i) => scoreStarts(truthOf(clip), clipStarts(all, `${prefix}${i}`, t0.get(`${prefix}${i}`)!, clip), new Map(), 0)));
   const starts = run.clips.flatMap(({ clip }, i) => [`c${i}`, `z${i}`].flatMap((cam) => clipStarts(all, cam, t0.get(cam)!, { ...clip, plan: { ...clip.plan, evalStart: 0 } }).map((s) => ({ camera: cam, ...s }))));

@@ -10,8 +10,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { CACHE_DIR, CLASS_FOLDERS } from './embeddings.js';
-import type { ScenePhoto } from './fieldPlan.js';
+import { CACHE_DIR, CLASS_FOLDERS, DATASET_DIR } from './embeddings.js';
+import { FIELD_CATEGORIES, MEAN_PHOTOS, SCENES, type ScenePhoto } from './fieldPlan.js';
 import { loadStamp } from './fieldRender.js';
 import type { HeldOutStamp } from './pathsPlan.js';
 
@@ -86,12 +86,12 @@ async function stamp(root: string, file: string): Promise<HeldOutStamp & { richn
   return { file, folder: relative(root, dirname(file)), aspect: s.w / s.h, richness: colourRichness(s.data) };
 }
 
-/** The PNG stamps of `folders` (never a tuning class folder), less the occluders. */
-async function stampsIn(root: string, folders: string[]): Promise<HeldOutStamp[]> {
+/** The PNG stamps of `folders` (held out: never a tuning class folder), less the occluders. */
+async function stampsIn(root: string, folders: string[], heldOut = true): Promise<HeldOutStamp[]> {
   const used = new Set(Object.values(CLASS_FOLDERS).flat());
   const out: HeldOutStamp[] = [];
   for (const folder of folders) {
-    if (used.has(folder)) throw new Error(`${folder} is a tuning class folder`);
+    if (heldOut && used.has(folder)) throw new Error(`${folder} is a tuning class folder`);
     const dir = join(root, folder);
     if (!existsSync(dir)) continue;
     const names = readdirSync(dir).filter((n) => n.endsWith('.png') && !OCCLUDER_FILES.includes(`${folder}/${n}`));
@@ -101,6 +101,17 @@ async function stampsIn(root: string, folders: string[]): Promise<HeldOutStamp[]
     }
   }
   return out;
+}
+
+/**
+ * The tuning twin of the held-out material (EDGE_IMPRINT_PATHS_SET=tuning): the field bench's
+ * object folders and scenes, a photo of its generic-mean set as the other background. Mechanisms
+ * and their numbers are chosen on these clips; the held-out figures are the ones reported.
+ */
+export async function loadTuningSource(print: (line: string) => void): Promise<PathsSource> {
+  const held = await loadPathsSource(print);
+  const folders = FIELD_CATEGORIES.flatMap((c) => CLASS_FOLDERS[c] ?? []);
+  return { ...held, objects: await stampsIn(DATASET_DIR, folders, false), scenes: SCENES.slice(0, 4), photoBackground: MEAN_PHOTOS[0]! };
 }
 
 export async function loadPathsSource(print: (line: string) => void): Promise<PathsSource> {
