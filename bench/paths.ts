@@ -100,13 +100,13 @@ export function pathsTable(rows: Array<{ path: PathName; r: PathResult }>): stri
   return lines;
 }
 
-function addRows(report: Report, path: PathName, r: PathResult): void {
+function addRows(report: Report, path: PathName, r: PathResult, set: string): void {
   const target = TARGETS[path];
   const recallOk = (o: ClipOutcome): boolean => target === undefined || o.recalled >= target * o.enrolled;
   for (const [place, o] of [['camera without zones', r.frame], ['zone', r.zone]] as const) {
     report.add({
       section: 'paths',
-      figure: `${path} → ${place} (held-out clips): recall; false starts on empty scenes; wrong labels; never-enrolled starting an event`,
+      figure: `${path} → ${place} (${set} clips): recall; false starts on empty scenes; wrong labels; never-enrolled starting an event`,
       value: `${pct(o.recalled, o.enrolled)}; ${o.emptyStarts}; ${o.wrongLabel}; ${o.strangerFirstStarts}/${o.strangerFirst}`,
       target: `${target ? `≥ ${100 * target} %` : 'reported'}; 0; 0; ≤ 1/3`,
       ok: recallOk(o) && o.emptyStarts === 0 && o.wrongLabel === 0 && 3 * o.strangerFirstStarts <= o.strangerFirst,
@@ -132,5 +132,5 @@ export async function runPathsBench(report: Report): Promise<void> {
     rows.push({ path, r });
   }
   for (const line of pathsTable(rows)) print(`  ${line}`);
-  for (const { path, r } of rows) addRows(report, path, r);
+  for (const { path, r } of rows) addRows(report, path, r, tuning ? 'TUNING' : 'held-out');
 }
