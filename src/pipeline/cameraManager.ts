@@ -222,7 +222,9 @@ export class CameraManager {
     }
     if (!object) return { rgb: await cropToInput(jpeg, box, camera.sourceSize, this.deps.inputSize) };
     const index = await regionAt(jpeg, box, camera.units.map((u) => u.roi), camera.sourceSize);
-    const empties = index < 0 ? [] : await camera.units[index]!.empty.rasters();
+    // A box outside every zone: any unit's empty view shows the whole scene.
+    const units = index < 0 ? camera.units : [camera.units[index]!];
+    const empties = (await Promise.all(units.map((u) => u.empty.rasters()))).flat();
     return { rgb: await boxShot(jpeg, box, camera.sourceSize, this.deps.inputSize, empties) };
   }
 
