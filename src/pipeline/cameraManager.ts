@@ -4,7 +4,7 @@ import type { AppConfig, CameraConfig, Roi } from '../config/types.js';
 import type { InputSize } from '../media/image.js';
 import { fieldError } from '../errors.js';
 import type { EventBus } from '../eventBus.js';
-import { NONE, type Classification } from '../recognition/types.js';
+import { NONE, UNKNOWN, type Classification } from '../recognition/types.js';
 import { CameraSource, type RawFrame, type SpawnFn, type SupervisionOptions } from '../camera/cameraSource.js';
 import { cameraUnits, outsideFrame } from '../camera/ffmpegArgs.js';
 import { MotionGate } from './motionGate.js';
@@ -43,6 +43,8 @@ export type UnitClassifyFn = (rgb: Uint8Array, unit: UnitRef, regions?: RegionSo
 
 /** Frames in a row whose changes no class claimed before a unit takes them as its empty scene (a parked car). */
 const QUIET_AFTER = 25;
+/** The same for a change the unit calls `unknown` (something is there it cannot name): a user may still want to enroll it. */
+const UNKNOWN_QUIET_AFTER = 8 * QUIET_AFTER;
 
 /**
  * Builds one supervised source per configured camera and wires
@@ -308,15 +310,18 @@ export class CameraManager {
 
   /**
    * The unit's crop becomes its empty scene when it decided `none` with nothing ON and no
-   * region differs; a change nothing claims for QUIET_AFTER frames is the scene now.
+   * region differs; a change no class claims is the scene after QUIET_AFTER frames decided
+   * `none` (a parked car) or UNKNOWN_QUIET_AFTER decided `unknown` (a view gone stale, light
+   * the gains do not even out, would otherwise keep proposing the same regions forever).
    */
   private keepQuiet(unit: UnitState, frame: RawFrame, crop: Uint8Array | undefined, result: Classification, active: readonly string[]): void {
-    if (result.label !== NONE || active.length > 0) {
+    if ((result.label !== NONE && result.label !== UNKNOWN) || active.length > 0) {
       unit.changedFrames = 0;
       return;
     }
     unit.changedFrames = unit.changed.length > 0 ? unit.changedFrames + 1 : 0;
-    if (crop && (unit.changed.length === 0 || unit.changedFrames >= QUIET_AFTER)) {
+    const after = result.label === NONE ? QUIET_AFTER : UNKNOWN_QUIET_AFTER;
+    if (crop && ((result.label === NONE && unit.changed.length === 0) || unit.changedFrames >= after)) {
       unit.quiet = Uint8Array.from(crop);
       unit.empty.update(frame, unit.changed.length > 0);
       unit.changedFrames = 0;

@@ -114,16 +114,17 @@ export const SAME_VIEW = 10;
 export async function objectInSnapshot(image: Buffer, views: ReadonlyArray<{ camera: string; empty: EmptyView }>, size: InputSize): Promise<SnapshotObject | null> {
   const photo = await decodeRaster(image);
   for (const { camera, empty } of views) {
-    const scene = await empty.raster();
-    if (!scene || Math.abs(photo.width / photo.height - scene.width / scene.height) > 0.02) continue;
-    const same = photo.width === scene.width ? photo : await resizeRaster(photo, scene);
-    const [a, b] = await Promise.all([rasterToInput(same, size), rasterToInput(scene, size)]);
-    if (viewDifference(a, b, size) > SAME_VIEW) continue;
-    for (const box of proposeRegions(a, b, size)) {
-      const view = objectView(same, scene, box);
-      if (view) return { camera, box: view.box, png: await inputToPng(await rasterToInput(view.square, size), size) };
+    // The newest empty view first, then the one before a still object was taken into the scene.
+    for (const scene of await empty.rasters()) {
+      if (Math.abs(photo.width / photo.height - scene.width / scene.height) > 0.02) continue;
+      const same = photo.width === scene.width ? photo : await resizeRaster(photo, scene);
+      const [a, b] = await Promise.all([rasterToInput(same, size), rasterToInput(scene, size)]);
+      if (viewDifference(a, b, size) > SAME_VIEW) continue;
+      for (const box of proposeRegions(a, b, size)) {
+        const view = objectView(same, scene, box);
+        if (view) return { camera, box: view.box, png: await inputToPng(await rasterToInput(view.square, size), size) };
+      }
     }
-    return null;
   }
   return null;
 }

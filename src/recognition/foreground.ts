@@ -6,7 +6,7 @@
  * compare the object. The same cut is used for the shots (a drawn box, a snapshot of the
  * camera) and for what the camera sees later, so both sides look alike. Pure: pixels in, pixels out.
  */
-import type { Box } from './regions.js';
+import { medianRatio, type Box } from './regions.js';
 
 /** RGB pixels, row-major, 3 bytes each. */
 export interface Raster {
@@ -51,7 +51,7 @@ interface Rect {
 /**
  * The object within `box` (fractions of `frame`) where `frame` differs from `empty` (same
  * size), or null when too little does. Light that changed since the empty view was taken is
- * evened out first (one gain for the whole frame).
+ * evened out first (one gain per channel for the whole frame).
  */
 export function objectView(frame: Raster, empty: Raster, box: Box, opts: ForegroundOptions = DEFAULT_FOREGROUND): ObjectView | null {
   if (frame.width !== empty.width || frame.height !== empty.height) throw new Error(`frames differ in size: ${frame.width}x${frame.height} and ${empty.width}x${empty.height}`);
@@ -91,19 +91,34 @@ function windowOf(frame: Raster, box: Box, grow: number): Rect {
   };
 }
 
-/** Ratio of the frame's brightness to the empty view's, over a sparse sample (a cloud, dusk). */
-export function lightGain(frame: Raster, empty: Raster): number {
-  let a = 0;
-  let b = 0;
-  for (let i = 0; i < frame.data.length; i += 3 * 7) {
-    a += frame.data[i]! + frame.data[i + 1]! + frame.data[i + 2]!;
-    b += empty.data[i]! + empty.data[i + 1]! + empty.data[i + 2]!;
+/**
+ * Per channel, the light's change from the empty view to the frame (a cloud, warmer light at
+ * dusk): the median over a 16 × 16 grid of the cells' mean ratios, so the object itself,
+ * covering some cells, does not move it.
+ */
+export function lightGain(frame: Raster, empty: Raster): [number, number, number] {
+  const grid = 16;
+  const gains = [0, 1, 2].map((c) => medianRatio(cellMeans(frame, c, grid), cellMeans(empty, c, grid)));
+  return gains as [number, number, number];
+}
+
+/** Mean of one channel per cell of a grid × grid, every 2nd pixel each way. */
+function cellMeans(r: Raster, channel: number, grid: number): Float32Array {
+  const sums = new Float32Array(grid * grid);
+  const counts = new Uint32Array(grid * grid);
+  for (let y = 0; y < r.height; y += 2) {
+    const row = Math.min(grid - 1, Math.floor((y * grid) / r.height)) * grid;
+    for (let x = 0; x < r.width; x += 2) {
+      const cell = row + Math.min(grid - 1, Math.floor((x * grid) / r.width));
+      sums[cell]! += r.data[(y * r.width + x) * 3 + channel]!;
+      counts[cell]! += 1;
+    }
   }
-  return b === 0 ? 1 : a / b;
+  return sums.map((s, i) => s / Math.max(1, counts[i]!));
 }
 
 /** 1 where the window's pixel differs from the (light-corrected) empty view, after a box blur. */
-function changedPixels(frame: Raster, empty: Raster, win: Rect, gain: number, opts: ForegroundOptions): Uint8Array {
+function changedPixels(frame: Raster, empty: Raster, win: Rect, gain: [number, number, number], opts: ForegroundOptions): Uint8Array {
   const w = win.x1 - win.x0;
   const h = win.y1 - win.y0;
   const diff = new Float32Array(w * h);
@@ -111,7 +126,7 @@ function changedPixels(frame: Raster, empty: Raster, win: Rect, gain: number, op
     for (let x = 0; x < w; x++) {
       const i = ((win.y0 + y) * frame.width + win.x0 + x) * 3;
       let d = 0;
-      for (let c = 0; c < 3; c++) d = Math.max(d, Math.abs(frame.data[i + c]! - gain * empty.data[i + c]!));
+      for (let c = 0; c < 3; c++) d = Math.max(d, Math.abs(frame.data[i + c]! - gain[c]! * empty.data[i + c]!));
       diff[y * w + x] = d;
     }
   }

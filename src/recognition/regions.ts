@@ -96,8 +96,7 @@ export function proposeRegions(rgb: Uint8Array, empty: Uint8Array, size: { width
 export function viewDifference(rgb: Uint8Array, empty: Uint8Array, size: { width: number; height: number } = { width: 224, height: 224 }, grid = DEFAULT_PROPOSALS.grid): number {
   const a = cellGreys(rgb, size, grid);
   const b = cellGreys(empty, size, grid);
-  const sumB = b.reduce((s, v) => s + v, 0);
-  const gain = sumB > 0 ? a.reduce((s, v) => s + v, 0) / sumB : 1;
+  const gain = medianRatio(a, b);
   const diff = a.map((v, i) => Math.abs(v - gain * b[i]!));
   return [...diff].sort((x, y) => x - y)[diff.length >> 1] ?? 0;
 }
@@ -122,6 +121,9 @@ function cellGreys(rgb: Uint8Array, size: { width: number; height: number }, gri
 function cellDifferences(a: Uint8Array, b: Uint8Array, size: { width: number; height: number }, grid: number): Float32Array {
   const sums = new Float32Array(grid * grid);
   const counts = new Uint32Array(grid * grid);
+  // Light is multiplicative: after a cloud or at dusk bright cells move more than dark ones,
+  // and a changed sky would outnumber the median rule. Even it out with one gain first.
+  const gain = greyGain(a, b, size, grid);
   for (let y = 0; y < size.height; y++) {
     const row = Math.min(grid - 1, Math.floor((y * grid) / size.height)) * grid;
     for (let x = 0; x < size.width; x++) {
@@ -130,11 +132,23 @@ function cellDifferences(a: Uint8Array, b: Uint8Array, size: { width: number; he
       const ga = (77 * a[i]! + 150 * a[i + 1]! + 29 * a[i + 2]!) >> 8;
       const gb = (77 * b[i]! + 150 * b[i + 1]! + 29 * b[i + 2]!) >> 8;
       const cell = row + Math.min(grid - 1, Math.floor((x * grid) / size.width));
-      sums[cell]! += Math.abs(ga - gb);
+      sums[cell]! += Math.abs(ga - gain * gb);
       counts[cell]! += 1;
     }
   }
   return sums.map((s, i) => s / Math.max(1, counts[i]!));
+}
+
+/** The light's change from b to a: the median cell's grey ratio (an object covering some cells does not move it). */
+function greyGain(a: Uint8Array, b: Uint8Array, size: { width: number; height: number }, grid: number): number {
+  return medianRatio(cellGreys(a, size, grid), cellGreys(b, size, grid));
+}
+
+/** Median of a[i] / b[i] over the cells bright enough in b to say (1 when none is). */
+export function medianRatio(a: Float32Array, b: Float32Array): number {
+  const ratios: number[] = [];
+  for (let i = 0; i < a.length; i++) if (b[i]! >= 8) ratios.push(a[i]! / b[i]!);
+  return ratios.length === 0 ? 1 : ratios.sort((x, y) => x - y)[ratios.length >> 1]!;
 }
 
 /** Changed cells joined with their 8 neighbours; strength: the summed difference. */

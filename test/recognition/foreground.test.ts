@@ -46,7 +46,7 @@ describe('foreground: the object cut out against the empty view', () => {
   it('finds nothing where nothing changed, even when the light did', async () => {
     const empty = await scene();
     const darker = withObject(empty, { x: 0, y: 0, w: 0, h: 0 }, [0, 0, 0], 0.8);
-    assert.ok(Math.abs(lightGain(darker, empty) - 0.8) < 0.02);
+    for (const g of lightGain(darker, empty)) assert.ok(Math.abs(g - 0.8) < 0.02, `gain ${g}`);
     assert.equal(objectView(darker, empty, { x: 0.2, y: 0.2, width: 0.5, height: 0.5 }), null);
   });
 
