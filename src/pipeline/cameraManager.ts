@@ -309,7 +309,7 @@ export class CameraManager {
   }
 
   /**
-   * The unit's crop becomes its empty scene when it decided `none` with nothing ON and no
+   * The unit's crop becomes its empty scene when nothing is ON, no class was decided and no
    * region differs; a change no class claims is the scene after QUIET_AFTER frames decided
    * `none` (a parked car) or UNKNOWN_QUIET_AFTER decided `unknown` (a view gone stale, light
    * the gains do not even out, would otherwise keep proposing the same regions forever).
@@ -321,7 +321,9 @@ export class CameraManager {
     }
     unit.changedFrames = unit.changed.length > 0 ? unit.changedFrames + 1 : 0;
     const after = result.label === NONE ? QUIET_AFTER : UNKNOWN_QUIET_AFTER;
-    if (crop && ((result.label === NONE && unit.changed.length === 0) || unit.changedFrames >= after)) {
+    // No region differs: the view is empty here even when the unit's scene model calls the
+    // whole frame `unknown` (it follows fast light slowly, or has not learned the scene yet).
+    if (crop && (unit.changed.length === 0 || unit.changedFrames >= after)) {
       unit.quiet = Uint8Array.from(crop);
       unit.empty.update(frame, unit.changed.length > 0);
       unit.changedFrames = 0;
