@@ -203,7 +203,7 @@ export class CameraManager {
 
   /** The newest crop of a unit while it showed nothing (its empty scene now), or null. */
   sceneFrame(name: string, zone: string | null): Uint8Array | null {
-    return this.require(name).units.find((u) => u.zone === zone)?.quiet ?? null;
+    return this.require(name).units.find((u) => u.zone === zone)?.scene ?? null;
   }
 
   /** The object in a picture of one of the cameras' own views (regionCrops.ts), or null. */
@@ -276,7 +276,7 @@ export class CameraManager {
       clock: this.clock,
       newId: () => eventId(this.clock()),
     });
-    return { zone, roi, smoother, label: null, invalid: false, quiet: null, empty: new EmptyView(), changed: [], changedFrames: 0 };
+    return { zone, roi, smoother, label: null, invalid: false, quiet: null, scene: null, empty: new EmptyView(), changed: [], changedFrames: 0 };
   }
 
   private buildGate(config: CameraConfig): MotionGate | null {
@@ -325,6 +325,8 @@ export class CameraManager {
     // whole frame `unknown` (it follows fast light slowly, or has not learned the scene yet).
     if (crop && (unit.changed.length === 0 || unit.changedFrames >= after)) {
       unit.quiet = Uint8Array.from(crop);
+      // Augmented enrollments need a frame the unit itself decided empty, not a whole-frame `unknown`.
+      if (result.label === NONE) unit.scene = unit.quiet;
       unit.empty.update(frame, unit.changed.length > 0);
       unit.changedFrames = 0;
     }

@@ -25,8 +25,10 @@ export interface UnitState {
   label: string | null;
   /** A pixel zone reaching outside the stream's frame: its results are not published. */
   invalid: boolean;
-  /** The newest crop that showed the unit empty (no class ON, decided `none`): augmented enrollments need it. */
+  /** The newest crop where no region differed and nothing was ON or decided: regions are proposed against it. */
   quiet: Uint8Array | null;
+  /** The newest of those the unit decided `none` (quiet may also follow a whole-frame `unknown` without regions): augmented enrollments need it. */
+  scene: Uint8Array | null;
   empty: EmptyView; // the snapshot of the frame `quiet` came from: region crops cut objects out against it
   /** Regions of the latest inferred crop that differ from `quiet`, and how many decided frames in a row had some. */
   changed: Box[];
