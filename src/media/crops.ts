@@ -52,16 +52,17 @@ export async function squareCrops(jpeg: Buffer, boxes: readonly Box[], size: Inp
   return squareCropsOf(await decodeRaster(jpeg), boxes, size);
 }
 
-/** A JPEG (or any image sharp reads) as RGB pixels. */
-export async function decodeRaster(image: Buffer): Promise<Raster> {
-  const { data, info } = await sharp(image).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+/** A JPEG (or any image sharp reads) as RGB pixels, resized to `size` when given (decoded shrinking, never whole first). */
+export async function decodeRaster(image: Buffer, size?: { width: number; height: number }): Promise<Raster> {
+  const img = size ? sharp(image).resize(size.width, size.height, { fit: 'fill' }) : sharp(image);
+  const { data, info } = await img.removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
 }
 
-/** A raster resized to another's size. */
-export async function resizeRaster(r: Raster, to: { width: number; height: number }): Promise<Raster> {
-  const rgb = await sharp(r.data, { raw: { width: r.width, height: r.height, channels: 3 } }).resize(to.width, to.height, { fit: 'fill' }).raw().toBuffer();
-  return { data: new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.byteLength), width: to.width, height: to.height };
+/** An image's size from its header alone (nothing decoded), or null when it is no image sharp reads. */
+export async function imageSize(image: Buffer): Promise<{ width: number; height: number } | null> {
+  const meta = await sharp(image).metadata().catch(() => null);
+  return meta?.width && meta.height ? { width: meta.width, height: meta.height } : null;
 }
 
 /** Model-input pixels as a PNG (a shot cut from a frame, enrolled like a photo). */

@@ -3,7 +3,7 @@ import { isFractional } from '../config/formats.js';
 import type { Roi } from '../config/types.js';
 import type { RawFrame } from '../camera/cameraSource.js';
 import { fieldError } from '../errors.js';
-import { decodeRaster, inputToPng, objectCrops, rasterToInput, resizeRaster } from '../media/crops.js';
+import { decodeRaster, imageSize, inputToPng, objectCrops, rasterToInput } from '../media/crops.js';
 import type { InputSize } from '../media/image.js';
 import { toPixels } from '../media/snapshots.js';
 import { objectView, type Raster } from '../recognition/foreground.js';
@@ -102,6 +102,9 @@ export interface SnapshotObject {
   png: Buffer;
 }
 
+/** The most pixels a camera's still can have (4K) before a picture is not read as one. */
+const MAX_STILL_PIXELS = 3840 * 2160;
+
 /** A photo whose median cell differs from a camera's empty view by less than this (0..255) is a view of that camera. */
 export const SAME_VIEW = 10;
 
@@ -112,12 +115,15 @@ export const SAME_VIEW = 10;
  * camera's view, or the view shows nothing new.
  */
 export async function objectInSnapshot(image: Buffer, views: ReadonlyArray<{ camera: string; empty: EmptyView }>, size: InputSize): Promise<SnapshotObject | null> {
-  const photo = await decodeRaster(image);
+  const meta = await imageSize(image);
+  // Read the header first: a camera still is at most 4K, so a larger picture (or a bomb) is never decoded here.
+  if (!meta || meta.width * meta.height > MAX_STILL_PIXELS) return null;
+  const aspect = meta.width / meta.height;
   for (const { camera, empty } of views) {
     // The newest empty view first, then the one before a still object was taken into the scene.
     for (const scene of await empty.rasters()) {
-      if (Math.abs(photo.width / photo.height - scene.width / scene.height) > 0.02) continue;
-      const same = photo.width === scene.width ? photo : await resizeRaster(photo, scene);
+      if (Math.abs(aspect - scene.width / scene.height) > 0.02) continue;
+      const same = await decodeRaster(image, scene);
       const [a, b] = await Promise.all([rasterToInput(same, size), rasterToInput(scene, size)]);
       if (viewDifference(a, b, size) > SAME_VIEW) continue;
       for (const box of proposeRegions(a, b, size)) {
