@@ -82,6 +82,12 @@ async function unwatch(): Promise<void> {
   rig.server = null;
 }
 
+/** The commands users send, over the watched camera and the core (as MQTT and the dashboard reach them). */
+function commandsOf(): Commands {
+  const core = rig.core!;
+  return new Commands({ imprinter: core.imprinter, limits: core.config.limits, cameras: rig.manager!, classes: core.imprinter, corrections: core.core.corrections });
+}
+
 const near = (box: Box | undefined, where: Box): boolean => !!box && overlap(box, where) > 0.25;
 const starts = (events: Array<Events['detectionEvent']>): Array<Events['detectionEvent']> => events.filter((e) => e.type === 'start');
 
@@ -137,7 +143,7 @@ void test('pictures of the camera\'s own view enrolled as images: the object in 
   ]);
   const started = Date.now();
   const { results, events } = await watch(clip);
-  const commands = new Commands({ imprinter: rig.core!.imprinter, limits: rig.core!.config.limits, cameras: rig.manager!, classes: rig.core!.imprinter, corrections: rig.core!.core.corrections });
+  const commands = commandsOf();
   // Three pictures of the view while the dog stands on the left (14-28 s), as an automation would take them.
   const pictures: string[] = [];
   for (const at of [18_000, 20_000, 22_000]) {
@@ -165,7 +171,7 @@ void test('a live enrollment of a camera without zones learns the object in its 
   ]);
   const started = Date.now();
   const { results } = await watch(clip);
-  const commands = new Commands({ imprinter: rig.core!.imprinter, limits: rig.core!.config.limits, cameras: rig.manager!, classes: rig.core!.imprinter, corrections: rig.core!.core.corrections });
+  const commands = commandsOf();
   await waitFor(() => Date.now() - started > 19_000, 30_000, () => 'the dog on the left');
   const answer = (await commands.job('class/enroll', { label: 'rex', camera: 'yard', frames: 3, interval_ms: 300 }).run(new AbortController().signal)) as EnrollResult;
   assert.equal(answer.shots, 3);
