@@ -1,6 +1,6 @@
 /** Classes: every class with its shots' thumbnails, and the class and shot commands. */
 import { command, get, list } from './api.js';
-import type { ClassView } from '../apiTypes.js';
+import type { ClassView, ShotView } from '../apiTypes.js';
 import { clear, h, score, toast } from './dom.js';
 import type { Mount } from './main.js';
 
@@ -21,21 +21,19 @@ async function run(what: string, work: () => Promise<unknown>, reload: () => voi
   reload();
 }
 
-function thumbs(c: ClassView, reload: () => void): HTMLElement {
+function thumbs(c: ClassView, shots: ShotView[], reload: () => void): HTMLElement {
   const box = h('div', { class: 'thumbs', 'data-label': c.label });
-  void get('api/shots', { label: c.label }).then((shots) => {
-    for (const shot of shots) {
-      const remove = () => void run(`Shot ${shot.id} deleted.`, () => command('shot/remove', { id: shot.id }), reload);
-      box.appendChild(
-        h(
-          'div',
-          { class: 'thumb', 'data-shot': shot.id },
-          h('img', { src: `api/shots/${shot.id}.jpg`, alt: `${c.label}, shot ${shot.id} (${shot.source})`, loading: 'lazy', title: shot.source }),
-          h('button', { type: 'button', class: 'delete', title: 'Delete this shot', 'aria-label': `Delete shot ${shot.id}`, onclick: remove }, '×'),
-        ),
-      );
-    }
-  });
+  for (const shot of shots) {
+    const remove = () => void run(`Shot ${shot.id} deleted.`, () => command('shot/remove', { id: shot.id }), reload);
+    box.appendChild(
+      h(
+        'div',
+        { class: 'thumb', 'data-shot': shot.id },
+        h('img', { src: `api/shots/${shot.id}.jpg`, alt: `${c.label}, shot ${shot.id} (${shot.source})`, loading: 'lazy', title: shot.source }),
+        h('button', { type: 'button', class: 'delete', title: 'Delete this shot', 'aria-label': `Delete shot ${shot.id}`, onclick: remove }, '×'),
+      ),
+    );
+  }
   return box;
 }
 
@@ -68,7 +66,7 @@ function controls(c: ClassView, reload: () => void): HTMLElement {
   );
 }
 
-function classCard(c: ClassView, reload: () => void): HTMLElement {
+function classCard(c: ClassView, shots: ShotView[], reload: () => void): HTMLElement {
   return h(
     'section',
     { class: 'card class', 'data-label': c.label },
@@ -81,7 +79,7 @@ function classCard(c: ClassView, reload: () => void): HTMLElement {
       c.background ? h('span', { class: 'badge' }, 'background') : null,
       c.origin ? h('span', { class: 'badge', title: 'enrolled on' }, c.origin) : null,
     ),
-    thumbs(c, reload),
+    thumbs(c, shots, reload),
     controls(c, reload),
   );
 }
@@ -96,14 +94,20 @@ export const mountClasses: Mount = (el, ctx) => {
     clearTimeout(timer);
     timer = setTimeout(draw, 80);
   };
+  // Each card is drawn with its shots already fetched, and only the latest draw lands: the page
+  // never shows a gallery empty while its thumbnails load, nor an older state after a newer one.
+  let drawn = 0;
   const draw = () => {
-    void list('api/classes').then((classes) => {
-      if (gone) return;
-      clear(grid);
-      if (classes.length === 0) grid.appendChild(h('p', { class: 'muted' }, 'No class yet: enroll one from the Live page.'));
-      for (const c of classes) grid.appendChild(classCard(c, reload));
-      ctx.ready();
-    });
+    const mine = ++drawn;
+    void list('api/classes')
+      .then((classes) => Promise.all(classes.map(async (c) => ({ c, shots: await get('api/shots', { label: c.label }) }))))
+      .then((cards) => {
+        if (gone || mine !== drawn) return;
+        clear(grid);
+        if (cards.length === 0) grid.appendChild(h('p', { class: 'muted' }, 'No class yet: enroll one from the Live page.'));
+        for (const { c, shots } of cards) grid.appendChild(classCard(c, shots, reload));
+        ctx.ready();
+      });
   };
   ctx.on('classes', reload);
   draw();
