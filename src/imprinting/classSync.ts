@@ -207,6 +207,8 @@ function withShared(data: RecognizerData, shared: Map<string, SharedClass>): Rec
     shots: [...(local.get(c.label)?.shots ?? []), ...c.peerShots],
     // Peers' shots carry no source here: only this node's photos and boxes make a crop class.
     sources: local.get(c.label)?.sources ?? [],
+    // Objects found in photos stay local too (peers' photos are matched as seen).
+    objects: local.get(c.label)?.objects ?? [],
     override: c.threshold,
   }));
   // A class of this store the fleet's view lacks (not taken in yet) still counts.

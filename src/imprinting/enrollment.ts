@@ -10,7 +10,10 @@ import type { ClassStore, ZoneResidual } from '../storage/classStore.js';
 import { augment, AUGMENTATIONS, type Augmentation } from '../recognition/augment.js';
 import type { Recognizer } from './recognizer.js';
 import { afterEnrollment, beforeEnrollment, type ReportUnits } from './enrollmentReport.js';
-import type { EnrollResult, NewShot, UnitRef } from '../recognition/types.js';
+import type { EnrollResult, EnrollWarning, NewShot, UnitRef } from '../recognition/types.js';
+import { decodeRaster, rasterToInput } from '../media/crops.js';
+import { photoObject } from '../recognition/photoObject.js';
+import { isCutSource } from '../recognition/regions.js';
 
 export interface EnrollmentDeps {
   detector: Detector;
@@ -34,6 +37,18 @@ export interface EnrollmentDeps {
   unitClasses?: ReportUnits['unitClasses'];
 }
 
+/** Photos are searched for their object at this size (longer side, pixels). */
+const PHOTO_OBJECT_SIDE = 320;
+
+/** The warning for photos none of which shows an object apart from its place (a close-up fills them). */
+function noObjectIn(images: number): EnrollWarning {
+  const which = images === 1 ? 'the picture' : `any of the ${images} pictures`;
+  return {
+    code: 'no_object_in_photo',
+    message: `no object stands out from the edges of ${which}: cameras match this class with the whole picture, which works when the object fills their view; for objects that walk into view, send a photo that shows some of the place around the object, or draw a box on the camera`,
+  };
+}
+
 /** Learns classes from photos and camera frames: one store transaction per enrollment. */
 export class Enrollment {
   constructor(private readonly deps: EnrollmentDeps) {}
@@ -50,11 +65,24 @@ export class Enrollment {
       prepared.push(await prepareImage(image, this.deps.detector.inputSize, limits, field));
     }
     const shots: NewShot[] = [];
-    for (const p of prepared) {
+    // Pictures already cut out of a camera's view (enrollPictures), and background classes, have no object to find.
+    const findObjects = !opts.background && !isCutSource(opts.source);
+    for (const [i, p] of prepared.entries()) {
       opts.signal?.throwIfAborted();
-      shots.push({ embedding: await this.deps.detector.embed(p.rgb), thumbnail: p.thumbnail, source: opts.source });
+      const embedding = await this.deps.detector.embed(p.rgb);
+      const object = findObjects ? await this.objectOf(images[i]!, p) : null;
+      shots.push({ embedding, thumbnail: p.thumbnail, source: opts.source, ...(object ? { object } : {}) });
     }
-    return this.store(valid, shots, opts);
+    const notes = findObjects && !shots.some((s) => s.object) ? [...(opts.notes ?? []), noObjectIn(images.length)] : opts.notes;
+    return this.store(valid, shots, { ...opts, ...(notes ? { notes } : {}) });
+  }
+
+  /** The embedding of the object found in a checked photo (decoded small: finding it needs no detail), or null. */
+  private async objectOf(image: Buffer, p: PreparedImage): Promise<Float32Array | null> {
+    const scale = Math.min(1, PHOTO_OBJECT_SIDE / Math.max(p.width, p.height));
+    const raster = await decodeRaster(image, { width: Math.max(8, Math.round(p.width * scale)), height: Math.max(8, Math.round(p.height * scale)) });
+    const found = photoObject(raster);
+    return found ? this.deps.detector.embed(await rasterToInput(found.square, this.deps.detector.inputSize)) : null;
   }
 
   /**

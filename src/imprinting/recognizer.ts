@@ -34,6 +34,8 @@ export interface RecognizerClass {
   shots: Float32Array[];
   /** Where each shot came from (Shot.source); absent for shots of other nodes. */
   sources?: string[];
+  /** The objects found in its photos (photoObject.ts), raw embeddings; absent or empty: none. */
+  objects?: Float32Array[];
   override: number | null;
 }
 
@@ -75,6 +77,8 @@ interface UnitView {
 
 export class Recognizer {
   private readonly photos: ImprintedClassifier;
+  /** Photo classes by the objects found in their photos: matched with regions' cut-outs. */
+  private readonly objects: ImprintedClassifier;
   private units = new Map<string, UnitView>();
   private background: Float32Array[] = [];
   private taughtInUnits = new Map<string, Set<string>>();
@@ -83,6 +87,8 @@ export class Recognizer {
   private cropLabels = new Set<string>();
   /** Crop classes taught with objects cut out of a camera's frame (isCutSource): they match cut-out regions. */
   private cutLabels = new Set<string>();
+  /** Photo classes with an object found in their photos (matched by it, not by the photo as seen). */
+  private objectLabels = new Set<string>();
   /** Where each photo threshold came from; a class missing here is at the floor. */
   private sources = new Map<string, ThresholdSource>();
 
@@ -93,6 +99,7 @@ export class Recognizer {
     private readonly scenes: SceneBook,
   ) {
     this.photos = new ImprintedClassifier({ threshold: opts.threshold, margin: opts.margin });
+    this.objects = new ImprintedClassifier({ threshold: opts.threshold, margin: opts.margin });
   }
 
   /** The model's shipped means (null: no centring). Set once the model is known, before load(). */
@@ -107,6 +114,7 @@ export class Recognizer {
     this.cropLabels = new Set(data.classes.filter((c) => !c.background && (c.sources ?? []).some(isObjectSource)).map((c) => c.label));
     this.cutLabels = new Set(data.classes.filter((c) => this.cropLabels.has(c.label) && (c.sources ?? []).some(isCutSource)).map((c) => c.label));
     this.loadPhotos(data);
+    this.loadObjects(data);
     this.units = new Map();
     this.taughtInUnits = new Map();
     const keys = new Set([...data.zoneShots, ...data.negatives].map((u) => unitKey(u)));
@@ -161,18 +169,20 @@ export class Recognizer {
     return [...this.cropLabels].filter((l) => allowed.length === 0 || allowed.includes(l));
   }
 
-  /** Whether a crop class was taught from photos only (it is matched with regions as the camera saw them). */
+  /** Whether a crop class was taught from photos only (it is matched with regions as the camera saw them, and by its photos' objects). */
   isPhotoCrop(label: string): boolean {
     return this.cropLabels.has(label) && !this.cutLabels.has(label);
   }
 
   /**
    * A unit's result, refined by regions of its frame: the photo and box classes are matched
-   * against each region as photos, with the camera's allowance: classes cut out of camera
-   * frames against the region's cut-out (and at least DEFAULT_CROP_FLOOR), photo classes
-   * against the region as the camera saw it. When the unit decided no
-   * class, the best region that matches one names the class and its box; when it decided a
-   * class, a region matching that same class only places it (its box).
+   * against each region, with the camera's allowance and at least DEFAULT_CROP_FLOOR where
+   * both sides are cut out: classes cut out of camera frames against the region's cut-out;
+   * photo classes against the region as the camera saw it, and those with an object found in
+   * their photos also against the cut-out by those objects (a photo keeps its place, which a
+   * small walking object's region hardly shows; a wrong object found adds no miss). When the unit
+   * decided no class, the best region that matches one names the class and its box; when it
+   * decided a class, a region matching that same class only places it (its box).
    */
   recognizeRegions(unitResult: Classification, regions: readonly RegionEmbedding[], allowed: readonly string[]): Classification {
     const decided = unitResult.label !== UNKNOWN && unitResult.label !== NONE;
@@ -180,13 +190,19 @@ export class Recognizer {
     if (labels.size === 0 || regions.length === 0) return unitResult;
     let best: { label: string; score: number; box: Box } | null = null;
     const scores = { ...unitResult.scores };
-    const photoLabels = new Set([...labels].filter((l) => !this.cutLabels.has(l)));
-    const cutLabels = new Set([...labels].filter((l) => this.cutLabels.has(l)));
+    const among = (keep: (l: string) => boolean): Set<string> => new Set([...labels].filter(keep));
+    const cutLabels = among((l) => this.cutLabels.has(l));
+    const objectLabels = among((l) => this.objectLabels.has(l));
+    const photoLabels = among((l) => this.isPhotoCrop(l));
     for (const region of regions) {
-      const views = [{ x: region.embedding, among: cutLabels, floor: DEFAULT_CROP_FLOOR }, { x: region.plain ?? region.embedding, among: photoLabels, floor: -Infinity }];
-      for (const { x, among, floor } of views) {
+      const views = [
+        { x: region.embedding, among: cutLabels, floor: DEFAULT_CROP_FLOOR, by: this.photos },
+        { x: region.embedding, among: objectLabels, floor: DEFAULT_CROP_FLOOR, by: this.objects },
+        { x: region.plain ?? region.embedding, among: photoLabels, floor: -Infinity, by: this.photos },
+      ];
+      for (const { x, among, floor, by } of views) {
         if (among.size === 0) continue;
-        const c = this.photos.classify(this.centred(x), among, DEFAULT_CAMERA_ALLOWANCE);
+        const c = by.classify(this.centred(x), among, DEFAULT_CAMERA_ALLOWANCE);
         for (const [label, v] of Object.entries(c.scores)) if (among.has(label)) scores[label] = Math.max(v, scores[label] ?? -Infinity);
         if (among.has(c.label) && c.score >= floor && (!best || c.score > best.score)) best = { label: c.label, score: c.score, box: region.box };
       }
@@ -250,6 +266,15 @@ export class Recognizer {
 
   kernel(): 'wasm-simd' | 'js' {
     return this.photos.kernel();
+  }
+
+  /** Photo classes with objects found in their photos: one prototype per class from those alone. */
+  private loadObjects(data: RecognizerData): void {
+    const withObjects = data.classes.filter((c) => this.cropLabels.has(c.label) && !this.cutLabels.has(c.label) && (c.objects ?? []).length > 0);
+    const centred = withObjects.map((c) => ({ label: c.label, shots: (c.objects ?? []).map((o) => this.centred(o)) }));
+    const dim = centred[0]?.shots[0]?.length ?? 0;
+    this.objects.setClasses(centred.map((c) => ({ label: c.label, background: false, sum: meanDirection(c.shots, dim), count: c.shots.length })));
+    this.objectLabels = new Set(centred.map((c) => c.label));
   }
 
   private loadPhotos(data: RecognizerData): void {

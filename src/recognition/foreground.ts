@@ -188,7 +188,7 @@ function maskBounds(mask: Uint8Array, w: number, h: number): (Rect & { count: nu
 }
 
 /** The square (frame pixels, may reach outside) with the window's pixels (only the masked ones, with a mask), grey elsewhere. */
-function paint(frame: Raster, mask: Uint8Array | null, win: Rect, sq: { left: number; top: number; side: number }, fill: number): Raster {
+export function paint(frame: Raster, mask: Uint8Array | null, win: Rect, sq: { left: number; top: number; side: number }, fill: number): Raster {
   const data = new Uint8Array(sq.side * sq.side * 3).fill(fill);
   const w = win.x1 - win.x0;
   for (let y = 0; y < sq.side; y++) {

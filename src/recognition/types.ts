@@ -50,7 +50,7 @@ export interface EnrollResult {
 }
 
 export interface EnrollWarning {
-  code: 'looks_like_scene' | 'duplicates_class' | 'raises_thresholds' | 'no_scene' | 'object_from_snapshot';
+  code: 'looks_like_scene' | 'duplicates_class' | 'raises_thresholds' | 'no_scene' | 'object_from_snapshot' | 'no_object_in_photo';
   message: string;
 }
 
@@ -79,6 +79,8 @@ export type ShotInfo = Pick<Shot, 'id' | 'label' | 'source' | 'created_at'>;
 
 export interface NewShot {
   embedding: Float32Array;
+  /** A photo's object cut out of it (recognition/photoObject.ts), embedded by the same model: regions of camera frames are matched with it. */
+  object?: Float32Array;
   thumbnail: Buffer;
   source: string;
 }

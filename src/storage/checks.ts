@@ -20,6 +20,7 @@ export function checkShots(shots: NewShot[]): number {
       throw new AppError('bad_request', `shots[${i}].embedding: length ${shot.embedding.length}, expected ${dim}`);
     }
     if (!allFinite(shot.embedding)) throw new AppError('bad_request', `shots[${i}].embedding: not finite`);
+    if (shot.object && (shot.object.length !== dim || !allFinite(shot.object))) throw new AppError('bad_request', `shots[${i}].object: length ${shot.object.length} or values differ from its embedding's`);
     if (!Buffer.isBuffer(shot.thumbnail)) throw new AppError('bad_request', `shots[${i}].thumbnail: not a Buffer`);
     checkText(`shots[${i}].source`, shot.source);
   });

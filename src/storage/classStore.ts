@@ -154,9 +154,9 @@ export class ClassStore {
       if (held && held.bytes / 4 !== dim) {
         throw new AppError('bad_request', `shots: embedding length ${dim} differs from class "${label}" (${held.bytes / 4}); was the model changed?`);
       }
-      const insertShot = this.db.stmt('INSERT INTO shots (class_id, embedding, model, thumbnail, source, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+      const insertShot = this.db.stmt('INSERT INTO shots (class_id, embedding, model, thumbnail, source, created_at, object) VALUES (?, ?, ?, ?, ?, ?, ?)');
       const insertUnit = this.db.stmt('INSERT INTO zone_shots (shot_id, camera, zone, augmentation, residual) VALUES (?, ?, ?, ?, ?)');
-      const ids = shots.map((shot) => Number(insertShot.run(row.id, encodeFloat32(shot.embedding), opts.model, shot.thumbnail, shot.source, now).lastInsertRowid));
+      const ids = shots.map((shot) => Number(insertShot.run(row.id, encodeFloat32(shot.embedding), opts.model, shot.thumbnail, shot.source, now, shot.object ? encodeFloat32(shot.object) : null).lastInsertRowid));
       ids.forEach((id, i) => {
         for (const u of opts.units?.[i] ?? []) insertUnit.run(id, u.camera, u.zone ?? '', u.augmentation, encodeFloat32(u.residual));
       });
@@ -301,24 +301,30 @@ export class ClassStore {
     });
   }
 
-  /** Replaces the embeddings of the given shots (re-embedded with `model`), all in one transaction. */
+  /**
+   * Replaces the embeddings of the given shots (re-embedded with `model`), all in one
+   * transaction. A photo's object embedding (another model's) goes with them: the thumbnail
+   * keeps too little of the photo to find its object again, so regions then match the photo as seen.
+   */
   replaceEmbeddings(updates: Array<{ id: number; embedding: Float32Array }>, model: string): void {
     checkText('model', model);
     this.db.transaction(() => {
-      const update = this.db.stmt('UPDATE shots SET embedding = ?, model = ? WHERE id = ?');
+      const update = this.db.stmt('UPDATE shots SET embedding = ?, model = ?, object = NULL WHERE id = ?');
       for (const u of updates) update.run(encodeFloat32(u.embedding), model, u.id);
     });
   }
 
-  /** Every class with its shots' embeddings (no thumbnails) and where each came from: what fine-tuning and the recognizer need. */
-  shotEmbeddings(): Array<{ label: string; background: boolean; shots: Float32Array[]; sources: string[] }> {
-    const sql = 'SELECT c.label, c.background, s.embedding, s.source FROM shots s JOIN classes c ON c.id = s.class_id ORDER BY c.label, s.id';
-    const byLabel = new Map<string, { label: string; background: boolean; shots: Float32Array[]; sources: string[] }>();
-    for (const r of this.db.read(() => this.db.stmt<[], { label: string; background: number; embedding: Buffer; source: string }>(sql).all())) {
+  /** Every class with its shots' embeddings (no thumbnails), where each came from and its photos' objects: what fine-tuning and the recognizer need. */
+  shotEmbeddings(): Array<{ label: string; background: boolean; shots: Float32Array[]; sources: string[]; objects: Float32Array[] }> {
+    const sql = 'SELECT c.label, c.background, s.embedding, s.source, s.object FROM shots s JOIN classes c ON c.id = s.class_id ORDER BY c.label, s.id';
+    const byLabel = new Map<string, { label: string; background: boolean; shots: Float32Array[]; sources: string[]; objects: Float32Array[] }>();
+    type Row = { label: string; background: number; embedding: Buffer; source: string; object: Buffer | null };
+    for (const r of this.db.read(() => this.db.stmt<[], Row>(sql).all())) {
       let entry = byLabel.get(r.label);
-      if (!entry) byLabel.set(r.label, (entry = { label: r.label, background: r.background === 1, shots: [], sources: [] }));
+      if (!entry) byLabel.set(r.label, (entry = { label: r.label, background: r.background === 1, shots: [], sources: [], objects: [] }));
       entry.shots.push(this.db.decode(r.embedding, `shot of "${r.label}"`));
       entry.sources.push(r.source);
+      if (r.object) entry.objects.push(this.db.decode(r.object, `object of a shot of "${r.label}"`));
     }
     return [...byLabel.values()];
   }

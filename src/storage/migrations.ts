@@ -222,6 +222,11 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'events.box: where in the frame a class was found (JSON fractions), null when the whole unit decided',
     up: (db) => db.exec('ALTER TABLE events ADD COLUMN box TEXT'),
   },
+  {
+    version: 6,
+    description: "shots.object: the embedding of the object found in a photo (its pixels on grey), null when none was or the shot is no photo",
+    up: (db) => db.exec('ALTER TABLE shots ADD COLUMN object BLOB'),
+  },
 ];
 
 /** The schema version this build writes. */

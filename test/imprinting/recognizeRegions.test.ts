@@ -25,6 +25,8 @@ function recognizer(): Recognizer {
     classes: [
       { label: 'rex', background: false, shots: [axis(0)], sources: ['camera:yard/box'], override: null },
       { label: 'tabby', background: false, shots: [axis(1)], sources: ['file:cat.jpg'], override: null },
+      // A photo whose object was found: its whole look along axis 2, the object along axis 3.
+      { label: 'mug', background: false, shots: [axis(2)], sources: ['mqtt'], objects: [axis(3)], override: null },
     ],
     zoneShots: [],
     negatives: [],
@@ -60,5 +62,19 @@ describe('recognizeRegions', () => {
     const r = recognizer();
     assert.equal(r.isPhotoCrop('tabby'), true);
     assert.equal(r.isPhotoCrop('rex'), false);
+    assert.equal(r.isPhotoCrop('mug'), true, 'matched by the region as seen too');
+  });
+
+  it('matches a photo class whose object was found by that object, against the cut-out, with the crop floor', () => {
+    const r = recognizer();
+    const mug = r.recognizeRegions(nothing, [{ box: BOX, embedding: axis(3), plain: axis(9) }], []);
+    assert.equal(mug.label, 'mug');
+    assert.deepEqual(mug.box, BOX);
+    // The region as seen, looking like the whole photo, still names it.
+    assert.equal(r.recognizeRegions(nothing, [{ box: BOX, embedding: axis(9), plain: axis(2) }], []).label, 'mug');
+    assert.equal(r.recognizeRegions(nothing, [{ box: BOX, embedding: towards(3, DEFAULT_CROP_FLOOR - 0.04, 7), plain: axis(9) }], []).label, NONE);
+    assert.equal(r.recognizeRegions(nothing, [{ box: BOX, embedding: towards(3, DEFAULT_CROP_FLOOR + 0.04, 7), plain: axis(9) }], []).label, 'mug');
+    // A photo is still classified by the whole photo.
+    assert.equal(r.classify(axis(2)).label, 'mug');
   });
 });

@@ -63,6 +63,25 @@ describe("Coral's imprinting check through the service (real model, real photos)
     assert.equal(shots[0]?.thumbnail.subarray(0, 2).toString('hex'), 'ffd8');
   });
 
+  it("keeps the object found in a photo beside its shot; says so when a picture shows none", async () => {
+    const r = await core.imprinter.enrollImages('sunflower', [read('sunflower.jpg')], { source: 'test' });
+    assert.equal(r.warning?.some((w) => w.code === 'no_object_in_photo') ?? false, false, JSON.stringify(r.warning));
+    const plain = await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 90, g: 120, b: 60 } } }).jpeg().toBuffer();
+    const blank = await core.imprinter.enrollImages('lawn', [plain], { source: 'test' });
+    assert.deepEqual(blank.warning?.map((w) => w.code), ['no_object_in_photo']);
+    assert.match(blank.warning![0]!.message, /no object stands out from the edges of the picture/);
+    const stored = new Map(core.core.store.shotEmbeddings().map((c) => [c.label, c]));
+    const flower = stored.get('sunflower')!;
+    assert.equal(flower.objects.length, 1);
+    assert.equal(flower.objects[0]!.length, flower.shots[0]!.length);
+    let dot = 0;
+    for (let i = 0; i < flower.shots[0]!.length; i++) dot += flower.shots[0]![i]! * flower.objects[0]![i]!;
+    assert.ok(dot < 0.999 * Math.hypot(...flower.shots[0]!) * Math.hypot(...flower.objects[0]!), 'the object is embedded apart from the whole photo');
+    assert.equal(stored.get('lawn')!.objects.length, 0);
+    core.imprinter.remove('sunflower');
+    core.imprinter.remove('lawn');
+  });
+
   it('a background class maps to none and is never a label', async () => {
     await core.imprinter.enrollImages('wall', [read('sunflower.jpg')], { source: 'test', background: true });
     const result = await core.imprinter.classifyImage(read('sunflower.jpg'));
