@@ -28,6 +28,8 @@ import { loadPathsSource, loadTuningSource } from './pathsSource.js';
 import { tempDir } from './setup.js';
 
 const INPUT = { width: 224, height: 224 };
+/** classifier.off_delay_s's default: a class stays ON this long after its last frame. */
+const OFF_DELAY_S = 10;
 const CLIPS = Number(process.env.EDGE_IMPRINT_PATHS_CLIPS ?? 2);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -79,6 +81,10 @@ async function main(): Promise<void> {
       const spans = clip.truth.frame;
       let f = clip.plan.evalStart * FPS;
       let lines: string[] = [];
+      // The agent's rule for the empty view (CameraManager.keepQuiet), not the truth: it follows a
+      // frame with no region unless a class is ON, or absorbs a change after 25 `none` / 200 `unknown` frames.
+      let changedFrames = 0;
+      let lastClass = -Infinity;
       for (; f < clip.plan.frames; f++) {
         const span = spans.find((s) => f >= s.startFrame && f <= s.endFrame);
         const jpeg = await renderer.frame(f);
@@ -90,7 +96,16 @@ async function main(): Promise<void> {
         const r = await imp.classifyPixels(crop, unit, async () => objectCrops(frame, empty, boxes, INPUT));
         imp.observe(unit, r, []);
         const isClass = r.label !== NONE && r.label !== UNKNOWN;
-        if (!span && r.label === NONE && boxes.length === 0) quietJpeg = jpeg;
+        if (isClass) lastClass = f;
+        const active = f - lastClass <= OFF_DELAY_S * FPS;
+        if (isClass || active) changedFrames = 0;
+        else {
+          changedFrames = boxes.length > 0 ? changedFrames + 1 : 0;
+          if (boxes.length === 0 || changedFrames >= (r.label === NONE ? 25 : 200)) {
+            quietJpeg = jpeg;
+            changedFrames = 0;
+          }
+        }
         if (!span) {
           if (isClass) {
             totals.emptyFrames += 1;
