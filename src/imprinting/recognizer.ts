@@ -147,11 +147,12 @@ export class Recognizer {
     // A unit that has not learned its scene yet can still see the classes known from photos.
     const undecided = d.label === UNKNOWN || d.reason === 'no_scene';
     if (!undecided) return { ...base, label: d.label, score: d.score, scores: d.scores, reason: d.reason };
-    // Something is there that no class taught here matches: try the classes known only from photos.
+    // Something is there that no class taught here matches: try the classes known only from
+    // photos. Not those cut out of camera frames: their look is an object on grey, which a
+    // plain grey view (water, a wall) scores as well as the object; regions match them, cut out.
     const taught = this.taughtInUnits.get(key) ?? new Set<string>();
-    const photoAllowed = new Set(
-      this.photos.labels().filter((l) => this.backgroundLabels.has(l) || (!taught.has(l) && (!allowedSet || allowedSet.has(l)))),
-    );
+    const byLook = (l: string): boolean => !taught.has(l) && this.wholeByLook(l) && (!allowedSet || allowedSet.has(l));
+    const photoAllowed = new Set(this.photos.labels().filter((l) => this.backgroundLabels.has(l) || byLook(l)));
     // A camera frame of a photo scores a little lower than the photo (codec, scaling, aspect): room for it.
     const photo = photoAllowed.size > 0 ? this.photos.classify(this.centred(x), photoAllowed, DEFAULT_CAMERA_ALLOWANCE) : null;
     const scores = { ...photo?.scores, ...d.scores };
@@ -167,6 +168,11 @@ export class Recognizer {
   /** The classes a unit may match in regions of its frames (photo and box classes it allows). */
   cropClasses(allowed: readonly string[]): string[] {
     return [...this.cropLabels].filter((l) => allowed.length === 0 || allowed.includes(l));
+  }
+
+  /** Whether a unit's whole frame may match the class by its look where it was not taught (not a class cut out of camera frames). */
+  wholeByLook(label: string): boolean {
+    return !this.cutLabels.has(label) && this.photos.labels().includes(label);
   }
 
   /** Whether a crop class was taught from photos only (it is matched with regions as the camera saw them, and by its photos' objects). */

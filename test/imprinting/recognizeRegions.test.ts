@@ -18,9 +18,11 @@ const axis = (i: number): Float32Array => Float32Array.from({ length: DIM }, (_,
 /** A unit vector at cosine `c` to axis i (the rest along axis j). */
 const towards = (i: number, c: number, j: number): Float32Array => l2Normalize(Float32Array.from({ length: DIM }, (_, k) => (k === i ? c : k === j ? Math.sqrt(1 - c * c) : 0)));
 
+/** The scene book of units that have learned no scene yet (regions never ask it). */
+const noScenes = { prototypes: () => [] } as unknown as SceneBook;
+
 function recognizer(): Recognizer {
-  // The scene book is never asked: regions are matched by look alone.
-  const r = new Recognizer(recognizerOptions(loadConfig({ env: {}, overrides: {} })), {} as SceneBook);
+  const r = new Recognizer(recognizerOptions(loadConfig({ env: {}, overrides: {} })), noScenes);
   r.load({
     classes: [
       { label: 'rex', background: false, shots: [axis(0)], sources: ['camera:yard/box'], override: null },
@@ -76,5 +78,15 @@ describe('recognizeRegions', () => {
     assert.equal(r.recognizeRegions(nothing, [{ box: BOX, embedding: towards(3, DEFAULT_CROP_FLOOR + 0.04, 7), plain: axis(9) }], []).label, 'mug');
     // A photo is still classified by the whole photo.
     assert.equal(r.classify(axis(2)).label, 'mug');
+  });
+
+  it('matches a whole unit by the look of photo classes, not of classes cut out of camera frames (regions match those)', () => {
+    const r = recognizer();
+    const unit = { camera: 'porch', zone: null };
+    // Before the unit knows its scene, classes are tried by their look.
+    assert.equal(r.recognize(axis(1), unit, []).label, 'tabby');
+    const rex = r.recognize(axis(0), unit, []);
+    assert.notEqual(rex.label, 'rex', 'an object on grey is no view');
+    assert.equal(r.recognizeRegions(rex, [{ box: BOX, embedding: axis(0) }], []).label, 'rex');
   });
 });
