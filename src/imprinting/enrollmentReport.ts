@@ -101,8 +101,8 @@ export function afterEnrollment(
 /**
  * Per configured unit, how the recognizer can report the class there (as recognize() and
  * recognizeRegions() do): by its residual where it was taught, else by its look on the whole
- * frame (not a class cut out of camera frames); and in regions of the frame for a class with photo or box shots (a box class taught
- * in its unit is named both ways).
+ * frame (not a class cut out of camera frames); and in regions of the frame for a class with
+ * photo or box shots (a box class taught in its unit is named both ways).
  */
 function recognisedIn(recognizer: Recognizer, label: string, units: ReportUnits): RecognisedIn[] {
   if (recognizer.isBackground(label)) return [];

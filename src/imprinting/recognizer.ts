@@ -87,6 +87,8 @@ export class Recognizer {
   private cropLabels = new Set<string>();
   /** Crop classes taught with objects cut out of a camera's frame (isCutSource): they match cut-out regions. */
   private cutLabels = new Set<string>();
+  /** Classes a unit's whole frame may match by their look (every class but those cut out of camera frames). */
+  private lookLabels = new Set<string>();
   /** Photo classes with an object found in their photos (matched by it, not by the photo as seen). */
   private objectLabels = new Set<string>();
   /** Where each photo threshold came from; a class missing here is at the floor. */
@@ -113,6 +115,7 @@ export class Recognizer {
     this.backgroundLabels = new Set(data.classes.filter((c) => c.background).map((c) => c.label));
     this.cropLabels = new Set(data.classes.filter((c) => !c.background && (c.sources ?? []).some(isObjectSource)).map((c) => c.label));
     this.cutLabels = new Set(data.classes.filter((c) => this.cropLabels.has(c.label) && (c.sources ?? []).some(isCutSource)).map((c) => c.label));
+    this.lookLabels = new Set(data.classes.map((c) => c.label).filter((l) => !this.cutLabels.has(l)));
     this.loadPhotos(data);
     this.loadObjects(data);
     this.units = new Map();
@@ -172,7 +175,7 @@ export class Recognizer {
 
   /** Whether a unit's whole frame may match the class by its look where it was not taught (not a class cut out of camera frames). */
   wholeByLook(label: string): boolean {
-    return !this.cutLabels.has(label) && this.photos.labels().includes(label);
+    return this.lookLabels.has(label);
   }
 
   /** Whether a crop class was taught from photos only (it is matched with regions as the camera saw them, and by its photos' objects). */
