@@ -9,9 +9,9 @@ import { CameraSource, type RawFrame, type SpawnFn, type SupervisionOptions } fr
 import { cameraUnits, outsideFrame } from '../camera/ffmpegArgs.js';
 import { MotionGate } from './motionGate.js';
 import { FrameScheduler, type ScheduledResult, type UnitRef } from './scheduler.js';
-import { proposeRegions, type RegionSource } from '../recognition/regions.js';
+import { compareWithEmpty, followSteady, type RegionSource } from '../recognition/regions.js';
 import type { Camera, CameraStats, FrameRegion, LiveFrame, UnitState } from './cameraTypes.js';
-import { boxShot, cutRegions, EmptyView, objectInSnapshot, unitObject, type SnapshotObject } from './regionCrops.js';
+import { boxShot, cutRegions, EmptyView, objectInSnapshot, unitObject, unitPlace, type SnapshotObject } from './regionCrops.js';
 import { cropToInput, regionAt } from '../media/crops.js';
 import { ClassSmoother } from './smoother.js';
 import { DetectionEvents, eventId } from './events.js';
@@ -276,7 +276,7 @@ export class CameraManager {
       clock: this.clock,
       newId: () => eventId(this.clock()),
     });
-    return { zone, roi, smoother, label: null, invalid: false, quiet: null, scene: null, empty: new EmptyView(), changed: [], changedFrames: 0 };
+    return { zone, roi, smoother, label: null, invalid: false, quiet: null, scene: null, empty: new EmptyView(), changed: [], changedFrames: 0, steady: null };
   }
 
   private buildGate(config: CameraConfig): MotionGate | null {
@@ -302,7 +302,8 @@ export class CameraManager {
     const camera = this.cameras.get(ref.camera);
     const unit = camera?.units.find((u) => u.zone === ref.zone);
     if (!camera || !unit) return this.deps.classify(rgb, ref);
-    unit.changed = unit.quiet ? proposeRegions(rgb, unit.quiet, this.deps.inputSize) : [];
+    const compared = unit.quiet ? compareWithEmpty(rgb, unit.quiet, this.deps.inputSize) : null;
+    [unit.changed, unit.steady] = [compared?.boxes ?? [], compared?.steady ?? null];
     if (unit.changed.length === 0 || !camera.config.snapshot.enabled) return this.deps.classify(rgb, ref);
     const boxes = unit.changed;
     return this.deps.classify(rgb, ref, () => cutRegions(frame, boxes, unit.roi, camera.sourceSize, this.deps.inputSize, () => unit.empty.raster()));
@@ -313,23 +314,27 @@ export class CameraManager {
    * region differs; a change no class claims is the scene after QUIET_AFTER frames decided
    * `none` (a parked car) or UNKNOWN_QUIET_AFTER decided `unknown` (a view gone stale, light
    * the gains do not even out, would otherwise keep proposing the same regions forever).
+   * Otherwise the empty scene follows the frame where it still shows the place (steady cells),
+   * whatever is ON: light drifting while a class is ON would else grow regions of its own.
    */
-  private keepQuiet(unit: UnitState, frame: RawFrame, crop: Uint8Array | undefined, result: Classification, active: readonly string[]): void {
-    if ((result.label !== NONE && result.label !== UNKNOWN) || active.length > 0) {
-      unit.changedFrames = 0;
-      return;
-    }
-    unit.changedFrames = unit.changed.length > 0 ? unit.changedFrames + 1 : 0;
+  private keepQuiet(camera: Camera, unit: UnitState, frame: RawFrame, crop: Uint8Array | undefined, result: Classification, active: readonly string[]): void {
+    const decided = (result.label !== NONE && result.label !== UNKNOWN) || active.length > 0;
+    unit.changedFrames = !decided && unit.changed.length > 0 ? unit.changedFrames + 1 : 0;
     const after = result.label === NONE ? QUIET_AFTER : UNKNOWN_QUIET_AFTER;
     // No region differs: the view is empty here even when the unit's scene model calls the
     // whole frame `unknown` (it follows fast light slowly, or has not learned the scene yet).
-    if (crop && (unit.changed.length === 0 || unit.changedFrames >= after)) {
+    if (crop && !decided && (unit.changed.length === 0 || unit.changedFrames >= after)) {
       unit.quiet = Uint8Array.from(crop);
       // Augmented enrollments need a frame the unit itself decided empty, not a whole-frame `unknown`.
       if (result.label === NONE) unit.scene = unit.quiet;
       unit.empty.update(frame, unit.changed.length > 0);
       unit.changedFrames = 0;
+      return;
     }
+    const place = unitPlace(unit.roi, camera.sourceSize);
+    if (!crop || !unit.quiet || !unit.steady || !place) return;
+    unit.quiet = followSteady(unit.quiet, crop, unit.steady, this.deps.inputSize);
+    if (camera.config.snapshot.enabled) unit.empty.follow(frame, unit.steady, place, frame.at);
   }
 
   private onFrame(camera: Camera, frame: RawFrame): void {
@@ -348,7 +353,7 @@ export class CameraManager {
       unit.label = update.label;
       if (!u.reused) {
         const active = unit.smoother.activeLabels();
-        this.keepQuiet(unit, r.frame, r.frame.crops[i], u.result, active);
+        this.keepQuiet(camera, unit, r.frame, r.frame.crops[i], u.result, active);
         this.deps.observe?.({ camera: camera.name, zone: unit.zone }, u.result, active);
       }
       this.deps.bus.emit('cameraResult', {

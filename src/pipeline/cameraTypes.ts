@@ -33,6 +33,8 @@ export interface UnitState {
   /** Regions of the latest inferred crop that differ from `quiet`, and how many decided frames in a row had some. */
   changed: Box[];
   changedFrames: number;
+  /** The latest inferred crop's cells that still show the empty view (null: the view changed as a whole); the empty view follows them. */
+  steady: Uint8Array | null;
 }
 
 export interface Camera {

@@ -7,7 +7,7 @@ import { decodeRaster, imageSize, inputToPng, objectCrops, rasterToInput } from 
 import type { InputSize } from '../media/image.js';
 import { toPixels } from '../media/snapshots.js';
 import { objectView, type Raster } from '../recognition/foreground.js';
-import { boxInFrame, proposeRegions, viewDifference, type Box, type PixelRegion } from '../recognition/regions.js';
+import { boxInFrame, DEFAULT_PROPOSALS, followSteady, proposeRegions, viewDifference, type Box, type PixelRegion } from '../recognition/regions.js';
 
 /**
  * `boxes` (fractions of the unit's crop) cut from the frame's snapshot at the model's input
@@ -56,11 +56,22 @@ export async function unitObject(frame: RawFrame, crop: Uint8Array, quiet: Uint8
 }
 
 /** Where a unit (its roi: pixels or fractions; null the whole frame) lies, as fractions of the frame. */
-function unitPlace(roi: Roi | null, source: { width: number; height: number } | null): Box | null {
+export function unitPlace(roi: Roi | null, source: { width: number; height: number } | null): Box | null {
   if (!roi) return { x: 0, y: 0, width: 1, height: 1 };
   if (isFractional(roi)) return roi;
   return source ? toPixels(roi, { width: 1, height: 1 }, source) : null;
 }
+
+/** An empty view: a frame's snapshot decoded when first needed, or a view already followed. */
+type View = { raster: () => Promise<Raster | null> };
+
+function lazyView(jpeg: Promise<Buffer | null>): View {
+  let raster: Promise<Raster | null> | undefined;
+  return { raster: () => (raster ??= jpeg.then((j) => (j ? decodeRaster(j) : null)).catch(() => null)) };
+}
+
+/** Follow the light in a unit's full-resolution empty view at most this often (it decodes a frame). */
+export const FOLLOW_EVERY_MS = 2000;
 
 /**
  * A unit's empty view as the snapshot of a frame that showed it empty, decoded once when first
@@ -69,29 +80,39 @@ function unitPlace(roi: Roi | null, source: { width: number; height: number } | 
  * but still stands out against `previous` (a box drawn round it then).
  */
 export class EmptyView {
-  private current: { jpeg: Promise<Buffer | null>; raster?: Promise<Raster | null> } | null = null;
-  private previous: typeof this.current = null;
+  private current: View | null = null;
+  private previous: View | null = null;
+  private followedAt = -Infinity;
 
   /** The frame just decided empty; `absorbed`: a still change is the scene from now on. */
   update(frame: RawFrame, absorbed: boolean): void {
     if (absorbed && this.current) this.previous = this.current;
-    this.current = { jpeg: frame.snapshot().catch(() => null) };
+    this.current = lazyView(frame.snapshot().catch(() => null));
+  }
+
+  /**
+   * The frame shows the empty view in its steady cells (regions.ts compareWithEmpty; the unit
+   * lies at `place`, fractions of the frame): take those pixels from it, so that light changing
+   * while objects come and go (or a class stays ON) does not leave the view behind.
+   */
+  follow(frame: RawFrame, steady: Uint8Array, place: Box, now: number): void {
+    const base = this.current;
+    if (!base || now - this.followedAt < FOLLOW_EVERY_MS) return;
+    this.followedAt = now;
+    const followed = Promise.all([base.raster(), frame.snapshot().then((j) => (j ? decodeRaster(j) : null))])
+      .then(([empty, seen]) => (empty && seen && seen.width === empty.width && seen.height === empty.height ? { ...empty, data: followSteady(empty.data, seen.data, steady, empty, place) } : empty))
+      .catch(() => base.raster());
+    this.current = { raster: () => followed };
   }
 
   raster(): Promise<Raster | null> {
-    return EmptyView.decode(this.current);
+    return this.current ? this.current.raster() : Promise.resolve(null);
   }
 
   /** The views to try for an object standing still, newest first. */
   async rasters(): Promise<Raster[]> {
-    const all = await Promise.all([EmptyView.decode(this.current), EmptyView.decode(this.previous)]);
+    const all = await Promise.all([this.raster(), this.previous ? this.previous.raster() : Promise.resolve(null)]);
     return all.filter((r): r is Raster => r !== null);
-  }
-
-  private static decode(view: { jpeg: Promise<Buffer | null>; raster?: Promise<Raster | null> } | null): Promise<Raster | null> {
-    if (!view) return Promise.resolve(null);
-    view.raster ??= view.jpeg.then((j) => (j ? decodeRaster(j) : null)).catch(() => null);
-    return view.raster;
   }
 }
 
@@ -104,6 +125,9 @@ export interface SnapshotObject {
 
 /** The most pixels a camera's still can have (4K) before a picture is not read as one. */
 const MAX_STILL_PIXELS = 3840 * 2160;
+
+/** Proposals for a picture of a camera's view where the usual ones find nothing: half the cell bar. */
+const FAINT_PROPOSALS = { ...DEFAULT_PROPOSALS, cellDelta: DEFAULT_PROPOSALS.cellDelta / 2 };
 
 /** A photo whose median cell differs from a camera's empty view by less than this (0..255) is a view of that camera. */
 export const SAME_VIEW = 10;
@@ -126,9 +150,13 @@ export async function objectInSnapshot(image: Buffer, views: ReadonlyArray<{ cam
       const same = await decodeRaster(image, scene);
       const [a, b] = await Promise.all([rasterToInput(same, size), rasterToInput(scene, size)]);
       if (viewDifference(a, b, size) > SAME_VIEW) continue;
-      for (const box of proposeRegions(a, b, size)) {
-        const view = objectView(same, scene, box);
-        if (view) return { camera, box: view.box, png: await inputToPng(await rasterToInput(view.square, size), size) };
+      // A picture sent to enroll shows something: when no change reaches the usual bar (a thin
+      // object in the place's colours), the faintest one that stands out is it.
+      for (const opts of [DEFAULT_PROPOSALS, FAINT_PROPOSALS]) {
+        for (const box of proposeRegions(a, b, size, opts)) {
+          const view = objectView(same, scene, box);
+          if (view) return { camera, box: view.box, png: await inputToPng(await rasterToInput(view.square, size), size) };
+        }
       }
     }
   }

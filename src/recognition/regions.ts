@@ -74,17 +74,71 @@ interface Component {
 
 /** Up to maxBoxes boxes where `rgb` differs from `empty` (both width × height × 3), strongest first. */
 export function proposeRegions(rgb: Uint8Array, empty: Uint8Array, size: { width: number; height: number } = { width: 224, height: 224 }, opts: ProposalOptions = DEFAULT_PROPOSALS): Box[] {
+  return compareWithEmpty(rgb, empty, size, opts).boxes;
+}
+
+/**
+ * A frame against its unit's empty view: the regions that differ (proposeRegions), and the
+ * cells (row-major grid × grid, 1 = steady) where the frame is the empty view still: well under
+ * the bar, and no neighbour of a changed cell. `steady` is null when the view changed as a
+ * whole (the median cell over the absolute bar): then no part of it can be trusted as empty.
+ */
+export interface EmptyComparison {
+  boxes: Box[];
+  steady: Uint8Array | null;
+}
+
+export function compareWithEmpty(rgb: Uint8Array, empty: Uint8Array, size: { width: number; height: number } = { width: 224, height: 224 }, opts: ProposalOptions = DEFAULT_PROPOSALS): EmptyComparison {
   const expected = size.width * size.height * 3;
   if (rgb.length !== expected || empty.length !== expected) throw new Error(`frames must hold ${expected} bytes, got ${rgb.length} and ${empty.length}`);
   const diff = cellDifferences(rgb, empty, size, opts.grid);
   const median = [...diff].sort((a, b) => a - b)[diff.length >> 1] ?? 0;
   const bar = Math.max(opts.cellDelta, median * opts.overMedian);
   const changed = diff.map((d) => (d >= bar ? 1 : 0));
-  return components(changed, diff, opts.grid)
+  const boxes = components(changed, diff, opts.grid)
     .filter((c) => c.cells.length >= opts.minCells && c.cells.length <= opts.maxFraction * diff.length)
     .sort((a, b) => b.strength - a.strength)
     .slice(0, opts.maxBoxes)
     .map((c) => padded(bounds(c.cells, opts.grid), opts.pad));
+  return { boxes, steady: median * opts.overMedian > opts.cellDelta ? null : steadyCells(diff, changed, bar, opts.grid) };
+}
+
+/**
+ * Cells the empty view may follow: under half the bar (a faint object's cell is not taken for
+ * the place), and no changed cell among their neighbours (an object's edges spill over).
+ */
+function steadyCells(diff: Float32Array, changed: Float32Array, bar: number, grid: number): Uint8Array {
+  const steady = new Uint8Array(diff.length);
+  for (let cell = 0; cell < diff.length; cell++) {
+    steady[cell] = diff[cell]! < bar / 2 && !changed[cell] && !neighbours(cell, grid).some((n) => changed[n]) ? 1 : 0;
+  }
+  return steady;
+}
+
+/**
+ * `empty` with the pixels of its steady cells taken from `rgb` (both width × height × 3): the
+ * empty view keeps up with the light where nothing stands, while the place behind an object
+ * stays as it was before the object came. The cells are those of the unit at `place`
+ * (fractions of the image: the unit's crop itself by default, or its part of a whole frame);
+ * pixels outside it stay as they were.
+ */
+export function followSteady(empty: Uint8Array, rgb: Uint8Array, steady: Uint8Array, size: { width: number; height: number } = { width: 224, height: 224 }, place: Box = { x: 0, y: 0, width: 1, height: 1 }, grid = DEFAULT_PROPOSALS.grid): Uint8Array {
+  if (empty.length !== rgb.length) throw new Error(`views differ in size: ${empty.length} and ${rgb.length} bytes`);
+  const out = Uint8Array.from(empty);
+  const cellOf = (at: number, from: number, span: number, pixels: number): number => Math.floor((((at + 0.5) / pixels - from) / span) * grid);
+  for (let y = 0; y < size.height; y++) {
+    const cy = cellOf(y, place.y, place.height, size.height);
+    if (cy < 0 || cy >= grid) continue;
+    for (let x = 0; x < size.width; x++) {
+      const cx = cellOf(x, place.x, place.width, size.width);
+      if (cx < 0 || cx >= grid || !steady[cy * grid + cx]) continue;
+      const i = (y * size.width + x) * 3;
+      out[i] = rgb[i]!;
+      out[i + 1] = rgb[i + 1]!;
+      out[i + 2] = rgb[i + 2]!;
+    }
+  }
+  return out;
 }
 
 /**

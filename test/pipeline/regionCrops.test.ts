@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import type { RawFrame } from '../../src/camera/cameraSource.js';
-import { EmptyView, objectInSnapshot, SAME_VIEW } from '../../src/pipeline/regionCrops.js';
+import { EmptyView, FOLLOW_EVERY_MS, objectInSnapshot, SAME_VIEW } from '../../src/pipeline/regionCrops.js';
+import { decodeRaster, rasterToInput } from '../../src/media/crops.js';
+import { proposeRegions } from '../../src/recognition/regions.js';
 import { image } from '../helpers/env.js';
 import { INPUT_SIZE } from '../camera/fixtures.js';
 
@@ -60,11 +62,57 @@ describe('objectInSnapshot', () => {
     assert.ok(SAME_VIEW > 0);
   });
 
+  it('finds a faint, thin object that no cell of the usual proposals shows', async () => {
+    const line = await sharp({ create: { width: 8, height: 160, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0.2 } } }).png().toBuffer();
+    const withLine = await sharp(await garden()).composite([{ input: line, left: 410, top: 120 }]).jpeg({ quality: 90 }).toBuffer();
+    const [a, b] = await Promise.all([withLine, garden()].map(async (j) => rasterToInput(await decodeRaster(await j), INPUT_SIZE)));
+    assert.deepEqual(proposeRegions(a!, b!, INPUT_SIZE), [], 'too faint for the usual bar');
+    const found = await objectInSnapshot(withLine, [{ camera: 'yard', empty: await emptyView() }], INPUT_SIZE);
+    assert.ok(found, 'the line is found');
+    const mid = found.box.x + found.box.width / 2;
+    assert.ok(Math.abs(mid - 414 / W) < 0.03, `box ${JSON.stringify(found.box)} is round the line`);
+  });
+
   it('keeps the view before a still object was taken into the scene', async () => {
     const view = await emptyView();
     view.update(frameOf(await gardenWithDog()), true);
     const rasters = await view.rasters();
     assert.equal(rasters.length, 2, 'the dog-in-garden view, then the garden');
+  });
+});
+
+describe('EmptyView.follow', () => {
+  const mean = (r: { data: Uint8Array; width: number }, x0: number, x1: number): number => {
+    let sum = 0;
+    let n = 0;
+    for (let i = 0; i < r.data.length; i += 3) {
+      const x = (i / 3) % r.width;
+      if (x >= x0 && x < x1) [sum, n] = [sum + r.data[i]!, n + 1];
+    }
+    return sum / n;
+  };
+
+  it('takes the steady cells of the unit from a later frame, at most every FOLLOW_EVERY_MS', async () => {
+    const view = await emptyView();
+    const before = (await view.raster())!;
+    const dusk = await sharp(await garden()).linear(0.6, 0).jpeg({ quality: 90 }).toBuffer();
+    const everyCell = new Uint8Array(256).fill(1);
+    view.follow(frameOf(dusk), everyCell, { x: 0, y: 0, width: 0.5, height: 1 }, 10_000);
+    const after = (await view.raster())!;
+    assert.ok(mean(after, 0, W / 2) < 0.7 * mean(before, 0, W / 2), 'the unit\'s half follows the dusk');
+    assert.ok(Math.abs(mean(after, W / 2, W) - mean(before, W / 2, W)) < 1, 'the rest of the frame is left as it was');
+    view.follow(frameOf(dusk), everyCell, { x: 0, y: 0, width: 1, height: 1 }, 10_000 + FOLLOW_EVERY_MS - 1);
+    assert.ok(Math.abs(mean((await view.raster())!, W / 2, W) - mean(before, W / 2, W)) < 1, 'too soon: not followed again');
+    view.follow(frameOf(dusk), everyCell, { x: 0, y: 0, width: 1, height: 1 }, 10_000 + FOLLOW_EVERY_MS);
+    assert.ok(mean((await view.raster())!, W / 2, W) < 0.7 * mean(before, W / 2, W), 'later: the whole frame follows');
+  });
+
+  it('keeps the pixels of cells that are not steady', async () => {
+    const view = await emptyView();
+    const before = (await view.raster())!;
+    const dusk = await sharp(await garden()).linear(0.6, 0).jpeg({ quality: 90 }).toBuffer();
+    view.follow(frameOf(dusk), new Uint8Array(256), { x: 0, y: 0, width: 1, height: 1 }, 10_000);
+    assert.ok(Math.abs(mean((await view.raster())!, 0, W) - mean(before, 0, W)) < 1);
   });
 });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
-import { boxInFrame, overlap, proposeRegions, squareBox, type Box } from '../../src/recognition/regions.js';
+import { boxInFrame, compareWithEmpty, followSteady, overlap, proposeRegions, squareBox, type Box } from '../../src/recognition/regions.js';
 import { image } from '../helpers/env.js';
 
 const S = { width: 224, height: 224 };
@@ -64,6 +64,61 @@ describe('proposeRegions', () => {
 
   it('refuses frames of the wrong size', () => {
     assert.throws(() => proposeRegions(new Uint8Array(10), frame()), /frames must hold 150528 bytes/);
+  });
+});
+
+/** `rgb` with its left quarter brighter by `delta` grey levels (light that reaches part of a view). */
+function lightLeft(rgb: Uint8Array, delta: number): Uint8Array {
+  const out = Uint8Array.from(rgb);
+  for (let y = 0; y < S.height; y++) for (let x = 0; x < S.width / 4; x++) for (let c = 0; c < 3; c++) out[(y * S.width + x) * 3 + c] = Math.min(255, out[(y * S.width + x) * 3 + c]! + delta);
+  return out;
+}
+
+describe('compareWithEmpty and followSteady', () => {
+  const object = { x: 0.6, y: 0.5, width: 0.2, height: 0.25, grey: 220 };
+
+  it('marks steady the cells away from a change, not the object nor its neighbours', () => {
+    const { boxes, steady } = compareWithEmpty(frame([object]), frame());
+    assert.equal(boxes.length, 1);
+    assert.ok(steady);
+    const cell = (x: number, y: number): number => steady[Math.floor(y * 16) * 16 + Math.floor(x * 16)]!;
+    assert.equal(cell(0.7, 0.6), 0, 'under the object');
+    assert.equal(cell(object.x - 0.5 / 16, 0.6), 0, 'the cell left of the object');
+    assert.equal(cell(0.1, 0.1), 1, 'far from it');
+  });
+
+  it('trusts no cell when the view changed as a whole', () => {
+    // Another place altogether: texture where the view was flat (one gain cannot even it out).
+    const elsewhere = frame().map((_, i) => (Math.floor(i / 3) % 7) * 30);
+    assert.equal(compareWithEmpty(elsewhere, frame()).steady, null);
+  });
+
+  it('follows light that changes part of the view while an object stands, and keeps the place behind the object', () => {
+    const still = frame();
+    let followed = frame();
+    for (let delta = 1; delta <= 40; delta++) {
+      const seen = lightLeft(frame([object]), delta);
+      const { steady } = compareWithEmpty(seen, followed);
+      assert.ok(steady, `frame ${delta}`);
+      followed = followSteady(followed, seen, steady);
+    }
+    const last = lightLeft(frame([object]), 40);
+    const stale = proposeRegions(last, still);
+    assert.ok(stale.some((b) => b.x < 0.2), `without following, the lit quarter is a region: ${JSON.stringify(stale)}`);
+    const boxes = proposeRegions(last, followed);
+    assert.equal(boxes.length, 1, JSON.stringify(boxes));
+    assert.ok(holds(boxes[0], object), `box ${JSON.stringify(boxes[0])} should hold the object`);
+    const at = (x: number, y: number): number => followed[(Math.round(y * S.height) * S.width + Math.round(x * S.width)) * 3]!;
+    assert.equal(at(0.7, 0.6), 100, 'behind the object: the place as it was');
+    assert.equal(at(0.1, 0.1), 140, 'the lit quarter: as it is now');
+  });
+
+  it('follows only the part of a larger image where the unit lies', () => {
+    const empty = new Uint8Array(4 * 2 * 3).fill(10);
+    const seen = new Uint8Array(4 * 2 * 3).fill(50);
+    const out = followSteady(empty, seen, new Uint8Array(256).fill(1), { width: 4, height: 2 }, { x: 0.5, y: 0, width: 0.5, height: 1 });
+    assert.deepEqual([...out.filter((_, i) => i % 3 === 0)], [10, 10, 50, 50, 10, 10, 50, 50]);
+    assert.throws(() => followSteady(empty, new Uint8Array(3), new Uint8Array(256)), /views differ in size/);
   });
 });
 
