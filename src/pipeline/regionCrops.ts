@@ -126,8 +126,8 @@ export interface SnapshotObject {
 /** The most pixels a camera's still can have (4K) before a picture is not read as one. */
 const MAX_STILL_PIXELS = 3840 * 2160;
 
-/** Proposals for a picture of a camera's view where the usual ones find nothing: half the cell bar. */
-const FAINT_PROPOSALS = { ...DEFAULT_PROPOSALS, cellDelta: DEFAULT_PROPOSALS.cellDelta / 2 };
+/** Proposals for a picture of a camera's view where the usual ones find nothing: a lower cell bar. */
+const FAINT_PROPOSALS = { ...DEFAULT_PROPOSALS, cellDelta: 7 };
 
 /** A photo whose median cell differs from a camera's empty view by less than this (0..255) is a view of that camera. */
 export const SAME_VIEW = 10;

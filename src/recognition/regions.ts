@@ -65,7 +65,7 @@ export interface ProposalOptions {
   pad: number;
 }
 
-export const DEFAULT_PROPOSALS: ProposalOptions = { grid: 16, cellDelta: 14, overMedian: 3, maxBoxes: 2, minCells: 2, maxFraction: 0.6, pad: 0.15 };
+export const DEFAULT_PROPOSALS: ProposalOptions = { grid: 16, cellDelta: 10, overMedian: 3, maxBoxes: 2, minCells: 2, maxFraction: 0.6, pad: 0.15 };
 
 interface Component {
   cells: number[];
