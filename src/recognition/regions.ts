@@ -81,7 +81,7 @@ export function proposeRegions(rgb: Uint8Array, empty: Uint8Array, size: { width
  * A frame against its unit's empty view: the regions that differ (proposeRegions), and the
  * cells (row-major grid × grid, 1 = steady) where the frame is the empty view still: well under
  * the bar, and no neighbour of a changed cell. `steady` is null when the view changed as a
- * whole (the median cell over the absolute bar): then no part of it can be trusted as empty.
+ * whole (three times the median cell over `cellDelta`): then no part of it can be trusted as empty.
  */
 export interface EmptyComparison {
   boxes: Box[];
