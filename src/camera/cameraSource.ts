@@ -35,6 +35,8 @@ export interface RawFrame {
    * snapshot; null when snapshots are off, or the JPEG is long gone or never came.
    */
   snapshot(): Promise<Buffer | null>;
+  /** Whether snapshot() is this very frame's JPEG (snapshots at the detection rate), not merely the newest. */
+  pairedSnapshot?: boolean;
 }
 
 export interface CameraSourceSink {
@@ -217,7 +219,7 @@ export class CameraSource {
     const size = rgb.length / units;
     const crops = Array.from({ length: units }, (_, i) => rgb.subarray(i * size, (i + 1) * size));
     const at = this.clock();
-    this.deps.sink.frame({ camera: this.deps.name, rgb, crops, at, seq: this.frames, snapshot });
+    this.deps.sink.frame({ camera: this.deps.name, rgb, crops, at, seq: this.frames, snapshot, pairedSnapshot: run.paired });
   }
 
   private setStatus(status: CameraStatus): void {

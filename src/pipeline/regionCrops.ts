@@ -97,7 +97,8 @@ export class EmptyView {
    */
   follow(frame: RawFrame, steady: Uint8Array, place: Box, now: number): void {
     const base = this.current;
-    if (!base || now - this.followedAt < FOLLOW_EVERY_MS) return;
+    // The newest snapshot of a faster camera is not this frame: the object may have moved into a steady cell.
+    if (!base || !frame.pairedSnapshot || now - this.followedAt < FOLLOW_EVERY_MS) return;
     this.followedAt = now;
     const followed = Promise.all([base.raster(), frame.snapshot().then((j) => (j ? decodeRaster(j) : null))])
       .then(([empty, seen]) => (empty && seen && seen.width === empty.width && seen.height === empty.height ? { ...empty, data: followSteady(empty.data, seen.data, steady, empty, place) } : empty))

@@ -26,7 +26,7 @@ async function gardenWithDog(width = W, height = H): Promise<Buffer> {
 
 /** A camera frame whose snapshot is `jpeg` (only what EmptyView reads). */
 function frameOf(jpeg: Buffer): RawFrame {
-  return { camera: 'yard', rgb: new Uint8Array(0), crops: [], at: 0, seq: 0, snapshot: () => Promise.resolve(jpeg) };
+  return { camera: 'yard', rgb: new Uint8Array(0), crops: [], at: 0, seq: 0, snapshot: () => Promise.resolve(jpeg), pairedSnapshot: true };
 }
 
 async function emptyView(): Promise<EmptyView> {
@@ -65,7 +65,7 @@ describe('objectInSnapshot', () => {
   it('finds a faint, thin object that no cell of the usual proposals shows', async () => {
     // A grey wall, and a line 8 px wide (a fifth of a grid cell) 40 levels darker: its cells
     // change by about 8 levels, under the usual bar (10), over the picture's (7).
-    const wall = (): sharp.Sharp => sharp({ create: { width: W, height: H, channels: 3, background: { r: 128, g: 128, b: 128 } } });
+    const wall = (): ReturnType<typeof sharp> => sharp({ create: { width: W, height: H, channels: 3, background: { r: 128, g: 128, b: 128 } } });
     const empty = await wall().jpeg({ quality: 95 }).toBuffer();
     const line = await sharp({ create: { width: 8, height: 160, channels: 3, background: { r: 88, g: 88, b: 88 } } }).png().toBuffer();
     const withLine = await wall().composite([{ input: line, left: 408, top: 120 }]).jpeg({ quality: 95 }).toBuffer();
@@ -98,7 +98,7 @@ describe('EmptyView.follow', () => {
     return sum / n;
   };
 
-  it('takes the steady cells of the unit from a later frame, at most every FOLLOW_EVERY_MS', async () => {
+  it('takes the steady cells of the unit from a later frame\'s own snapshot, at most every FOLLOW_EVERY_MS', async () => {
     const view = await emptyView();
     const before = (await view.raster())!;
     const dusk = await sharp(await garden()).linear(0.6, 0).jpeg({ quality: 90 }).toBuffer();
@@ -109,6 +109,8 @@ describe('EmptyView.follow', () => {
     assert.ok(Math.abs(mean(after, W / 2, W) - mean(before, W / 2, W)) < 1, 'the rest of the frame is left as it was');
     view.follow(frameOf(dusk), everyCell, { x: 0, y: 0, width: 1, height: 1 }, 10_000 + FOLLOW_EVERY_MS - 1);
     assert.ok(Math.abs(mean((await view.raster())!, W / 2, W) - mean(before, W / 2, W)) < 1, 'too soon: not followed again');
+    view.follow({ ...frameOf(dusk), pairedSnapshot: false }, everyCell, { x: 0, y: 0, width: 1, height: 1 }, 10_000 + FOLLOW_EVERY_MS);
+    assert.ok(Math.abs(mean((await view.raster())!, W / 2, W) - mean(before, W / 2, W)) < 1, 'the newest snapshot, not this frame\'s: not followed');
     view.follow(frameOf(dusk), everyCell, { x: 0, y: 0, width: 1, height: 1 }, 10_000 + FOLLOW_EVERY_MS);
     assert.ok(mean((await view.raster())!, W / 2, W) < 0.7 * mean(before, W / 2, W), 'later: the whole frame follows');
   });
