@@ -10,7 +10,8 @@
  *   EDGE_IMPRINT_PATHS_CLIPS=n   clips per agent (default 2, each on its own scene)
  *   EDGE_IMPRINT_PATHS=a,b       only these paths (photo, snapshots, box, zone, live)
  *   EDGE_IMPRINT_PATHS_PAUSE=lo-hi  how long walks pause over the zone, seconds (default 1.5-3)
- *   EDGE_IMPRINT_PATHS_TRACE=file  the truth of each clip and every start event, as JSON lines
+ *   EDGE_IMPRINT_PATHS_TRACE=file  the truth of each clip and every start event, as JSON lines;
+ *                                  the agent's debug log of each path beside it (file.<path>.log)
  *   EDGE_IMPRINT_PATHS_SET=tuning  the tuning twin of the clips (field objects and scenes) instead of the held-out ones
  */
 import { spawnSync } from 'node:child_process';
@@ -126,8 +127,9 @@ export async function runPathsBench(report: Report): Promise<void> {
   const rows: Array<{ path: PathName; r: PathResult }> = [];
   for (const path of PATHS.filter((p) => !ONLY || ONLY.includes(p))) {
     const people = path === 'photo' || path === 'live' ? { video: prepared.people, seconds: PEOPLE_S } : null;
-    const r = await runPath({ ...prepared, path, people, extraPhotos: path === 'photo' ? prepared.extraPhotos : new Map() });
-    if (TRACE) appendFileSync(TRACE, `${JSON.stringify({ path, starts: r.starts, attributes: r.attributes, clips: prepared.clips.map(({ clip }) => ({ id: clip.plan.id, evalStart: clip.plan.evalStart, frames: clip.plan.frames, truth: clip.truth })) })}\n`);
+    const logFile = TRACE ? `${TRACE}.${path}.log` : undefined;
+    const r = await runPath({ ...prepared, path, people, extraPhotos: path === 'photo' ? prepared.extraPhotos : new Map(), ...(logFile ? { logFile } : {}) });
+    if (TRACE) appendFileSync(TRACE, `${JSON.stringify({ path, t0: r.t0, starts: r.starts, attributes: r.attributes, clips: prepared.clips.map(({ clip }) => ({ id: clip.plan.id, evalStart: clip.plan.evalStart, frames: clip.plan.frames, truth: clip.truth })) })}\n`);
     print(`  ${path}: ${r.seconds.toFixed(0)} s${r.notes.length ? `; enrollment said: ${r.notes.join('; ')}` : ''}`);
     rows.push({ path, r });
   }

@@ -5,6 +5,7 @@
  * people video. The classes are enrolled the way the path says, over MQTT and the dashboard,
  * at the clip's stands; start events are read from `<base>/events` like any subscriber would.
  */
+import { writeFileSync } from 'node:fs';
 import { AgentProbe } from '../test/helpers/agentProbe.js';
 import { startAgentProcess } from '../test/helpers/agentProcess.js';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
@@ -27,6 +28,8 @@ export interface PathRun {
   extraPhotos: Map<string, Buffer>;
   /** The people video and how long to watch it, seconds; null for none. */
   people: { video: string; seconds: number } | null;
+  /** Write the agent's log here, at debug level (every unit's decision and its regions). */
+  logFile?: string;
 }
 
 export interface PathResult {
@@ -42,6 +45,8 @@ export interface PathResult {
   /** Enrollment answers that were errors, and the warnings of those that were not. */
   notes: string[];
   seconds: number;
+  /** When each camera's first frame reached the agent (epoch ms): clip frame 0. */
+  t0: Record<string, number>;
 }
 
 interface EventStart {
@@ -76,7 +81,12 @@ export async function runPath(run: PathRun): Promise<PathResult> {
     probe = await AgentProbe.connect(broker.url, BASE);
     const agent = await startAgentProcess({
       dir: dir.path,
-      config: { mqtt: { url: broker.url, discovery: { enabled: false } }, detector: { type: 'cpu' }, cameras: cameras(run, servers.map((s) => s.url), people?.url ?? null) },
+      config: {
+        mqtt: { url: broker.url, discovery: { enabled: false } },
+        detector: { type: 'cpu' },
+        cameras: cameras(run, servers.map((s) => s.url), people?.url ?? null),
+        ...(run.logFile ? { log: { level: 'debug', format: 'json' } } : {}),
+      },
     });
     try {
       const notes = await enrollPhotos(probe, new Map([...run.extraPhotos, ...(run.path === 'photo' ? run.photos : [])]));
@@ -85,9 +95,10 @@ export async function runPath(run: PathRun): Promise<PathResult> {
       const ends = run.clips.map(({ clip }, i) => Math.max(t0.get(`c${i}`)!, t0.get(`z${i}`)!) + clip.plan.duration * 1000);
       if (run.people) ends.push(t0.get('hall')! + run.people.seconds * 1000);
       await sleep(Math.max(...ends) + 2000 - Date.now());
-      return { ...score(run, t0, startsOf(probe)), attributes: attributesOf(probe, t0), notes, seconds: (performance.now() - started) / 1000 };
+      return { ...score(run, t0, startsOf(probe)), attributes: attributesOf(probe, t0), notes, seconds: (performance.now() - started) / 1000, t0: Object.fromEntries(t0) };
     } finally {
       await agent.stop();
+      if (run.logFile) writeFileSync(run.logFile, agent.log());
     }
   } finally {
     await probe?.close();
@@ -197,7 +208,7 @@ function clipStarts(all: EventStart[], camera: string, t0: number, clip: PathsCl
     .filter((s) => s.frame >= clip.plan.evalStart * FPS && s.frame < clip.plan.frames);
 }
 
-function score(run: PathRun, t0: Map<string, number>, all: EventStart[]): Omit<PathResult, 'notes' | 'seconds' | 'attributes'> {
+function score(run: PathRun, t0: Map<string, number>, all: EventStart[]): Omit<PathResult, 'notes' | 'seconds' | 'attributes' | 't0'> {
   const place = (prefix: 'c' | 'z', truthOf: (c: PathsClip) => TruthSpan[]): ClipOutcome =>
     sumOutcomes(run.clips.map(({ clip }, i) => scoreStarts(truthOf(clip), clipStarts(all, `${prefix}${i}`, t0.get(`${prefix}${i}`)!, clip), new Map(), 0)));
   const starts = run.clips.flatMap(({ clip }, i) => [`c${i}`, `z${i}`].flatMap((cam) => clipStarts(all, cam, t0.get(cam)!, { ...clip, plan: { ...clip.plan, evalStart: 0 } }).map((s) => ({ camera: cam, ...s }))));

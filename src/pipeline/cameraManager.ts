@@ -352,6 +352,7 @@ export class CameraManager {
       const update = unit.smoother.push(u.result);
       unit.label = update.label;
       if (!u.reused) {
+        this.traceUnit(camera, unit, r.frame.at, u.result);
         const active = unit.smoother.activeLabels();
         this.keepQuiet(camera, unit, r.frame, r.frame.crops[i], u.result, active);
         this.deps.observe?.({ camera: camera.name, zone: unit.zone }, u.result, active);
@@ -368,6 +369,13 @@ export class CameraManager {
       });
       this.events.publish(camera, unit, update, { frame: r.frame, index: i, result: u.result });
     });
+  }
+
+  /** At debug level, each inferred unit: what differed from its empty view and what was decided (field diagnostics). */
+  private traceUnit(camera: Camera, unit: UnitState, at: number, result: Classification): void {
+    if (!this.log.isLevelEnabled('debug')) return;
+    const { label, score, reason, box } = result;
+    this.log.debug({ camera: camera.name, zone: unit.zone, at, label, score, reason, box, changed: unit.changed, changedFrames: unit.changedFrames, scores: result.scores }, 'unit decided');
   }
 
   private tick(): void {
