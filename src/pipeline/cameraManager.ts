@@ -4,7 +4,7 @@ import type { AppConfig, CameraConfig, Roi } from '../config/types.js';
 import type { InputSize } from '../media/image.js';
 import { fieldError } from '../errors.js';
 import type { EventBus } from '../eventBus.js';
-import { NONE, UNKNOWN, type Classification } from '../recognition/types.js';
+import { NONE, type Classification } from '../recognition/types.js';
 import { CameraSource, type RawFrame, type SpawnFn, type SupervisionOptions } from '../camera/cameraSource.js';
 import { cameraUnits, outsideFrame } from '../camera/ffmpegArgs.js';
 import { MotionGate } from './motionGate.js';
@@ -14,6 +14,7 @@ import type { Camera, CameraStats, FrameRegion, LiveFrame, UnitState } from './c
 import { boxShot, cutRegions, EmptyView, objectInSnapshot, unitObject, unitPlace, type SnapshotObject } from './regionCrops.js';
 import { cropToInput, regionAt } from '../media/crops.js';
 import { ClassSmoother } from './smoother.js';
+import { quietStep, type QuietStep } from './quietRule.js';
 import { DetectionEvents, eventId } from './events.js';
 import { killOnExit } from '../process/kill.js';
 import { parentDeathPrefix } from '../process/parentDeath.js';
@@ -40,11 +41,6 @@ export interface CameraManagerDeps {
 }
 
 export type UnitClassifyFn = (rgb: Uint8Array, unit: UnitRef, regions?: RegionSource) => Promise<Classification>;
-
-/** Frames in a row whose changes no class claimed before a unit takes them as its empty scene (a parked car). */
-const QUIET_AFTER = 25;
-/** The same for a change the unit calls `unknown` (something is there it cannot name): a user may still want to enroll it. */
-const UNKNOWN_QUIET_AFTER = 8 * QUIET_AFTER;
 
 /**
  * Builds one supervised source per configured camera and wires
@@ -276,7 +272,7 @@ export class CameraManager {
       clock: this.clock,
       newId: () => eventId(this.clock()),
     });
-    return { zone, roi, smoother, label: null, invalid: false, quiet: null, scene: null, empty: new EmptyView(), changed: [], changedFrames: 0, steady: null };
+    return { zone, roi, smoother, label: null, invalid: false, quiet: null, scene: null, empty: new EmptyView(), changed: [], changedFrames: 0, steady: null, compared: null };
   }
 
   private buildGate(config: CameraConfig): MotionGate | null {
@@ -304,37 +300,28 @@ export class CameraManager {
     if (!camera || !unit) return this.deps.classify(rgb, ref);
     const compared = unit.quiet ? compareWithEmpty(rgb, unit.quiet, this.deps.inputSize) : null;
     [unit.changed, unit.steady] = [compared?.boxes ?? [], compared?.steady ?? null];
+    unit.compared = compared ? { median: compared.median, bar: compared.bar } : null;
     if (unit.changed.length === 0 || !camera.config.snapshot.enabled) return this.deps.classify(rgb, ref);
     const boxes = unit.changed;
     return this.deps.classify(rgb, ref, () => cutRegions(frame, boxes, unit.roi, camera.sourceSize, this.deps.inputSize, () => unit.empty.raster()));
   }
 
-  /**
-   * The unit's crop becomes its empty scene when nothing is ON, no class was decided and no
-   * region differs; a change no class claims is the scene after QUIET_AFTER frames decided
-   * `none` (a parked car) or UNKNOWN_QUIET_AFTER decided `unknown` (a view gone stale, light
-   * the gains do not even out, would otherwise keep proposing the same regions forever).
-   * Otherwise the empty scene follows the frame where it still shows the place (steady cells),
-   * whatever is ON: light drifting while a class is ON would else grow regions of its own.
-   */
-  private keepQuiet(camera: Camera, unit: UnitState, frame: RawFrame, crop: Uint8Array | undefined, result: Classification, active: readonly string[]): void {
-    const decided = (result.label !== NONE && result.label !== UNKNOWN) || active.length > 0;
-    unit.changedFrames = !decided && unit.changed.length > 0 ? unit.changedFrames + 1 : 0;
-    const after = result.label === NONE ? QUIET_AFTER : UNKNOWN_QUIET_AFTER;
-    // No region differs: the view is empty here even when the unit's scene model calls the
-    // whole frame `unknown` (it follows fast light slowly, or has not learned the scene yet).
-    if (crop && !decided && (unit.changed.length === 0 || unit.changedFrames >= after)) {
+  /** The unit's empty view after a frame (quietRule.ts): the frame itself, or its steady cells. */
+  private keepQuiet(camera: Camera, unit: UnitState, frame: RawFrame, crop: Uint8Array | undefined, result: Classification, active: readonly string[]): QuietStep['step'] | 'kept' {
+    const next = quietStep({ label: result.label, active, regions: unit.changed.length, steady: unit.steady, changedFrames: unit.changedFrames });
+    unit.changedFrames = next.changedFrames;
+    if (crop && next.step === 'empty') {
       unit.quiet = Uint8Array.from(crop);
       // Augmented enrollments need a frame the unit itself decided empty, not a whole-frame `unknown`.
       if (result.label === NONE) unit.scene = unit.quiet;
-      unit.empty.update(frame, unit.changed.length > 0);
-      unit.changedFrames = 0;
-      return;
+      unit.empty.update(frame, next.absorbed);
+      return 'empty';
     }
     const place = unitPlace(unit.roi, camera.sourceSize);
-    if (!crop || !unit.quiet || !unit.steady || !place) return;
+    if (!crop || !unit.quiet || !unit.steady || !place) return 'kept';
     unit.quiet = followSteady(unit.quiet, crop, unit.steady, this.deps.inputSize);
     if (camera.config.snapshot.enabled) unit.empty.follow(frame, unit.steady, place, frame.at);
+    return 'follow';
   }
 
   private onFrame(camera: Camera, frame: RawFrame): void {
@@ -352,9 +339,9 @@ export class CameraManager {
       const update = unit.smoother.push(u.result);
       unit.label = update.label;
       if (!u.reused) {
-        this.traceUnit(camera, unit, r.frame.at, u.result);
         const active = unit.smoother.activeLabels();
-        this.keepQuiet(camera, unit, r.frame, r.frame.crops[i], u.result, active);
+        const quiet = this.keepQuiet(camera, unit, r.frame, r.frame.crops[i], u.result, active);
+        this.traceUnit(camera, unit, r.frame.at, u.result, quiet);
         this.deps.observe?.({ camera: camera.name, zone: unit.zone }, u.result, active);
       }
       this.deps.bus.emit('cameraResult', {
@@ -372,10 +359,10 @@ export class CameraManager {
   }
 
   /** At debug level, each inferred unit: what differed from its empty view and what was decided (field diagnostics). */
-  private traceUnit(camera: Camera, unit: UnitState, at: number, result: Classification): void {
+  private traceUnit(camera: Camera, unit: UnitState, at: number, result: Classification, quiet: QuietStep['step'] | 'kept'): void {
     if (!this.log.isLevelEnabled('debug')) return;
-    const { label, score, reason, box } = result;
-    this.log.debug({ camera: camera.name, zone: unit.zone, at, label, score, reason, box, changed: unit.changed, changedFrames: unit.changedFrames, scores: result.scores }, 'unit decided');
+    const [{ label, score, reason, box, scores }, steady] = [result, unit.steady ? unit.steady.reduce((n, s) => n + s, 0) : null];
+    this.log.debug({ camera: camera.name, zone: unit.zone, at, label, score, reason, box, changed: unit.changed, ...unit.compared, steady, quiet, scores }, 'unit decided');
   }
 
   private tick(): void {

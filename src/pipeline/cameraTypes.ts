@@ -35,6 +35,8 @@ export interface UnitState {
   changedFrames: number;
   /** The latest inferred crop's cells that still show the empty view (null: the view changed as a whole); the empty view follows them. */
   steady: Uint8Array | null;
+  /** The last comparison's median cell and bar (diagnostics), null before the unit had an empty view. */
+  compared: { median: number; bar: number } | null;
 }
 
 export interface Camera {

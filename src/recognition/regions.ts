@@ -86,6 +86,9 @@ export function proposeRegions(rgb: Uint8Array, empty: Uint8Array, size: { width
 export interface EmptyComparison {
   boxes: Box[];
   steady: Uint8Array | null;
+  /** The median cell's difference and the bar a changed cell reached (0..255; diagnostics). */
+  median: number;
+  bar: number;
 }
 
 export function compareWithEmpty(rgb: Uint8Array, empty: Uint8Array, size: { width: number; height: number } = { width: 224, height: 224 }, opts: ProposalOptions = DEFAULT_PROPOSALS): EmptyComparison {
@@ -100,7 +103,7 @@ export function compareWithEmpty(rgb: Uint8Array, empty: Uint8Array, size: { wid
     .sort((a, b) => b.strength - a.strength)
     .slice(0, opts.maxBoxes)
     .map((c) => padded(bounds(c.cells, opts.grid), opts.pad));
-  return { boxes, steady: median * opts.overMedian > opts.cellDelta ? null : steadyCells(diff, changed, bar, opts.grid) };
+  return { boxes, steady: median * opts.overMedian > opts.cellDelta ? null : steadyCells(diff, changed, bar, opts.grid), median, bar };
 }
 
 /**
