@@ -111,11 +111,14 @@ export function compareWithEmpty(rgb: Uint8Array, empty: Uint8Array, size: { wid
  * the place), and no changed cell among their neighbours (an object's edges spill over).
  */
 function steadyCells(diff: Float32Array, changed: Float32Array, bar: number, grid: number): Uint8Array {
-  const steady = new Uint8Array(diff.length);
+  // The changed cells grown by one cell each way, marked once (this runs on every inferred frame).
+  const near = new Uint8Array(diff.length);
   for (let cell = 0; cell < diff.length; cell++) {
-    steady[cell] = diff[cell]! < bar / 2 && !changed[cell] && !neighbours(cell, grid).some((n) => changed[n]) ? 1 : 0;
+    if (!changed[cell]) continue;
+    const [cx, cy] = [cell % grid, Math.floor(cell / grid)];
+    for (let y = Math.max(0, cy - 1); y <= Math.min(grid - 1, cy + 1); y++) near.fill(1, y * grid + Math.max(0, cx - 1), y * grid + Math.min(grid - 1, cx + 1) + 1);
   }
-  return steady;
+  return Uint8Array.from(diff, (d, cell) => (d < bar / 2 && !near[cell] ? 1 : 0));
 }
 
 /**
