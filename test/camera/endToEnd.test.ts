@@ -80,10 +80,10 @@ void test('enrolled from *_train_* photos, the camera reports dog, cat, hotdog i
   }
   // Background only: `none`, never a class ON. 'unknown' may show for a frame at a cut.
   assert.equal(lastKnown(), 'none');
-  assert.deepEqual(
-    labels.filter((l) => l !== 'unknown' && l !== 'none'),
-    ['dog', 'cat', 'hotdog'],
-  );
+  // Under load a frame at a cut or a re-encoded frame may dip to `unknown` while a photo shows
+  // (dog unknown dog): the classes named, in order, are what is checked.
+  const named = labels.filter((l) => l !== 'unknown' && l !== 'none').filter((l, i, all) => all[i - 1] !== l);
+  assert.deepEqual(named, ['dog', 'cat', 'hotdog'], labels.join(' '));
   const stats = rig.manager.stats().porch;
   assert.equal(stats?.status, 'online');
   assert.ok((stats?.process_fps ?? 0) > 3, `process_fps ${stats?.process_fps}`);
