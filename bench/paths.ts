@@ -18,14 +18,13 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { CACHE_DIR } from './embeddings.js';
 import { HEIGHT, WIDTH } from './fieldPlan.js';
 import { ClipRenderer, writeClipVideo } from './fieldRender.js';
 import type { ClipOutcome } from './fieldSim.js';
 import { DEFAULT_PAUSE_S, planPathsClip, type PathsClip } from './pathsPlan.js';
 import { PATHS, runPath, type PathName, type PathResult, type PathRun } from './pathsRun.js';
-import { loadPathsSource, loadTuningSource, type PathsSource } from './pathsSource.js';
+import { loadPathsSource, loadTuningSource, photoOf, type PathsSource } from './pathsSource.js';
 import type { Report } from './report.js';
 import { FIXTURE_IMAGES } from './setup.js';
 
@@ -59,14 +58,6 @@ function peopleVideo(source: string, seconds: number): string {
   const r = spawnSync('ffmpeg', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`ffmpeg (people video): ${r.stderr}`);
   return out;
-}
-
-/** Path (a)'s photo: the object's cut-out, 60 % of the height, on another place's photo. */
-async function photoOf(stamp: string, background: string): Promise<Buffer> {
-  const h = Math.round(0.6 * HEIGHT);
-  const object = await sharp(stamp).ensureAlpha().trim().resize({ height: h, width: Math.round(0.8 * WIDTH), fit: 'inside' }).png().toBuffer();
-  const base = await sharp(background).resize(WIDTH, HEIGHT, { fit: 'cover' }).toBuffer();
-  return sharp(base).composite([{ input: object, gravity: 'south' }]).jpeg({ quality: 90 }).toBuffer();
 }
 
 async function prepare(source: PathsSource, print: (line: string) => void): Promise<Omit<PathRun, 'path' | 'people'> & { people: string }> {

@@ -1,7 +1,7 @@
 /**
  * Diagnosis for the paths bench, offline and per frame (no RTSP, no agent process, no vote):
  * the same clips rendered frame by frame, classes enrolled from a drawn box at their first
- * stand, then every frame of the evaluation classified as the agent does (the unit's whole
+ * stand (or, EDGE_IMPRINT_PROBE_PATH=photo, from one photo of each on another background), then every frame of the evaluation classified as the agent does (the unit's whole
  * frame against its empty scene, regions cut out against its empty view). Prints, per
  * appearance, the frames labelled right and the object's own score per frame; per never-
  * enrolled object and empty stretch, the frames labelled a class. For choosing mechanisms on
@@ -24,13 +24,15 @@ import { startImprinting } from '../test/helpers/imprinting.js';
 import { FPS } from './fieldPlan.js';
 import { ClipRenderer } from './fieldRender.js';
 import { DEFAULT_PAUSE_S, boxFractions, planPathsClip } from './pathsPlan.js';
-import { loadPathsSource, loadTuningSource } from './pathsSource.js';
+import { loadPathsSource, loadTuningSource, photoOf } from './pathsSource.js';
 import { tempDir } from './setup.js';
 
 const INPUT = { width: 224, height: 224 };
 /** classifier.off_delay_s's default: a class stays ON this long after its last frame. */
 const OFF_DELAY_S = 10;
 const CLIPS = Number(process.env.EDGE_IMPRINT_PATHS_CLIPS ?? 2);
+/** How the classes are enrolled: `box` (a drawn box at the object's first stand) or `photo` (one photo of it on another background). */
+const PATH = process.env.EDGE_IMPRINT_PROBE_PATH ?? 'box';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The clip as the agent receives it: frames of the bench's H.264 video (rendered by `npm run bench -- --only=paths`), as JPEG. */
@@ -72,6 +74,11 @@ async function main(): Promise<void> {
         await sleep(500);
       }
       for (const e of clip.enrolled) {
+        if (PATH === 'photo') {
+          const r = await imp.enrollImages(e.label, [await photoOf(e.stamp, source.photoBackground)], { source: 'mqtt' });
+          console.log(`enrolled ${e.label} from a photo: ${(r.warning ?? []).map((w) => w.code).join(', ')}`);
+          continue;
+        }
         const stand = clip.stands.find((s) => s.label === e.label)!;
         const jpeg = await renderer.frame(stand.frame);
         const shot = await boxShot(jpeg, boxFractions(stand.box), null, INPUT, [await decodeRaster(quietJpeg)]);

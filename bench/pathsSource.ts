@@ -8,10 +8,11 @@
  *   opencv-doc                   vtest.avi: a real fixed hallway camera, people walking (~80 s)
  */
 import { spawnSync } from 'node:child_process';
+import sharp from 'sharp';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { CACHE_DIR, CLASS_FOLDERS, DATASET_DIR } from './embeddings.js';
-import { FIELD_CATEGORIES, MEAN_PHOTOS, SCENES, type ScenePhoto } from './fieldPlan.js';
+import { FIELD_CATEGORIES, HEIGHT, MEAN_PHOTOS, SCENES, WIDTH, type ScenePhoto } from './fieldPlan.js';
 import { loadStamp } from './fieldRender.js';
 import type { HeldOutStamp } from './pathsPlan.js';
 
@@ -126,4 +127,12 @@ export async function loadPathsSource(print: (line: string) => void): Promise<Pa
     photoBackground: photo(PHOTO_BACKGROUND.folder),
     peopleVideo: join(opencv, 'usr/share/doc/opencv-doc/examples/data/vtest.avi'),
   };
+}
+
+/** Path (a)'s photo: the object's cut-out, 60 % of the height, on another place's photo. */
+export async function photoOf(stamp: string, background: string): Promise<Buffer> {
+  const h = Math.round(0.6 * HEIGHT);
+  const object = await sharp(stamp).ensureAlpha().trim().resize({ height: h, width: Math.round(0.8 * WIDTH), fit: 'inside' }).png().toBuffer();
+  const base = await sharp(background).resize(WIDTH, HEIGHT, { fit: 'cover' }).toBuffer();
+  return sharp(base).composite([{ input: object, gravity: 'south' }]).jpeg({ quality: 90 }).toBuffer();
 }
