@@ -19,7 +19,6 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CACHE_DIR } from './embeddings.js';
-import { HEIGHT, WIDTH } from './fieldPlan.js';
 import { ClipRenderer, writeClipVideo } from './fieldRender.js';
 import type { ClipOutcome } from './fieldSim.js';
 import { DEFAULT_PAUSE_S, planPathsClip, type PathsClip } from './pathsPlan.js';
