@@ -1,6 +1,7 @@
 /**
  * Enrollment paths × places (issue 16): for each way of enrolling — (a) one photo of the object
- * on another background, (b) 3 snapshots of the camera, (c) a drawn box, (d) a zone, (e) live
+ * on another background, (a′) the object's photo with its background removed (a transparent
+ * PNG, as a phone's "lift subject" gives), (b) 3 snapshots of the camera, (c) a drawn box, (d) a zone, (e) live
  * whole-frame — a fresh agent process watches held-out clips over RTSP on a camera without
  * zones and on a zone of a camera; recall of enrolled appearances and false starts per cell.
  * Paths (a) and (e) also watch 3 minutes of a real hallway camera with people walking
@@ -8,7 +9,7 @@
  * docs/field-accuracy.md, "Enrollment paths × places".
  *
  *   EDGE_IMPRINT_PATHS_CLIPS=n   clips per agent (default 2, each on its own scene)
- *   EDGE_IMPRINT_PATHS=a,b       only these paths (photo, snapshots, box, zone, live)
+ *   EDGE_IMPRINT_PATHS=a,b       only these paths (photo, cutout, snapshots, box, zone, live)
  *   EDGE_IMPRINT_PATHS_PAUSE=lo-hi  how long walks pause over the zone, seconds (default 1.5-3)
  *   EDGE_IMPRINT_PATHS_TRACE=file  the truth of each clip and every start event, as JSON lines;
  *                                  the agent's debug log of each path beside it (file.<path>.log)
@@ -23,7 +24,7 @@ import { ClipRenderer, writeClipVideo } from './fieldRender.js';
 import type { ClipOutcome } from './fieldSim.js';
 import { DEFAULT_PAUSE_S, planPathsClip, type PathsClip } from './pathsPlan.js';
 import { PATHS, runPath, type PathName, type PathResult, type PathRun } from './pathsRun.js';
-import { loadPathsSource, loadTuningSource, photoOf, type PathsSource } from './pathsSource.js';
+import { cutOutOf, loadPathsSource, loadTuningSource, photoOf, type PathsSource } from './pathsSource.js';
 import type { Report } from './report.js';
 import { FIXTURE_IMAGES } from './setup.js';
 
@@ -59,18 +60,20 @@ function peopleVideo(source: string, seconds: number): string {
   return out;
 }
 
-async function prepare(source: PathsSource, print: (line: string) => void): Promise<Omit<PathRun, 'path' | 'people'> & { people: string }> {
+async function prepare(source: PathsSource, print: (line: string) => void): Promise<Omit<PathRun, 'path' | 'people'> & { people: string; cutouts: Map<string, Buffer> }> {
   const clips = Array.from({ length: CLIPS }, (_, i) => planPathsClip(5000 + 101 * i, source.scenes[i % source.scenes.length]!, source.objects, source.occluders, `p${i}`, PAUSE));
   const withVideo = [];
   for (const clip of clips) withVideo.push({ clip, video: await videoOf(clip) });
   const photos = new Map<string, Buffer>();
+  const cutouts = new Map<string, Buffer>();
   for (const c of clips) for (const e of c.enrolled) photos.set(e.label, await photoOf(e.stamp, source.photoBackground));
+  for (const c of clips) for (const e of c.enrolled) cutouts.set(e.label, await cutOutOf(e.stamp));
   const extraPhotos = new Map(Object.entries(SEED_PHOTOS).map(([label, f]) => [label, readFileSync(join(FIXTURE_IMAGES, f))]));
   for (const c of clips) {
     const strangers = c.plan.objects.filter((o) => o.label === null && o.id !== 'fg').map((o) => o.stamp.split('/stamps/')[1]);
     print(`  clip ${c.plan.id}: ${c.plan.duration} s, pauses ${PAUSE.join('-')} s, scene ${c.plan.scene.name}; enrolled ${c.enrolled.map((e) => `${e.label} (${e.stamp.split('/stamps/')[1]})`).join(', ')}; never enrolled ${strangers.join(', ')}`);
   }
-  return { clips: withVideo, photos, extraPhotos, people: peopleVideo(source.peopleVideo, PEOPLE_S) };
+  return { clips: withVideo, photos, cutouts, extraPhotos, people: peopleVideo(source.peopleVideo, PEOPLE_S) };
 }
 
 const pct = (n: number, d: number): string => (d === 0 ? '-' : `${n}/${d} = ${((100 * n) / d).toFixed(0)} %`);
@@ -118,7 +121,8 @@ export async function runPathsBench(report: Report): Promise<void> {
   for (const path of PATHS.filter((p) => !ONLY || ONLY.includes(p))) {
     const people = path === 'photo' || path === 'live' ? { video: prepared.people, seconds: PEOPLE_S } : null;
     const logFile = TRACE ? `${TRACE}.${path}.log` : undefined;
-    const r = await runPath({ ...prepared, path, people, extraPhotos: path === 'photo' ? prepared.extraPhotos : new Map(), ...(logFile ? { logFile } : {}) });
+    const photos = path === 'cutout' ? prepared.cutouts : prepared.photos;
+    const r = await runPath({ ...prepared, path, photos, people, extraPhotos: path === 'photo' ? prepared.extraPhotos : new Map(), ...(logFile ? { logFile } : {}) });
     if (TRACE) appendFileSync(TRACE, `${JSON.stringify({ path, t0: r.t0, starts: r.starts, attributes: r.attributes, clips: prepared.clips.map(({ clip }) => ({ id: clip.plan.id, evalStart: clip.plan.evalStart, frames: clip.plan.frames, truth: clip.truth })) })}\n`);
     print(`  ${path}: ${r.seconds.toFixed(0)} s${r.notes.length ? `; enrollment said: ${r.notes.join('; ')}` : ''}`);
     rows.push({ path, r });

@@ -1,7 +1,7 @@
 /**
  * Diagnosis for the paths bench, offline and per frame (no RTSP, no agent process, no vote):
  * the same clips rendered frame by frame, classes enrolled from a drawn box at their first
- * stand (or, EDGE_IMPRINT_PROBE_PATH=photo, from one photo of each on another background), then every frame of the evaluation classified as the agent does (the unit's whole
+ * stand (or, EDGE_IMPRINT_PROBE_PATH=photo, from one photo of each on another background; =cutout, from each cut out, its background transparent), then every frame of the evaluation classified as the agent does (the unit's whole
  * frame against its empty scene, regions cut out against its empty view). Prints, per
  * appearance, the frames labelled right and the object's own score per frame; per never-
  * enrolled object and empty stretch, the frames labelled a class. For choosing mechanisms on
@@ -24,14 +24,14 @@ import { startImprinting } from '../test/helpers/imprinting.js';
 import { FPS } from './fieldPlan.js';
 import { ClipRenderer } from './fieldRender.js';
 import { DEFAULT_PAUSE_S, boxFractions, planPathsClip } from './pathsPlan.js';
-import { loadPathsSource, loadTuningSource, photoOf } from './pathsSource.js';
+import { cutOutOf, loadPathsSource, loadTuningSource, photoOf } from './pathsSource.js';
 import { tempDir } from './setup.js';
 
 const INPUT = { width: 224, height: 224 };
 /** classifier.off_delay_s's default: a class stays ON this long after its last frame. */
 const OFF_DELAY_S = 10;
 const CLIPS = Number(process.env.EDGE_IMPRINT_PATHS_CLIPS ?? 2);
-/** How the classes are enrolled: `box` (a drawn box at the object's first stand) or `photo` (one photo of it on another background). */
+/** How the classes are enrolled: `box` (a drawn box at the object's first stand), `photo` (one photo of it on another background) or `cutout` (the object alone, background removed). */
 const PATH = process.env.EDGE_IMPRINT_PROBE_PATH ?? 'box';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -74,8 +74,9 @@ async function main(): Promise<void> {
         await sleep(500);
       }
       for (const e of clip.enrolled) {
-        if (PATH === 'photo') {
-          const r = await imp.enrollImages(e.label, [await photoOf(e.stamp, source.photoBackground)], { source: 'mqtt' });
+        if (PATH === 'photo' || PATH === 'cutout') {
+          const picture = PATH === 'photo' ? await photoOf(e.stamp, source.photoBackground) : await cutOutOf(e.stamp);
+          const r = await imp.enrollImages(e.label, [picture], { source: 'mqtt' });
           console.log(`enrolled ${e.label} from a photo: ${(r.warning ?? []).map((w) => w.code).join(', ')}`);
           continue;
         }

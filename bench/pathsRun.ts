@@ -16,13 +16,15 @@ import { boxFractions, type PathsClip } from './pathsPlan.js';
 import { tempDir } from './setup.js';
 
 const BASE = 'edge-imprint';
-export const PATHS = ['photo', 'snapshots', 'box', 'zone', 'live'] as const;
+export const PATHS = ['photo', 'cutout', 'snapshots', 'box', 'zone', 'live'] as const;
 export type PathName = (typeof PATHS)[number];
+/** Paths that enroll from pictures sent over MQTT, not from the cameras. */
+const PICTURE_PATHS: ReadonlySet<PathName> = new Set(['photo', 'cutout']);
 
 export interface PathRun {
   path: PathName;
   clips: Array<{ clip: PathsClip; video: string }>;
-  /** Path `photo`: per label, the JPEG of its object on another background. */
+  /** Paths `photo` and `cutout`: per label, the picture enrolled (its object on another background; its object cut out, PNG with transparency). */
   photos: Map<string, Buffer>;
   /** Further photo classes enrolled before the clips (label -> JPEG). */
   extraPhotos: Map<string, Buffer>;
@@ -89,7 +91,7 @@ export async function runPath(run: PathRun): Promise<PathResult> {
       },
     });
     try {
-      const notes = await enrollPhotos(probe, new Map([...run.extraPhotos, ...(run.path === 'photo' ? run.photos : [])]));
+      const notes = await enrollPhotos(probe, new Map([...run.extraPhotos, ...(PICTURE_PATHS.has(run.path) ? run.photos : [])]));
       const t0 = await firstFrames(probe, run);
       notes.push(...(await enrollFromCameras(probe, run, t0, agent.httpPort)));
       const ends = run.clips.map(({ clip }, i) => Math.max(t0.get(`c${i}`)!, t0.get(`z${i}`)!) + clip.plan.duration * 1000);
@@ -139,7 +141,7 @@ const atStand = (t0: number, frame: number): number => t0 + (frame / FPS) * 1000
 
 /** Paths b–e, at each clip's stands: the first stand of each object, or all three for snapshots. */
 async function enrollFromCameras(probe: AgentProbe, run: PathRun, t0: Map<string, number>, httpPort: number): Promise<string[]> {
-  if (run.path === 'photo') return [];
+  if (PICTURE_PATHS.has(run.path)) return [];
   const jobs: Array<{ at: number; go: () => Promise<string[]> }> = [];
   run.clips.forEach(({ clip }, i) => {
     for (const { label } of clip.enrolled) {

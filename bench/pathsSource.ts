@@ -136,3 +136,8 @@ export async function photoOf(stamp: string, background: string): Promise<Buffer
   const base = await sharp(background).resize(WIDTH, HEIGHT, { fit: 'cover' }).toBuffer();
   return sharp(base).composite([{ input: object, gravity: 'south' }]).jpeg({ quality: 90 }).toBuffer();
 }
+
+/** Path (a′)'s picture: the object alone, its background removed (transparent), trimmed to it, as a phone's "lift subject" sends it. */
+export async function cutOutOf(stamp: string): Promise<Buffer> {
+  return sharp(stamp).ensureAlpha().trim().resize({ height: Math.round(0.6 * HEIGHT), width: Math.round(0.8 * WIDTH), fit: 'inside' }).png().toBuffer();
+}

@@ -11,8 +11,8 @@ import { augment, AUGMENTATIONS, type Augmentation } from '../recognition/augmen
 import type { Recognizer } from './recognizer.js';
 import { afterEnrollment, beforeEnrollment, type ReportUnits } from './enrollmentReport.js';
 import type { EnrollResult, EnrollWarning, NewShot, UnitRef } from '../recognition/types.js';
-import { decodeRaster, rasterToInput } from '../media/crops.js';
-import { photoObject } from '../recognition/photoObject.js';
+import { decodePhoto, rasterToInput } from '../media/crops.js';
+import { cutOutObject, photoObject } from '../recognition/photoObject.js';
 import { isCutSource } from '../recognition/regions.js';
 
 export interface EnrollmentDeps {
@@ -70,18 +70,21 @@ export class Enrollment {
     for (const [i, p] of prepared.entries()) {
       opts.signal?.throwIfAborted();
       const embedding = await this.deps.detector.embed(p.rgb);
-      const object = findObjects ? await this.objectOf(images[i]!, p) : null;
+      const object = findObjects ? await this.objectOf(images[i]!) : null;
       shots.push({ embedding, thumbnail: p.thumbnail, source: opts.source, ...(object ? { object } : {}) });
     }
     const notes = findObjects && !shots.some((s) => s.object) ? [...(opts.notes ?? []), noObjectIn(images.length)] : opts.notes;
     return this.store(valid, shots, { ...opts, ...(notes ? { notes } : {}) });
   }
 
-  /** The embedding of the object found in a checked photo (decoded small: finding it needs no detail), or null. */
-  private async objectOf(image: Buffer, p: PreparedImage): Promise<Float32Array | null> {
-    const scale = Math.min(1, PHOTO_OBJECT_SIDE / Math.max(p.width, p.height));
-    const raster = await decodeRaster(image, { width: Math.max(8, Math.round(p.width * scale)), height: Math.max(8, Math.round(p.height * scale)) });
-    const found = photoObject(raster);
+  /**
+   * The embedding of the object of a checked photo (decoded small: finding it needs no
+   * detail): what its sender cut out when it has transparent pixels, else what the border
+   * search finds; null when neither finds one.
+   */
+  private async objectOf(image: Buffer): Promise<Float32Array | null> {
+    const { raster, alpha } = await decodePhoto(image, PHOTO_OBJECT_SIDE);
+    const found = (alpha ? cutOutObject(raster, alpha) : null) ?? photoObject(raster);
     return found ? this.deps.detector.embed(await rasterToInput(found.square, this.deps.detector.inputSize)) : null;
   }
 

@@ -59,6 +59,28 @@ export async function decodeRaster(image: Buffer, size?: { width: number; height
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
 }
 
+/**
+ * A photo as RGB pixels no larger than `maxSide` (EXIF orientation applied, as the whole
+ * photo's shot has it), with its alpha channel when it has one (a cut-out: see photoObject.ts).
+ */
+export async function decodePhoto(image: Buffer, maxSide: number): Promise<{ raster: Raster; alpha: Uint8Array | null }> {
+  const img = sharp(image).rotate().resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true });
+  const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+  const n = info.width * info.height;
+  if (info.channels === 3) return { raster: { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height }, alpha: null };
+  const rgb = new Uint8Array(n * 3);
+  const alpha = new Uint8Array(n);
+  const ch = info.channels;
+  for (let i = 0; i < n; i++) {
+    rgb[i * 3] = data[i * ch]!;
+    // Grey and grey-with-alpha images have one colour channel.
+    rgb[i * 3 + 1] = data[i * ch + (ch >= 3 ? 1 : 0)]!;
+    rgb[i * 3 + 2] = data[i * ch + (ch >= 3 ? 2 : 0)]!;
+    alpha[i] = ch === 4 || ch === 2 ? data[i * ch + ch - 1]! : 255;
+  }
+  return { raster: { data: rgb, width: info.width, height: info.height }, alpha: ch === 4 || ch === 2 ? alpha : null };
+}
+
 /** An image's size from its header alone (nothing decoded), or null when it is no image sharp reads. */
 export async function imageSize(image: Buffer): Promise<{ width: number; height: number } | null> {
   const meta = await sharp(image).metadata().catch(() => null);

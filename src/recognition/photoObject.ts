@@ -44,21 +44,58 @@ export function photoObject(photo: Raster, opts: PhotoObjectOptions = DEFAULT_PH
   const blob = largestBlob(mask, w, h);
   if (blob) fillHoles(blob.mask, w, h);
   if (!blob || blob.count < opts.minShare * w * h) return null;
-  const bw = blob.x1 - blob.x0;
-  const bh = blob.y1 - blob.y0;
+  return viewOf(photo, blob.mask, blob, opts);
+}
+
+/**
+ * The object of a photo whose background was removed before it was sent (a phone's "lift
+ * subject", a sticker, an image editor's cut-out): its opaque pixels, every part of them, on
+ * the grey square. Null when the picture has (almost) no transparent pixels or too few opaque
+ * ones: then it is an ordinary photo. The object is exactly what its sender cut out, so this
+ * is the surest way to enroll from a photo; the border search above can only guess.
+ */
+export function cutOutObject(photo: Raster, alpha: Uint8Array, opts: PhotoObjectOptions = DEFAULT_PHOTO_OBJECT): ObjectView | null {
+  const { width: w, height: h } = photo;
+  const mask = new Uint8Array(w * h);
+  const bounds = { x0: w, y0: h, x1: 0, y1: 0 };
+  let opaque = 0;
+  for (let i = 0; i < w * h; i++) {
+    if (alpha[i]! < 128) continue;
+    mask[i] = 1;
+    opaque++;
+    const x = i % w;
+    const y = (i - x) / w;
+    bounds.x0 = Math.min(bounds.x0, x);
+    bounds.y0 = Math.min(bounds.y0, y);
+    bounds.x1 = Math.max(bounds.x1, x + 1);
+    bounds.y1 = Math.max(bounds.y1, y + 1);
+  }
+  if (opaque < opts.minShare * w * h || opaque > (1 - CUT_OUT_SHARE) * w * h) return null;
+  // The sender's cut-out may be trimmed to the object, edge to edge: its mask still tells the object.
+  return viewOf(photo, mask, bounds, { ...opts, maxSide: Infinity });
+}
+
+/** A picture is a cut-out when at least this share of it is transparent (a border of a few transparent pixels is not). */
+export const CUT_OUT_SHARE = 0.05;
+
+/** The object (mask, bounds with x1, y1 exclusive) on the grey square, with its margin; null when it fills the photo. */
+function viewOf(photo: Raster, mask: Uint8Array, b: { x0: number; y0: number; x1: number; y1: number }, opts: PhotoObjectOptions): ObjectView | null {
+  const { width: w, height: h } = photo;
+  const bw = b.x1 - b.x0;
+  const bh = b.y1 - b.y0;
   if (bw > opts.maxSide * w && bh > opts.maxSide * h) return null;
   const side = Math.ceil(Math.max(bw, bh) * (1 + 2 * opts.pad));
-  const left = Math.round((blob.x0 + blob.x1) / 2 - side / 2);
-  const top = Math.round((blob.y0 + blob.y1) / 2 - side / 2);
+  const left = Math.round((b.x0 + b.x1) / 2 - side / 2);
+  const top = Math.round((b.y0 + b.y1) / 2 - side / 2);
   const whole = { x0: 0, y0: 0, x1: w, y1: h };
   const padPx = (side - Math.max(bw, bh)) / 2;
-  const bx0 = Math.max(0, blob.x0 - padPx);
-  const by0 = Math.max(0, blob.y0 - padPx);
-  const bx1 = Math.min(w, blob.x1 + padPx);
-  const by1 = Math.min(h, blob.y1 + padPx);
+  const bx0 = Math.max(0, b.x0 - padPx);
+  const by0 = Math.max(0, b.y0 - padPx);
+  const bx1 = Math.min(w, b.x1 + padPx);
+  const by1 = Math.min(h, b.y1 + padPx);
   return {
     box: { x: bx0 / w, y: by0 / h, width: (bx1 - bx0) / w, height: (by1 - by0) / h },
-    square: paint(photo, blob.mask, whole, { left, top, side }, opts.fill),
+    square: paint(photo, mask, whole, { left, top, side }, opts.fill),
     plain: paint(photo, null, whole, { left, top, side }, opts.fill),
   };
 }

@@ -82,6 +82,35 @@ describe("Coral's imprinting check through the service (real model, real photos)
     core.imprinter.remove('lawn');
   });
 
+  it('takes the object of a cut-out photo (transparent background) exactly as its sender cut it out', async () => {
+    // The same cat cut out as an ellipse; what lies under the transparent pixels differs
+    // (a phone's "lift subject" leaves anything there): the object must not see it.
+    const cutOut = async (under: string): Promise<Buffer> => {
+      const rgb = await sharp(read('cat_test_0.jpg')).resize(320, 240, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+      const hidden = await sharp(read(under)).resize(320, 240, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+      const rgba = Buffer.alloc(320 * 240 * 4);
+      for (let y = 0; y < 240; y++) {
+        for (let x = 0; x < 320; x++) {
+          const i = y * 320 + x;
+          const inside = ((x - 160) / 90) ** 2 + ((y - 130) / 100) ** 2 <= 1;
+          const src = inside ? rgb : hidden;
+          rgba.set([src[i * 3]!, src[i * 3 + 1]!, src[i * 3 + 2]!, inside ? 255 : 0], i * 4);
+        }
+      }
+      return sharp(rgba, { raw: { width: 320, height: 240, channels: 4 } }).png().toBuffer();
+    };
+    const a = await core.imprinter.enrollImages('cutout_a', [await cutOut('sunflower.jpg')], { source: 'test' });
+    await core.imprinter.enrollImages('cutout_b', [await cutOut('owl.jpg')], { source: 'test' });
+    assert.equal(a.warning?.some((w) => w.code === 'no_object_in_photo') ?? false, false, JSON.stringify(a.warning));
+    const stored = new Map(core.core.store.shotEmbeddings().map((c) => [c.label, c]));
+    const [oa, ob] = [stored.get('cutout_a')!.objects[0]!, stored.get('cutout_b')!.objects[0]!];
+    let dot = 0;
+    for (let i = 0; i < oa.length; i++) dot += oa[i]! * ob[i]!;
+    assert.ok(dot / (Math.hypot(...oa) * Math.hypot(...ob)) > 0.999, `the same object whatever lies under the transparent pixels (cosine ${dot})`);
+    core.imprinter.remove('cutout_a');
+    core.imprinter.remove('cutout_b');
+  });
+
   it('a background class maps to none and is never a label', async () => {
     await core.imprinter.enrollImages('wall', [read('sunflower.jpg')], { source: 'test', background: true });
     const result = await core.imprinter.classifyImage(read('sunflower.jpg'));

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import type { Raster } from '../../src/recognition/foreground.js';
-import { photoObject } from '../../src/recognition/photoObject.js';
+import { cutOutObject, photoObject } from '../../src/recognition/photoObject.js';
+import { decodePhoto } from '../../src/media/crops.js';
 import { image } from '../helpers/env.js';
 
 const W = 320;
@@ -64,5 +65,62 @@ describe('photoObject: the object of a photo, told from the place by the border'
     assert.equal(photoObject(grey), null);
     const blank: Raster = { data: new Uint8Array(W * H * 3).fill(90), width: W, height: H };
     assert.equal(photoObject(withObject(blank, { x: -40, y: -40, w: W + 80, h: H + 80 })), null);
+  });
+});
+
+/** Opaque inside the ellipse (pixels), transparent elsewhere. */
+function ellipseAlpha(r: { x: number; y: number; w: number; h: number }): Uint8Array {
+  const alpha = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const dx = (x + 0.5 - r.x - r.w / 2) / (r.w / 2);
+      const dy = (y + 0.5 - r.y - r.h / 2) / (r.h / 2);
+      if (dx * dx + dy * dy <= 1) alpha[y * W + x] = 255;
+    }
+  }
+  return alpha;
+}
+
+describe('cutOutObject: a photo whose background its sender removed', () => {
+  it('is its opaque pixels on grey, whatever colours lie under the transparent ones', async () => {
+    const busy = await photo('sunflower.jpg');
+    const object = { x: 100, y: 60, w: 120, h: 160 };
+    const v = cutOutObject(busy, ellipseAlpha(object));
+    assert.ok(v);
+    const [bx, by, bw, bh] = [v.box.x * W, v.box.y * H, v.box.width * W, v.box.height * H];
+    assert.ok(bx <= object.x + 1 && bx + bw >= object.x + object.w - 1 && by <= object.y + 1 && by + bh >= object.y + object.h - 1, `box ${bx},${by} ${bw}x${bh} holds the object`);
+    assert.ok(bw < object.w + 0.2 * object.h + 2 && bh < object.h + 0.2 * object.h + 2, `box ${bw}x${bh} hugs it`);
+    const c = Math.round(v.square.width / 2);
+    assert.deepEqual(at(v.square, c, c), at(busy, object.x + object.w / 2, object.y + object.h / 2), 'the middle keeps the photo\'s pixel');
+    assert.deepEqual(at(v.square, 2, 2), [128, 128, 128], 'a corner is grey, not the hidden sunflower');
+  });
+
+  it('takes a cut-out trimmed to its object, edge to edge, which the border search would refuse', async () => {
+    const v = cutOutObject(await photo('sunflower.jpg'), ellipseAlpha({ x: 0, y: 0, w: W, h: H }));
+    assert.ok(v, 'the transparent corners still tell the object');
+    assert.ok(v.box.width > 0.95 && v.box.height > 0.95);
+  });
+
+  it('is no cut-out when (almost) nothing is transparent, or almost nothing opaque', async () => {
+    const p = await photo('sunflower.jpg');
+    assert.equal(cutOutObject(p, new Uint8Array(W * H).fill(255)), null);
+    assert.equal(cutOutObject(p, ellipseAlpha({ x: 150, y: 110, w: 8, h: 8 })), null);
+  });
+});
+
+describe('decodePhoto: the pixels the object is searched in', () => {
+  it('keeps a PNG\'s alpha and none for a JPEG; applies EXIF orientation as the shot does', async () => {
+    const rgba = await sharp({ create: { width: 40, height: 20, channels: 4, background: { r: 10, g: 20, b: 30, alpha: 0 } } }).png().toBuffer();
+    const png = await decodePhoto(rgba, 320);
+    assert.ok(png.alpha);
+    assert.equal(png.alpha[0], 0);
+    assert.deepEqual([png.raster.width, png.raster.height], [40, 20]);
+    // Stored 40x20 with orientation 6 (turned 90°): the photo is 20 wide and 40 high.
+    const turned = await sharp({ create: { width: 40, height: 20, channels: 3, background: { r: 200, g: 20, b: 30 } } }).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const jpeg = await decodePhoto(turned, 320);
+    assert.equal(jpeg.alpha, null);
+    assert.deepEqual([jpeg.raster.width, jpeg.raster.height], [20, 40]);
+    const big = await decodePhoto(await sharp(image('sunflower.jpg')).toBuffer(), 320);
+    assert.ok(Math.max(big.raster.width, big.raster.height) <= 320);
   });
 });
