@@ -272,7 +272,7 @@ export class CameraManager {
       clock: this.clock,
       newId: () => eventId(this.clock()),
     });
-    return { zone, roi, smoother, label: null, invalid: false, quiet: null, scene: null, empty: new EmptyView(), changed: [], changedFrames: 0, steady: null, compared: null };
+    return { zone, roi, smoother, label: null, invalid: false, quiet: null, scene: null, empty: new EmptyView(), comparison: null, changedFrames: 0 };
   }
 
   private buildGate(config: CameraConfig): MotionGate | null {
@@ -298,17 +298,16 @@ export class CameraManager {
     const camera = this.cameras.get(ref.camera);
     const unit = camera?.units.find((u) => u.zone === ref.zone);
     if (!camera || !unit) return this.deps.classify(rgb, ref);
-    const compared = unit.quiet ? compareWithEmpty(rgb, unit.quiet, this.deps.inputSize) : null;
-    [unit.changed, unit.steady] = [compared?.boxes ?? [], compared?.steady ?? null];
-    unit.compared = compared ? { median: compared.median, bar: compared.bar } : null;
-    if (unit.changed.length === 0 || !camera.config.snapshot.enabled) return this.deps.classify(rgb, ref);
-    const boxes = unit.changed;
+    unit.comparison = unit.quiet ? compareWithEmpty(rgb, unit.quiet, this.deps.inputSize) : null;
+    const boxes = unit.comparison?.boxes ?? [];
+    if (boxes.length === 0 || !camera.config.snapshot.enabled) return this.deps.classify(rgb, ref);
     return this.deps.classify(rgb, ref, () => cutRegions(frame, boxes, unit.roi, camera.sourceSize, this.deps.inputSize, () => unit.empty.raster()));
   }
 
   /** The unit's empty view after a frame (quietRule.ts): the frame itself, or its steady cells. */
   private keepQuiet(camera: Camera, unit: UnitState, frame: RawFrame, crop: Uint8Array | undefined, result: Classification, active: readonly string[]): QuietStep['step'] | 'kept' {
-    const next = quietStep({ label: result.label, active, regions: unit.changed.length, steady: unit.steady, changedFrames: unit.changedFrames });
+    const steady = unit.comparison?.steady ?? null;
+    const next = quietStep({ label: result.label, active, regions: unit.comparison?.boxes.length ?? 0, steady, changedFrames: unit.changedFrames });
     unit.changedFrames = next.changedFrames;
     if (crop && next.step === 'empty') {
       unit.quiet = Uint8Array.from(crop);
@@ -318,9 +317,9 @@ export class CameraManager {
       return 'empty';
     }
     const place = unitPlace(unit.roi, camera.sourceSize);
-    if (!crop || !unit.quiet || !unit.steady || !place) return 'kept';
-    unit.quiet = followSteady(unit.quiet, crop, unit.steady, this.deps.inputSize);
-    if (camera.config.snapshot.enabled) unit.empty.follow(frame, unit.steady, place, frame.at);
+    if (!crop || !unit.quiet || !steady || !place) return 'kept';
+    unit.quiet = followSteady(unit.quiet, crop, steady, this.deps.inputSize);
+    if (camera.config.snapshot.enabled) unit.empty.follow(frame, steady, place, frame.at);
     return 'follow';
   }
 
@@ -361,8 +360,10 @@ export class CameraManager {
   /** At debug level, each inferred unit: what differed from its empty view and what was decided (field diagnostics). */
   private traceUnit(camera: Camera, unit: UnitState, at: number, result: Classification, quiet: QuietStep['step'] | 'kept'): void {
     if (!this.log.isLevelEnabled('debug')) return;
-    const [{ label, score, reason, box, scores }, steady] = [result, unit.steady ? unit.steady.reduce((n, s) => n + s, 0) : null];
-    this.log.debug({ camera: camera.name, zone: unit.zone, at, label, score, reason, box, changed: unit.changed, ...unit.compared, steady, quiet, scores }, 'unit decided');
+    const { label, score, reason, box, scores } = result;
+    const c = unit.comparison;
+    const compared = c ? { median: c.median, bar: c.bar, steady: c.steady ? c.steady.reduce((n, s) => n + s, 0) : null } : { steady: null };
+    this.log.debug({ camera: camera.name, zone: unit.zone, at, label, score, reason, box, changed: c?.boxes ?? [], ...compared, quiet, scores }, 'unit decided');
   }
 
   private tick(): void {

@@ -1,7 +1,7 @@
 /** The camera manager's state and the shapes it answers with. */
 import type { CameraConfig, Roi } from '../config/types.js';
 import type { CameraSource, CameraStatus, RawFrame } from '../camera/cameraSource.js';
-import type { Box } from '../recognition/regions.js';
+import type { EmptyComparison } from '../recognition/regions.js';
 import type { EmptyView } from './regionCrops.js';
 import type { ClassSmoother } from './smoother.js';
 
@@ -30,13 +30,14 @@ export interface UnitState {
   /** The newest of those the unit decided `none` (quiet may also follow a whole-frame `unknown` without regions): augmented enrollments need it. */
   scene: Uint8Array | null;
   empty: EmptyView; // the snapshot of the frame `quiet` came from: region crops cut objects out against it
-  /** Regions of the latest inferred crop that differ from `quiet`, and how many decided frames in a row had some. */
-  changed: Box[];
+  /**
+   * The latest inferred crop against `quiet` (null before the unit had an empty view): its
+   * regions that differ, its cells that still show the empty view (which the view follows),
+   * and the median cell and bar (diagnostics).
+   */
+  comparison: EmptyComparison | null;
+  /** How many decided frames in a row had regions. */
   changedFrames: number;
-  /** The latest inferred crop's cells that still show the empty view (null: the view changed as a whole); the empty view follows them. */
-  steady: Uint8Array | null;
-  /** The last comparison's median cell and bar (diagnostics), null before the unit had an empty view. */
-  compared: { median: number; bar: number } | null;
 }
 
 export interface Camera {
