@@ -110,6 +110,35 @@ void describe('dashboard Live and Status pages in Chromium', { timeout: 300_000 
     assert.ok((bodies[0] ?? Infinity) < 3 * 1024 * 1024, `the body the agent received is small (${bodies[0]} bytes)`);
   });
 
+  void it('Live: a photo with its background removed (transparent PNG) is sent as a PNG, its transparency kept', async () => {
+    // The cat cut out as an ellipse, transparent round it: what a phone's "lift subject" gives.
+    const cat = await sharp(image('cat_test_0.jpg')).resize(400, 300, { fit: 'fill' }).ensureAlpha().raw().toBuffer();
+    for (let y = 0; y < 300; y++) for (let x = 0; x < 400; x++) if (((x - 200) / 150) ** 2 + ((y - 150) / 120) ** 2 > 1) cat[(y * 400 + x) * 4 + 3] = 0;
+    const png = await sharp(cat, { raw: { width: 400, height: 300, channels: 4 } }).png().toBuffer();
+    const sent: string[] = [];
+    page().on('request', (r) => {
+      if (r.url().endsWith('api/command/class/enroll')) sent.push(r.postData() ?? '');
+    });
+    await page().fill('.camera[data-camera="door"] input[name="label"]', 'cutout_cat');
+    const dataTransfer = await page().evaluateHandle((b64) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'cat.png', { type: 'image/png' }));
+      return dt;
+    }, png.toString('base64'));
+    const answered = page().waitForResponse((r) => r.url().endsWith('api/command/class/enroll'), { timeout: 60_000 });
+    await page().dispatchEvent('.stage[data-camera="door"]', 'drop', { dataTransfer });
+    const answer = JSON.stringify(await (await answered).json());
+    await page().locator('.toast', { hasText: 'Enrolled "cutout_cat"' }).waitFor({ timeout: 60_000 });
+    const body = JSON.parse(sent.at(-1) ?? '{}') as { images?: string[] };
+    const bytes = Buffer.from((body.images?.[0] ?? '').replace(/^data:[^,]*,/, ''), 'base64');
+    const meta = await sharp(bytes).metadata();
+    assert.equal(meta.format, 'png', 'a PNG, not a JPEG that would lose the transparency');
+    const { data } = await sharp(bytes).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    assert.equal(data[3], 0, 'the corner is still transparent');
+    // No note that no object stood out: the agent took the cut-out as its object.
+    assert.ok(answer.includes('"cutout_cat"') && !answer.includes('no_object_in_photo'), answer);
+  });
+
   void it('Status: the last error is ffmpeg\'s cause, and the camera table breaks no word, on a phone', async () => {
     await page().setViewportSize({ width: 390, height: 844 });
     await open('status');

@@ -130,7 +130,9 @@ const MAX_PHOTO_SIDE = 1280;
 
 /**
  * A photo as a JPEG data URL at most MAX_PHOTO_SIDE px on its long side (EXIF rotation
- * applied). What the browser cannot decode goes as it is: the agent then says what is wrong.
+ * applied); a PNG if it has transparent pixels, which a JPEG would lose: the agent takes a
+ * photo with its background removed as exactly its object. What the browser cannot decode
+ * goes as it is: the agent then says what is wrong.
  */
 async function shrinkPhoto(file: File): Promise<string> {
   let bitmap: ImageBitmap;
@@ -141,9 +143,16 @@ async function shrinkPhoto(file: File): Promise<string> {
   }
   const scale = Math.min(1, MAX_PHOTO_SIDE / Math.max(bitmap.width, bitmap.height));
   const canvas = h('canvas', { width: Math.max(1, Math.round(bitmap.width * scale)), height: Math.max(1, Math.round(bitmap.height * scale)) });
-  canvas.getContext('2d')?.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  const context = canvas.getContext('2d');
+  context?.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
   bitmap.close();
-  return canvas.toDataURL('image/jpeg', 0.9);
+  return canvas.toDataURL(context && transparent(context, canvas) ? 'image/png' : 'image/jpeg', 0.9);
+}
+
+function transparent(context: CanvasRenderingContext2D, canvas: HTMLCanvasElement): boolean {
+  const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
+  for (let i = 3; i < data.length; i += 4) if (data[i]! < 255) return true;
+  return false;
 }
 
 async function enroll(card: Card, label: string, files: File[] | null): Promise<void> {
