@@ -45,7 +45,7 @@ function noObjectIn(images: number): EnrollWarning {
   const which = images === 1 ? 'the picture' : `any of the ${images} pictures`;
   return {
     code: 'no_object_in_photo',
-    message: `no object stands out from the edges of ${which}: cameras match this class with the whole picture, which works when the object fills their view; for objects that walk into view, send a photo that shows some of the place around the object, or draw a box on the camera`,
+    message: `no object stands out from the edges of ${which}: cameras match this class with the whole picture, which works when the object fills their view; for objects that walk into view, send the photo with its background removed (a transparent PNG, as a phone's "lift subject" gives), a photo that shows some of the place around the object, or draw a box on the camera`,
   };
 }
 
