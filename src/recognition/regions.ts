@@ -72,7 +72,7 @@ interface Component {
   strength: number;
 }
 
-/** Up to maxBoxes boxes where `rgb` differs from `empty` (both width × height × 3), strongest first. */
+/** Up to maxBoxes boxes where `rgb` differs from `empty` (both width × height × 3), strongest first, and the two joined when one cell at most lies between them. */
 export function proposeRegions(rgb: Uint8Array, empty: Uint8Array, size: { width: number; height: number } = { width: 224, height: 224 }, opts: ProposalOptions = DEFAULT_PROPOSALS): Box[] {
   return compareWithEmpty(rgb, empty, size, opts).boxes;
 }
@@ -98,11 +98,12 @@ export function compareWithEmpty(rgb: Uint8Array, empty: Uint8Array, size: { wid
   const median = [...diff].sort((a, b) => a - b)[diff.length >> 1] ?? 0;
   const bar = Math.max(opts.cellDelta, median * opts.overMedian);
   const changed = diff.map((d) => (d >= bar ? 1 : 0));
-  const boxes = components(changed, diff, opts.grid)
+  const parts = components(changed, diff, opts.grid)
     .filter((c) => c.cells.length >= opts.minCells && c.cells.length <= opts.maxFraction * diff.length)
     .sort((a, b) => b.strength - a.strength)
     .slice(0, opts.maxBoxes)
-    .map((c) => padded(bounds(c.cells, opts.grid), opts.pad));
+    .map((c) => bounds(c.cells, opts.grid));
+  const boxes = [...parts, ...joinedParts(parts, opts.grid)].map((b) => padded(b, opts.pad));
   return { boxes, steady: median * opts.overMedian > opts.cellDelta ? null : steadyCells(diff, changed, bar, opts.grid), median, bar };
 }
 
@@ -255,6 +256,21 @@ function bounds(cells: number[], grid: number): Box {
   const x0 = Math.min(...xs);
   const y0 = Math.min(...ys);
   return { x: x0 / grid, y: y0 / grid, width: (Math.max(...xs) - x0 + 1) / grid, height: (Math.max(...ys) - y0 + 1) / grid };
+}
+
+/**
+ * The two strongest parts joined, when at most one cell lies between them: a thin object (a
+ * stethoscope's tube, a cable) crossing a cell whose mean hardly moves breaks into parts that
+ * each look like no class; the whole is matched beside them. Empty otherwise.
+ */
+function joinedParts(parts: readonly Box[], grid: number): Box[] {
+  const [a, b] = parts;
+  if (!a || !b) return [];
+  const gap = (a0: number, a1: number, b0: number, b1: number): number => Math.max(b0 - a1, a0 - b1, 0) * grid;
+  if (gap(a.x, a.x + a.width, b.x, b.x + b.width) > 1.01 || gap(a.y, a.y + a.height, b.y, b.y + b.height) > 1.01) return [];
+  const x = Math.min(a.x, b.x);
+  const y = Math.min(a.y, b.y);
+  return [{ x, y, width: Math.max(a.x + a.width, b.x + b.width) - x, height: Math.max(a.y + a.height, b.y + b.height) - y }];
 }
 
 function padded(b: Box, pad: number): Box {

@@ -52,6 +52,20 @@ describe('proposeRegions', () => {
     assert.ok(holds(boxes[0], a) && holds(boxes[1], c), JSON.stringify(boxes));
   });
 
+  it('also proposes the two parts of a thin object joined, when one cell at most lies between them', () => {
+    // A vertical bar whose middle cell row hardly differs (the tube crossing the water's grey): two parts.
+    const top = { x: 0.5, y: 0.25, width: 1 / 16, height: 3 / 16, grey: 200 };
+    const bottom = { x: 0.5, y: 0.5, width: 1 / 16, height: 3 / 16, grey: 200 };
+    const gap = { x: 0.5, y: 0.25 + 3 / 16, width: 1 / 16, height: 1 / 16, grey: 104 };
+    const boxes = proposeRegions(frame([top, bottom, gap]), frame());
+    assert.equal(boxes.length, 3, JSON.stringify(boxes));
+    const whole = { x: 0.5, y: 0.25, width: 1 / 16, height: 7 / 16 };
+    assert.ok(holds(boxes[2], whole), `the third box holds both parts: ${JSON.stringify(boxes[2])}`);
+    // Two cells apart: two objects, not one.
+    const far = proposeRegions(frame([top, { ...bottom, y: 0.25 + 5 / 16 }]), frame());
+    assert.equal(far.length, 2, JSON.stringify(far));
+  });
+
   it('finds a photographed cat composited into a photographed scene where it was put', async () => {
     const scene = await sharp(image('sunflower.jpg')).resize(1280, 720, { fit: 'fill' }).toBuffer();
     const cat = await sharp(image('cat_test_0.jpg')).resize(320, 320, { fit: 'cover' }).toBuffer();
