@@ -66,7 +66,13 @@ async function prepare(source: PathsSource, print: (line: string) => void): Prom
   for (const clip of clips) withVideo.push({ clip, video: await videoOf(clip) });
   const photos = new Map<string, Buffer>();
   const cutouts = new Map<string, Buffer>();
-  for (const c of clips) for (const e of c.enrolled) photos.set(e.label, await photoOf(e.stamp, source.photoBackground));
+  const onBackground: string[] = [];
+  for (const [n, e] of clips.flatMap((c) => c.enrolled).entries()) {
+    const background = source.photoBackgrounds[n % source.photoBackgrounds.length]!;
+    photos.set(e.label, await photoOf(e.stamp, background.path));
+    onBackground.push(`${e.label} on ${background.name}`);
+  }
+  print(`  photos (path a): ${onBackground.join(', ')}`);
   for (const c of clips) for (const e of c.enrolled) cutouts.set(e.label, await cutOutOf(e.stamp));
   const extraPhotos = new Map(Object.entries(SEED_PHOTOS).map(([label, f]) => [label, readFileSync(join(FIXTURE_IMAGES, f))]));
   for (const c of clips) {

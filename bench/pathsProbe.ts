@@ -55,6 +55,7 @@ async function main(): Promise<void> {
   const source = await (tuning ? loadTuningSource : loadPathsSource)(() => undefined);
   const clips = Array.from({ length: CLIPS }, (_, i) => planPathsClip(5000 + 101 * i, source.scenes[i % source.scenes.length]!, source.objects, source.occluders, `p${i}`, DEFAULT_PAUSE_S));
   const totals = { right: 0, appearances: 0, strangerFrames: 0, emptyFrames: 0 };
+  let photographed = 0;
   for (const clip of clips) {
     const dir = tempDir();
     const core = await startImprinting({ dataDir: dir.path });
@@ -75,7 +76,7 @@ async function main(): Promise<void> {
       }
       for (const e of clip.enrolled) {
         if (PATH === 'photo' || PATH === 'cutout') {
-          const picture = PATH === 'photo' ? await photoOf(e.stamp, source.photoBackground) : await cutOutOf(e.stamp);
+          const picture = PATH === 'photo' ? await photoOf(e.stamp, source.photoBackgrounds[photographed++ % source.photoBackgrounds.length]!.path) : await cutOutOf(e.stamp);
           const r = await imp.enrollImages(e.label, [picture], { source: 'mqtt' });
           console.log(`enrolled ${e.label} from a photo: ${(r.warning ?? []).map((w) => w.code).join(', ')}`);
           continue;

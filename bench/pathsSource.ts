@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import sharp from 'sharp';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { CACHE_DIR, CLASS_FOLDERS, DATASET_DIR } from './embeddings.js';
 import { FIELD_CATEGORIES, HEIGHT, MEAN_PHOTOS, SCENES, WIDTH, type ScenePhoto } from './fieldPlan.js';
 import { loadStamp } from './fieldRender.js';
@@ -31,8 +31,18 @@ export const PATH_SCENES: Array<{ name: string; folder: string; author: string }
   { name: 'boats', folder: 'EveningGlow', author: 'Ian Hex' },
   { name: 'forest_path', folder: 'Path', author: 'Risto Saukonpää' },
 ];
-/** The other background an object's photo is taken on (path a): not a scene of any clip. */
-export const PHOTO_BACKGROUND = { folder: 'Autumn', author: 'RJ Quiralta' };
+/**
+ * The other backgrounds objects' photos are taken on (path a), one per enrolled object in turn:
+ * never a scene of any clip. Autumn alone until 2026-12-07; the photo-object search was then
+ * adjusted after looking at its failures on Autumn, so three wallpapers nobody had looked at
+ * were added to keep a figure that was not tuned on.
+ */
+export const PHOTO_BACKGROUNDS = [
+  { folder: 'Autumn', author: 'RJ Quiralta' },
+  { folder: 'FallenLeaf', author: 'Martin Klapetek' },
+  { folder: 'Kite', author: 'Risto Saukonpää' },
+  { folder: 'summer_1am', author: 'Risto Saukonpää' },
+];
 
 /** The extracted package's root, downloading and unpacking it the first time. */
 export function ensurePackage(name: string, print: (line: string) => void): string {
@@ -60,7 +70,8 @@ export interface PathsSource {
   objects: HeldOutStamp[];
   occluders: HeldOutStamp[];
   scenes: ScenePhoto[];
-  photoBackground: string;
+  /** Backgrounds for objects' photos: the n-th enrolled object is photographed on the (n mod length)-th. */
+  photoBackgrounds: Array<{ name: string; path: string }>;
   peopleVideo: string;
 }
 
@@ -109,10 +120,13 @@ async function stampsIn(root: string, folders: string[], heldOut = true): Promis
  * object folders and scenes, a photo of its generic-mean set as the other background. Mechanisms
  * and their numbers are chosen on these clips; the held-out figures are the ones reported.
  */
+/** The tuning set's photo backgrounds (of the generic-mean photos): a bridge, a sunset, ocean waves, trees at dusk. */
+const TUNING_BACKGROUNDS = [0, 8, 16, 22];
+
 export async function loadTuningSource(print: (line: string) => void): Promise<PathsSource> {
   const held = await loadPathsSource(print);
   const folders = FIELD_CATEGORIES.flatMap((c) => CLASS_FOLDERS[c] ?? []);
-  return { ...held, objects: await stampsIn(DATASET_DIR, folders, false), scenes: SCENES.slice(0, 4), photoBackground: MEAN_PHOTOS[0]! };
+  return { ...held, objects: await stampsIn(DATASET_DIR, folders, false), scenes: SCENES.slice(0, 4), photoBackgrounds: TUNING_BACKGROUNDS.map((i) => ({ name: basename(MEAN_PHOTOS[i]!, '.jpg'), path: MEAN_PHOTOS[i]! })) };
 }
 
 export async function loadPathsSource(print: (line: string) => void): Promise<PathsSource> {
@@ -124,7 +138,7 @@ export async function loadPathsSource(print: (line: string) => void): Promise<Pa
     objects: await stampsIn(stamps, HELD_OUT_FOLDERS),
     occluders: await Promise.all(OCCLUDER_FILES.map((f) => stamp(stamps, join(stamps, f)))),
     scenes: PATH_SCENES.map((s) => ({ name: s.name, path: photo(s.folder), licence: `LGPL-3, ${s.author} (KDE Plasma wallpapers)` })),
-    photoBackground: photo(PHOTO_BACKGROUND.folder),
+    photoBackgrounds: PHOTO_BACKGROUNDS.map((b) => ({ name: b.folder, path: photo(b.folder) })),
     peopleVideo: join(opencv, 'usr/share/doc/opencv-doc/examples/data/vtest.avi'),
   };
 }
