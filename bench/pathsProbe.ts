@@ -5,8 +5,9 @@
  * frame against its empty scene, regions cut out against its empty view). Prints, per
  * appearance, the frames labelled right and the object's own score per frame; per never-
  * enrolled object and empty stretch, the frames labelled a class. For choosing mechanisms on
- * the tuning set (EDGE_IMPRINT_PATHS_SET=tuning, the default here); the bench's figures stay
- * those of the real agent.
+ * the tuning sets (EDGE_IMPRINT_PATHS_SET=tuning, the default here; =small, small household
+ * objects the held-out clips do not cast, for the photo path); the bench's figures stay those of
+ * the real agent (EDGE_IMPRINT_PATHS_SET=held-out here gives its clips offline).
  * Run: `node --import tsx bench/pathsProbe.ts` (after `npm run bench -- --only=paths` fetched the packages).
  */
 import { spawnSync } from 'node:child_process';
@@ -24,7 +25,7 @@ import { startImprinting } from '../test/helpers/imprinting.js';
 import { FPS } from './fieldPlan.js';
 import { ClipRenderer } from './fieldRender.js';
 import { DEFAULT_PAUSE_S, boxFractions, planPathsClip } from './pathsPlan.js';
-import { cutOutOf, loadPathsSource, loadTuningSource, photoOf } from './pathsSource.js';
+import { cutOutOf, loadPathsSource, loadSmallTuningSource, loadTuningSource, photoOf } from './pathsSource.js';
 import { tempDir } from './setup.js';
 
 const INPUT = { width: 224, height: 224 };
@@ -51,8 +52,8 @@ async function unitOf(jpeg: Buffer): Promise<Uint8Array> {
 }
 
 async function main(): Promise<void> {
-  const tuning = process.env.EDGE_IMPRINT_PATHS_SET !== 'held-out';
-  const source = await (tuning ? loadTuningSource : loadPathsSource)(() => undefined);
+  const set = process.env.EDGE_IMPRINT_PATHS_SET ?? 'tuning';
+  const source = await (set === 'held-out' ? loadPathsSource : set === 'small' ? loadSmallTuningSource : loadTuningSource)(() => undefined);
   const clips = Array.from({ length: CLIPS }, (_, i) => planPathsClip(5000 + 101 * i, source.scenes[i % source.scenes.length]!, source.objects, source.occluders, `p${i}`, DEFAULT_PAUSE_S));
   const totals = { right: 0, appearances: 0, strangerFrames: 0, emptyFrames: 0 };
   let photographed = 0;

@@ -14,7 +14,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { CACHE_DIR, CLASS_FOLDERS, DATASET_DIR } from './embeddings.js';
 import { FIELD_CATEGORIES, HEIGHT, MEAN_PHOTOS, SCENES, WIDTH, type ScenePhoto } from './fieldPlan.js';
 import { loadStamp } from './fieldRender.js';
-import type { HeldOutStamp } from './pathsPlan.js';
+import { planPathsClip, type HeldOutStamp } from './pathsPlan.js';
 
 const APT_DIR = join(CACHE_DIR, 'apt');
 const WALLPAPERS = 'usr/share/wallpapers';
@@ -128,6 +128,31 @@ export async function loadTuningSource(print: (line: string) => void): Promise<P
   const folders = FIELD_CATEGORIES.flatMap((c) => CLASS_FOLDERS[c] ?? []);
   return { ...held, objects: await stampsIn(DATASET_DIR, folders, false), scenes: SCENES.slice(0, 4), photoBackgrounds: TUNING_BACKGROUNDS.map((i) => ({ name: basename(MEAN_PHOTOS[i]!, '.jpg'), path: MEAN_PHOTOS[i]! })) };
 }
+
+/**
+ * A second tuning set, for choosing photo-object searches: the tuning twin's animals and
+ * vehicles are found in nearly every photo, the held-out objects (small household things,
+ * thin or flat) are not. So: objects of the held-out folders that no clip of the held-out
+ * set (its first `HELD_OUT_CLIPS`) casts, nor a near twin of one (same first word of the file
+ * name: `scissors_small_closed` beside `scissors_small_open`); tuning scenes; four other
+ * generic-mean photos as the photos' backgrounds. Disjoint from the held-out figures in
+ * objects, scenes and backgrounds.
+ */
+export async function loadSmallTuningSource(print: (line: string) => void): Promise<PathsSource> {
+  const held = await loadPathsSource(print);
+  const cast = new Set<string>();
+  for (let i = 0; i < HELD_OUT_CLIPS; i++) {
+    const clip = planPathsClip(5000 + 101 * i, held.scenes[i % held.scenes.length]!, held.objects, held.occluders, `p${i}`);
+    for (const o of clip.plan.objects) cast.add(firstWord(o.stamp));
+  }
+  const objects = held.objects.filter((o) => !cast.has(firstWord(o.file)));
+  return { ...held, objects, scenes: SCENES.slice(0, 4), photoBackgrounds: SMALL_TUNING_BACKGROUNDS.map((i) => ({ name: basename(MEAN_PHOTOS[i]!, '.jpg'), path: MEAN_PHOTOS[i]! })) };
+}
+
+/** The held-out clips a bench run may use (EDGE_IMPRINT_PATHS_CLIPS up to this). */
+export const HELD_OUT_CLIPS = 6;
+const SMALL_TUNING_BACKGROUNDS = [3, 11, 14, 19];
+const firstWord = (file: string): string => basename(file, '.png').toLowerCase().split(/[-_ ]/)[0]!;
 
 export async function loadPathsSource(print: (line: string) => void): Promise<PathsSource> {
   const stamps = join(ensurePackage('tuxpaint-stamps-default', print), 'usr/share/tuxpaint/stamps');
