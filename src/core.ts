@@ -16,7 +16,8 @@ import { Corrections } from './imprinting/corrections.js';
 import { EventRecorder } from './imprinting/eventRecorder.js';
 import { EventStore } from './storage/eventStore.js';
 import { BackgroundTuner } from './imprinting/tuner.js';
-import { loadManifest } from './models/manifest.js';
+import { SalientModel } from './imprinting/salientModel.js';
+import { loadManifest, modelPath } from './models/manifest.js';
 import { GalleryBook } from './fleet/galleryBook.js';
 
 export interface CoreOptions {
@@ -74,6 +75,12 @@ export function unknownZoneClasses(config: Pick<AppConfig, 'cameras'>, labels: r
   return lines;
 }
 
+/** Where the optional salient-object model lies: the manifest's `salient` file in the model dir. */
+function salientModelPath(modelDir: string): string {
+  const file = loadManifest().find((f) => f.role === 'salient');
+  return modelPath(modelDir, file?.name ?? 'u2netp.onnx');
+}
+
 /**
  * The inference core every entry point needs (the agent, the CLI, the tests): detector,
  * class store, classifier and the imprinting service over them. Started in that order,
@@ -86,6 +93,7 @@ export class Core {
   readonly scenes: SceneBook;
   readonly service: ImprintingService;
   readonly tuner: BackgroundTuner | null;
+  readonly salient: SalientModel;
   readonly events: EventStore;
   readonly corrections: Corrections;
   /** Keeps detection events from the bus (absent without a bus: the CLI). */
@@ -117,6 +125,7 @@ export class Core {
       logger: logger.child({ part: 'scenes' }),
     });
     this.recognizer = new Recognizer(recognizerOptions(config), this.scenes);
+    this.salient = new SalientModel({ modelPath: salientModelPath(config.model_dir), logger: logger.child({ part: 'salient' }) });
     this.tuner = config.classifier.fine_tune ? new BackgroundTuner(logger.child({ part: 'tuner' })) : null;
     const modelId = opts.modelId ?? (() => this.detector.modelId());
     this.gallery = config.gallery.sync
@@ -139,6 +148,7 @@ export class Core {
       units: () => configuredUnits(config),
       labelClash: (label) => zoneClash(config, label),
       ...(this.gallery ? { shared: this.gallery } : {}),
+      salient: this.salient,
     });
     this.corrections = new Corrections({
       store: this.store,
@@ -164,6 +174,7 @@ export class Core {
       await this.gallery?.start();
       await this.detector.start();
       this.recognizer.setMean(this.embeddingMean());
+      await this.salient.start();
       await this.service.start();
       await this.recorder?.start();
     } catch (err) {
@@ -192,7 +203,7 @@ export class Core {
   }
 
   async stop(): Promise<void> {
-    for (const part of [this.recorder, this.service, this.tuner, this.detector, this.gallery, this.store]) {
+    for (const part of [this.recorder, this.service, this.salient, this.tuner, this.detector, this.gallery, this.store]) {
       if (!part) continue;
       try {
         await part.stop();

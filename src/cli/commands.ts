@@ -168,6 +168,7 @@ function modelOutcomeText(outcome: InstallOutcome): string {
   if (outcome === 'present') return 'already installed, sha256 ok';
   if (outcome === 'converted') return 'converted from the .tflite for ONNX Runtime';
   if (outcome === 'not converted') return 'not converted: the CPU runs the .tflite on TFLite';
+  if (outcome === 'unavailable') return 'not installed (optional): photos are searched for their object by colour';
   return `${outcome}, sha256 ok`;
 }
 

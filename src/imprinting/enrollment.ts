@@ -12,7 +12,9 @@ import type { Recognizer } from './recognizer.js';
 import { afterEnrollment, beforeEnrollment, type ReportUnits } from './enrollmentReport.js';
 import type { EnrollResult, EnrollWarning, NewShot, UnitRef } from '../recognition/types.js';
 import { decodePhoto, rasterToInput } from '../media/crops.js';
-import { cutOutObject, photoObject } from '../recognition/photoObject.js';
+import { cutOutObject, photoObject, salientObject } from '../recognition/photoObject.js';
+import type { ObjectView, Raster } from '../recognition/foreground.js';
+import type { SalientModel } from './salientModel.js';
 import { isCutSource } from '../recognition/regions.js';
 
 export interface EnrollmentDeps {
@@ -35,6 +37,8 @@ export interface EnrollmentDeps {
   /** The camera units configured, for the answer's `recognised_in` (absent: none). */
   units?: ReportUnits['units'];
   unitClasses?: ReportUnits['unitClasses'];
+  /** Finds the object in enrolled photos (absent: the border search alone). */
+  salient?: Pick<SalientModel, 'saliency'>;
 }
 
 /** Photos are searched for their object at this size (longer side, pixels). */
@@ -45,7 +49,7 @@ function noObjectIn(images: number): EnrollWarning {
   const which = images === 1 ? 'the picture' : `any of the ${images} pictures`;
   return {
     code: 'no_object_in_photo',
-    message: `no object stands out from the edges of ${which}: cameras match this class with the whole picture, which works when the object fills their view; for objects that walk into view, send the photo with its background removed (a transparent PNG, as a phone's "lift subject" gives), a photo that shows some of the place around the object, or draw a box on the camera`,
+    message: `no object stands out in ${which}: cameras match this class with the whole picture, which works when the object fills their view; for objects that walk into view, send the photo with its background removed (a transparent PNG, as a phone's "lift subject" gives), a photo that shows some of the place around the object, or draw a box on the camera`,
   };
 }
 
@@ -79,13 +83,27 @@ export class Enrollment {
 
   /**
    * The embedding of the object of a checked photo (decoded small: finding it needs no
-   * detail): what its sender cut out when it has transparent pixels, else what the border
-   * search finds; null when neither finds one.
+   * detail): what its sender cut out when it has transparent pixels, else what the
+   * salient-object model (without it, the border search) finds; null when none is found.
    */
   private async objectOf(image: Buffer): Promise<Float32Array | null> {
     const { raster, alpha } = await decodePhoto(image, PHOTO_OBJECT_SIDE);
-    const found = (alpha ? cutOutObject(raster, alpha) : null) ?? photoObject(raster);
+    const cutOut = alpha ? cutOutObject(raster, alpha) : null;
+    const found = cutOut ?? (await this.searched(raster));
     return found ? this.deps.detector.embed(await rasterToInput(found.square, this.deps.detector.inputSize)) : null;
+  }
+
+  /**
+   * The object the salient-object model finds; without the model, the border search's. When
+   * the model finds nothing (a defocused or plain picture) it is trusted: the border search
+   * would make an object of the place's rarest colours.
+   */
+  private async searched(photo: Raster): Promise<ObjectView | null> {
+    const saliency = await this.deps.salient?.saliency(photo).catch((err: unknown) => {
+      this.deps.logger.warn({ err }, 'salient-object model failed on a photo: searched by colour');
+      return null;
+    });
+    return saliency ? salientObject(photo, saliency) : photoObject(photo);
   }
 
   /**

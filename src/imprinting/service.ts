@@ -13,7 +13,7 @@ import type { ClassStore } from '../storage/classStore.js';
 import type { BackgroundTuner } from './tuner.js';
 import type { Classification, ClassInfo, EnrollResult, UnitRef } from '../recognition/types.js';
 import type { RegionSource } from '../recognition/regions.js';
-import { Enrollment } from './enrollment.js';
+import { Enrollment, type EnrollmentDeps } from './enrollment.js';
 import { ClassificationService } from './classification.js';
 import { ClassSync } from './classSync.js';
 
@@ -42,6 +42,8 @@ export interface ImprintingServiceDeps {
   unitClasses?: (unit: UnitRef) => string[];
   /** Every camera unit configured (enrollment answers tell where a class can fire). */
   units?: () => UnitRef[];
+  /** Finds the object in enrolled photos (imprinting/salientModel.ts). */
+  salient?: EnrollmentDeps['salient'];
   /**
    * Why a label cannot name a class here, or null: a class `bin` on a camera with a zone
    * `bin` would publish `<base>/<camera>/bin` beside the zone's `<base>/<camera>/bin/...`.
@@ -83,6 +85,7 @@ export class ImprintingService implements Imprinter {
       ...(deps.onEnroll ? { onEnroll: deps.onEnroll } : {}),
       ...(deps.units ? { units: deps.units } : {}),
       ...(deps.unitClasses ? { unitClasses: deps.unitClasses } : {}),
+      ...(deps.salient ? { salient: deps.salient } : {}),
     });
     this.classification = new ClassificationService({
       detector, recognizer, limits, scenes: deps.scenes,

@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
-import { AppError } from '../errors.js';
+import { gunzipSync } from 'node:zlib';
+import { AppError, errorMessage } from '../errors.js';
 import type { ModelFile } from './manifest.js';
 import { convertCpuModels, type ConvertOutcome } from './onnx/installOnnx.js';
+import { tarEntry } from './tarEntry.js';
 
 export interface InstallOptions {
   modelDir: string;
@@ -15,7 +17,7 @@ export interface InstallOptions {
   fetchImpl?: typeof fetch;
 }
 
-export type InstallOutcome = 'present' | 'copied' | 'downloaded' | ConvertOutcome;
+export type InstallOutcome = 'present' | 'copied' | 'downloaded' | 'unavailable' | ConvertOutcome;
 
 export async function sha256File(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex');
@@ -60,7 +62,14 @@ async function download(file: ModelFile, target: string, fetchImpl: typeof fetch
   if (!response.ok) {
     throw new AppError('model_missing', `could not download ${file.name} from ${file.url}: HTTP ${response.status}`);
   }
-  await writeFile(target, Buffer.from(await response.arrayBuffer()));
+  const body = Buffer.from(await response.arrayBuffer());
+  await writeFile(target, file.archive ? fromArchive(body, file) : body);
+}
+
+function fromArchive(tgz: Buffer, file: ModelFile): Buffer {
+  const entry = tarEntry(gunzipSync(tgz), file.archive!);
+  if (!entry) throw new AppError('model_missing', `${file.url} has no ${file.archive}`);
+  return entry;
 }
 
 /** Installs one file: fetch or copy to a temporary name, verify, then rename into place. */
@@ -69,8 +78,10 @@ async function installOne(file: ModelFile, opts: InstallOptions): Promise<Instal
   if ((await exists(target)) && (await sha256File(target)) === file.sha256) return 'present';
   const temp = `${target}.${process.pid}.tmp`;
   try {
-    if (opts.from) {
-      const source = join(opts.from, file.name);
+    // A mirror made before an optional file was added lacks it: that one is downloaded.
+    const copy = opts.from && (!file.optional || (await exists(join(opts.from, file.name))));
+    if (copy) {
+      const source = join(opts.from!, file.name);
       if (!(await exists(source))) {
         throw new AppError('model_missing', `model file ${file.name} not found in ${opts.from}`);
       }
@@ -80,10 +91,10 @@ async function installOne(file: ModelFile, opts: InstallOptions): Promise<Instal
     }
     const actual = await sha256File(temp);
     if (actual !== file.sha256) {
-      throw new AppError('model_missing', `${file.name} from ${opts.from ?? file.url} has sha256 ${actual}, expected ${file.sha256}`);
+      throw new AppError('model_missing', `${file.name} from ${copy ? opts.from : file.url} has sha256 ${actual}, expected ${file.sha256}`);
     }
     await rename(temp, target);
-    return opts.from ? 'copied' : 'downloaded';
+    return copy ? 'copied' : 'downloaded';
   } finally {
     await rm(temp, { force: true });
   }
@@ -93,7 +104,14 @@ export async function installModels(opts: InstallOptions): Promise<Record<string
   await mkdir(opts.modelDir, { recursive: true });
   const outcomes: Record<string, InstallOutcome> = {};
   for (const file of opts.files) {
-    outcomes[file.name] = await installOne(file, opts);
+    try {
+      outcomes[file.name] = await installOne(file, opts);
+    } catch (err) {
+      if (!file.optional) throw err;
+      outcomes[file.name] = 'unavailable';
+      opts.logger.warn({ file: file.name }, `optional model file not installed (${errorMessage(err)}): photos are searched for their object by colour`);
+      continue;
+    }
     opts.logger.info({ file: file.name, outcome: outcomes[file.name] }, 'model file ready');
   }
   // ONNX Runtime's copy of the CPU model, so that the detector starts without converting.

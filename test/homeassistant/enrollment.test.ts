@@ -18,7 +18,7 @@ import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { BASE, startAgent, TestClient, type Agent } from '../mqtt/harness.js';
 
 const CAT = readFileSync(image('cat_train_0.jpg'));
-/** A photo whose object stands out from its edges (a close-up like CAT is answered with no_object_in_photo). */
+/** A photo whose object stands out (found by the salient-object model, or without it by its edges). */
 const DOG = readFileSync(image('dog_train_0.jpg'));
 const LAST = `${BASE}/last_enrollment`;
 const ZONES = { mat: { roi: { x: 0, y: 0.5, width: 0.5, height: 0.5 }, classes: [] }, step: { roi: { x: 0.5, y: 0.5, width: 0.5, height: 0.5 }, classes: [] } };

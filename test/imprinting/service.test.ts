@@ -69,7 +69,7 @@ describe("Coral's imprinting check through the service (real model, real photos)
     const plain = await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 90, g: 120, b: 60 } } }).jpeg().toBuffer();
     const blank = await core.imprinter.enrollImages('lawn', [plain], { source: 'test' });
     assert.deepEqual(blank.warning?.map((w) => w.code), ['no_object_in_photo']);
-    assert.match(blank.warning![0]!.message, /no object stands out from the edges of the picture/);
+    assert.match(blank.warning![0]!.message, /no object stands out in the picture/);
     const stored = new Map(core.core.store.shotEmbeddings().map((c) => [c.label, c]));
     const flower = stored.get('sunflower')!;
     assert.equal(flower.objects.length, 1);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import type { Raster } from '../../src/recognition/foreground.js';
-import { cutOutObject, photoObject } from '../../src/recognition/photoObject.js';
+import { cutOutObject, photoObject, salientObject } from '../../src/recognition/photoObject.js';
 import { decodePhoto } from '../../src/media/crops.js';
 import { image } from '../helpers/env.js';
 
@@ -122,5 +122,39 @@ describe('decodePhoto: the pixels the object is searched in', () => {
     assert.deepEqual([jpeg.raster.width, jpeg.raster.height], [20, 40]);
     const big = await decodePhoto(await sharp(image('sunflower.jpg')).toBuffer(), 320);
     assert.ok(Math.max(big.raster.width, big.raster.height) <= 320);
+  });
+});
+
+describe('salientObject: the object by a salient-object map', () => {
+  /** 1 inside the ellipse, `rest` elsewhere in the box `halo`, 0 beyond. */
+  function map(object: { x: number; y: number; w: number; h: number }, halo: { x: number; y: number; w: number; h: number }, rest: number): Float32Array {
+    const alpha = ellipseAlpha(object);
+    const m = new Float32Array(W * H);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const inHalo = x >= halo.x && x < halo.x + halo.w && y >= halo.y && y < halo.y + halo.h;
+        m[y * W + x] = alpha[y * W + x] ? 1 : inHalo ? rest : 0;
+      }
+    }
+    return m;
+  }
+
+  it('keeps what the model is sure of, not the halo beside it (clouds by a clothespin)', async () => {
+    const object = { x: 110, y: 90, w: 100, h: 150 };
+    const halo = { x: 0, y: 0, w: 200, h: 120 };
+    const v = salientObject(await photo('sunflower.jpg'), map(object, halo, 0.7));
+    assert.ok(v);
+    const [bx, by, bw] = [v.box.x * W, v.box.y * H, v.box.width * W];
+    assert.ok(bx > object.x - 25 && bx + bw < object.x + object.w + 25, `box x ${bx.toFixed(0)}..${(bx + bw).toFixed(0)} hugs the object`);
+    assert.ok(by > object.y - 25, `box top ${by.toFixed(0)}: the halo left out`);
+    const c = Math.round(v.square.width / 2);
+    assert.deepEqual(at(v.square, 1, 1), [128, 128, 128], 'a corner is the place, greyed');
+    assert.notDeepEqual(at(v.square, c, c), [128, 128, 128], 'the middle is the object');
+  });
+
+  it('finds nothing when the model is sure of nothing, or of the whole picture', async () => {
+    const sunflower = await photo('sunflower.jpg');
+    assert.equal(salientObject(sunflower, new Float32Array(W * H).fill(0.6)), null);
+    assert.equal(salientObject(sunflower, new Float32Array(W * H).fill(1)), null);
   });
 });
