@@ -2,13 +2,16 @@
  * U²-Net-p (Qin et al. 2020, Apache-2.0; 4.6 MB), a salient-object model: for an enrolled
  * photo, how much each pixel belongs to the thing photographed. Colour counts on the photo's
  * border (photoObject.ts) take a busy or graded background for the object; this model was
- * trained to tell the two apart on real photos. Used only when a photo is enrolled, so the
- * session is made on first use and let go after a minute idle (its activations at 320×320
- * hold tens of MB). Without the file (`edge-imprint models` fetches it; it is optional) the
- * agent keeps the border search.
+ * trained to tell the two apart on real photos. It runs in a process of its own
+ * (salientChild.ts), forked when a photo is enrolled and stopped after a minute idle: ONNX
+ * Runtime and the model's activations at 320×320 would otherwise stay in the agent's memory
+ * (about 100 MB) for a use a few times a year. Without the file (`edge-imprint models`
+ * fetches it; it is optional) the agent keeps the border search.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { InferenceSession } from 'onnxruntime-node';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import sharp from 'sharp';
 import type { Raster } from '../recognition/foreground.js';
@@ -19,16 +22,34 @@ const MEAN = [0.485, 0.456, 0.406];
 const STD = [0.229, 0.224, 0.225];
 const IDLE_MS = 60_000;
 
+export interface SalientRequest {
+  id: number;
+  modelPath: string;
+  /** SALIENT_SIDE² RGB pixels. */
+  rgb: Uint8Array;
+}
+
+/** The map (SALIENT_SIDE², 0..255), or why not; `fatal`: the model does not load. */
+export type SalientReply = { id: number; map: Uint8Array } | { id: number; error: string; fatal: boolean };
+
 export interface SalientModelDeps {
   /** The .onnx file; absent: saliency() answers null. */
   modelPath: string;
   logger: Logger;
 }
 
+interface Pending {
+  child: ChildProcess;
+  resolve: (map: Uint8Array) => void;
+  reject: (err: Error) => void;
+}
+
 export class SalientModel {
-  private session: Promise<InferenceSession> | null = null;
+  private child: ChildProcess | null = null;
   private idle: NodeJS.Timeout | null = null;
   private present = false;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
 
   constructor(private readonly deps: SalientModelDeps) {}
 
@@ -41,48 +62,79 @@ export class SalientModel {
   /** Per pixel of `photo`, 0..1: how much it belongs to the photographed object; null without the model. */
   async saliency(photo: Raster): Promise<Float32Array | null> {
     if (!this.present) return null;
-    const session = await this.open();
-    const input = salientInput(await resizedRgb(photo, SALIENT_SIDE, SALIENT_SIDE));
-    const ort = await import('onnxruntime-node');
-    const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, [1, 3, SALIENT_SIDE, SALIENT_SIDE]) });
-    const map = salientMap(out[session.outputNames[0]!]!.data as Float32Array);
-    this.release();
+    const rgb = await resizedRgb(photo, SALIENT_SIDE, SALIENT_SIDE);
+    const map = await this.ask(rgb);
     const back = await sharp(map, { raw: { width: SALIENT_SIDE, height: SALIENT_SIDE, channels: 1 } }).resize(photo.width, photo.height, { fit: 'fill' }).extractChannel(0).raw().toBuffer();
     return Float32Array.from(back, (v) => v / 255);
   }
 
-  async stop(): Promise<void> {
-    if (this.idle) clearTimeout(this.idle);
-    this.idle = null;
-    await this.close();
+  stop(): Promise<void> {
+    this.end();
+    return Promise.resolve();
   }
 
-  private open(): Promise<InferenceSession> {
+  private ask(rgb: Uint8Array): Promise<Uint8Array> {
     if (this.idle) clearTimeout(this.idle);
     this.idle = null;
-    this.session ??= import('onnxruntime-node').then((ort) =>
-      ort.InferenceSession.create(this.deps.modelPath, { intraOpNumThreads: 1, enableCpuMemArena: false }),
-    );
-    // A file that does not load is forgotten, so the next photo falls back to the border search.
-    this.session.catch((err: unknown) => {
-      this.present = false;
-      this.session = null;
-      this.deps.logger.warn({ err }, 'salient-object model failed to load: photos are searched for their object by colour');
+    const child = this.child ?? this.spawn();
+    const id = this.nextId++;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      this.pending.set(id, { child, resolve, reject });
+      const req: SalientRequest = { id, modelPath: this.deps.modelPath, rgb };
+      child.send(req);
     });
-    return this.session;
   }
 
-  /** Lets the session go after a minute without photos (a closet box has little memory to keep it). */
+  private spawn(): ChildProcess {
+    // The test runner's and the inspector's flags would make the child a test file or a debug target.
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--test') && !a.startsWith('--inspect'));
+    const self = fileURLToPath(import.meta.url);
+    const entry = fileURLToPath(new URL(`./salientChild${extname(self)}`, import.meta.url));
+    const child = fork(entry, [], { serialization: 'advanced', execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.on('message', (reply: SalientReply) => this.settle(reply));
+    child.on('exit', () => this.gone(child));
+    child.on('error', (err) => this.deps.logger.warn({ err }, 'salient-object process failed'));
+    this.child = child;
+    return child;
+  }
+
+  private settle(reply: SalientReply): void {
+    const p = this.pending.get(reply.id);
+    this.pending.delete(reply.id);
+    if ('map' in reply) p?.resolve(reply.map);
+    else {
+      // A file that does not load is given up, so the next photos go to the border search.
+      if (reply.fatal && this.present) {
+        this.present = false;
+        this.deps.logger.warn({ error: reply.error }, 'salient-object model failed to load: photos are searched for their object by colour');
+      }
+      p?.reject(new Error(reply.error));
+    }
+    if (this.pending.size === 0) this.release();
+  }
+
+  /** Stops the process after a minute without photos, giving its memory back. */
   private release(): void {
     if (this.idle) clearTimeout(this.idle);
-    this.idle = setTimeout(() => void this.close(), IDLE_MS);
+    this.idle = setTimeout(() => this.end(), IDLE_MS);
     this.idle.unref();
   }
 
-  private async close(): Promise<void> {
-    const session = this.session;
-    this.session = null;
-    if (session) await session.then((s) => s.release()).catch(() => undefined);
+  private end(): void {
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = null;
+    const child = this.child;
+    this.child = null;
+    if (child && child.exitCode === null) child.kill('SIGTERM');
+  }
+
+  private gone(child: ChildProcess): void {
+    if (this.child === child) this.child = null;
+    for (const [id, p] of this.pending) {
+      if (p.child !== child) continue;
+      this.pending.delete(id);
+      p.reject(new Error('the salient-object process exited'));
+    }
   }
 }
 

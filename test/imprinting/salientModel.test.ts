@@ -1,5 +1,6 @@
 /** The salient-object model (imprinting/salientModel.ts) with the real U²-Net-p file, and its pure parts. */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
@@ -7,7 +8,7 @@ import sharp from 'sharp';
 import { SALIENT_SIDE, SalientModel, salientInput, salientMap } from '../../src/imprinting/salientModel.js';
 import type { Raster } from '../../src/recognition/foreground.js';
 import { salientObject } from '../../src/recognition/photoObject.js';
-import { MODEL_DIR, image, testLogger } from '../helpers/env.js';
+import { MODEL_DIR, image, tempDir, testLogger } from '../helpers/env.js';
 
 const W = 320;
 const H = 240;
@@ -52,6 +53,23 @@ describe('SalientModel: U²-Net-p finds the photographed object', () => {
     assert.ok(map);
     assert.ok(Math.max(...map) < 0.5, `max ${Math.max(...map).toFixed(2)}`);
     assert.equal(salientObject(blurred, map), null);
+  });
+
+  it('gives up a file that does not load: that photo fails, the next ones answer null (the border search)', async () => {
+    const dir = tempDir('edge-imprint-salient-');
+    try {
+      const path = join(dir.path, 'u2netp.onnx');
+      writeFileSync(path, 'not a model');
+      const lines: string[] = [];
+      const broken = new SalientModel({ modelPath: path, logger: pino({ level: 'warn' }, { write: (l: string) => lines.push(l) }) });
+      await broken.start();
+      await assert.rejects(broken.saliency(await photo('owl.jpg')));
+      assert.equal(await broken.saliency(await photo('owl.jpg')), null);
+      assert.equal(lines.filter((l) => l.includes('failed to load')).length, 1);
+      await broken.stop();
+    } finally {
+      dir.cleanup();
+    }
   });
 
   it('answers null without its file, and says once at start how photos are searched instead', async () => {
