@@ -1,14 +1,7 @@
 import { fork as nodeFork, type ChildProcess } from 'node:child_process';
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { childExecArgv, siblingEntry } from '../process/childEntry.js';
 import { StderrRing } from '../process/stderrRing.js';
 import type { BackendSpec, FromChild, ToChild } from './protocol.js';
-
-/** The child entry next to this file: child.ts under tsx, child.js when built. */
-function childEntry(): string {
-  const self = fileURLToPath(import.meta.url);
-  return fileURLToPath(new URL(`./child${extname(self)}`, import.meta.url));
-}
 
 export interface ChildHandlers {
   message: (m: FromChild) => void;
@@ -19,9 +12,7 @@ export interface ChildHandlers {
 
 /** Forks the inference child (IPC with advanced serialisation, for typed arrays) and sends it its spec. */
 export function forkDetectorChild(spec: BackendSpec, handlers: ChildHandlers, fork: typeof nodeFork = nodeFork): ChildProcess {
-  // The test runner's and the inspector's flags would make the child a test file or a debug target.
-  const execArgv = process.execArgv.filter((a) => !a.startsWith('--test') && !a.startsWith('--inspect'));
-  const child = fork(childEntry(), [], { serialization: 'advanced', execArgv, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+  const child = fork(siblingEntry(import.meta.url, 'child'), [], { serialization: 'advanced', execArgv: childExecArgv(), stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
   const stderr = new StderrRing(20, []);
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
   child.on('message', (m: FromChild) => handlers.message(m));

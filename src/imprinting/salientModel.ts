@@ -10,11 +10,10 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import sharp from 'sharp';
 import type { Raster } from '../recognition/foreground.js';
+import { childExecArgv, siblingEntry } from '../process/childEntry.js';
 
 /** The model's input side, pixels. */
 export const SALIENT_SIDE = 320;
@@ -86,11 +85,7 @@ export class SalientModel {
   }
 
   private spawn(): ChildProcess {
-    // The test runner's and the inspector's flags would make the child a test file or a debug target.
-    const execArgv = process.execArgv.filter((a) => !a.startsWith('--test') && !a.startsWith('--inspect'));
-    const self = fileURLToPath(import.meta.url);
-    const entry = fileURLToPath(new URL(`./salientChild${extname(self)}`, import.meta.url));
-    const child = fork(entry, [], { serialization: 'advanced', execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(siblingEntry(import.meta.url, 'salientChild'), [], { serialization: 'advanced', execArgv: childExecArgv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.on('message', (reply: SalientReply) => this.settle(reply));
     child.on('exit', () => this.gone(child));
     child.on('error', (err) => this.deps.logger.warn({ err }, 'salient-object process failed'));
