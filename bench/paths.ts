@@ -24,7 +24,7 @@ import { ClipRenderer, writeClipVideo } from './fieldRender.js';
 import type { ClipOutcome } from './fieldSim.js';
 import { DEFAULT_PAUSE_S, planPathsClip, type PathsClip } from './pathsPlan.js';
 import { PATHS, runPath, type PathName, type PathResult, type PathRun } from './pathsRun.js';
-import { cutOutOf, loadPathsSource, loadTuningSource, photoOf, type PathsSource } from './pathsSource.js';
+import { cutOutOf, loadPathsSource, loadTuningSource, photoBackgroundOf, photoOf, type PathsSource } from './pathsSource.js';
 import type { Report } from './report.js';
 import { FIXTURE_IMAGES } from './setup.js';
 
@@ -68,7 +68,7 @@ async function prepare(source: PathsSource, print: (line: string) => void): Prom
   const cutouts = new Map<string, Buffer>();
   const onBackground: string[] = [];
   for (const [n, e] of clips.flatMap((c) => c.enrolled).entries()) {
-    const background = source.photoBackgrounds[n % source.photoBackgrounds.length]!;
+    const background = photoBackgroundOf(source, n);
     photos.set(e.label, await photoOf(e.stamp, background.path));
     onBackground.push(`${e.label} on ${background.name}`);
   }

@@ -25,7 +25,7 @@ import { startImprinting } from '../test/helpers/imprinting.js';
 import { FPS } from './fieldPlan.js';
 import { ClipRenderer } from './fieldRender.js';
 import { DEFAULT_PAUSE_S, boxFractions, planPathsClip } from './pathsPlan.js';
-import { cutOutOf, loadPathsSource, loadSmallTuningSource, loadTuningSource, photoOf } from './pathsSource.js';
+import { cutOutOf, loadPathsSource, loadSmallTuningSource, loadTuningSource, photoBackgroundOf, photoOf } from './pathsSource.js';
 import { tempDir } from './setup.js';
 
 const INPUT = { width: 224, height: 224 };
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
       }
       for (const e of clip.enrolled) {
         if (PATH === 'photo' || PATH === 'cutout') {
-          const picture = PATH === 'photo' ? await photoOf(e.stamp, source.photoBackgrounds[photographed++ % source.photoBackgrounds.length]!.path) : await cutOutOf(e.stamp);
+          const picture = PATH === 'photo' ? await photoOf(e.stamp, photoBackgroundOf(source, photographed++).path) : await cutOutOf(e.stamp);
           const r = await imp.enrollImages(e.label, [picture], { source: 'mqtt' });
           console.log(`enrolled ${e.label} from a photo: ${(r.warning ?? []).map((w) => w.code).join(', ')}`);
           continue;

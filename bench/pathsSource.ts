@@ -168,6 +168,11 @@ export async function loadPathsSource(print: (line: string) => void): Promise<Pa
   };
 }
 
+/** The background the n-th enrolled object (counted over a run's clips) is photographed on: they take turns. */
+export function photoBackgroundOf(source: PathsSource, n: number): { name: string; path: string } {
+  return source.photoBackgrounds[n % source.photoBackgrounds.length]!;
+}
+
 /** Path (a)'s photo: the object's cut-out, 60 % of the height, on another place's photo. */
 export async function photoOf(stamp: string, background: string): Promise<Buffer> {
   const h = Math.round(0.6 * HEIGHT);
