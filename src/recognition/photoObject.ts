@@ -227,13 +227,29 @@ function fillHoles(mask: Uint8Array, w: number, h: number): void {
 export const SALIENT_LEVEL = 0.9;
 
 /**
- * The object of a photo by a salient-object map (0..1 per pixel of `photo`): its largest
- * blob, holes filled, on the grey square. Null when none is large enough or it fills the
- * photo. Pure.
+ * Where nothing large enough reaches SALIENT_LEVEL, the level tried next. Thin objects (open
+ * scissors, a syringe, a stethoscope's tubing) get a map that is sure only in patches; at 0.5
+ * they are whole, and the clouds that join a solid object at 0.5 cannot, since it was found
+ * at 0.9 and never gets here.
  */
-export function salientObject(photo: Raster, saliency: Float32Array, opts: PhotoObjectOptions = DEFAULT_PHOTO_OBJECT): ObjectView | null {
+export const SALIENT_FALLBACK = 0.5;
+
+/**
+ * The object of a photo by a salient-object map (0..1 per pixel of `photo`): its largest
+ * blob at SALIENT_LEVEL (else SALIENT_FALLBACK), holes filled, on the grey square. Null when
+ * none is large enough at either or it fills the photo. Pure.
+ */
+export function salientObject(photo: Raster, saliency: Float32Array, opts: PhotoObjectOptions = DEFAULT_PHOTO_OBJECT, levels = [SALIENT_LEVEL, SALIENT_FALLBACK]): ObjectView | null {
+  for (const level of levels) {
+    const found = salientAt(photo, saliency, level, opts);
+    if (found) return found;
+  }
+  return null;
+}
+
+function salientAt(photo: Raster, saliency: Float32Array, level: number, opts: PhotoObjectOptions): ObjectView | null {
   const { width: w, height: h } = photo;
-  const mask = Uint8Array.from(saliency, (v) => (v >= SALIENT_LEVEL ? 1 : 0));
+  const mask = Uint8Array.from(saliency, (v) => (v >= level ? 1 : 0));
   const blob = largestBlob(mask, w, h);
   if (!blob || blob.count < opts.minShare * w * h) return null;
   fillHoles(blob.mask, w, h);

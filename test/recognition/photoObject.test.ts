@@ -152,8 +152,19 @@ describe('salientObject: the object by a salient-object map', () => {
     assert.notDeepEqual(at(v.square, c, c), [128, 128, 128], 'the middle is the object');
   });
 
+  it('takes a thin object the model is sure of only in patches at the lower level, whole', async () => {
+    const object = { x: 60, y: 100, w: 200, h: 40 };
+    const m = map(object, { x: 0, y: 0, w: 0, h: 0 }, 0).map((v) => v * 0.6);
+    // Specks of certainty along it, each far under the smallest object.
+    for (const cx of [80, 160, 240]) for (let y = 115; y < 125; y++) for (let x = cx - 5; x < cx + 5; x++) m[y * W + x] = 0.95;
+    const v = salientObject(await photo('sunflower.jpg'), m);
+    assert.ok(v, 'found at the fallback level');
+    assert.ok(v.box.width * W > 0.8 * object.w, `the whole length (box width ${(v.box.width * W).toFixed(0)} of ${object.w})`);
+  });
+
   it('finds nothing when the model is sure of nothing, or of the whole picture', async () => {
     const sunflower = await photo('sunflower.jpg');
+    assert.equal(salientObject(sunflower, new Float32Array(W * H).fill(0.4)), null);
     assert.equal(salientObject(sunflower, new Float32Array(W * H).fill(0.6)), null);
     assert.equal(salientObject(sunflower, new Float32Array(W * H).fill(1)), null);
   });
