@@ -22,7 +22,8 @@ import { NONE, UNKNOWN, type Classification, type ClassWeights, type ThresholdSo
 import { meanDirection } from '../recognition/vector.js';
 import { DEFAULT_CAMERA_ALLOWANCE, DEFAULT_CROP_FLOOR } from '../recognition/defaults.js';
 import type { ClassThreshold, ThresholdOptions } from '../recognition/classThresholds.js';
-import { isCutSource, isObjectSource, type Box } from '../recognition/regions.js';
+import type { Box } from '../recognition/regions.js';
+import { classKinds, type ClassKinds } from '../recognition/classKinds.js';
 
 /** The names `classes` publishes (contract: threshold_source) for classThresholds' sources. */
 const SOURCE_NAMES: Record<ClassThreshold['source'], ThresholdSource> = { data: 'learned', override: 'set', floor: 'floor' };
@@ -82,15 +83,10 @@ export class Recognizer {
   private units = new Map<string, UnitView>();
   private background: Float32Array[] = [];
   private taughtInUnits = new Map<string, Set<string>>();
-  private backgroundLabels = new Set<string>();
-  /** Classes with a shot of the object itself (a photo, a drawn box): matched against regions of frames. */
-  private cropLabels = new Set<string>();
-  /** Crop classes taught with objects cut out of a camera's frame (isCutSource): they match cut-out regions. */
-  private cutLabels = new Set<string>();
-  /** Classes a unit's whole frame may match by their look (every class but those cut out of camera frames). */
-  private lookLabels = new Set<string>();
+  /** How each class may be matched (classKinds.ts). */
+  private kinds: ClassKinds = classKinds([]);
   /** Photo classes with an object found in their photos (matched by it, not by the photo as seen). */
-  private objectLabels = new Set<string>();
+  private objectLabels: ReadonlySet<string> = new Set();
   /** Where each photo threshold came from; a class missing here is at the floor. */
   private sources = new Map<string, ThresholdSource>();
 
@@ -112,10 +108,7 @@ export class Recognizer {
   /** Rebuilds weights, thresholds and unit views from the store's data. */
   load(data: RecognizerData): void {
     this.background = data.classes.filter((c) => c.background).flatMap((c) => c.shots);
-    this.backgroundLabels = new Set(data.classes.filter((c) => c.background).map((c) => c.label));
-    this.cropLabels = new Set(data.classes.filter((c) => !c.background && (c.sources ?? []).some(isObjectSource)).map((c) => c.label));
-    this.cutLabels = new Set(data.classes.filter((c) => this.cropLabels.has(c.label) && (c.sources ?? []).some(isCutSource)).map((c) => c.label));
-    this.lookLabels = new Set(data.classes.map((c) => c.label).filter((l) => !this.cutLabels.has(l)));
+    this.kinds = classKinds(data.classes);
     this.loadPhotos(data);
     this.loadObjects(data);
     this.units = new Map();
@@ -155,7 +148,7 @@ export class Recognizer {
     // plain grey view (water, a wall) scores as well as the object; regions match them, cut out.
     const taught = this.taughtInUnits.get(key) ?? new Set<string>();
     const byLook = (l: string): boolean => !taught.has(l) && this.wholeByLook(l) && (!allowedSet || allowedSet.has(l));
-    const photoAllowed = new Set(this.photos.labels().filter((l) => this.backgroundLabels.has(l) || byLook(l)));
+    const photoAllowed = new Set(this.photos.labels().filter((l) => this.kinds.background.has(l) || byLook(l)));
     // A camera frame of a photo scores a little lower than the photo (codec, scaling, aspect): room for it.
     const photo = photoAllowed.size > 0 ? this.photos.classify(this.centred(x), photoAllowed, DEFAULT_CAMERA_ALLOWANCE) : null;
     const scores = { ...photo?.scores, ...d.scores };
@@ -170,17 +163,17 @@ export class Recognizer {
 
   /** The classes a unit may match in regions of its frames (photo and box classes it allows). */
   cropClasses(allowed: readonly string[]): string[] {
-    return [...this.cropLabels].filter((l) => allowed.length === 0 || allowed.includes(l));
+    return [...this.kinds.crop].filter((l) => allowed.length === 0 || allowed.includes(l));
   }
 
   /** Whether a unit's whole frame may match the class by its look where it was not taught (not a class cut out of camera frames). */
   wholeByLook(label: string): boolean {
-    return this.lookLabels.has(label);
+    return this.kinds.look.has(label);
   }
 
   /** Whether a crop class was taught from photos only (it is matched with regions as the camera saw them, and by its photos' objects). */
   isPhotoCrop(label: string): boolean {
-    return this.cropLabels.has(label) && !this.cutLabels.has(label);
+    return this.kinds.photo.has(label);
   }
 
   /**
@@ -200,9 +193,9 @@ export class Recognizer {
     let best: { label: string; score: number; box: Box } | null = null;
     const scores = { ...unitResult.scores };
     const among = (keep: (l: string) => boolean): Set<string> => new Set([...labels].filter(keep));
-    const cutLabels = among((l) => this.cutLabels.has(l));
+    const cutLabels = among((l) => this.kinds.cut.has(l));
     const objectLabels = among((l) => this.objectLabels.has(l));
-    const photoLabels = among((l) => this.isPhotoCrop(l));
+    const photoLabels = among((l) => this.kinds.photo.has(l));
     for (const region of regions) {
       const views = [
         { x: region.embedding, among: cutLabels, floor: DEFAULT_CROP_FLOOR, by: this.photos },
@@ -246,7 +239,7 @@ export class Recognizer {
   }
 
   isBackground(label: string): boolean {
-    return this.backgroundLabels.has(label);
+    return this.kinds.background.has(label);
   }
 
   /** `x`'s residual against one given look of the scene (an augmented shot against the augmented scene). */
@@ -279,7 +272,7 @@ export class Recognizer {
 
   /** Photo classes with objects found in their photos: one prototype per class from those alone. */
   private loadObjects(data: RecognizerData): void {
-    const withObjects = data.classes.filter((c) => this.cropLabels.has(c.label) && !this.cutLabels.has(c.label) && (c.objects ?? []).length > 0);
+    const withObjects = data.classes.filter((c) => this.kinds.photo.has(c.label) && (c.objects ?? []).length > 0);
     const centred = withObjects.map((c) => ({ label: c.label, shots: (c.objects ?? []).map((o) => this.centred(o)) }));
     const dim = centred[0]?.shots[0]?.length ?? 0;
     this.objects.setClasses(centred.map((c) => ({ label: c.label, background: false, sum: meanDirection(c.shots, dim), count: c.shots.length })));
@@ -301,9 +294,8 @@ export class Recognizer {
   private unitView(key: string, data: RecognizerData): UnitView {
     const shots = data.zoneShots.filter((s) => unitKey(s) === key);
     const overrides = new Map(data.classes.map((c) => [c.label, c.override]));
-    const background = new Set(data.classes.filter((c) => c.background).map((c) => c.label));
     const byLabel = new Map<string, Float32Array[]>();
-    for (const s of shots) if (!background.has(s.label)) byLabel.set(s.label, [...(byLabel.get(s.label) ?? []), s.residual]);
+    for (const s of shots) if (!this.kinds.background.has(s.label)) byLabel.set(s.label, [...(byLabel.get(s.label) ?? []), s.residual]);
     this.taughtInUnits.set(key, new Set(byLabel.keys()));
     const unitNegatives = data.negatives.filter((n) => unitKey(n) === key);
     const negatives = unitNegatives.flatMap((n) => (n.label !== null && n.residual ? [{ label: n.label, residual: n.residual }] : []));
