@@ -178,7 +178,12 @@ function cellGreys(rgb: Uint8Array, size: { width: number; height: number }, gri
   return sums.map((s, i) => s / Math.max(1, counts[i]!));
 }
 
-/** Mean absolute grey difference per cell, row-major grid × grid. */
+/**
+ * Mean absolute grey difference per cell, row-major grid × grid. Its walk over cells is
+ * cellGreys' (and foreground.ts's cellMeans'), written out in each: this runs on every
+ * inferred frame, and one shared walk taking a per-pixel callback measured 1.0 → 1.6 ms a
+ * 224 × 224 frame (values gathered into an array first: 4.2 ms).
+ */
 function cellDifferences(a: Uint8Array, b: Uint8Array, size: { width: number; height: number }, grid: number): Float32Array {
   const sums = new Float32Array(grid * grid);
   const counts = new Uint32Array(grid * grid);
