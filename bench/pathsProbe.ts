@@ -106,6 +106,8 @@ async function main(): Promise<void> {
         const r = await imp.classifyPixels(crop, unit, async () => objectCrops(frame, empty, boxes, INPUT));
         imp.observe(unit, r, []);
         const isClass = r.label !== NONE && r.label !== UNKNOWN;
+        // The highest score any enrolled class reached in this frame, named or not: how near a never-enrolled object or an empty view came.
+        const top = Math.max(-1, ...clip.enrolled.map((e) => r.scores[e.label] ?? -1));
         if (isClass) lastClass = f;
         const active = f - lastClass <= OFF_DELAY_S * FPS;
         if (isClass || active) changedFrames = 0;
@@ -121,12 +123,13 @@ async function main(): Promise<void> {
             totals.emptyFrames += 1;
             lines.push(`    empty f${f}: ${r.label} ${r.score.toFixed(3)} (${r.reason})`);
           }
+          if (process.env.EDGE_IMPRINT_PROBE_TOP) console.log(`    top empty f${f} ${top.toFixed(3)}`);
           continue;
         }
         const own = span.label;
         const mark = r.label === own ? '+' : isClass ? `!${r.label}` : '-';
         if (!own && isClass) totals.strangerFrames += 1;
-        lines.push(`    ${own ?? 'stranger'}#${span.index} f${f} ${mark} own ${own ? (r.scores[own] ?? NaN).toFixed(3) : ''} best ${r.label} ${r.score.toFixed(3)} ${r.reason} props ${boxes.length}`);
+        lines.push(`    ${own ?? 'stranger'}#${span.index} f${f} ${mark} own ${own ? (r.scores[own] ?? NaN).toFixed(3) : ''} best ${r.label} ${r.score.toFixed(3)} ${r.reason} props ${boxes.length} top ${top.toFixed(3)}`);
         if (f === span.endFrame) {
           const right = lines.filter((l) => l.includes(' + ')).length;
           if (own) {
