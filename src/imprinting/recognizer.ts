@@ -20,7 +20,7 @@ import { decide, nearestScene, residual, residualShot, type DecisionClass, type 
 import { unitKey, type SceneBook } from './sceneBook.js';
 import { NONE, UNKNOWN, type Classification, type ClassWeights, type ThresholdSource, type UnitRef } from '../recognition/types.js';
 import { meanDirection } from '../recognition/vector.js';
-import { DEFAULT_CAMERA_ALLOWANCE, DEFAULT_CROP_FLOOR } from '../recognition/defaults.js';
+import { DEFAULT_CAMERA_ALLOWANCE, DEFAULT_CROP_FLOOR, NEAR_LEVEL } from '../recognition/defaults.js';
 import type { ClassThreshold, ThresholdOptions } from '../recognition/classThresholds.js';
 import type { Box } from '../recognition/regions.js';
 import { classKinds, type ClassKinds } from '../recognition/classKinds.js';
@@ -210,7 +210,7 @@ export class Recognizer {
       }
     }
     if (decided) return best?.label === unitResult.label ? { ...unitResult, box: best.box } : unitResult;
-    if (!best) return { ...unitResult, scores };
+    if (!best) return { ...unitResult, scores, ...nearOf(scores, labels) };
     return { ...unitResult, label: best.label, score: best.score, scores, box: best.box, reason: 'crop_match' };
   }
 
@@ -311,4 +311,14 @@ export class Recognizer {
       sceneExamples: unitNegatives.filter((n) => n.label === null).map((n) => n.embedding),
     };
   }
+}
+
+/** The crop class the regions scored highest, when at NEAR_LEVEL or more (Classification.near). */
+function nearOf(scores: Readonly<Record<string, number>>, labels: ReadonlySet<string>): { near?: { label: string; score: number } } {
+  let top: { label: string; score: number } | null = null;
+  for (const label of labels) {
+    const score = scores[label] ?? -Infinity;
+    if (!top || score > top.score) top = { label, score };
+  }
+  return top && top.score >= NEAR_LEVEL ? { near: top } : {};
 }

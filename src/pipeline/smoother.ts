@@ -5,7 +5,10 @@ export interface SmootherOptions {
   camera: string;
   /** The zone whose frames this smoother sees (null: the camera's whole frame). */
   zone: string | null;
-  /** Votes: a class turns ON when it won at least `minHits` of the last `window` frames. */
+  /**
+   * Votes: a class turns ON when it won at least `minHits` of the last `window` frames, a frame
+   * that came near it (Classification.near) counting as one once this frame is a win.
+   */
   window: number;
   minHits: number;
   /** A class turns OFF after this long without a winning frame. */
@@ -37,6 +40,8 @@ interface Vote {
   label: string;
   score: number;
   at: number;
+  /** The frame named no class but came near `label`. */
+  near?: boolean;
 }
 
 /**
@@ -56,7 +61,7 @@ export class ClassSmoother {
   push(result: Classification): SmootherUpdate {
     const now = this.opts.clock();
     const hit = isClassLabel(result.label) && result.score > this.opts.threshold && (this.classes?.has(result.label) ?? true);
-    const vote: Vote = { label: result.label, score: hit ? result.score : 0, at: now };
+    const vote = this.voteOf(result, hit, now);
     this.votes.push(vote);
     if (this.votes.length > this.opts.window) this.votes.shift();
     const update: SmootherUpdate = { label: NONE, changes: [], events: [] };
@@ -103,6 +108,13 @@ export class ClassSmoother {
     return [...this.active.keys()];
   }
 
+  /** A frame's vote: its class when it won, else the class it came near (a class that may turn ON), else its label. */
+  private voteOf(result: Classification, hit: boolean, at: number): Vote {
+    if (hit) return { label: result.label, score: result.score, at };
+    const near = result.near && (this.classes?.has(result.near.label) ?? true) ? result.near.label : null;
+    return near ? { label: near, score: 0, at, near: true } : { label: result.label, score: 0, at };
+  }
+
   private onHit(vote: Vote, now: number, update: SmootherUpdate): void {
     const current = this.active.get(vote.label);
     if (current) {
@@ -110,7 +122,7 @@ export class ClassSmoother {
       current.score = Math.max(current.score, vote.score);
       return;
     }
-    const hits = this.votes.filter((v) => v.label === vote.label && v.score > 0).length;
+    const hits = this.votes.filter((v) => v.label === vote.label && (v.score > 0 || v.near)).length;
     if (hits < this.opts.minHits) return;
     const id = this.opts.newId();
     this.active.set(vote.label, { id, startedAt: now, lastHitAt: now, score: vote.score });

@@ -15,6 +15,12 @@ export interface Classification {
   reason?: string;
   /** A camera unit's frame: the region (fractions of the frame) the class was found in; absent when the whole unit decided. */
   box?: { x: number; y: number; width: number; height: number };
+  /**
+   * A camera unit's frame that named no class, but whose regions came near one (its score at
+   * NEAR_LEVEL or more, the top class there): the vote counts it for that class once a frame
+   * reaches it (pipeline/smoother.ts).
+   */
+  near?: { label: string; score: number };
 }
 
 /** A class as the `classes` topic, `class/list` and the CLI show it. */

@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { recognizerOptions } from '../../src/core.js';
 import { Recognizer } from '../../src/imprinting/recognizer.js';
 import type { SceneBook } from '../../src/imprinting/sceneBook.js';
-import { DEFAULT_CROP_FLOOR } from '../../src/recognition/defaults.js';
+import { DEFAULT_CROP_FLOOR, NEAR_LEVEL } from '../../src/recognition/defaults.js';
 import { NONE, type Classification } from '../../src/recognition/types.js';
 import { l2Normalize } from '../../src/recognition/vector.js';
 
@@ -88,5 +88,16 @@ describe('recognizeRegions', () => {
     const rex = r.recognize(axis(0), unit, []);
     assert.notEqual(rex.label, 'rex', 'an object on grey is no view');
     assert.equal(r.recognizeRegions(rex, [{ box: BOX, embedding: axis(0) }], []).label, 'rex');
+  });
+  it('tells a class the regions came near without reaching it (the vote counts it), and none far below', () => {
+    const r = recognizer();
+    const near = r.recognizeRegions(nothing, [{ box: BOX, embedding: towards(0, NEAR_LEVEL + 0.02, 7) }], []);
+    assert.equal(near.label, NONE);
+    assert.equal(near.near?.label, 'rex');
+    const far = r.recognizeRegions(nothing, [{ box: BOX, embedding: towards(0, NEAR_LEVEL - 0.05, 7) }], []);
+    assert.equal(far.near, undefined);
+    const named = r.recognizeRegions(nothing, [{ box: BOX, embedding: towards(0, DEFAULT_CROP_FLOOR + 0.04, 7) }], []);
+    assert.equal(named.label, 'rex');
+    assert.equal(named.near, undefined, 'a named class needs no near');
   });
 });

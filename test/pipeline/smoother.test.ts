@@ -144,3 +144,42 @@ void test('a class no longer kept (removed, renamed, made background) ends witho
   s.push('cat');
   assert.deepEqual(s.push('cat').changes, [{ label: 'cat', on: true }]);
 });
+
+void test('frames that came near a class count for it once a frame wins it (a thin object cut out in pieces)', () => {
+  const s = setup();
+  const near = (label: string, score = 0.48) => {
+    const r: Classification = { label: 'unknown', score: 0.15, scores: { [label]: score }, near: { label, score } };
+    return s.smoother.push(r);
+  };
+  near('stethoscope');
+  near('stethoscope');
+  assert.equal(s.smoother.activeLabels().length, 0, 'near frames alone never turn a class ON');
+  const on = s.push('stethoscope', 0.56);
+  assert.deepEqual(on.changes, [{ label: 'stethoscope', on: true }], 'two near frames and a win: ON');
+});
+
+void test('near frames of another class, or of a class not kept, do not help', () => {
+  const s = setup();
+  const near = (label: string) => s.smoother.push({ label: 'unknown', score: 0.15, scores: {}, near: { label, score: 0.47 } });
+  near('scissors');
+  near('scissors');
+  assert.equal(s.push('stethoscope', 0.56).changes.length, 0, 'near another class');
+  const t = setup();
+  t.smoother.keepClasses(new Set(['cat']));
+  t.smoother.push({ label: 'unknown', score: 0.15, scores: {}, near: { label: 'gone', score: 0.47 } });
+  t.smoother.push({ label: 'unknown', score: 0.15, scores: {}, near: { label: 'gone', score: 0.47 } });
+  assert.equal(t.push('gone', 0.9).changes.length, 0, 'a removed class turns ON from nothing');
+});
+
+void test('near frames do not keep an ON class alive', () => {
+  const s = setup({ offDelayS: 2 });
+  s.push('dog');
+  s.push('dog');
+  s.push('dog');
+  for (let i = 0; i < 12; i++) {
+    s.advance(200);
+    s.smoother.push({ label: 'unknown', score: 0.1, scores: {}, near: { label: 'dog', score: 0.47 } });
+  }
+  // 12 frames at 200 ms: 2.4 s since the last win, over the 2 s off delay.
+  assert.deepEqual(s.smoother.activeLabels(), []);
+});
