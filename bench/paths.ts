@@ -13,7 +13,8 @@
  *   EDGE_IMPRINT_PATHS_PAUSE=lo-hi  how long walks pause over the zone, seconds (default 1.5-3)
  *   EDGE_IMPRINT_PATHS_TRACE=file  the truth of each clip and every start event, as JSON lines;
  *                                  the agent's debug log of each path beside it (file.<path>.log)
- *   EDGE_IMPRINT_PATHS_SET=tuning  the tuning twin of the clips (field objects and scenes) instead of the held-out ones
+ *   EDGE_IMPRINT_PATHS_SET=tuning  the tuning twin of the clips (field objects and scenes) instead of the held-out ones;
+ *                                  =small, the photo path's tuning set (pathsSource.ts, loadSmallTuningSource)
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -24,7 +25,7 @@ import { ClipRenderer, writeClipVideo } from './fieldRender.js';
 import type { ClipOutcome } from './fieldSim.js';
 import { DEFAULT_PAUSE_S, planPathsClip, type PathsClip } from './pathsPlan.js';
 import { PATHS, runPath, type PathName, type PathResult, type PathRun } from './pathsRun.js';
-import { cutOutOf, loadPathsSource, loadTuningSource, photoBackgroundOf, photoOf, type PathsSource } from './pathsSource.js';
+import { cutOutOf, loadPathsSource, loadSmallTuningSource, loadTuningSource, photoBackgroundOf, photoOf, type PathsSource } from './pathsSource.js';
 import type { Report } from './report.js';
 import { FIXTURE_IMAGES } from './setup.js';
 
@@ -119,9 +120,10 @@ function addRows(report: Report, path: PathName, r: PathResult, set: string): vo
 
 export async function runPathsBench(report: Report): Promise<void> {
   const print = (line: string): void => report.line(line);
-  const tuning = process.env.EDGE_IMPRINT_PATHS_SET === 'tuning';
-  print(`  material: ${tuning ? 'TUNING set (field objects and scenes): not a reportable figure' : 'held-out set'}`);
-  const source = await (tuning ? loadTuningSource : loadPathsSource)(print);
+  const set = process.env.EDGE_IMPRINT_PATHS_SET ?? 'held-out';
+  if (!['held-out', 'tuning', 'small'].includes(set)) throw new Error(`EDGE_IMPRINT_PATHS_SET: ${set} is not held-out, tuning or small`);
+  print(`  material: ${set === 'held-out' ? 'held-out set' : set === 'tuning' ? 'TUNING set (field objects and scenes): not a reportable figure' : 'SMALL TUNING set (household objects no held-out clip casts, tuning scenes): not a reportable figure'}`);
+  const source = await (set === 'tuning' ? loadTuningSource : set === 'small' ? loadSmallTuningSource : loadPathsSource)(print);
   const prepared = await prepare(source, print);
   const rows: Array<{ path: PathName; r: PathResult }> = [];
   for (const path of PATHS.filter((p) => !ONLY || ONLY.includes(p))) {
@@ -134,5 +136,5 @@ export async function runPathsBench(report: Report): Promise<void> {
     rows.push({ path, r });
   }
   for (const line of pathsTable(rows)) print(`  ${line}`);
-  for (const { path, r } of rows) addRows(report, path, r, tuning ? 'TUNING' : 'held-out');
+  for (const { path, r } of rows) addRows(report, path, r, set === 'held-out' ? 'held-out' : set.toUpperCase());
 }
