@@ -11,6 +11,7 @@
  * Run: `node --import tsx bench/voteReplay.ts /tmp/trace.jsonl`.
  */
 import { readFileSync } from 'node:fs';
+import { nearestCrop } from '../src/imprinting/recognizer.js';
 import { ClassSmoother } from '../src/pipeline/smoother.js';
 import { NEAR_LEVEL } from '../src/recognition/defaults.js';
 import type { Classification } from '../src/recognition/types.js';
@@ -42,15 +43,10 @@ function decisionsOf(logFile: string): Decision[] {
     .map((l) => JSON.parse(l) as Decision);
 }
 
-/** The clip's enrolled class the frame's regions came nearest, when at LEVEL or more. */
+/** As the Recognizer sets Classification.near: a frame that named none of the clip's classes, with regions. */
 function nearOf(d: Decision, labels: ReadonlySet<string>): Classification['near'] {
   if ((d.changed ?? []).length === 0 || labels.has(d.label)) return undefined;
-  let top: { label: string; score: number } | undefined;
-  for (const label of labels) {
-    const score = d.scores?.[label] ?? -Infinity;
-    if (!top || score > top.score) top = { label, score };
-  }
-  return top && top.score >= LEVEL ? top : undefined;
+  return nearestCrop(d.scores ?? {}, labels, LEVEL);
 }
 
 /** The start events one unit's decisions give, in clip frames, the evaluation part only. */

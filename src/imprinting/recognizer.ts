@@ -210,7 +210,10 @@ export class Recognizer {
       }
     }
     if (decided) return best?.label === unitResult.label ? { ...unitResult, box: best.box } : unitResult;
-    if (!best) return { ...unitResult, scores, ...nearOf(scores, labels) };
+    if (!best) {
+      const near = nearestCrop(scores, labels);
+      return { ...unitResult, scores, ...(near ? { near } : {}) };
+    }
     return { ...unitResult, label: best.label, score: best.score, scores, box: best.box, reason: 'crop_match' };
   }
 
@@ -313,12 +316,15 @@ export class Recognizer {
   }
 }
 
-/** The crop class the regions scored highest, when at NEAR_LEVEL or more (Classification.near). */
-function nearOf(scores: Readonly<Record<string, number>>, labels: ReadonlySet<string>): { near?: { label: string; score: number } } {
-  let top: { label: string; score: number } | null = null;
+/**
+ * The crop class the regions scored highest, when at `level` or more (Classification.near);
+ * bench/voteReplay.ts asks it too, over logged scores.
+ */
+export function nearestCrop(scores: Readonly<Record<string, number>>, labels: Iterable<string>, level = NEAR_LEVEL): { label: string; score: number } | undefined {
+  let top: { label: string; score: number } | undefined;
   for (const label of labels) {
     const score = scores[label] ?? -Infinity;
     if (!top || score > top.score) top = { label, score };
   }
-  return top && top.score >= NEAR_LEVEL ? { near: top } : {};
+  return top && top.score >= level ? top : undefined;
 }

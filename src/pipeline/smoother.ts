@@ -60,7 +60,7 @@ export class ClassSmoother {
   /** One classified frame (the camera manager attaches the frame's snapshot to a start). */
   push(result: Classification): SmootherUpdate {
     const now = this.opts.clock();
-    const hit = isClassLabel(result.label) && result.score > this.opts.threshold && (this.classes?.has(result.label) ?? true);
+    const hit = isClassLabel(result.label) && result.score > this.opts.threshold && this.mayTurnOn(result.label);
     const vote = this.voteOf(result, hit, now);
     this.votes.push(vote);
     if (this.votes.length > this.opts.window) this.votes.shift();
@@ -108,10 +108,15 @@ export class ClassSmoother {
     return [...this.active.keys()];
   }
 
+  /** Whether `label` may turn ON (see keepClasses). */
+  private mayTurnOn(label: string): boolean {
+    return this.classes?.has(label) ?? true;
+  }
+
   /** A frame's vote: its class when it won, else the class it came near (a class that may turn ON), else its label. */
   private voteOf(result: Classification, hit: boolean, at: number): Vote {
     if (hit) return { label: result.label, score: result.score, at };
-    const near = result.near && (this.classes?.has(result.near.label) ?? true) ? result.near.label : null;
+    const near = result.near && this.mayTurnOn(result.near.label) ? result.near.label : null;
     return near ? { label: near, score: 0, at, near: true } : { label: result.label, score: 0, at };
   }
 
